@@ -1,0 +1,127 @@
+"""The contract every effect keeps: a validated description plus a resumable step.
+
+An effect is a frozen dataclass of parameters (units in the names), validated
+once when it is built, with its sample rate. Processing is a pure step::
+
+    state = effect.init_state(channels)
+    out, state = effect.process(block, state)
+
+``block`` is a float array shaped ``(frames, channels)``; ``state`` is a dict of
+plain numpy arrays that pickles, so a chunk rendered on one machine can hand its
+state to the next chunk on another. ``process`` never modifies the state it is
+given (a retried chunk can start again from the same state) and feeding a signal
+in blocks of any sizes gives the same output as feeding it whole. This is
+scipy.signal's ``sosfilt(..., zi=) -> (y, zf)`` idea applied to every effect.
+
+Each effect also states:
+
+``latency_samples``
+    the delay it adds (look-ahead), which the renderer compensates;
+``tail_s``
+    how long its output goes on after its input stops (reverb, delay);
+``settle_s``
+    how much earlier input a cold start needs to match a warm one to below
+    -120 dBFS (used as pre-roll when state is not carried).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+
+from .errors import BlockError
+from .validate import check_block, check_sample_rate
+
+State = dict[str, np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Effect(abc.ABC):
+    """Base class of resumable effects.
+
+    Subclasses are frozen dataclasses that add their parameters as fields,
+    validate them in ``_validate`` and implement ``_init_state`` and
+    ``_process``.
+    """
+
+    sample_rate: float
+
+    type_name: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sample_rate", check_sample_rate(self.sample_rate))
+        self._validate()
+
+    def _validate(self) -> None:
+        """Check the parameters; raise :class:`~dsp.errors.ParameterError`."""
+
+    @property
+    def latency_samples(self) -> int:
+        """Delay, in samples, that the effect adds to its input."""
+        return 0
+
+    @property
+    def tail_s(self) -> float:
+        """Seconds the output goes on after the input falls silent."""
+        return 0.0
+
+    @property
+    def settle_s(self) -> float:
+        """Seconds of earlier input a cold start needs to match a warm one."""
+        return 0.0
+
+    def init_state(self, channels: int) -> State:
+        """Return the silent starting state for a signal of ``channels`` channels."""
+        if not isinstance(channels, (int, np.integer)) or channels < 1:
+            raise BlockError(f"channels: must be a positive integer, got {channels!r}")
+        state = self._init_state(int(channels))
+        state["channels"] = np.array(int(channels))
+        return state
+
+    def process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """Process one block; return the output block (float64) and the new state.
+
+        The state passed in is left untouched.
+        """
+        channels = int(state["channels"])
+        block = check_block(block, channels=channels, sample_rate=self.sample_rate)
+        out, new_state = self._process(block, state)
+        new_state["channels"] = state["channels"]
+        return out, new_state
+
+    def process_whole(self, signal: np.ndarray) -> np.ndarray:
+        """Process a whole signal from the silent state and return the output."""
+        signal = check_block(signal, sample_rate=self.sample_rate)
+        out, _ = self.process(signal, self.init_state(signal.shape[1]))
+        return out
+
+    @abc.abstractmethod
+    def _init_state(self, channels: int) -> State:
+        """Return the effect's own starting state arrays."""
+
+    @abc.abstractmethod
+    def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """Process a validated float64 block without modifying ``state``."""
+
+
+def process_in_blocks(effect: Effect, signal: np.ndarray, block_frames: list[int] | np.ndarray) -> np.ndarray:
+    """Process ``signal`` from the silent state, cut into blocks of the given lengths.
+
+    ``block_frames`` lists block lengths in frames; the last block takes what is
+    left. The result equals :meth:`Effect.process_whole` for a resumable effect.
+    """
+    signal = check_block(signal, sample_rate=effect.sample_rate)
+    state = effect.init_state(signal.shape[1])
+    outputs = []
+    start = 0
+    for frames in list(block_frames) + [signal.shape[0]]:
+        stop = min(start + int(frames), signal.shape[0])
+        out, state = effect.process(signal[start:stop], state)
+        outputs.append(out)
+        start = stop
+        if start >= signal.shape[0]:
+            break
+    return np.concatenate(outputs, axis=0)
