@@ -1,0 +1,57 @@
+"""Panning into stereo.
+
+Mono sources use the constant-power (sine/cosine) law, -3 dB at centre, so a
+source panned anywhere keeps its power. Stereo sources use balance: pan
+attenuates the opposite side linearly and centre is unity, as in most DAWs.
+``pan`` runs from -1 (hard left) to +1 (hard right); it may be a per-frame
+array for sample-accurate automation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import BlockError, ParameterError
+
+
+def _check_pan(pan: float | np.ndarray, frames: int) -> np.ndarray:
+    pan = np.asarray(pan, dtype=np.float64)
+    if pan.ndim not in (0, 1) or (pan.ndim == 1 and pan.shape[0] != frames):
+        raise ParameterError(f"pan: must be a number or one value per frame ({frames}), got shape {pan.shape}")
+    if not np.all(np.isfinite(pan)) or np.any(np.abs(pan) > 1.0):
+        raise ParameterError("pan: must be such that -1 <= pan <= 1")
+    return pan
+
+
+def constant_power_gains(pan: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left and right gains of the constant-power law: ``cos(theta), sin(theta)``.
+
+    ``theta = (pan + 1) * pi / 4``; centre gives 0.7071 (-3.01 dB) on each side.
+    """
+    theta = (np.asarray(pan, dtype=np.float64) + 1.0) * (np.pi / 4.0)
+    return np.cos(theta), np.sin(theta)
+
+
+def balance_gains(pan: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left and right gains of the balance law: ``1 - max(pan, 0)`` and ``1 + min(pan, 0)``."""
+    pan = np.asarray(pan, dtype=np.float64)
+    return 1.0 - np.maximum(pan, 0.0), 1.0 + np.minimum(pan, 0.0)
+
+
+def pan(block: np.ndarray, pan: float | np.ndarray) -> np.ndarray:
+    """Place a mono (frames, 1) or stereo (frames, 2) block in stereo.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shaped (frames, 2).
+    """
+    block = np.asarray(block, dtype=np.float64)
+    if block.ndim != 2 or block.shape[1] not in (1, 2):
+        raise BlockError(f"block: must be shaped (frames, 1) or (frames, 2) to pan, got shape {block.shape}")
+    position = _check_pan(pan, block.shape[0])
+    if block.shape[1] == 1:
+        left, right = constant_power_gains(position)
+        return np.stack([block[:, 0] * left, block[:, 0] * right], axis=1)
+    left, right = balance_gains(position)
+    return np.stack([block[:, 0] * left, block[:, 1] * right], axis=1)
