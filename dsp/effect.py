@@ -88,6 +88,8 @@ class Effect(abc.ABC):
         """
         channels = int(state["channels"])
         block = check_block(block, channels=channels, sample_rate=self.sample_rate)
+        if block.shape[0] == 0:
+            return block, {key: value.copy() for key, value in state.items()}
         out, new_state = self._process(block, state)
         new_state["channels"] = state["channels"]
         return out, new_state

@@ -1,0 +1,131 @@
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsp.effect import process_in_blocks
+from dsp.eq import EqBand, Equalizer, butterworth_qs
+from dsp.errors import ParameterError
+
+RATES = [44100, 48000, 96000]
+
+
+def measured_response_db(eq, freqs_hz, seconds=2.0):
+    """Magnitude in dB at each frequency, from the impulse response's FFT."""
+    frames = int(seconds * eq.sample_rate)
+    impulse = np.zeros((frames, 1))
+    impulse[0] = 1.0
+    response = np.fft.rfft(eq.process_whole(impulse)[:, 0])
+    bins = np.fft.rfftfreq(frames, 1 / eq.sample_rate)
+    return np.array([20 * np.log10(abs(np.interp(f, bins, response.real) + 1j * np.interp(f, bins, response.imag))) for f in freqs_hz])
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize(
+    "kind,gain_db,q,expected_db",
+    [
+        ("bell", 6.0, 1.0, 6.0),
+        ("bell", -9.0, 4.0, -9.0),
+        ("low_shelf", 8.0, 0.707, 4.0),
+        ("high_shelf", -6.0, 0.707, -3.0),
+        ("highpass", 0.0, 0.707, 20 * math.log10(0.707)),
+        ("lowpass", 0.0, 2.0, 20 * math.log10(2.0)),
+        ("bandpass", 0.0, 3.0, 0.0),
+    ],
+)
+def test_magnitude_at_design_frequency_matches_rbj(rate, kind, gain_db, q, expected_db):
+    eq = Equalizer(rate, bands=[EqBand(kind, 1000.0, gain_db, q)])
+    assert measured_response_db(eq, [1000.0])[0] == pytest.approx(expected_db, abs=0.1)
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_notch_removes_its_frequency(rate):
+    eq = Equalizer(rate, bands=[EqBand("notch", 2000.0, q=2.0)])
+    low, centre, high = measured_response_db(eq, [200.0, 2000.0, 15000.0])
+    assert centre < -60 and abs(low) < 0.1 and abs(high) < 0.2
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_shelves_reach_full_gain_far_from_the_corner(rate):
+    low = Equalizer(rate, bands=[EqBand("low_shelf", 500.0, 6.0)])
+    high = Equalizer(rate, bands=[EqBand("high_shelf", 2000.0, -4.0)])
+    assert measured_response_db(low, [20.0, 18000.0]) == pytest.approx([6.0, 0.0], abs=0.1)
+    assert measured_response_db(high, [20.0, 20000.0]) == pytest.approx([0.0, -4.0], abs=0.15)
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("slope", [12, 24, 36, 48])
+def test_highpass_slope_and_corner(rate, slope):
+    eq = Equalizer(rate, bands=[EqBand("highpass", 1000.0, slope_db_oct=slope)])
+    corner, octave_down, two_down = measured_response_db(eq, [1000.0, 125.0, 62.5])
+    assert corner == pytest.approx(-3.01, abs=0.1)
+    assert octave_down - two_down == pytest.approx(slope, abs=0.5)
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("slope", [24, 48])
+def test_lowpass_slope(rate, slope):
+    eq = Equalizer(rate, bands=[EqBand("lowpass", 2000.0, slope_db_oct=slope)])
+    corner, up_three, up_four = measured_response_db(eq, [2000.0, 8000.0, 16000.0 * rate / 96000])
+    assert corner == pytest.approx(-3.01, abs=0.1)
+    assert up_three < -2 * slope + 3
+
+
+def test_butterworth_qs_of_fourth_order():
+    assert butterworth_qs(4) == pytest.approx([0.5412, 1.3066], abs=1e-4)
+
+
+def test_q_scales_resonance_of_a_steep_filter():
+    resonant = Equalizer(48000, bands=[EqBand("lowpass", 1000.0, q=2.0, slope_db_oct=24)])
+    flat = Equalizer(48000, bands=[EqBand("lowpass", 1000.0, q=0.707, slope_db_oct=24)])
+    assert measured_response_db(resonant, [900.0])[0] > measured_response_db(flat, [900.0])[0] + 3
+
+
+def test_disabled_band_passes_signal_unchanged():
+    eq = Equalizer(48000, bands=[EqBand("bell", 1000.0, 12.0, enabled=False)])
+    signal = np.random.default_rng(1).standard_normal((1000, 2))
+    np.testing.assert_array_equal(eq.process_whole(signal), signal)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(1, 3000), min_size=1, max_size=12))
+def test_blocks_of_any_size_are_bit_exact(block_frames):
+    eq = Equalizer(48000, bands=[EqBand("highpass", 80.0, slope_db_oct=24), EqBand("bell", 2500.0, -4.0, 3.0), EqBand("high_shelf", 9000.0, 2.0)])
+    signal = np.random.default_rng(3).standard_normal((9000, 2))
+    np.testing.assert_array_equal(process_in_blocks(eq, signal, block_frames), eq.process_whole(signal))
+
+
+def test_cold_start_after_settle_time_matches_warm_start():
+    eq = Equalizer(48000, bands=[EqBand("highpass", 30.0, slope_db_oct=48), EqBand("bell", 100.0, 6.0, 8.0)])
+    signal = np.random.default_rng(5).standard_normal((96000, 1))
+    warm = eq.process_whole(signal)
+    preroll = int(math.ceil(eq.settle_s * 48000))
+    start = 60000
+    cold = eq.process_whole(signal[start - preroll :])[preroll:]
+    assert np.max(np.abs(cold - warm[start:])) < 10 ** (-120 / 20)
+
+
+@pytest.mark.parametrize(
+    "band,message",
+    [
+        (EqBand("bell", 30000.0, 3.0), r"bands\[0\]\.freq_hz: must be such that 0 < bands\[0\]\.freq_hz < 24000"),
+        (EqBand("bell", 1000.0, 3.0, q=0.0), r"bands\[0\]\.q: must be > 0, got 0"),
+        (EqBand("peak", 1000.0), r"bands\[0\]\.kind: must be one of 'highpass'"),
+        (EqBand("highpass", 100.0, slope_db_oct=18), r"bands\[0\]\.slope_db_oct: must be one of 12, 24, 36, 48, got 18"),
+        (EqBand("bell", 100.0, slope_db_oct=24), r"slope_db_oct: applies to highpass and lowpass only"),
+        (EqBand("notch", 100.0, gain_db=3.0), r"gain_db: applies to bell and shelves only"),
+    ],
+)
+def test_bad_band_names_field_and_rule(band, message):
+    with pytest.raises(ParameterError, match=message):
+        Equalizer(48000, bands=[band])
+
+
+def test_nan_in_block_is_rejected_with_its_time():
+    eq = Equalizer(48000, bands=[EqBand("bell", 1000.0, 3.0)])
+    block = np.zeros((4800, 2))
+    block[2400, 0] = np.inf
+    with pytest.raises(ValueError, match=r"first at frame 2400 \(0\.050000 s\)"):
+        eq.process_whole(block)
