@@ -1,0 +1,1 @@
+"""mixfarm's farm layer: sessions, the compiler, executors, the job store and the CLI."""
