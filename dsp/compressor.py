@@ -1,0 +1,254 @@
+"""Feed-forward compressor with a log-domain gain computer and soft knee.
+
+The design follows Giannoulis, Massberg & Reiss, "Digital Dynamic Range
+Compressor Design - A Tutorial and Analysis", JAES 60(6), 2012: feed-forward,
+with the level detector in the log domain after the gain computer.
+
+1. **Detector level** ``x_G`` in dB, from the side-chain signal (the input, or
+   the input through a 2nd-order Butterworth high-pass at ``sidechain_hpf_hz``,
+   12 dB/octave; the audio path is never filtered):
+
+   - ``peak``: the instantaneous sample level, ``20 log10 |x|``;
+   - ``rms``: the mean square over a one-pole window of
+     :data:`RMS_TIME_CONSTANT_S` (20 ms), ``10 log10 ms``. A steady sine reads
+     its RMS level (3.01 dB below its peak), with a ripple of 0.02 dB at 1 kHz.
+
+   With ``stereo_link`` the level is the *maximum* over the channels (of ``|x|``
+   or of the mean squares) and one gain drives every channel; otherwise each
+   channel has its own detector and gain.
+2. **Static curve** with threshold ``T``, ratio ``R`` and knee width ``W``
+   (the paper's soft-knee gain computer): the output level is ``x_G`` below ``T - W/2``,
+   ``T + (x_G - T) / R`` above ``T + W/2``, and
+   ``x_G + (1/R - 1) (x_G - T + W/2)^2 / (2 W)`` inside the knee. The gain
+   reduction is ``x_L = x_G - y_G`` dB.
+3. **Ballistics** on the gain reduction, in dB: a peak stage that follows rises
+   at once and releases towards ``x_L`` with ``release_s``, then an attack stage
+   that rises with ``attack_s`` and follows falls at once. This is the paper's
+   smooth decoupled peak detector with the attack stage made
+   branching so that neither time constant leaks into the other: a level step
+   moves the gain reduction along a single one-pole of ``attack_s`` (upward)
+   or ``release_s`` (downward), each the time to cover ``1 - 1/e`` of the step
+   (see :mod:`dsp.envelope`). The peak stage holds a steady tone's peak gain
+   reduction between waveform peaks, so the static curve holds for sines
+   (the droop between peaks is below 0.03 dB for a 1 kHz tone and 100 ms release).
+4. **Gain** ``g = 10^((makeup_db - y_L) / 20)`` applied to every sample, and
+   the parallel blend ``out = x * ((1 - mix) + mix * g)``: ``mix = 0`` returns
+   the input exactly.
+
+The logarithm and exponential run as numpy ufuncs over tiles of frames; the
+recursions run in numba.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import ClassVar
+
+import numba
+import numpy as np
+import scipy.signal
+
+from .effect import Effect, State
+from .envelope import SETTLE_TIME_CONSTANTS, branching_step, one_pole_coefficient
+from .errors import ParameterError
+from .validate import check_choice, check_frequency, check_number
+
+RMS_TIME_CONSTANT_S = 0.02
+"""Time constant, in seconds, of the one-pole mean square of the ``rms`` detector."""
+
+SIDECHAIN_HPF_ORDER = 2
+
+DETECTORS = ("peak", "rms")
+
+DB_PER_NEPER = 20.0 / math.log(10.0)
+
+_TILE_FRAMES = 32768
+"""Frames per pass through the pipeline, which bounds the temporaries' memory."""
+
+
+@functools.lru_cache(maxsize=64)
+def _sidechain_sos(corner_hz: float, sample_rate: float) -> np.ndarray:
+    """The side-chain high-pass: 2nd-order Butterworth, as second-order sections."""
+    return scipy.signal.butter(SIDECHAIN_HPF_ORDER, corner_hz, btype="highpass", output="sos", fs=sample_rate)
+
+
+@numba.njit(cache=True)
+def _detector_power(
+    key: np.ndarray, mean_square: np.ndarray, rms: bool, rms_coefficient: float, controls: int
+) -> np.ndarray:
+    """Detector power (squared level) per frame and control channel, shape (frames, controls).
+
+    With one control channel it is the largest over the channels. The ``rms``
+    detector's one-pole mean squares are updated in ``mean_square`` in place.
+    """
+    frames, channels = key.shape
+    power = np.zeros((frames, controls))
+    for n in range(frames):
+        for c in range(channels):
+            square = key[n, c] * key[n, c]
+            if rms:
+                mean_square[c] = square + rms_coefficient * (mean_square[c] - square)
+                square = mean_square[c]
+            k = c if controls > 1 else 0
+            power[n, k] = max(power[n, k], square)
+    return power
+
+
+@numba.njit(cache=True)
+def _gain_reduction(
+    level_db: np.ndarray,
+    peak_db: np.ndarray,
+    reduction_db: np.ndarray,
+    threshold_db: float,
+    knee_db: float,
+    slope: float,
+    attack: float,
+    release: float,
+) -> np.ndarray:
+    """Smoothed gain reduction in dB, shape of ``level_db`` (frames, controls).
+
+    Static curve, then the peak (instant rise, ``release``) and attack
+    (``attack``, instant fall) stages, whose states ``peak_db`` and
+    ``reduction_db`` are updated in place.
+    """
+    frames, controls = level_db.shape
+    smoothed = np.empty_like(level_db)
+    knee_start_db = threshold_db - 0.5 * knee_db
+    for n in range(frames):
+        for k in range(controls):
+            level = level_db[n, k]
+            target_db = 0.0
+            if level > knee_start_db:
+                over_db = level - threshold_db
+                if 2.0 * over_db >= knee_db:
+                    target_db = slope * over_db
+                else:
+                    into_knee_db = over_db + 0.5 * knee_db
+                    target_db = slope * into_knee_db * into_knee_db / (2.0 * knee_db)
+            peak_db[k] = branching_step(peak_db[k], target_db, 0.0, release)
+            reduction_db[k] = branching_step(reduction_db[k], peak_db[k], attack, 0.0)
+            smoothed[n, k] = reduction_db[k]
+    return smoothed
+
+
+@dataclasses.dataclass(frozen=True)
+class Compressor(Effect):
+    """Feed-forward compressor with soft knee, peak or RMS detection and parallel mix.
+
+    Parameters
+    ----------
+    sample_rate : float
+        Sample rate in Hz.
+    threshold_db : float
+        Detector level, in dBFS, where compression starts (centre of the knee).
+    ratio : float
+        Input dB per output dB above the threshold, >= 1 (1 leaves the signal unchanged).
+    attack_s : float
+        Attack time constant in seconds, >= 0: a rise in gain reduction covers
+        ``1 - 1/e`` of its step in this time.
+    release_s : float
+        Release time constant in seconds, >= 0, defined likewise for a fall.
+    knee_db : float
+        Width of the soft knee in dB, >= 0 (0: hard knee).
+    makeup_db : float
+        Gain in dB applied to the compressed (wet) signal.
+    detector : {"peak", "rms"}
+        Sample-peak level or RMS over a 20 ms one-pole window.
+    sidechain_hpf_hz : float or None
+        Corner, in Hz, of a 2nd-order Butterworth high-pass on the detector
+        path only; below Nyquist. None: no filter.
+    stereo_link : bool
+        One gain for all channels, from the loudest channel's detector level.
+    mix : float
+        Share of the compressed signal, 0 (dry) to 1 (fully compressed).
+    """
+
+    threshold_db: float
+    ratio: float
+    attack_s: float = 0.01
+    release_s: float = 0.1
+    knee_db: float = 0.0
+    makeup_db: float = 0.0
+    detector: str = "peak"
+    sidechain_hpf_hz: float | None = None
+    stereo_link: bool = True
+    mix: float = 1.0
+
+    type_name: ClassVar[str] = "compressor"
+
+    def _validate(self) -> None:
+        check_number("threshold_db", self.threshold_db)
+        check_number("ratio", self.ratio, minimum=1.0)
+        check_number("attack_s", self.attack_s, minimum=0.0)
+        check_number("release_s", self.release_s, minimum=0.0)
+        check_number("knee_db", self.knee_db, minimum=0.0)
+        check_number("makeup_db", self.makeup_db)
+        check_choice("detector", self.detector, DETECTORS)
+        if self.sidechain_hpf_hz is not None:
+            check_frequency("sidechain_hpf_hz", self.sidechain_hpf_hz, self.sample_rate)
+        if not isinstance(self.stereo_link, (bool, np.bool_)):
+            raise ParameterError(f"stereo_link: must be true or false, got {self.stereo_link!r}")
+        check_number("mix", self.mix, minimum=0.0, maximum=1.0)
+
+    @property
+    def settle_s(self) -> float:
+        """Seconds of pre-roll for a cold start to match a warm one below -120 dBFS.
+
+        The detector is a cascade of contracting one-poles (side-chain filter,
+        mean square, release, attack); a cascade forgets its start no slower
+        than one pole whose time constant is their sum. The count of time
+        constants is one decade above :data:`~dsp.envelope.SETTLE_TIME_CONSTANTS`
+        because a difference in gain reduction of up to 87 dB must fall to
+        1e-6 of the signal (1 dB of gain is 11.5 % of amplitude).
+        """
+        total_s = self.attack_s + self.release_s
+        if self.detector == "rms":
+            total_s += RMS_TIME_CONSTANT_S
+        if self.sidechain_hpf_hz is not None:
+            total_s += math.sqrt(2.0) / (2.0 * math.pi * self.sidechain_hpf_hz)
+        return (SETTLE_TIME_CONSTANTS + math.log(10.0)) * total_s
+
+    def _init_state(self, channels: int) -> State:
+        controls = 1 if self.stereo_link else channels
+        state = {
+            "mean_square": np.zeros(channels),
+            "peak_reduction_db": np.zeros(controls),
+            "reduction_db": np.zeros(controls),
+        }
+        if self.sidechain_hpf_hz is not None:
+            sections = _sidechain_sos(self.sidechain_hpf_hz, self.sample_rate).shape[0]
+            state["sidechain_zi"] = np.zeros((sections, 2, channels))
+        return state
+
+    def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        new_state = {name: np.array(value, copy=True) for name, value in state.items()}
+        key = block
+        if self.sidechain_hpf_hz is not None:
+            sos = _sidechain_sos(self.sidechain_hpf_hz, self.sample_rate)
+            key, new_state["sidechain_zi"] = scipy.signal.sosfilt(sos, block, axis=0, zi=state["sidechain_zi"])
+        rms = self.detector == "rms"
+        controls = new_state["reduction_db"].shape[0]
+        rms_coefficient = one_pole_coefficient(RMS_TIME_CONSTANT_S, self.sample_rate)
+        attack = one_pole_coefficient(self.attack_s, self.sample_rate)
+        release = one_pole_coefficient(self.release_s, self.sample_rate)
+        out = np.empty_like(block)
+        for start in range(0, block.shape[0], _TILE_FRAMES):
+            tile = slice(start, start + _TILE_FRAMES)
+            power = _detector_power(key[tile], new_state["mean_square"], rms, rms_coefficient, controls)
+            with np.errstate(divide="ignore"):
+                level_db = np.log(power) * (0.5 * DB_PER_NEPER)
+            reduction_db = _gain_reduction(
+                level_db,
+                new_state["peak_reduction_db"],
+                new_state["reduction_db"],
+                float(self.threshold_db),
+                float(self.knee_db),
+                1.0 - 1.0 / self.ratio,
+                attack,
+                release,
+            )
+            gain = np.exp((self.makeup_db - reduction_db) / DB_PER_NEPER)
+            out[tile] = block[tile] * ((1.0 - self.mix) + self.mix * gain)
+        return out, new_state

@@ -1,0 +1,133 @@
+"""Noise gate with hold: passes the signal while it is loud, attenuates it when quiet.
+
+The key is the sample peak ``max_c |x[n, c]|`` over all channels (the channels
+are linked: one gain for all). While the key reaches ``threshold_db`` the gate
+is open; after the last sample at or above the threshold it stays open for
+exactly ``round(hold_s * sample_rate)`` more samples (a counter carried in the
+state), then closes. The gain, in linear amplitude, moves towards 1 (open) with
+the one-pole ``attack_s`` and towards ``10^(range_db / 20)`` (closed) with the
+one-pole ``release_s`` (see :mod:`dsp.envelope`): closing fades the signal by
+8.7 dB per ``release_s`` until it reaches the range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numba
+import numpy as np
+
+from .effect import Effect, State
+from .envelope import SETTLE_TIME_CONSTANTS, branching_step, one_pole_coefficient
+from .units import db_to_linear
+from .validate import check_number
+
+
+@numba.njit(cache=True)
+def _gate(
+    audio: np.ndarray,
+    threshold: float,
+    closed_gain: float,
+    hold_frames: int,
+    attack: float,
+    release: float,
+    gain_state: np.ndarray,
+    hold_state: np.ndarray,
+) -> np.ndarray:
+    """Gate ``audio`` (frames, channels), updating ``gain_state`` and ``hold_state`` in place."""
+    frames, channels = audio.shape
+    out = np.empty_like(audio)
+    gain = gain_state[0]
+    remaining = hold_state[0]
+    for n in range(frames):
+        key = 0.0
+        for c in range(channels):
+            key = max(key, abs(audio[n, c]))
+        if key >= threshold:
+            remaining = hold_frames
+            target = 1.0
+        elif remaining > 0:
+            remaining -= 1
+            target = 1.0
+        else:
+            target = closed_gain
+        gain = branching_step(gain, target, attack, release)
+        for c in range(channels):
+            out[n, c] = audio[n, c] * gain
+    gain_state[0] = gain
+    hold_state[0] = remaining
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate(Effect):
+    """Noise gate with attack, hold and release, linked across channels.
+
+    Parameters
+    ----------
+    sample_rate : float
+        Sample rate in Hz.
+    threshold_db : float
+        Sample-peak level, in dBFS, at or above which the gate opens.
+    range_db : float
+        Gain in dB while closed, <= 0 (-80: nearly silent; 0: no gating).
+    attack_s : float
+        Opening time constant in seconds, >= 0.
+    hold_s : float
+        Seconds the gate stays fully open after the key last reached the
+        threshold, >= 0 (rounded to whole samples).
+    release_s : float
+        Closing time constant in seconds, >= 0.
+    """
+
+    threshold_db: float
+    range_db: float = -80.0
+    attack_s: float = 0.001
+    hold_s: float = 0.01
+    release_s: float = 0.1
+
+    type_name: ClassVar[str] = "gate"
+
+    def _validate(self) -> None:
+        check_number("threshold_db", self.threshold_db)
+        check_number("range_db", self.range_db, maximum=0.0)
+        check_number("attack_s", self.attack_s, minimum=0.0)
+        check_number("hold_s", self.hold_s, minimum=0.0)
+        check_number("release_s", self.release_s, minimum=0.0)
+
+    @property
+    def hold_frames(self) -> int:
+        """The hold time in whole samples."""
+        return int(round(self.hold_s * self.sample_rate))
+
+    @property
+    def settle_s(self) -> float:
+        """Seconds of pre-roll for a cold start to match a warm one below -120 dBFS.
+
+        After ``hold_s`` both starts agree on whether the gate is held open;
+        from then on their gains (at most 1 apart) follow the same target and
+        the difference shrinks at least as fast as the slower one-pole.
+        """
+        return self.hold_frames / self.sample_rate + SETTLE_TIME_CONSTANTS * max(self.attack_s, self.release_s)
+
+    def _init_state(self, channels: int) -> State:
+        return {
+            "gain": np.array([db_to_linear(self.range_db)]),
+            "hold_remaining": np.zeros(1, dtype=np.int64),
+        }
+
+    def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        gain = state["gain"].copy()
+        hold_remaining = state["hold_remaining"].copy()
+        out = _gate(
+            block,
+            db_to_linear(self.threshold_db),
+            db_to_linear(self.range_db),
+            self.hold_frames,
+            one_pole_coefficient(self.attack_s, self.sample_rate),
+            one_pole_coefficient(self.release_s, self.sample_rate),
+            gain,
+            hold_remaining,
+        )
+        return out, {"gain": gain, "hold_remaining": hold_remaining}
