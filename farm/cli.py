@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
+from pathlib import Path
 
 from dsp.errors import DspError
 
-from .errors import FarmError
+from .errors import FarmError, SessionError
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -48,6 +48,78 @@ def _tone(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from .plan import compile_plan
+    from .session import load
+
+    loaded = load(args.session)
+    plan = compile_plan(loaded)
+    session = loaded.session
+    print(
+        f"{args.session}: valid: {session.name!r}, {len(session.tracks)} track(s), {len(session.buses)} bus(es), "
+        f"{plan.timeline_frames / plan.sample_rate:.2f} s at {plan.sample_rate} Hz, {len(session.outputs)} output(s)"
+    )
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .session import Session
+
+    print(json.dumps(Session.model_json_schema(), indent=2))
+    return 0
+
+
+def _executor(args: argparse.Namespace):
+    from .executor import LocalExecutor, RayExecutor
+
+    return LocalExecutor() if args.executor == "local" else RayExecutor(args.address)
+
+
+def _render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) -> dict:
+    from .progress import ProgressBar
+    from .render import render
+
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    report = render(session_path, out_dir, chunk_s=args.chunk_s, executor=_executor(args), progress=bar)
+    if bar:
+        bar.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return report
+    output = report["output"]
+    print(f"rendered {report['session']!r}: {report['duration_s']:.1f} s in {report['wall_s']:.1f} s ({report['realtime_factor']:.1f}x realtime)")
+    loudness = output["integrated_lufs"]
+    print(f"  master: {loudness:.2f} LUFS, true peak {output['true_peak_dbtp']:.2f} dBTP" if loudness is not None else "  master: silent")
+    for item in report["deliverables"]:
+        print(f"  {Path(out_dir) / item['path']}  ({item['format']}, {item['bit_depth']}, {item['sample_rate']} Hz)")
+    print(f"  {Path(out_dir) / 'report.json'}")
+    return report
+
+
+def _render(args: argparse.Namespace) -> int:
+    out_dir = args.output or str(Path(args.session).resolve().parent / "render")
+    _render_and_print(args.session, out_dir, args)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import write_demo
+
+    folder = Path(args.folder)
+    session_path = write_demo(folder)
+    if not args.json:
+        print(f"demo session written: {session_path}")
+    _render_and_print(str(session_path), str(folder / "render"), args)
+    return 0
+
+
+def _add_render_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chunk-s", type=float, default=10.0, help="time-chunk length in seconds (default 10); longer than the song renders in one pass")
+    parser.add_argument("--address", default=None, help="Ray cluster to join (default: $RAY_ADDRESS, else a local cluster)")
+    parser.add_argument("--executor", choices=("ray", "local"), default="ray", help="ray (default) or local: in this process, no cluster")
+    parser.add_argument("--json", action="store_true", help="print the render report as JSON on stdout")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="mixfarm", description="mixfarm: a distributed mix-render farm.")
@@ -67,6 +139,24 @@ def build_parser() -> argparse.ArgumentParser:
     tone.add_argument("--sample-rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
     tone.add_argument("--channels", type=int, choices=(1, 2), default=2, help="1 or 2 (default 2)")
     tone.set_defaults(run=_tone)
+
+    validate = commands.add_parser("validate", help="check a session file and list every problem")
+    validate.add_argument("session", help="session file (YAML or JSON)")
+    validate.set_defaults(run=_validate)
+
+    schema = commands.add_parser("schema", help="print the session format's JSON Schema")
+    schema.set_defaults(run=_schema)
+
+    render = commands.add_parser("render", help="render a session to its deliverables and report.json")
+    render.add_argument("session", help="session file (YAML or JSON)")
+    render.add_argument("-o", "--output", help="output folder (default: render/ beside the session file)")
+    _add_render_options(render)
+    render.set_defaults(run=_render)
+
+    demo = commands.add_parser("demo", help="synthesise a demo session and render it")
+    demo.add_argument("folder", nargs="?", default="mixfarm-demo", help="where to write it (default ./mixfarm-demo)")
+    _add_render_options(demo)
+    demo.set_defaults(run=_demo)
     return parser
 
 
@@ -75,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except SessionError as exc:
+        print(f"mixfarm {args.command}: {exc}", file=sys.stderr)
+        return 1
     except (DspError, FarmError, ValueError, OSError) as exc:
         print(f"mixfarm {args.command}: {exc}", file=sys.stderr)
         return 2

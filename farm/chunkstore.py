@@ -1,0 +1,51 @@
+"""Audio of one long signal kept on disk as consecutive pieces.
+
+The mixing stage writes the mix bus here piece by piece and the mastering
+passes read arbitrary frame ranges back, so no process ever holds a whole
+song. Pieces are float64 ``.npy`` files named by their first frame; writing
+a piece again (a retried task) replaces it whole.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+class ChunkStore:
+    """A folder of pieces of one (frames, channels) float64 signal."""
+
+    def __init__(self, folder: str | os.PathLike, channels: int = 2) -> None:
+        self.folder = Path(folder)
+        self.channels = channels
+
+    def write(self, start_frame: int, block: np.ndarray) -> None:
+        """Store ``block`` as the piece starting at ``start_frame``."""
+        if block.shape[0] == 0:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        target = self.folder / f"{start_frame:014d}.npy"
+        partial = target.with_suffix(".partial.npy")
+        np.save(partial, np.ascontiguousarray(block, dtype=np.float64))
+        os.replace(partial, target)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Frames ``[start, stop)``; frames no piece covers read as silence."""
+        out = np.zeros((max(0, stop - start), self.channels))
+        for piece_start, path in self._pieces():
+            if piece_start >= stop:
+                break
+            piece = np.load(path, mmap_mode="r")
+            piece_stop = piece_start + piece.shape[0]
+            if piece_stop <= start:
+                continue
+            lo, hi = max(start, piece_start), min(stop, piece_stop)
+            out[lo - start : hi - start] = piece[lo - piece_start : hi - piece_start]
+        return out
+
+    def _pieces(self) -> list[tuple[int, Path]]:
+        if not self.folder.exists():
+            return []
+        return sorted((int(path.name.split(".")[0]), path) for path in self.folder.glob("*.npy") if ".partial" not in path.name)

@@ -1,0 +1,121 @@
+"""The registry of effect types a session may name, and how each is built.
+
+Each ``fx`` entry of a session is ``{type: NAME, ...parameters}``. The
+parameters, their types and defaults come from the :mod:`dsp` effect class
+registered under that name, so the session model and the signal processing
+never disagree; the class's own validation checks the values when the effect
+is built at the render sample rate. A few session-level conveniences are
+translated here: ``eq`` bands, ``delay``'s ``time_note`` (needs the session's
+``tempo_bpm``) and ``convolution``'s ``ir_file`` (a path inside the session
+folder).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from dsp.compressor import Compressor
+from dsp.convolution import Convolution
+from dsp.delay import Delay, note_to_seconds
+from dsp.effect import Effect
+from dsp.eq import EqBand, Equalizer
+from dsp.gain import Gain
+from dsp.gate import Gate
+from dsp.limiter import Limiter
+from dsp.reverb import Reverb
+from dsp.saturation import Saturation
+from dsp.stereo import Width
+
+from .paths import resolve_path
+
+EFFECTS: dict[str, type[Effect]] = {
+    cls.type_name: cls for cls in (Gain, Equalizer, Compressor, Gate, Saturation, Delay, Reverb, Convolution, Width, Limiter)
+}
+"""Effect type name -> its :mod:`dsp` class."""
+
+_NOT_SESSION_FIELDS = {"sample_rate", "ir", "ir_sample_rate"}
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _fields_of(cls: type) -> dict[str, tuple[object, object]]:
+    hints = typing.get_type_hints(cls)
+    fields = {}
+    for field in dataclasses.fields(cls):
+        if field.name in _NOT_SESSION_FIELDS or not field.init:
+            continue
+        default = field.default if field.default is not dataclasses.MISSING else ...
+        fields[field.name] = (hints[field.name], default)
+    return fields
+
+
+EqBandSpec = pydantic.create_model("EqBandSpec", __base__=_Spec, **_fields_of(EqBand))
+
+_OVERRIDES: dict[str, dict[str, tuple[object, object]]] = {
+    "eq": {"bands": (list[EqBandSpec], [])},
+    "delay": {"time_s": (float | None, None), "time_note": (str | None, None)},
+    "convolution": {"ir_file": (str, ...)},
+}
+
+
+def _spec_model(name: str, cls: type[Effect]) -> type[BaseModel]:
+    fields = _fields_of(cls)
+    fields.update(_OVERRIDES.get(name, {}))
+    return pydantic.create_model(f"{cls.__name__}Spec", __base__=_Spec, type=(Literal[name], ...), **fields)
+
+
+SPEC_MODELS: dict[str, type[BaseModel]] = {name: _spec_model(name, cls) for name, cls in EFFECTS.items()}
+"""Effect type name -> the pydantic model of its session entry."""
+
+FxSpec = Annotated[Union[tuple(SPEC_MODELS.values())], Field(discriminator="type")]
+"""One ``fx`` entry of a session, whichever its type."""
+
+
+def build_effect(
+    spec: BaseModel,
+    sample_rate: float,
+    *,
+    tempo_bpm: float | None = None,
+    folder: Path | None = None,
+    roots: list[Path] | None = None,
+) -> Effect:
+    """The :mod:`dsp` effect an ``fx`` entry describes, at ``sample_rate`` Hz.
+
+    Raises
+    ------
+    dsp.errors.ParameterError, ValueError
+        With the message starting with the offending field's name.
+    """
+    params = spec.model_dump()
+    name = params.pop("type")
+    if name == "eq":
+        params["bands"] = tuple(EqBand(**band) for band in params["bands"])
+    elif name == "delay":
+        params = _delay_time(params, tempo_bpm)
+    elif name == "convolution":
+        if folder is None:
+            raise ValueError("ir_file: cannot be resolved without the session folder")
+        try:
+            params["ir_file"] = str(resolve_path(folder, params["ir_file"], roots or [folder.resolve()]))
+        except ValueError as exc:
+            raise ValueError(f"ir_file: {exc}") from None
+    return EFFECTS[name](sample_rate, **params)
+
+
+def _delay_time(params: dict, tempo_bpm: float | None) -> dict:
+    time_s, time_note = params.pop("time_s"), params.pop("time_note")
+    if (time_s is None) == (time_note is None):
+        raise ValueError("time_s: give exactly one of time_s or time_note")
+    if time_note is not None:
+        if tempo_bpm is None:
+            raise ValueError(f"time_note: {time_note!r} needs the session's tempo_bpm")
+        time_s = note_to_seconds(time_note, tempo_bpm)
+    return {"time_s": time_s, **params}

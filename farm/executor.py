@@ -1,0 +1,122 @@
+"""Executors run the renderer's tasks: in this process, or on a Ray cluster.
+
+Both take a task by its kind (see :data:`farm.tasks.TASKS`) with arguments
+that may be references to earlier results, and hand back references. The
+in-process executor runs each task at once and is what unit tests use; the
+Ray executor submits it to a cluster, which runs it when its inputs are ready,
+retries it if its worker dies, and frees the driver from holding any audio.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import FarmError, RenderError
+from .tasks import TASKS
+
+TASK_RETRIES = 3
+"""How often Ray re-runs a task whose worker or node died."""
+
+
+def _task(kind: str):
+    try:
+        return TASKS[kind]
+    except KeyError:
+        raise FarmError(f"unknown task kind {kind!r}; known kinds: {', '.join(sorted(TASKS))}") from None
+
+
+class LocalRef:
+    """A finished result held in this process."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class LocalExecutor:
+    """Runs every task at once, in this process."""
+
+    name = "local"
+
+    def put(self, value: Any) -> LocalRef:
+        """Hold a value for tasks to share."""
+        return LocalRef(value)
+
+    def submit(self, kind: str, *args: Any, num_returns: int = 1) -> LocalRef | list[LocalRef]:
+        """Run task ``kind`` now; return a reference, or one per result when ``num_returns`` > 1."""
+        values = [arg.value if isinstance(arg, LocalRef) else arg for arg in args]
+        try:
+            result = _task(kind)(*values)
+        except FarmError:
+            raise
+        except Exception as exc:
+            raise RenderError(f"task {kind} failed: {exc}") from exc
+        if num_returns == 1:
+            return LocalRef(result)
+        return [LocalRef(value) for value in result]
+
+    def get(self, refs: LocalRef | list[LocalRef]) -> Any:
+        """The values behind references."""
+        if isinstance(refs, list):
+            return [ref.value for ref in refs]
+        return refs.value
+
+    def wait(self, refs: list[LocalRef], count: int) -> None:
+        """Nothing to wait for: every task has finished."""
+
+    def cluster(self) -> dict:
+        """Nodes and CPUs: this process only."""
+        return {"nodes": 1, "cpus": 1}
+
+
+class RayExecutor:
+    """Runs tasks on Ray: a local cluster started on demand, or the one at ``address``.
+
+    ``address`` defaults to the ``RAY_ADDRESS`` environment variable; without
+    either a local cluster starts with this machine's CPUs.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None) -> None:
+        import ray
+
+        self._ray = ray
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+        self._remotes: dict[str, Any] = {}
+
+    def _remote(self, kind: str):
+        if kind not in self._remotes:
+            self._remotes[kind] = self._ray.remote(max_retries=TASK_RETRIES)(_task(kind))
+        return self._remotes[kind]
+
+    def put(self, value: Any):
+        """Place a value in the object store once, for many tasks to share."""
+        return self._ray.put(value)
+
+    def submit(self, kind: str, *args: Any, num_returns: int = 1):
+        """Submit task ``kind``; Ray runs it when the references among ``args`` are ready."""
+        return self._remote(kind).options(num_returns=num_returns).remote(*args)
+
+    def get(self, refs):
+        """The values behind references, waiting for them; a failed task raises RenderError."""
+        try:
+            return self._ray.get(refs)
+        except self._ray.exceptions.RayTaskError as exc:
+            raise RenderError(f"a task failed: {exc.cause}") from exc
+        except self._ray.exceptions.RayError as exc:
+            raise RenderError(f"the cluster could not finish a task: {exc}") from exc
+
+    def wait(self, refs: list, count: int) -> None:
+        """Block until at least ``count`` of ``refs`` are done."""
+        if refs and count > 0:
+            self._ray.wait(refs, num_returns=min(count, len(refs)), fetch_local=False)
+
+    def cluster(self) -> dict:
+        """Alive nodes and total CPUs of the cluster."""
+        nodes = [node for node in self._ray.nodes() if node.get("Alive")]
+        return {"nodes": len(nodes), "cpus": int(self._ray.cluster_resources().get("CPU", 0))}

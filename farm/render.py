@@ -1,0 +1,301 @@
+"""Rendering a session: the stages, run on an executor, and the render report.
+
+1. **Prepare**: stems at another sample rate are resampled once (soxr VHQ).
+2. **Mix**: for each time chunk, every track, then every bus in routing
+   order, then the master's sum and chain; each strip resumes from its own
+   state of the previous chunk. The mix bus goes to disk and its loudness is
+   measured on the way (:class:`dsp.loudness.LoudnessPartial` per chunk,
+   merged). At most ``window`` chunks are in flight, so memory stays flat
+   however long the session.
+3. **Master** (only with ``master.loudness``): gain to the target, the
+   true-peak limiter, fades; the result is measured and the gain corrected
+   (limiting lowers loudness) until it lands within
+   :data:`LOUDNESS_TOLERANCE_LU`, at most :data:`MAX_LOUDNESS_PASSES` passes.
+   Without a loudness target only the fades apply.
+4. **Deliver**: each output resampled, dithered and written, in parallel,
+   then measured from the written file (8x true peak). A deliverable whose
+   loudness misses the target (sample-rate conversion removes the content
+   above its Nyquist frequency, which K-weighting counts) is trimmed and
+   written again; if a file overshoots the ceiling (conversion and trims can
+   raise peaks), the limiter's ceiling is lowered by the excess and stages 3
+   and 4 run again; at most :data:`MAX_CORRECTIONS` times.
+
+Outputs are written into a hidden folder inside the output folder and moved
+into place only when all of them are done, with ``report.json`` last; a
+failed render leaves no file that looks finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from dsp.limiter import Limiter, max_gain_reduction_db
+from dsp.loudness import LoudnessPartial
+
+from .errors import RenderError
+from .executor import LocalExecutor, RayExecutor
+from .plan import DEFAULT_CHUNK_S, RenderPlan, compile_plan
+from .session import LoadedSession, load
+from .strip import destinations
+
+LOUDNESS_TOLERANCE_LU = 0.05
+MAX_LOUDNESS_PASSES = 5
+MAX_CORRECTIONS = 4
+CEILING_STEP_MARGIN_DB = 0.02
+
+Progress = Callable[[float, float], None]
+"""Called with (fraction done 0..1, seconds of audio rendered so far)."""
+
+
+@dataclasses.dataclass
+class _Tracker:
+    """Counts finished tasks and where they ran."""
+
+    executor: object
+    progress: Progress | None
+    total: int
+    audio_s_per_task: float = 0.0
+    done: int = 0
+    metas: list = dataclasses.field(default_factory=list)
+    audio_s: float = 0.0
+
+    def finished(self, meta_refs: list) -> None:
+        metas = self.executor.get(meta_refs)
+        self.metas.extend(metas)
+        self.done += len(metas)
+        if self.progress:
+            self.progress(min(self.done / max(self.total, 1), 1.0), self.audio_s)
+
+
+def render(
+    session_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    chunk_s: float = DEFAULT_CHUNK_S,
+    executor: LocalExecutor | RayExecutor | None = None,
+    progress: Progress | None = None,
+    window: int | None = None,
+) -> dict:
+    """Render ``session_path`` into ``out_dir``; return the render report (also written as report.json).
+
+    Raises
+    ------
+    farm.errors.SessionError
+        The session is invalid (nothing is written).
+    farm.errors.RenderError
+        A task failed, or the output folder cannot be written.
+    """
+    started = time.perf_counter()
+    loaded = load(session_path)
+    plan = compile_plan(loaded, chunk_s)
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        workdir = out_dir / f".mixfarm-render-{uuid.uuid4().hex[:12]}"
+        workdir.mkdir()
+    except OSError as exc:
+        raise RenderError(f"{out_dir}: output folder is not writable ({exc.strerror or exc})") from None
+    executor = executor or RayExecutor()
+    try:
+        report = _render(loaded, plan, executor, workdir, progress, window or max(2, executor.cluster()["cpus"]))
+        report["wall_s"] = time.perf_counter() - started
+        report["realtime_factor"] = report["duration_s"] / report["wall_s"]
+        _publish(workdir, out_dir, report)
+        return report
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, progress: Progress | None, window: int) -> dict:
+    session = loaded.session
+    plan = _prepare_stems(loaded, plan, executor, workdir)
+    mix_chunks = plan.chunks()
+    strips_per_chunk = len(plan.strips)
+    tracker = _Tracker(executor, progress, total=len(mix_chunks) * strips_per_chunk)
+    tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
+    plan_ref = executor.put(plan)
+    mix_partials = _mix(plan, plan_ref, executor, workdir, tracker, window)
+    mix_report = LoudnessPartial.merge(mix_partials).report()
+
+    master_settings = None
+    ceiling_margin_db, trims_db = 0.0, [0.0] * len(session.outputs)
+    for _ in range(MAX_CORRECTIONS + 1):
+        if master_settings != ceiling_margin_db:
+            gain_db, master_report, reduction_db, passes = _master(plan, plan_ref, session, mix_report, executor, workdir, tracker, window, ceiling_margin_db)
+            master_settings = ceiling_margin_db
+        deliverables = _deliver(plan, plan_ref, session, executor, workdir, tracker, trims_db)
+        if session.master.loudness is None:
+            break
+        target_lufs, ceiling = session.master.loudness.target
+        errors_lu = [target_lufs - (item["loudness"]["integrated_lufs"] or -math.inf) for item in deliverables]
+        over_db = max((item["loudness"]["true_peak_dbtp"] or -math.inf) for item in deliverables) - ceiling
+        if all(abs(error) <= LOUDNESS_TOLERANCE_LU for error in errors_lu) and over_db <= 0:
+            break
+        trims_db = [trim + (error if abs(error) > LOUDNESS_TOLERANCE_LU else 0.0) for trim, error in zip(trims_db, errors_lu)]
+        if over_db > 0:
+            ceiling_margin_db += over_db + CEILING_STEP_MARGIN_DB
+    else:
+        raise RenderError(
+            f"deliverables: could not hold {target_lufs:g} LUFS within {LOUDNESS_TOLERANCE_LU} LU under the "
+            f"{ceiling:g} dBTP ceiling after {MAX_CORRECTIONS} corrections"
+        )
+
+    nodes = Counter(meta["node"] for meta in tracker.metas)
+    target = session.master.loudness.target if session.master.loudness else None
+    return {
+        "session": session.name,
+        "sample_rate": plan.sample_rate,
+        "duration_s": plan.timeline_frames / plan.sample_rate,
+        "chunk_s": plan.chunk_frames / plan.sample_rate,
+        "chunks": len(mix_chunks),
+        "target": {"integrated_lufs": target[0], "true_peak_dbtp": target[1]} if target else None,
+        "input": mix_report.to_dict(),
+        "output": master_report.to_dict(),
+        "gain_db": gain_db,
+        "loudness_passes": passes,
+        "limiter_ceiling_dbtp": (target[1] - ceiling_margin_db) if target else None,
+        "limiter_max_gain_reduction_db": reduction_db,
+        "latency_compensation_samples": plan.mix_latency,
+        "deliverables": deliverables,
+        "executor": executor.name,
+        "tasks": len(tracker.metas),
+        "tasks_by_kind": dict(Counter(meta["kind"] for meta in tracker.metas)),
+        "nodes": dict(nodes),
+    }
+
+
+def _prepare_stems(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path) -> RenderPlan:
+    """Resample stems at other rates once; return the plan pointing at the resampled copies."""
+    rates = {info.path: info.sample_rate for info in loaded.files.values()}
+    replaced: dict[str, str] = {}
+    refs = []
+    for strip in plan.strips:
+        for path in strip.files:
+            if path not in replaced and rates[path] != plan.sample_rate:
+                replaced[path] = str(workdir / "stems" / f"{len(replaced):04d}.wav")
+                refs.append(executor.submit("resample_stem", path, replaced[path], plan.sample_rate, num_returns=2))
+    executor.get([ref[1] for ref in refs])
+    if not replaced:
+        return plan
+    strips = tuple(dataclasses.replace(strip, files=tuple(replaced.get(path, path) for path in strip.files)) for strip in plan.strips)
+    return dataclasses.replace(plan, strips=strips)
+
+
+def _mix(plan: RenderPlan, plan_ref, executor, workdir: Path, tracker: _Tracker, window: int) -> list[LoudnessPartial]:
+    """Stage 2: every chunk of every strip; returns the mix bus's loudness partials in order."""
+    states: dict[str, object] = {strip.name: None for strip in plan.strips}
+    in_flight: list[tuple[object, list]] = []
+    partial_refs = []
+    for start, stop in plan.chunks():
+        outputs: dict[str, dict[str, object]] = {}
+        metas = []
+        for strip in plan.strips:
+            feeds = [outputs[feed.source][strip.name] for feed in strip.feeds]
+            if strip.kind == "master":
+                partial, state, meta = executor.submit("mix_chunk", plan_ref, start, stop, states[strip.name], str(workdir), *feeds, num_returns=3)
+                partial_refs.append(partial)
+            else:
+                targets = destinations(strip)
+                refs = executor.submit("strip_chunk", plan_ref, strip.name, start, stop, states[strip.name], *feeds, num_returns=len(targets) + 2)
+                outputs[strip.name] = dict(zip(targets, refs[: len(targets)]))
+                state, meta = refs[-2], refs[-1]
+            states[strip.name] = state
+            metas.append(meta)
+        in_flight.append((partial_refs[-1], metas))
+        if len(in_flight) >= window:
+            oldest, oldest_metas = in_flight.pop(0)
+            executor.wait([oldest], 1)
+            tracker.audio_s += tracker.audio_s_per_task
+            tracker.finished(oldest_metas)
+    for _, metas in in_flight:
+        tracker.audio_s += tracker.audio_s_per_task
+        tracker.finished(metas)
+    return executor.get(partial_refs)
+
+
+def _master(plan, plan_ref, session, mix_report, executor, workdir: Path, tracker: _Tracker, window: int, ceiling_margin_db: float):
+    """Stage 3: the loudness stage, corrected until it lands; returns (gain_db, report, max GR dB, passes)."""
+    master = session.master
+    rate = plan.sample_rate
+    settings = {
+        "gain_db": 0.0,
+        "limiter": None,
+        "fade_in_frames": int(round(master.fade_in_s * rate)),
+        "fade_out_frames": int(round(master.fade_out_s * rate)),
+        "store": "master",
+    }
+    if master.loudness is None:
+        report, _ = _master_pass(plan, plan_ref, settings, executor, workdir, tracker, window)
+        return 0.0, report, None, 1
+    target_lufs, ceiling_dbtp = master.loudness.target
+    if not math.isfinite(mix_report.integrated_lufs):
+        raise RenderError("the mix is silent (or shorter than 400 ms): there is no loudness to normalise to the target")
+    settings["limiter"] = Limiter(
+        rate, ceiling_dbtp=ceiling_dbtp - ceiling_margin_db, lookahead_s=master.limiter.lookahead_s, release_s=master.limiter.release_s
+    )
+    gain_db = target_lufs - mix_report.integrated_lufs
+    for passes in range(1, MAX_LOUDNESS_PASSES + 1):
+        settings["gain_db"] = gain_db
+        report, reduction_db = _master_pass(plan, plan_ref, settings, executor, workdir, tracker, window)
+        error_lu = target_lufs - report.integrated_lufs
+        if abs(error_lu) <= LOUDNESS_TOLERANCE_LU:
+            return gain_db, report, reduction_db, passes
+        gain_db += error_lu
+    raise RenderError(
+        f"loudness stage: could not land {target_lufs:g} LUFS under a {ceiling_dbtp:g} dBTP ceiling in "
+        f"{MAX_LOUDNESS_PASSES} passes (last {report.integrated_lufs:.2f} LUFS); the mix may be too dense for this target"
+    )
+
+
+def _master_pass(plan, plan_ref, settings: dict, executor, workdir: Path, tracker: _Tracker, window: int):
+    """One run of the loudness stage over the whole timeline; returns (report, max gain reduction dB)."""
+    latency = settings["limiter"].latency_samples if settings["limiter"] else 0
+    settings_ref = executor.put(settings)
+    state, partials, metas = None, [], []
+    chunks = plan.chunks(plan.timeline_frames + latency)
+    tracker.total += len(chunks)
+    for start, stop in chunks:
+        partial, state, meta = executor.submit("master_chunk", plan_ref, settings_ref, start, stop, state, str(workdir), num_returns=3)
+        partials.append(partial)
+        metas.append(meta)
+        if len(partials) > window:
+            executor.wait([partials[-window - 1]], 1)
+    report = LoudnessPartial.merge(executor.get(partials)).report()
+    final_state = executor.get(state)
+    tracker.finished(metas)
+    reduction = max_gain_reduction_db(final_state["limiter"]) if settings["limiter"] else None
+    return report, reduction
+
+
+def _deliver(plan, plan_ref, session, executor, workdir: Path, tracker: _Tracker, trims_db: list[float]) -> list[dict]:
+    """Stage 4: every output at once, each with its trim; returns their facts in session order."""
+    refs = [
+        executor.submit("deliver", plan_ref, output.model_dump(), trim_db, str(workdir), "master", str(workdir / "out" / output.path), num_returns=2)
+        for output, trim_db in zip(session.outputs, trims_db)
+    ]
+    tracker.total += len(refs)
+    facts = executor.get([ref[0] for ref in refs])
+    tracker.finished([ref[1] for ref in refs])
+    return facts
+
+
+def _publish(workdir: Path, out_dir: Path, report: dict) -> None:
+    """Move finished outputs into place, then write report.json."""
+    for item in report["deliverables"]:
+        target = out_dir / item["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(workdir / "out" / item["path"], target)
+    partial = out_dir / ".report.json.partial"
+    partial.write_text(json.dumps(report, indent=2, allow_nan=False))
+    os.replace(partial, out_dir / "report.json")
+
+
