@@ -427,12 +427,18 @@ def check_files(session: Session, folder: Path, roots: list[Path]) -> tuple[dict
                     f"{clip_where}.duration_s: offset_s + duration_s = {clip.offset_s + clip.duration_s:g} s "
                     f"runs past the end of {clip.file!r} ({facts.duration_s:g} s)"
                 )
-            length_s = clip.duration_s if clip.duration_s is not None else facts.duration_s - clip.offset_s
-            if clip.fade_in_s + clip.fade_out_s > length_s + 1e-9:
-                problems.append(f"{clip_where}: fade_in_s + fade_out_s ({clip.fade_in_s + clip.fade_out_s:g} s) is longer than the clip ({length_s:g} s)")
+            elif clip.fade_in_s + clip.fade_out_s > _clip_length_s(clip, facts) + 1e-9:
+                problems.append(
+                    f"{clip_where}: fade_in_s + fade_out_s ({clip.fade_in_s + clip.fade_out_s:g} s) "
+                    f"is longer than the clip ({_clip_length_s(clip, facts):g} s)"
+                )
             if facts.channels > 2:
                 problems.append(f"{where}: {clip.file!r} has {facts.channels} channels; stems must be mono or stereo")
     return files, problems
+
+
+def _clip_length_s(clip: Clip, facts: audio_io.AudioInfo) -> float:
+    return clip.duration_s if clip.duration_s is not None else facts.duration_s - clip.offset_s
 
 
 def check_effects(session: Session, sample_rate: int, folder: Path, roots: list[Path]) -> list[str]:
