@@ -160,9 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse ``argv`` with ``parser`` and run the chosen command; returns the exit status."""
+    args = parser.parse_args(argv)
     try:
         return args.run(args)
     except SessionError as exc:
@@ -171,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     except (DspError, FarmError, ValueError, OSError) as exc:
         print(f"mixfarm {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run farm's commands (``mixfarm`` itself adds the service's: see dashboard.cli)."""
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -21,3 +21,7 @@ class SessionError(FarmError, ValueError):
 
 class RenderError(FarmError, RuntimeError):
     """A render failed; the message says which task and why."""
+
+
+class RenderCancelled(FarmError):
+    """A render was stopped on request before it finished."""

@@ -66,9 +66,12 @@ class LocalExecutor:
     def wait(self, refs: list[LocalRef], count: int) -> None:
         """Nothing to wait for: every task has finished."""
 
+    def cancel(self, refs: list[LocalRef]) -> None:
+        """Nothing to cancel: every task has finished."""
+
     def cluster(self) -> dict:
         """Nodes and CPUs: this process only."""
-        return {"nodes": 1, "cpus": 1}
+        return {"nodes": [{"id": "local", "alive": True, "cpus": 1}], "cpus": 1, "cpus_busy": 0}
 
 
 class RayExecutor:
@@ -116,7 +119,17 @@ class RayExecutor:
         if refs and count > 0:
             self._ray.wait(refs, num_returns=min(count, len(refs)), fetch_local=False)
 
+    def cancel(self, refs: list) -> None:
+        """Stop the tasks behind ``refs`` (queued ones never start; running ones are interrupted)."""
+        for ref in refs:
+            self._ray.cancel(ref, recursive=False)
+
     def cluster(self) -> dict:
-        """Alive nodes and total CPUs of the cluster."""
-        nodes = [node for node in self._ray.nodes() if node.get("Alive")]
-        return {"nodes": len(nodes), "cpus": int(self._ray.cluster_resources().get("CPU", 0))}
+        """The cluster's nodes (id, address, alive, CPUs) and its CPUs in total and busy."""
+        nodes = [
+            {"id": node["NodeID"], "address": node.get("NodeManagerAddress"), "alive": bool(node.get("Alive")), "cpus": node.get("Resources", {}).get("CPU", 0)}
+            for node in self._ray.nodes()
+        ]
+        total = self._ray.cluster_resources().get("CPU", 0)
+        available = self._ray.available_resources().get("CPU", 0)
+        return {"nodes": nodes, "cpus": total, "cpus_busy": max(total - available, 0)}

@@ -32,6 +32,7 @@ import json
 import math
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections import Counter
@@ -41,7 +42,7 @@ from pathlib import Path
 from dsp.limiter import Limiter, max_gain_reduction_db
 from dsp.loudness import LoudnessPartial
 
-from .errors import RenderError
+from .errors import RenderCancelled, RenderError
 from .executor import LocalExecutor, RayExecutor
 from .plan import DEFAULT_CHUNK_S, RenderPlan, compile_plan
 from .session import LoadedSession, load
@@ -58,19 +59,29 @@ Progress = Callable[[float, float], None]
 
 @dataclasses.dataclass
 class _Tracker:
-    """Counts finished tasks and where they ran."""
+    """Counts finished tasks and where they ran, and stops the render when cancelled."""
 
     executor: object
     progress: Progress | None
     total: int
+    cancel: threading.Event | None = None
+    on_tasks: Callable[[list[dict]], None] | None = None
     audio_s_per_task: float = 0.0
     done: int = 0
     metas: list = dataclasses.field(default_factory=list)
     audio_s: float = 0.0
 
+    def check_cancel(self, in_flight: list) -> None:
+        """Raise RenderCancelled, after cancelling ``in_flight`` tasks, if a cancel was requested."""
+        if self.cancel is not None and self.cancel.is_set():
+            self.executor.cancel(in_flight)
+            raise RenderCancelled("the render was cancelled")
+
     def finished(self, meta_refs: list) -> None:
         metas = self.executor.get(meta_refs)
         self.metas.extend(metas)
+        if self.on_tasks:
+            self.on_tasks(metas)
         self.done += len(metas)
         if self.progress:
             self.progress(min(self.done / max(self.total, 1), 1.0), self.audio_s)
@@ -84,6 +95,8 @@ def render(
     executor: LocalExecutor | RayExecutor | None = None,
     progress: Progress | None = None,
     window: int | None = None,
+    cancel: threading.Event | None = None,
+    on_tasks: Callable[[list[dict]], None] | None = None,
 ) -> dict:
     """Render ``session_path`` into ``out_dir``; return the render report (also written as report.json).
 
@@ -93,6 +106,11 @@ def render(
         The session is invalid (nothing is written).
     farm.errors.RenderError
         A task failed, or the output folder cannot be written.
+    farm.errors.RenderCancelled
+        ``cancel`` was set; the tasks in flight are cancelled.
+
+    ``progress`` is called as work finishes; ``on_tasks`` with the ``meta``
+    dicts (kind, node, seconds) of each batch of finished tasks.
     """
     started = time.perf_counter()
     loaded = load(session_path)
@@ -106,7 +124,8 @@ def render(
         raise RenderError(f"{out_dir}: output folder is not writable ({exc.strerror or exc})") from None
     executor = executor or RayExecutor()
     try:
-        report = _render(loaded, plan, executor, workdir, progress, window or max(2, executor.cluster()["cpus"]))
+        tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks)
+        report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
         report["wall_s"] = time.perf_counter() - started
         report["realtime_factor"] = report["duration_s"] / report["wall_s"]
         _publish(workdir, out_dir, report)
@@ -115,12 +134,12 @@ def render(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, progress: Progress | None, window: int) -> dict:
+def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tracker: _Tracker, window: int) -> dict:
     session = loaded.session
     plan = _prepare_stems(loaded, plan, executor, workdir)
     mix_chunks = plan.chunks()
     strips_per_chunk = len(plan.strips)
-    tracker = _Tracker(executor, progress, total=len(mix_chunks) * strips_per_chunk)
+    tracker.total = len(mix_chunks) * strips_per_chunk
     tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
     plan_ref = executor.put(plan)
     mix_partials = _mix(plan, plan_ref, executor, workdir, tracker, window)
@@ -196,6 +215,7 @@ def _mix(plan: RenderPlan, plan_ref, executor, workdir: Path, tracker: _Tracker,
     in_flight: list[tuple[object, list]] = []
     partial_refs = []
     for start, stop in plan.chunks():
+        tracker.check_cancel([ref for _, metas in in_flight for ref in metas])
         outputs: dict[str, dict[str, object]] = {}
         metas = []
         for strip in plan.strips:
@@ -264,6 +284,7 @@ def _master_pass(plan, plan_ref, settings: dict, executor, workdir: Path, tracke
     chunks = plan.chunks(plan.timeline_frames + latency)
     tracker.total += len(chunks)
     for start, stop in chunks:
+        tracker.check_cancel(metas[-window:])
         partial, state, meta = executor.submit("master_chunk", plan_ref, settings_ref, start, stop, state, str(workdir), num_returns=3)
         partials.append(partial)
         metas.append(meta)
@@ -278,6 +299,7 @@ def _master_pass(plan, plan_ref, settings: dict, executor, workdir: Path, tracke
 
 def _deliver(plan, plan_ref, session, executor, workdir: Path, tracker: _Tracker, trims_db: list[float]) -> list[dict]:
     """Stage 4: every output at once, each with its trim; returns their facts in session order."""
+    tracker.check_cancel([])
     refs = [
         executor.submit("deliver", plan_ref, output.model_dump(), trim_db, str(workdir), "master", str(workdir / "out" / output.path), num_returns=2)
         for output, trim_db in zip(session.outputs, trims_db)

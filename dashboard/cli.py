@@ -1,0 +1,91 @@
+"""The ``mixfarm`` command line: farm's commands plus the service and its clients."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from farm.cli import build_parser as build_farm_parser
+from farm.cli import run
+
+from .client import Client
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .config import Settings, check_bind, tokens_from_environment
+    from .main import create_app
+
+    settings = Settings(
+        data_dir=Path(args.data),
+        address=args.address,
+        max_running=args.max_running,
+        max_upload_bytes=int(args.max_upload_mb * 1024**2),
+        tokens=tokens_from_environment(),
+    )
+    check_bind(args.host, settings)
+    print(f"mixfarm serving on http://{args.host}:{args.port} (data in {settings.data_dir})", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    job = Client(args.server).submit(args.path, args.priority, args.name)
+    print(f"{job['id']}  {job['state']}  {job['name']}")
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    listing = Client(args.server).jobs(args.state, args.limit)
+    print(f"{'id':16s}  {'state':9s}  {'progress':>8s}  {'priority':>8s}  name")
+    for job in listing["jobs"]:
+        print(f"{job['id']:16s}  {job['state']:9s}  {job['progress'] * 100:7.1f}%  {job['priority']:8d}  {job['name']}")
+    print(f"{len(listing['jobs'])} of {listing['total']} job(s)")
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    job = Client(args.server).cancel(args.id)
+    print(f"{job['id']}  {job['state']}" + ("  (stopping)" if job.get("cancel_requested") and job["state"] == "running" else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """farm's parser with serve, submit, jobs and cancel added."""
+    parser = build_farm_parser()
+    commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+
+    serve = commands.add_parser("serve", help="run the service: REST API, dashboard, metrics and the scheduler")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback needs MIXFARM_API_TOKENS)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--data", default="mixfarm-data", help="folder for the job store, bundles and outputs (default ./mixfarm-data)")
+    serve.add_argument("--address", default=None, help="Ray cluster to join (default: $RAY_ADDRESS, else a local cluster)")
+    serve.add_argument("--max-running", type=int, default=None, help="jobs rendering at once (default: the cluster's CPUs)")
+    serve.add_argument("--max-upload-mb", type=float, default=2048, help="largest bundle accepted, unpacked, in MiB (default 2048)")
+    serve.set_defaults(run=_serve)
+
+    for name, help_text, handler in (("submit", "zip a session file or folder and queue it", _submit), ("jobs", "list your jobs", _jobs), ("cancel", "cancel a job", _cancel)):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--server", default=None, help="service URL (default: $MIXFARM_SERVER, else http://127.0.0.1:8000); token from $MIXFARM_TOKEN")
+        if name == "submit":
+            command.add_argument("path", help="a session file, or a folder with session.yaml at its root")
+            command.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+            command.add_argument("--name", default=None, help="job name (default: the session's)")
+        elif name == "jobs":
+            command.add_argument("--state", choices=("queued", "running", "succeeded", "failed", "cancelled"), default=None)
+            command.add_argument("--limit", type=int, default=50)
+        else:
+            command.add_argument("id", help="the job's id")
+        command.set_defaults(run=handler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    return run(build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

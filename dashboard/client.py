@@ -1,0 +1,86 @@
+"""A small HTTP client of the mixfarm service, for the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+from farm.bundle import pack_bundle
+from farm.errors import FarmError
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+TOKEN_VARIABLE = "MIXFARM_TOKEN"
+SERVER_VARIABLE = "MIXFARM_SERVER"
+
+
+class ServiceError(FarmError):
+    """The service answered with an error; the message gives its status and detail."""
+
+
+class Client:
+    """Calls the service at ``server`` with the token from ``$MIXFARM_TOKEN`` if set."""
+
+    def __init__(self, server: str | None = None, token: str | None = None, timeout_s: float = 60.0) -> None:
+        self.server = (server or os.environ.get(SERVER_VARIABLE) or DEFAULT_SERVER).rstrip("/")
+        self.token = token or os.environ.get(TOKEN_VARIABLE)
+        self.timeout_s = timeout_s
+
+    def submit(self, path: str | os.PathLike, priority: int = 0, name: str | None = None) -> dict:
+        """Zip a session file or folder and queue it; returns the job."""
+        fields = {"priority": str(priority)}
+        if name:
+            fields["name"] = name
+        body, content_type = _multipart(fields, "bundle", f"{Path(path).stem}.zip", pack_bundle(path))
+        return self._call("POST", "/api/jobs", body, content_type)
+
+    def jobs(self, state: str | None = None, limit: int = 50) -> dict:
+        """The caller's jobs, newest first."""
+        query = f"?limit={limit}" + (f"&state={state}" if state else "")
+        return self._call("GET", f"/api/jobs{query}")
+
+    def job(self, job_id: str) -> dict:
+        """One job."""
+        return self._call("GET", f"/api/jobs/{job_id}")
+
+    def cancel(self, job_id: str) -> dict:
+        """Cancel a job."""
+        return self._call("POST", f"/api/jobs/{job_id}/cancel", b"")
+
+    def _call(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> dict:
+        request = urllib.request.Request(self.server + path, data=body, method=method)
+        if content_type:
+            request.add_header("Content-Type", content_type)
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise ServiceError(f"{self.server}: {exc.code} {_detail(exc)}") from None
+        except urllib.error.URLError as exc:
+            raise ServiceError(f"{self.server}: cannot connect ({exc.reason})") from None
+
+
+def _detail(error: urllib.error.HTTPError) -> str:
+    try:
+        payload = json.loads(error.read())
+    except ValueError:
+        return error.reason
+    problems = payload.get("problems")
+    detail = payload.get("detail", error.reason)
+    return f"{detail}:\n" + "\n".join(f"  {problem}" for problem in problems) if problems else str(detail)
+
+
+def _multipart(fields: dict[str, str], file_field: str, filename: str, content: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode() for key, value in fields.items()]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
+        "Content-Type: application/zip\r\n\r\n".encode() + content + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"

@@ -1,0 +1,105 @@
+"""The running service: store, scheduler, events and metrics, built once per app."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from farm.bundle import BundleError, unpack_bundle
+from farm.executor import RayExecutor
+from farm.jobstate import JobState
+from farm.plan import compile_plan
+from farm.scheduler import Scheduler, job_folder
+from farm.session import load
+from farm.store import Job, JobStore
+
+from .config import Settings
+from .events import EventBroker
+from .metrics import FarmMetrics
+
+
+@dataclasses.dataclass
+class Service:
+    """Everything a request handler needs."""
+
+    settings: Settings
+    store: JobStore
+    scheduler: Scheduler
+    events: EventBroker
+    metrics: FarmMetrics
+
+    @classmethod
+    def create(cls, settings: Settings, executor_factory=None) -> "Service":
+        """Open the store under ``settings.data_dir`` and wire the scheduler, events and metrics."""
+        store = JobStore(Path(settings.data_dir) / "jobs.sqlite3")
+        events = EventBroker()
+        scheduler_box: list[Scheduler] = []
+        metrics = FarmMetrics(store, lambda: scheduler_box[0].executor.cluster() if scheduler_box[0].executor else {})
+        scheduler = Scheduler(
+            store,
+            Path(settings.data_dir),
+            executor_factory or (lambda: RayExecutor(settings.address)),
+            max_running=settings.max_running,
+            max_attempts=settings.max_attempts,
+            on_tasks=metrics.tasks_finished,
+        )
+        scheduler_box.append(scheduler)
+        store.subscribe(metrics.job_changed)
+        store.subscribe(lambda job, previous: events.publish("job", job_summary(job), job.studio))
+        return cls(settings, store, scheduler, events, metrics)
+
+    def start(self) -> None:
+        """Start rendering."""
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Stop rendering (running jobs are queued again) and close the store."""
+        self.scheduler.stop()
+        self.store.close()
+
+    def submit(self, bundle_file, studio: str, name: str | None, priority: int) -> Job:
+        """Unpack and validate a bundle, then queue its job.
+
+        Raises BundleError (bad archive) or SessionError (invalid session);
+        nothing stays on disk then.
+        """
+        staging = Path(tempfile.mkdtemp(prefix="upload-", dir=self._uploads()))
+        try:
+            session_path = unpack_bundle(bundle_file, staging / "bundle", self.settings.max_upload_bytes)
+            loaded = load(session_path)
+            duration_s = compile_plan(loaded).timeline_frames / loaded.sample_rate
+            job_id = uuid.uuid4().hex[:16]
+            folder = job_folder(self.settings.data_dir, job_id)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            staging.rename(folder)
+            staging = folder
+            job = self.store.create(name or loaded.session.name, studio, priority, duration_s, job_id=job_id)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self.scheduler.wake()
+        return job
+
+    def _uploads(self) -> Path:
+        folder = Path(self.settings.data_dir) / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def output_path(self, job: Job, name: str) -> Path | None:
+        """The file of a succeeded job's deliverable ``name``, or None."""
+        if job.state is not JobState.SUCCEEDED or name not in {item["name"] for item in job.outputs}:
+            return None
+        path = job_folder(self.settings.data_dir, job.id) / "out" / name
+        return path if path.is_file() else None
+
+
+def job_summary(job: Job) -> dict:
+    """What events and lists carry of a job (no report)."""
+    fields = job.to_dict()
+    fields.pop("report")
+    return fields
+
+

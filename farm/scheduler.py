@@ -1,0 +1,200 @@
+"""The scheduler: runs queued jobs on the cluster, most urgent first.
+
+A background thread claims jobs from the store (highest priority, then
+oldest) while fewer than ``max_running`` run, and renders each in a thread of
+its own on the shared executor. Progress goes to the store as tasks finish.
+An attempt that fails is retried up to ``max_attempts`` with its error kept;
+an invalid session fails at once (retrying cannot fix it). Cancelling a
+running job stops its Ray tasks. On start, jobs left running by a previous
+process are queued again, so none is lost.
+
+A job's files live under ``data_dir/jobs/<id>/``: ``bundle/`` holds the
+session and its stems, ``out/`` the deliverables and ``report.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import RenderCancelled, SessionError
+from .jobstate import JobState
+from .render import render
+from .store import Job, JobStore
+
+SESSION_NAMES = ("session.yaml", "session.yml", "session.json")
+PROGRESS_INTERVAL_S = 0.25
+DEFAULT_MAX_ATTEMPTS = 3
+
+log = logging.getLogger("mixfarm.scheduler")
+
+
+def job_folder(data_dir: Path, job_id: str) -> Path:
+    """Where a job's bundle and outputs live."""
+    return Path(data_dir) / "jobs" / job_id
+
+
+def session_file(bundle: Path) -> Path | None:
+    """The session file at the root of an unpacked bundle, or None."""
+    return next((bundle / name for name in SESSION_NAMES if (bundle / name).is_file()), None)
+
+
+class Scheduler:
+    """Claims queued jobs and renders them; see the module docstring.
+
+    Parameters
+    ----------
+    store : JobStore
+    data_dir : Path
+        The service's data folder.
+    executor_factory : callable
+        Returns the executor to render on (called once, on :meth:`start`).
+    max_running : int, optional
+        Jobs rendering at once; default: the cluster's CPU count.
+    max_attempts : int
+        Attempts per job before it fails for good.
+    on_tasks : callable, optional
+        Called with the meta dicts of finished tasks (for metrics).
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        data_dir: Path,
+        executor_factory: Callable[[], object],
+        *,
+        max_running: int | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        on_tasks: Callable[[list[dict]], None] | None = None,
+        poll_s: float = 0.1,
+    ) -> None:
+        self.store = store
+        self.data_dir = Path(data_dir)
+        self._executor_factory = executor_factory
+        self.executor = None
+        self.max_running = max_running
+        self.max_attempts = max_attempts
+        self.on_tasks = on_tasks
+        self.poll_s = poll_s
+        self._running: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Requeue what a previous process left running, connect the executor, start claiming."""
+        for job_id in self.store.requeue_running():
+            log.warning("job %s was running when the service stopped: queued again", job_id)
+        self.executor = self._executor_factory()
+        if self.max_running is None:
+            self.max_running = max(1, int(self.executor.cluster()["cpus"]))
+        self._thread = threading.Thread(target=self._loop, name="mixfarm-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop claiming; stop running renders and queue them again, waiting up to ``timeout_s`` each."""
+        self._stop.set()
+        self._wake.set()
+        with self._lock:
+            running = list(self._running.values())
+        for _, cancel in running:
+            cancel.set()
+        for thread, _ in running:
+            thread.join(timeout_s)
+        if self._thread:
+            self._thread.join(timeout_s)
+
+    def wake(self) -> None:
+        """Look at the queue now (after a submit or retry)."""
+        self._wake.set()
+
+    @property
+    def running(self) -> int:
+        """Jobs rendering now."""
+        with self._lock:
+            return len(self._running)
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job at once, or stop a running one; returns the job."""
+        job = self.store.get(job_id)
+        if job is None:
+            raise KeyError(job_id)
+        if job.state is JobState.QUEUED:
+            return self.store.transition(job_id, JobState.CANCELLED, error="cancelled before it ran")
+        if job.state is JobState.RUNNING:
+            job = self.store.request_cancel(job_id)
+            with self._lock:
+                entry = self._running.get(job_id)
+            if entry:
+                entry[1].set()
+            return job
+        return self.store.transition(job_id, JobState.CANCELLED)
+
+    def retry(self, job_id: str) -> Job:
+        """Queue a failed or cancelled job again."""
+        job = self.store.transition(job_id, JobState.QUEUED, error=None, attempts=0)
+        self.wake()
+        return job
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            while self.running < self.max_running and not self._stop.is_set():
+                job = self.store.claim_next()
+                if job is None:
+                    break
+                self._launch(job)
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def _launch(self, job: Job) -> None:
+        cancel = threading.Event()
+        thread = threading.Thread(target=self._run, args=(job, cancel), name=f"mixfarm-job-{job.id}", daemon=True)
+        with self._lock:
+            self._running[job.id] = (thread, cancel)
+        thread.start()
+
+    def _run(self, job: Job, cancel: threading.Event) -> None:
+        folder = job_folder(self.data_dir, job.id)
+        out_dir = folder / "out"
+        last_write = [0.0]
+
+        def progress(fraction: float, audio_s: float) -> None:
+            now = time.monotonic()
+            if now - last_write[0] >= PROGRESS_INTERVAL_S or fraction >= 1.0:
+                last_write[0] = now
+                self.store.record_progress(job.id, fraction, audio_s)
+
+        try:
+            session = session_file(folder / "bundle")
+            if session is None:
+                raise SessionError(str(folder / "bundle"), ["no session.yaml or session.json at the bundle's root"])
+            shutil.rmtree(out_dir, ignore_errors=True)
+            report = render(session, out_dir, executor=self.executor, progress=progress, cancel=cancel, on_tasks=self.on_tasks)
+            outputs = [{"name": item["path"], "format": item["format"], "bytes": item["bytes"]} for item in report["deliverables"]]
+            self.store.transition(job.id, JobState.SUCCEEDED, outputs=outputs, report=report, progress=1.0, audio_s=report["duration_s"], error=None)
+        except RenderCancelled:
+            if self._stop.is_set():
+                self.store.transition(job.id, JobState.QUEUED, error="requeued: the service stopped while it ran")
+            else:
+                self.store.transition(job.id, JobState.CANCELLED, error="cancelled while running")
+        except SessionError as exc:
+            self.store.transition(job.id, JobState.FAILED, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - any failure of one job must not stop the farm
+            self._failed_attempt(job, exc)
+        finally:
+            with self._lock:
+                self._running.pop(job.id, None)
+            self.wake()
+
+    def _failed_attempt(self, job: Job, exc: Exception) -> None:
+        error = f"attempt {job.attempts} of {self.max_attempts}: {type(exc).__name__}: {exc}"
+        log.warning("job %s failed: %s", job.id, error)
+        if job.attempts < self.max_attempts or self._stop.is_set():
+            self.store.transition(job.id, JobState.QUEUED, error=error)
+        else:
+            self.store.transition(job.id, JobState.FAILED, error=error)

@@ -1,0 +1,249 @@
+"""The job store: every job and its history in one SQLite file (WAL mode).
+
+Jobs never vanish: a job is created queued and moves only through
+:func:`farm.jobstate.check_transition`; the move is checked and written in
+one transaction, so two threads can never both claim a job or step it
+twice. Everything the service shows (the queue, progress, outputs, reports,
+errors) is read from here, so a restart loses nothing: :meth:`JobStore.requeue_running`
+puts back what was running when the service stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from .jobstate import JobState, check_transition
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    studio TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    progress REAL NOT NULL DEFAULT 0,
+    audio_s REAL NOT NULL DEFAULT 0,
+    duration_s REAL NOT NULL DEFAULT 0,
+    outputs TEXT NOT NULL DEFAULT '[]',
+    report TEXT,
+    error TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, priority DESC, seq);
+CREATE INDEX IF NOT EXISTS jobs_studio ON jobs (studio, seq);
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at);
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One render job as stored. Times are Unix seconds; ``progress`` runs 0..1."""
+
+    id: str
+    name: str
+    studio: str
+    priority: int
+    state: JobState
+    attempts: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    progress: float
+    audio_s: float
+    duration_s: float
+    outputs: list[dict]
+    report: dict | None
+    error: str | None
+    cancel_requested: bool
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        fields = dataclasses.asdict(self)
+        fields["state"] = self.state.value
+        return fields
+
+
+Listener = Callable[[Job, JobState | None], None]
+"""Called after every change with the job as it now is and its previous state (None if new)."""
+
+
+class JobStore:
+    """SQLite-backed jobs, safe to share between threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` after every change of any job."""
+        self._listeners.append(listener)
+
+    def _notify(self, job: Job, previous: JobState | None) -> None:
+        for listener in list(self._listeners):
+            listener(job, previous)
+
+    def create(self, name: str, studio: str, priority: int = 0, duration_s: float = 0.0, job_id: str | None = None) -> Job:
+        """Add a queued job; returns it."""
+        job_id = job_id or uuid.uuid4().hex[:16]
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs (id, name, studio, priority, state, created_at, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job_id, name, studio, int(priority), JobState.QUEUED.value, time.time(), float(duration_s)),
+            )
+            job = self._get(job_id)
+        self._notify(job, None)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        """The job with this id, or None."""
+        with self._lock:
+            return self._get(job_id)
+
+    def _get(self, job_id: str) -> Job | None:
+        row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def list(self, *, studio: str | None = None, state: JobState | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Job], int]:
+        """Jobs newest first, filtered by studio and state; returns (page, total matching)."""
+        where, params = [], []
+        if studio is not None:
+            where.append("studio = ?")
+            params.append(studio)
+        if state is not None:
+            where.append("state = ?")
+            params.append(JobState(state).value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            total = self._db.execute(f"SELECT COUNT(*) FROM jobs {clause}", params).fetchone()[0]
+            rows = self._db.execute(f"SELECT * FROM jobs {clause} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+        return [_job(row) for row in rows], total
+
+    def transition(self, job_id: str, target: JobState, **fields) -> Job:
+        """Move a job to ``target`` (checked) and set ``fields``; returns the job as now stored.
+
+        Raises KeyError for an unknown id and IllegalTransition for a move the
+        job's state does not allow.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                job = self._get(job_id)
+                if job is None:
+                    raise KeyError(job_id)
+                target = check_transition(job.state, target)
+                now = time.time()
+                if target is JobState.RUNNING:
+                    fields.setdefault("started_at", now)
+                    fields.setdefault("attempts", job.attempts + 1)
+                if target.is_final:
+                    fields.setdefault("finished_at", now)
+                if target is JobState.QUEUED:
+                    fields.update(progress=0.0, audio_s=0.0, cancel_requested=0, finished_at=None)
+                self._update(job_id, state=target.value, **fields)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            updated = self._get(job_id)
+        self._notify(updated, job.state)
+        return updated
+
+    def claim_next(self) -> Job | None:
+        """Move the most urgent queued job (highest priority, then oldest) to running and return it."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id FROM jobs WHERE state = ? ORDER BY priority DESC, seq ASC LIMIT 1", (JobState.QUEUED.value,)
+            ).fetchone()
+            if row is None:
+                return None
+            return self.transition(row["id"], JobState.RUNNING)
+
+    def record_progress(self, job_id: str, progress: float, audio_s: float) -> Job:
+        """Store a running job's progress (0..1) and seconds of audio rendered."""
+        with self._lock:
+            self._update(job_id, progress=float(min(max(progress, 0.0), 1.0)), audio_s=float(audio_s))
+            job = self._get(job_id)
+        self._notify(job, job.state)
+        return job
+
+    def request_cancel(self, job_id: str) -> Job:
+        """Mark a running job for cancellation; the scheduler stops it."""
+        with self._lock:
+            self._update(job_id, cancel_requested=1)
+            job = self._get(job_id)
+        self._notify(job, job.state)
+        return job
+
+    def requeue_running(self) -> list[str]:
+        """Put every running job back in the queue (after a restart); returns their ids."""
+        with self._lock:
+            ids = [row["id"] for row in self._db.execute("SELECT id FROM jobs WHERE state = ?", (JobState.RUNNING.value,))]
+        for job_id in ids:
+            self.transition(job_id, JobState.QUEUED, error="requeued: the service restarted while it ran")
+        return ids
+
+    def counts(self) -> dict[JobState, int]:
+        """How many jobs are in each state."""
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetchall()
+        counts = {state: 0 for state in JobState}
+        counts.update({JobState(row["state"]): row["n"] for row in rows})
+        return counts
+
+    def finished_since(self, since: float) -> list[tuple[float, float, str]]:
+        """(finished_at, audio seconds, state) of jobs that ended after ``since``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT finished_at, duration_s, state FROM jobs WHERE finished_at >= ? ORDER BY finished_at", (since,)
+            ).fetchall()
+        return [(row["finished_at"], row["duration_s"], row["state"]) for row in rows]
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def _update(self, job_id: str, **fields) -> None:
+        encoded = {key: json.dumps(value) if key in ("outputs", "report") else value for key, value in fields.items()}
+        assignments = ", ".join(f"{key} = ?" for key in encoded)
+        self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*encoded.values(), job_id])
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        name=row["name"],
+        studio=row["studio"],
+        priority=row["priority"],
+        state=JobState(row["state"]),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        progress=row["progress"],
+        audio_s=row["audio_s"],
+        duration_s=row["duration_s"],
+        outputs=json.loads(row["outputs"]),
+        report=json.loads(row["report"]) if row["report"] else None,
+        error=row["error"],
+        cancel_requested=bool(row["cancel_requested"]),
+    )
