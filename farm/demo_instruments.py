@@ -12,6 +12,7 @@ band-pass whose centre moves block by block for the voice and the riser.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -30,6 +31,15 @@ FORMANTS: dict[str, tuple[tuple[float, float, float], ...]] = {
     "u": ((325, 50, 0), (700, 60, -12), (2530, 170, -30), (3500, 180, -40)),
 }
 """Alto vowel formants: vowel -> ((centre_hz, bandwidth_hz, gain_db), ...) for F1..F4."""
+
+DRIFT_SEMITONES = 0.08
+"""How far, typically, the voice's pitch wanders off the note (a slow random drift)."""
+
+BLOCK = 512
+"""Frames between coefficient updates of :func:`moving_bandpass`."""
+
+RUNG_OUT = 1e-9
+"""Filter state below which :func:`moving_bandpass` counts a filter as silent."""
 
 
 class Hit(NamedTuple):
@@ -98,30 +108,48 @@ def envelope(duration_s: float, attack_s: float, release_s: float, sample_rate: 
     return np.clip(t / attack_s, 0.0, 1.0) * np.clip((duration_s + release_s - t) / release_s, 0.0, 1.0)
 
 
-def smooth(curve: np.ndarray, time_s: float, sample_rate: int) -> np.ndarray:
-    """A control curve through a one-pole low-pass of time constant ``time_s``, starting settled."""
+def smooth(curve: np.ndarray, time_s: float, sample_rate: float) -> np.ndarray:
+    """A control curve (``sample_rate`` points a second) through a one-pole low-pass.
+
+    ``time_s`` is its time constant; the filter starts settled on the first value.
+    """
     pole = math.exp(-1.0 / (time_s * sample_rate))
     smoothed, _ = signal.lfilter([1.0 - pole], [1.0, -pole], curve, zi=[pole * curve[0]])
     return smoothed
 
 
-def saw(freq_hz: np.ndarray, sample_rate: int, start_phase: float = 0.0) -> np.ndarray:
-    """A band-limited (PolyBLEP) sawtooth from -1 to 1 following ``freq_hz`` sample by sample."""
+def phase_of(freq_hz: np.ndarray, sample_rate: int, start_phase: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """An oscillator's phase (cycles, 0..1) following ``freq_hz`` sample by sample, and its step per sample."""
     step = freq_hz / sample_rate
-    phase = (start_phase + np.cumsum(step)) % 1.0
+    phase = np.cumsum(step)
+    phase += start_phase
+    phase -= np.floor(phase)
+    return phase, step
+
+
+def blep_saw(phase: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """A sawtooth from -1 to 1 at ``phase``, its jumps smoothed by PolyBLEP so it hardly aliases."""
     wave = 2.0 * phase - 1.0
     wrapped = np.flatnonzero(phase < step)
     t = phase[wrapped] / step[wrapped]
     wave[wrapped] -= 2.0 * t - t * t - 1.0
     wrapping = np.flatnonzero(phase > 1.0 - step)
     t = (phase[wrapping] - 1.0) / step[wrapping]
-    wave[wrapping] -= t * t + 2.0 * t + 1.0
+    wave[wrapping] += -t * t - 2.0 * t - 1.0
     return wave
 
 
+def saw(freq_hz: np.ndarray, sample_rate: int, start_phase: float = 0.0) -> np.ndarray:
+    """A band-limited sawtooth following ``freq_hz``."""
+    return blep_saw(*phase_of(freq_hz, sample_rate, start_phase))
+
+
 def pulse(freq_hz: np.ndarray, sample_rate: int, duty: float = 0.5) -> np.ndarray:
-    """A band-limited pulse wave with ``duty`` high, as the difference of two saws."""
-    return saw(freq_hz, sample_rate) - saw(freq_hz, sample_rate, duty)
+    """A band-limited pulse wave, high for ``duty`` of each cycle: the difference of two saws."""
+    phase, step = phase_of(freq_hz, sample_rate)
+    shifted = phase + duty
+    shifted -= np.floor(shifted)
+    return blep_saw(phase, step) - blep_saw(shifted, step)
 
 
 def noise(frames: int, rng: np.random.Generator, channels: int = 1) -> np.ndarray:
@@ -145,46 +173,74 @@ def bandpass(audio: np.ndarray, low_hz: float, high_hz: float, sample_rate: int,
     return signal.sosfilt(sos, audio, axis=0)
 
 
-def moving_bandpass(audio: np.ndarray, centre_hz: np.ndarray, bandwidth_hz: np.ndarray, sample_rate: int, block: int = 256) -> np.ndarray:
-    """A resonant band-pass (0 dB at its peak) whose centre and bandwidth follow per-sample curves.
+def moving_bandpass(
+    audio: np.ndarray, centre_hz: np.ndarray, bandwidth_hz: np.ndarray, sample_rate: int, gain: np.ndarray | float = 1.0
+) -> np.ndarray:
+    """A resonant band-pass (``gain`` at its peak) whose centre, bandwidth and gain change every :data:`BLOCK` frames.
 
-    The coefficients are updated every ``block`` frames; the filter state carries across.
+    ``centre_hz``, ``bandwidth_hz`` and ``gain`` hold one value per block; the
+    filter state carries across blocks. Silent input, once the filter has rung
+    out, is skipped.
     """
-    starts = np.arange(0, audio.shape[0], block)
-    w0 = 2.0 * np.pi * centre_hz[starts] / sample_rate
-    alpha = np.sin(w0) * bandwidth_hz[starts] / (2.0 * centre_hz[starts])
-    b0 = alpha / (1.0 + alpha)
+    w0 = 2.0 * np.pi * centre_hz / sample_rate
+    alpha = np.sin(w0) * bandwidth_hz / (2.0 * centre_hz)
+    b0 = gain * alpha / (1.0 + alpha)
     a1 = -2.0 * np.cos(w0) / (1.0 + alpha)
     a2 = (1.0 - alpha) / (1.0 + alpha)
-    out = np.empty_like(audio)
+    out = np.zeros_like(audio)
     state = np.zeros(2)
-    for k, start in enumerate(starts):
-        out[start : start + block], state = signal.lfilter((b0[k], 0.0, -b0[k]), (1.0, a1[k], a2[k]), audio[start : start + block], zi=state)
+    for k, start in enumerate(range(0, audio.shape[0], BLOCK)):
+        block = audio[start : start + BLOCK]
+        if not block.any() and np.max(np.abs(state)) < RUNG_OUT:
+            state = np.zeros(2)
+            continue
+        out[start : start + BLOCK], state = signal.lfilter((b0[k], 0.0, -b0[k]), (1.0, a1[k], a2[k]), block, zi=state)
     return out
 
 
-def mono_line(notes: Sequence[Note], total_frames: int, sample_rate: int, attack_s: float, release_s: float, glide_s: float):
-    """Control curves of a monophonic voice playing ``notes`` (in time order).
+def block_times_s(frames: int, sample_rate: int) -> np.ndarray:
+    """The start time in seconds of each :data:`BLOCK` of ``frames``."""
+    return np.arange(0, frames, BLOCK) / sample_rate
 
-    Returns
-    -------
-    pitch : numpy.ndarray
-        MIDI pitch per frame, held from each note to the next and gliding (``glide_s``).
-    amplitude : numpy.ndarray
-        Each note's envelope times its velocity (overlaps take the louder).
-    since_onset_s : numpy.ndarray
-        Seconds since the sounding note began, for vibrato and plucks.
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    """Control curves of a monophonic voice over the frames where it sounds, from frame ``start`` on.
+
+    ``pitch`` is the MIDI pitch per frame, held from each note to the next and
+    gliding; ``amplitude`` each note's envelope times its velocity (overlaps
+    take the louder); ``since_onset_s`` the seconds since the sounding note
+    began, for vibrato and plucks; ``onsets`` each note's first frame,
+    counted from ``start``.
     """
-    pitch = np.full(total_frames, float(notes[0].midi))
-    amplitude = np.zeros(total_frames)
-    since_onset_s = np.zeros(total_frames)
-    onsets = [to_frames(note.time_s, sample_rate) for note in notes] + [total_frames]
-    for note, start, stop in zip(notes, onsets, onsets[1:]):
-        pitch[start:stop] = note.midi
-        since_onset_s[start:stop] = np.arange(stop - start) / sample_rate
-        shape = note.velocity * envelope(note.duration_s, attack_s, release_s, sample_rate)[: total_frames - start]
-        np.maximum(amplitude[start : start + shape.shape[0]], shape, out=amplitude[start : start + shape.shape[0]])
-    return smooth(pitch, glide_s, sample_rate), amplitude, since_onset_s
+
+    start: int
+    pitch: np.ndarray
+    amplitude: np.ndarray
+    since_onset_s: np.ndarray
+    onsets: tuple[int, ...]
+
+    def on_track(self, audio: np.ndarray, total_frames: int) -> np.ndarray:
+        """``audio`` rendered over the line's frames, placed on a silent track of ``total_frames``."""
+        track = np.zeros((total_frames, *audio.shape[1:]))
+        track[self.start : self.start + audio.shape[0]] = audio
+        return track
+
+
+def mono_line(notes: Sequence[Note], total_frames: int, sample_rate: int, attack_s: float, release_s: float, glide_s: float) -> Line:
+    """The :class:`Line` of a monophonic voice playing ``notes`` (in time order) on a track of ``total_frames``."""
+    start = to_frames(notes[0].time_s, sample_rate)
+    frames = min(total_frames, max(to_frames(note.time_s + note.duration_s + release_s, sample_rate) for note in notes)) - start
+    pitch = np.full(frames, float(notes[0].midi))
+    amplitude = np.zeros(frames)
+    since_onset_s = np.zeros(frames)
+    onsets = [min(to_frames(note.time_s, sample_rate) - start, frames) for note in notes]
+    for note, onset, following in zip(notes, onsets, onsets[1:] + [frames]):
+        pitch[onset:following] = note.midi
+        since_onset_s[onset:following] = np.arange(following - onset) / sample_rate
+        shape = note.velocity * envelope(note.duration_s, attack_s, release_s, sample_rate)[: frames - onset]
+        np.maximum(amplitude[onset : onset + shape.shape[0]], shape, out=amplitude[onset : onset + shape.shape[0]])
+    return Line(start, smooth(pitch, glide_s, sample_rate), amplitude, since_onset_s, tuple(onsets))
 
 
 def brightness_sweep(audio: np.ndarray, brightness: np.ndarray, dark_hz: float, bright_hz: float, sample_rate: int) -> np.ndarray:
@@ -252,11 +308,12 @@ def shaker(hits: Sequence[Hit], total_frames: int, sample_rate: int, rng: np.ran
 
 
 def bass(notes: Sequence[Note], total_frames: int, sample_rate: int) -> np.ndarray:
-    """Mono synth bass: saw plus square an octave down, through a plucked low-pass."""
-    pitch, amplitude, since_onset_s = mono_line(notes, total_frames, sample_rate, attack_s=0.004, release_s=0.05, glide_s=0.008)
-    freq_hz = midi_to_hz(pitch)
+    """Mono synth bass: a saw plus a square an octave down, through a plucked low-pass."""
+    line = mono_line(notes, total_frames, sample_rate, attack_s=0.004, release_s=0.05, glide_s=0.008)
+    freq_hz = midi_to_hz(line.pitch)
     tone = 0.7 * saw(freq_hz, sample_rate) + 0.4 * pulse(freq_hz / 2.0, sample_rate)
-    return amplitude * brightness_sweep(tone, np.exp(-since_onset_s / 0.09), 220.0, 1800.0, sample_rate)
+    pluck = np.exp(-line.since_onset_s / 0.09)
+    return line.on_track(line.amplitude * brightness_sweep(tone, pluck, 220.0, 1800.0, sample_rate), total_frames)
 
 
 def keys(chords: Sequence[Chord], total_frames: int, sample_rate: int, tremolo_hz: float) -> np.ndarray:
@@ -274,89 +331,90 @@ def keys(chords: Sequence[Chord], total_frames: int, sample_rate: int, tremolo_h
 
 
 def pad(chords: Sequence[Chord], total_frames: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Stereo string pad: each voice two detuned saws per side, a slow swell, a dark low-pass.
+    """Stereo string pad: per voice two detuned saws a side, a slow swell, a dark low-pass.
 
     ``chords`` follow one another; voice k plays the k-th note of each, gliding
     between them, so the pad never restarts.
     """
     gate = np.zeros(total_frames)
-    voices = np.zeros((total_frames, len(chords[0].midis)))
-    for chord, next_chord in zip(chords, list(chords[1:]) + [None]):
+    voices = np.empty((total_frames, len(chords[0].midis)))
+    voices[:] = chords[0].midis
+    for chord in chords:
         start = to_frames(chord.time_s, sample_rate)
-        stop = to_frames(chord.time_s + chord.duration_s, sample_rate)
-        voices[start : to_frames(next_chord.time_s, sample_rate) if next_chord else total_frames] = chord.midis
-        gate[start:stop] = chord.velocity
-    voices[: to_frames(chords[0].time_s, sample_rate)] = chords[0].midis
-    swell = smooth(gate, 0.9, sample_rate)
+        voices[start:] = chord.midis
+        gate[start : to_frames(chord.time_s + chord.duration_s, sample_rate)] = chord.velocity
     sides = np.zeros((total_frames, 2))
     for voice in range(voices.shape[1]):
-        pitch = smooth(voices[:, voice], 0.08, sample_rate)
-        for side, detune_cents in enumerate(((-11.0, 4.0), (9.0, -5.0))):
-            for cents in detune_cents:
-                sides[:, side] += saw(midi_to_hz(pitch + cents / 100.0), sample_rate, rng.random())
-    return swell[:, None] * lowpass(sides, 1600.0, sample_rate)
+        freq_hz = midi_to_hz(smooth(voices[:, voice], 0.08, sample_rate))
+        for side, detunes_cents in enumerate(((-11.0, 4.0), (9.0, -5.0))):
+            for cents in detunes_cents:
+                sides[:, side] += saw(freq_hz * 2.0 ** (cents / 1200.0), sample_rate, rng.random())
+    return smooth(gate, 0.9, sample_rate)[:, None] * lowpass(sides, 1600.0, sample_rate)
 
 
 def lead(notes: Sequence[Note], total_frames: int, sample_rate: int) -> np.ndarray:
-    """Mono lead: saw and square with delayed vibrato, gliding between notes, a soft filter swell."""
-    pitch, amplitude, since_onset_s = mono_line(notes, total_frames, sample_rate, attack_s=0.02, release_s=0.25, glide_s=0.045)
-    depth = 0.25 * np.clip((since_onset_s - 0.3) / 0.4, 0.0, 1.0)
-    vibrato = depth * np.sin(2.0 * np.pi * 5.5 * np.arange(total_frames) / sample_rate)
-    freq_hz = midi_to_hz(pitch + vibrato)
+    """Mono lead: saw and pulse with delayed vibrato, gliding between notes, a soft filter swell."""
+    line = mono_line(notes, total_frames, sample_rate, attack_s=0.02, release_s=0.25, glide_s=0.045)
+    depth = 0.25 * np.clip((line.since_onset_s - 0.3) / 0.4, 0.0, 1.0)
+    vibrato = depth * np.sin(2.0 * np.pi * 5.5 * np.arange(line.pitch.shape[0]) / sample_rate)
+    freq_hz = midi_to_hz(line.pitch + vibrato)
     tone = 0.6 * saw(freq_hz, sample_rate) + 0.4 * pulse(freq_hz * 1.003, sample_rate, 0.35)
-    return amplitude * brightness_sweep(tone, 1.0 - np.exp(-since_onset_s / 0.25), 1400.0, 4500.0, sample_rate)
+    swell = 1.0 - np.exp(-line.since_onset_s / 0.25)
+    return line.on_track(line.amplitude * brightness_sweep(tone, swell, 1400.0, 4500.0, sample_rate), total_frames)
 
 
 def arp(notes: Sequence[Note], total_frames: int, sample_rate: int) -> np.ndarray:
     """Mono plucked arpeggio: a narrow pulse with a fast decay and a snappy filter."""
-    pitch, amplitude, since_onset_s = mono_line(notes, total_frames, sample_rate, attack_s=0.002, release_s=0.06, glide_s=0.001)
-    tone = pulse(midi_to_hz(pitch), sample_rate, 0.3)
-    pluck = np.exp(-since_onset_s / 0.05)
-    return amplitude * np.exp(-since_onset_s / 0.2) * brightness_sweep(tone, pluck, 900.0, 6000.0, sample_rate)
+    line = mono_line(notes, total_frames, sample_rate, attack_s=0.002, release_s=0.06, glide_s=0.001)
+    tone = pulse(midi_to_hz(line.pitch), sample_rate, 0.3)
+    decay = np.exp(-line.since_onset_s / 0.2)
+    pluck = np.exp(-line.since_onset_s / 0.05)
+    return line.on_track(line.amplitude * decay * brightness_sweep(tone, pluck, 900.0, 6000.0, sample_rate), total_frames)
 
 
 def glottal_pulse(phase: np.ndarray, open_share: float = 0.6, closing_share: float = 0.15) -> np.ndarray:
-    """The derivative of a Rosenberg glottal flow pulse at ``phase`` (cycles, 0..1): a buzzy voice source."""
+    """The derivative of a Rosenberg glottal flow pulse at ``phase`` (cycles, 0..1): a buzzy voice source.
+
+    The flow rises for ``open_share`` of a cycle, falls for ``closing_share`` and
+    rests closed; the sudden stop at closure is what makes it buzz.
+    """
     opening = phase < open_share
     closing = (phase >= open_share) & (phase < open_share + closing_share)
-    flow = np.zeros_like(phase)
-    flow[opening] = 0.5 * (1.0 - np.cos(np.pi * phase[opening] / open_share))
-    flow[closing] = np.cos(0.5 * np.pi * (phase[closing] - open_share) / closing_share)
-    return np.diff(flow, prepend=flow[:1])
+    slope = np.zeros_like(phase)
+    slope[opening] = np.sin(np.pi * phase[opening] / open_share) * np.pi / (2.0 * open_share)
+    slope[closing] = -np.sin(0.5 * np.pi * (phase[closing] - open_share) / closing_share) * np.pi / (2.0 * closing_share)
+    return slope
 
 
 def voice(notes: Sequence[Note], total_frames: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """A sung line: a glottal source with vibrato and breath, through four formant band-passes.
+    """A sung line: a glottal source with vibrato, pitch drift and breath, through four formant band-passes.
 
     Each note's ``vowel`` (a key of :data:`FORMANTS`) sets the formants, which
     glide from one vowel to the next.
     """
-    pitch, amplitude, since_onset_s = mono_line(notes, total_frames, sample_rate, attack_s=0.04, release_s=0.15, glide_s=0.035)
-    depth = 0.3 * np.clip((since_onset_s - 0.25) / 0.35, 0.0, 1.0)
-    drift = smooth(noise(total_frames, rng), 0.05, sample_rate) * 4.0
-    vibrato = depth * np.sin(2.0 * np.pi * 5.2 * np.arange(total_frames) / sample_rate) + 0.1 * drift
-    phase = np.cumsum(midi_to_hz(pitch + vibrato) / sample_rate) % 1.0
-    breath = highpass(noise(total_frames, rng), 1500.0, sample_rate)
-    source = amplitude * (glottal_pulse(phase) * 40.0 + 0.08 * breath)
-    onsets = [to_frames(note.time_s, sample_rate) for note in notes] + [total_frames]
-    targets = np.empty((total_frames, 4, 3))
-    targets[: onsets[0]] = FORMANTS[notes[0].vowel]
-    for note, start, stop in zip(notes, onsets, onsets[1:]):
-        targets[start:stop] = FORMANTS[note.vowel]
-    sung = np.zeros(total_frames)
-    for formant in range(4):
-        centre_hz, bandwidth_hz, gain_db = (smooth(targets[:, formant, k], 0.04, sample_rate) for k in range(3))
-        sung += 10.0 ** (gain_db / 20.0) * moving_bandpass(source, centre_hz, bandwidth_hz, sample_rate)
-    return sung
+    line = mono_line(notes, total_frames, sample_rate, attack_s=0.04, release_s=0.15, glide_s=0.035)
+    frames = line.pitch.shape[0]
+    depth = 0.3 * np.clip((line.since_onset_s - 0.25) / 0.35, 0.0, 1.0)
+    drift = smooth(noise(frames, rng), 0.05, sample_rate)
+    drift *= DRIFT_SEMITONES / np.std(drift)
+    vibrato = depth * np.sin(2.0 * np.pi * 5.2 * np.arange(frames) / sample_rate) + drift
+    phase, _ = phase_of(midi_to_hz(line.pitch + vibrato), sample_rate)
+    source = line.amplitude * (glottal_pulse(phase) + 0.3 * highpass(noise(frames, rng), 1500.0, sample_rate))
+    sung_note = np.maximum(np.searchsorted(line.onsets, np.arange(0, frames, BLOCK), side="right") - 1, 0)
+    targets = np.array([FORMANTS[note.vowel] for note in notes])[sung_note]
+    sung = np.zeros(frames)
+    for formant in range(targets.shape[1]):
+        centre_hz, bandwidth_hz, gain_db = (smooth(targets[:, formant, k], 0.04, sample_rate / BLOCK) for k in range(3))
+        sung += moving_bandpass(source, centre_hz, bandwidth_hz, sample_rate, gain=10.0 ** (gain_db / 20.0))
+    return line.on_track(sung, total_frames)
 
 
 def riser(duration_s: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """Stereo riser: noise through a band-pass sweeping 300 Hz -> 9 kHz, a rising tone, a crescendo."""
     t = times(duration_s, sample_rate)
     progress = t / duration_s
-    centre_hz = 300.0 * 30.0**progress
+    centre_hz = 300.0 * 30.0 ** (block_times_s(t.shape[0], sample_rate) / duration_s)
     wash = np.stack([moving_bandpass(noise(t.shape[0], rng), centre_hz, centre_hz / 2.0, sample_rate) for _ in range(2)], axis=1)
-    tone = 0.15 * saw(midi_to_hz(note_number("A3") + 24.0 * progress**2), sample_rate)
-    tone = lowpass(tone, 3000.0, sample_rate)
+    tone = lowpass(0.15 * saw(midi_to_hz(note_number("A3") + 24.0 * progress**2), sample_rate), 3000.0, sample_rate)
     swell = progress**2 * np.clip((duration_s - t) / 0.02, 0.0, 1.0)
     return swell[:, None] * (wash + tone[:, None])

@@ -189,6 +189,7 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tr
         "tasks": len(tracker.metas),
         "tasks_by_kind": dict(Counter(meta["kind"] for meta in tracker.metas)),
         "nodes": dict(nodes),
+        "first_task_started_at": min(meta["started_at"] for meta in tracker.metas),
     }
 
 

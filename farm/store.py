@@ -44,7 +44,13 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, priority DESC, seq);
 CREATE INDEX IF NOT EXISTS jobs_studio ON jobs (studio, seq);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at);
+CREATE INDEX IF NOT EXISTS jobs_studio_state ON jobs (studio, state, seq);
 """
+
+_LIST_COLUMNS = (
+    "id, name, studio, priority, state, attempts, created_at, started_at, finished_at, "
+    "progress, audio_s, duration_s, outputs, error, cancel_requested"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +129,7 @@ class JobStore:
         return _job(row) if row else None
 
     def list(self, *, studio: str | None = None, state: JobState | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Job], int]:
-        """Jobs newest first, filtered by studio and state; returns (page, total matching)."""
+        """Jobs newest first, filtered by studio and state, without their reports; returns (page, total matching)."""
         where, params = [], []
         if studio is not None:
             where.append("studio = ?")
@@ -134,7 +140,9 @@ class JobStore:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._lock:
             total = self._db.execute(f"SELECT COUNT(*) FROM jobs {clause}", params).fetchone()[0]
-            rows = self._db.execute(f"SELECT * FROM jobs {clause} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+            rows = self._db.execute(
+                f"SELECT {_LIST_COLUMNS}, NULL AS report FROM jobs {clause} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+            ).fetchall()
         return [_job(row) for row in rows], total
 
     def transition(self, job_id: str, target: JobState, **fields) -> Job:

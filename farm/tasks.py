@@ -2,7 +2,7 @@
 
 Executors run these by kind; an unknown kind fails loudly. Every task returns
 its results followed by a small ``meta`` dict (``kind``, ``node``,
-``seconds``) so the renderer can report where work ran. Tasks read their own
+``seconds``, ``started_at`` in Unix seconds) so the renderer can report where work ran. Tasks read their own
 audio from storage and write their own results there; what travels between
 them is one chunk of audio or a strategy's state at a time.
 """
@@ -44,7 +44,8 @@ def _node() -> str:
 
 
 def _meta(kind: str, started: float) -> dict:
-    return {"kind": kind, "node": _node(), "seconds": time.perf_counter() - started}
+    seconds = time.perf_counter() - started
+    return {"kind": kind, "node": _node(), "seconds": seconds, "started_at": time.time() - seconds}
 
 
 def resample_stem(source: str, target: str, sample_rate: int) -> tuple[str, dict]:
