@@ -53,6 +53,9 @@ MAX_LOUDNESS_PASSES = 5
 MAX_CORRECTIONS = 4
 CEILING_STEP_MARGIN_DB = 0.02
 
+PROGRESS_BEFORE_END = 0.99
+"""Progress stops here until the render has finished."""
+
 Progress = Callable[[float, float], None]
 """Called with (fraction done 0..1, seconds of audio rendered so far)."""
 
@@ -70,6 +73,7 @@ class _Tracker:
     done: int = 0
     metas: list = dataclasses.field(default_factory=list)
     audio_s: float = 0.0
+    fraction: float = 0.0
 
     def check_cancel(self, in_flight: list) -> None:
         """Raise RenderCancelled, after cancelling ``in_flight`` tasks, if a cancel was requested."""
@@ -83,8 +87,13 @@ class _Tracker:
         if self.on_tasks:
             self.on_tasks(metas)
         self.done += len(metas)
+        self.report(min(self.done / max(self.total, 1), PROGRESS_BEFORE_END))
+
+    def report(self, fraction: float) -> None:
+        """Tell the progress callback, never going back (later stages can take more passes than estimated)."""
+        self.fraction = max(self.fraction, fraction)
         if self.progress:
-            self.progress(min(self.done / max(self.total, 1), 1.0), self.audio_s)
+            self.progress(self.fraction, self.audio_s)
 
 
 def render(
@@ -126,6 +135,7 @@ def render(
     try:
         tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks)
         report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
+        tracker.report(1.0)
         report["wall_s"] = time.perf_counter() - started
         report["realtime_factor"] = report["duration_s"] / report["wall_s"]
         _publish(workdir, out_dir, report)
@@ -139,7 +149,8 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tr
     plan = _prepare_stems(loaded, plan, executor, workdir)
     mix_chunks = plan.chunks()
     strips_per_chunk = len(plan.strips)
-    tracker.total = len(mix_chunks) * strips_per_chunk
+    master_passes = 2 if session.master.loudness else 1
+    tracker.total = len(mix_chunks) * strips_per_chunk + master_passes * len(plan.chunks(plan.timeline_frames)) + len(session.outputs)
     tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
     plan_ref = executor.put(plan)
     mix_partials = _mix(plan, plan_ref, executor, workdir, tracker, window)
@@ -283,7 +294,6 @@ def _master_pass(plan, plan_ref, settings: dict, executor, workdir: Path, tracke
     settings_ref = executor.put(settings)
     state, partials, metas = None, [], []
     chunks = plan.chunks(plan.timeline_frames + latency)
-    tracker.total += len(chunks)
     for start, stop in chunks:
         tracker.check_cancel(metas[-window:])
         partial, state, meta = executor.submit("master_chunk", plan_ref, settings_ref, start, stop, state, str(workdir), num_returns=3)
@@ -305,7 +315,6 @@ def _deliver(plan, plan_ref, session, executor, workdir: Path, tracker: _Tracker
         executor.submit("deliver", plan_ref, output.model_dump(), trim_db, str(workdir), "master", str(workdir / "out" / output.path), num_returns=2)
         for output, trim_db in zip(session.outputs, trims_db)
     ]
-    tracker.total += len(refs)
     facts = executor.get([ref[0] for ref in refs])
     tracker.finished([ref[1] for ref in refs])
     return facts

@@ -1,0 +1,237 @@
+"""Dashboard pages: the queue, a job's detail, the cluster.
+
+Server-rendered with Jinja2 (autoescaped); ``static/app.js`` keeps them live
+from ``/api/events``. With API tokens configured a page needs the studio's
+token once as ``?token=``: it is then kept in an HttpOnly cookie that
+:func:`dashboard.auth.studio_of` accepts, so the page's own EventSource and
+fetch calls are authorised too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from farm.jobstate import JobState
+from farm.store import Job
+
+from .. import analysis
+from ..auth import TOKEN_COOKIE, studio_for_token, studio_of
+from .jobs import job_view
+from .system import cluster as cluster_facts
+
+router = APIRouter(include_in_schema=False)
+
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent
+STATIC_DIR = DASHBOARD_DIR / "static"
+STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+TEMPLATES = Jinja2Templates(directory=DASHBOARD_DIR / "templates")
+PAGE_SIZE = 25
+THROUGHPUT_MINUTES = 60
+
+
+def format_duration(seconds: float | None) -> str:
+    """``12 s``, ``4:05`` or ``1:02:03``; an em dash when unknown."""
+    if not isinstance(seconds, (int, float)):
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 or seconds == 0 else f"{seconds:.1f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
+
+
+def format_clock(timestamp_s: float | None) -> str:
+    """Server-local ``HH:MM:SS`` today, ``YYYY-MM-DD HH:MM`` before; the page rewrites it in the browser's zone."""
+    if timestamp_s is None:
+        return "—"
+    moment = time.localtime(timestamp_s)
+    same_day = time.strftime("%Y%m%d", moment) == time.strftime("%Y%m%d")
+    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M", moment)
+
+
+def format_level(value: float | None, digits: int = 1) -> str:
+    """A level or gain with ``digits`` decimals, ``-inf`` for silence (None in reports)."""
+    if value is None:
+        return "-inf"
+    if not isinstance(value, (int, float)):
+        return "—"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def format_bytes(count: float | None) -> str:
+    """``812 B``, ``1.4 MB`` (powers of 1000)."""
+    if not isinstance(count, (int, float)):
+        return "—"
+    for unit in ("B", "kB", "MB"):
+        if count < 1000:
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} GB"
+
+
+TEMPLATES.env.filters.update(duration=format_duration, clock=format_clock, level=format_level, size=format_bytes)
+
+
+def job_timing(job: Job, now_s: float) -> dict:
+    """Elapsed seconds, ETA and realtime factor (audio seconds per elapsed second) of a job; None where unknown.
+
+    ``static/app.js`` computes the same for live updates.
+    """
+    if job.started_at is None or job.state is JobState.QUEUED:
+        return {"elapsed_s": None, "eta_s": None, "realtime_factor": None}
+    end_s = job.finished_at if job.state.is_final and job.finished_at else now_s
+    elapsed_s = max(end_s - job.started_at, 0.0)
+    running = job.state is JobState.RUNNING
+    return {
+        "elapsed_s": elapsed_s,
+        "eta_s": elapsed_s * (1 - job.progress) / job.progress if running and job.progress > 0 else None,
+        "realtime_factor": job.audio_s / elapsed_s if elapsed_s > 0 and job.audio_s > 0 else None,
+    }
+
+
+def row_view(job: Job, now_s: float) -> dict:
+    """A queue row: the job's listed fields plus its timing."""
+    return {
+        "id": job.id,
+        "name": job.name,
+        "studio": job.studio,
+        "state": job.state.value,
+        "priority": job.priority,
+        "progress": job.progress,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        **job_timing(job, now_s),
+    }
+
+
+BLANK_ROW = {"id": "", "name": "", "studio": "", "state": "queued", "priority": 0, "progress": 0.0, "created_at": None, "started_at": None, "elapsed_s": None, "eta_s": None, "realtime_factor": None}
+"""The row that ``static/app.js`` clones and fills for a job that appears while the queue is open."""
+
+
+def page_studio(request: Request) -> tuple[str, str | None]:
+    """The viewer's studio, and the token to keep in the cookie when the page was opened with ``?token=``."""
+    tokens = request.app.state.service.settings.tokens
+    token = request.query_params.get("token")
+    if tokens and token is not None:
+        return studio_for_token(tokens, token), token.strip()
+    return studio_of(request), None
+
+
+def render_page(request: Request, template: str, build: Callable[[str], dict]) -> HTMLResponse:
+    """``template`` filled by ``build(studio)``; an HTML error page for a 401 or 404 on the way."""
+    try:
+        studio, token = page_studio(request)
+        context = build(studio)
+    except HTTPException as exc:
+        return TEMPLATES.TemplateResponse(request, "error.html", {"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    response = TEMPLATES.TemplateResponse(request, template, {"studio": studio, **context})
+    if token:
+        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/")
+    return response
+
+
+def studio_counts(request: Request, studio: str) -> dict[str, int]:
+    """How many of the studio's jobs are in each state."""
+    store = request.app.state.service.store
+    return {state.value: store.list(studio=studio, state=state, limit=1)[1] for state in JobState}
+
+
+@router.get("/", response_class=HTMLResponse)
+def queue_page(request: Request, page: int = Query(1, ge=1), state: JobState | None = Query(None)):
+    """The studio's jobs, newest first, a page at a time, under the counts per state and the cluster's load."""
+
+    def build(studio: str) -> dict:
+        now_s = time.time()
+        jobs, total = request.app.state.service.store.list(studio=studio, state=state, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        return {
+            "page_name": "queue",
+            "rows": [row_view(job, now_s) for job in jobs],
+            "blank_row": BLANK_ROW,
+            "page_size": PAGE_SIZE,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "first_index": (page - 1) * PAGE_SIZE + 1 if jobs else 0,
+            "last_index": (page - 1) * PAGE_SIZE + len(jobs),
+            "state_filter": state.value if state else None,
+            "counts": studio_counts(request, studio),
+            "cluster": cluster_facts(request, studio),
+        }
+
+    return render_page(request, "queue.html", build)
+
+
+@router.get("/queue/summary")
+def queue_summary(request: Request, studio: str = Depends(studio_of)) -> dict:
+    """The queue page's header, refreshed by ``static/app.js`` after job events."""
+    return {"counts": studio_counts(request, studio), "cluster": cluster_facts(request, studio)}
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(request: Request, job_id: str):
+    """One job: state, error, progress, times, the loudness report, downloads, waveform and loudness plots."""
+
+    def build(studio: str) -> dict:
+        service = request.app.state.service
+        job = service.store.get(job_id)
+        if job is None or job.studio != studio:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id!r}")
+        report = job.report if isinstance(job.report, dict) else None
+        urls = {item["name"]: item["url"] for item in job_view(job, request)["outputs"]}
+        first_output = service.output_path(job, job.outputs[0]["name"]) if job.outputs else None
+        facts = analysis.job_analysis(service.settings.data_dir, job, first_output)
+        target = (report or {}).get("target") or {}
+        return {
+            "page_name": "job",
+            "job": job,
+            "timing": job_timing(job, time.time()),
+            "report": report,
+            "target": target,
+            "deliverables": [{**item, "url": urls.get(item.get("path"))} for item in (report or {}).get("deliverables", [])],
+            "outputs": [{**item, "url": urls[item["name"]]} for item in job.outputs],
+            "analysis": facts,
+            "waveform": analysis.waveform_chart(facts) if facts else None,
+            "loudness": analysis.loudness_chart(facts, target.get("integrated_lufs")) if facts else None,
+        }
+
+    return render_page(request, "job.html", build)
+
+
+@router.get("/cluster", response_class=HTMLResponse)
+def cluster_page(request: Request):
+    """The cluster's nodes and load, and the farm's throughput per minute over the last hour."""
+
+    def build(studio: str) -> dict:
+        now_s = time.time()
+        rows = request.app.state.service.store.finished_since(now_s - THROUGHPUT_MINUTES * 60)
+        per_minute = analysis.throughput(rows, now_s, THROUGHPUT_MINUTES)
+        start_s = now_s - THROUGHPUT_MINUTES * 60
+        minutes = [format_clock(start_s + 60 * i)[:5] for i in range(THROUGHPUT_MINUTES)]
+        audio_titles = [f"{label}: {format_duration(seconds)} of audio" for label, seconds in zip(minutes, per_minute["audio_s"])]
+        job_titles = [f"{label}: {ok} succeeded, {other} failed or cancelled" for label, ok, other in zip(minutes, per_minute["succeeded"], per_minute["other"])]
+        return {
+            "page_name": "cluster",
+            "cluster": cluster_facts(request, studio),
+            "throughput": per_minute,
+            "audio_chart": analysis.bar_chart([per_minute["audio_s"]], audio_titles),
+            "jobs_chart": analysis.bar_chart([per_minute["succeeded"], per_minute["other"]], job_titles, whole=True),
+            "axis": [{"x": 800 * k / 4, "label": f"−{THROUGHPUT_MINUTES - k * THROUGHPUT_MINUTES // 4} min" if k < 4 else "now"} for k in range(5)],
+        }
+
+    return render_page(request, "cluster.html", build)
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> FileResponse:
+    """The dashboard's stylesheet and script (no build step, nothing external)."""
+    path = STATIC_DIR / name
+    if name.startswith(".") or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no static file {name!r}")
+    return FileResponse(path, media_type=STATIC_TYPES.get(path.suffix, "application/octet-stream"), headers={"Cache-Control": "no-cache"})

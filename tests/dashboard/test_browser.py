@@ -1,0 +1,99 @@
+"""The dashboard in a real (headless) Chromium against a real ``mixfarm serve`` process."""
+
+import os
+
+import httpx
+import pytest
+
+from conftest import ServiceProcess, session_bundle
+from test_pages import MASTERED
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+RENDER_TIMEOUT_MS = 120_000
+
+pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"no Chromium at {CHROMIUM} to drive the dashboard with")
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """One service for the module, rendering one job at a time so a second one waits in the queue."""
+    process = ServiceProcess(tmp_path_factory.mktemp("browser") / "data", extra_args=("--max-running", "1"))
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+SLOW = {**MASTERED, "tracks": [{"name": f"t{i}", "file": "stems/tone.wav", "fx": [{"type": "reverb", "decay_s": 2.0}]} for i in range(24)]}
+"""Session fields that keep the farm's one render slot busy for tens of seconds."""
+
+
+def submit(service: ServiceProcess, seconds: float, name: str, extra: dict = MASTERED) -> str:
+    created = httpx.post(f"{service.url}/api/jobs", files={"bundle": ("b.zip", session_bundle(seconds, extra=extra))}, data={"name": name}, timeout=30)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def test_queue_shows_a_new_job_live_and_links_to_its_report(service, page, tmp_path):
+    page.goto(service.url + "/")
+    page.wait_for_selector("#live.on")
+    page.evaluate("window.loadedOnce = 'no reload'")
+
+    job_id = submit(service, 4.0, "Live <b>mix</b>")
+    row = f'tr[data-job-id="{job_id}"]'
+    page.wait_for_selector(row)
+    page.wait_for_selector(f'{row}[data-state="succeeded"]', timeout=RENDER_TIMEOUT_MS)
+    assert page.evaluate("window.loadedOnce") == "no reload"
+    assert page.inner_text(f"{row} [data-field=name]") == "Live <b>mix</b>"
+    assert page.inner_text(f"{row} [data-field=progress]") == "100%"
+    assert page.inner_text(f"{row} [data-field=rtf]").endswith("×")
+    page.wait_for_function("document.querySelector('[data-count=succeeded]').textContent !== '0'")
+    page.screenshot(path=str(tmp_path / "queue.png"), full_page=True)
+
+    page.click(f"{row} [data-field=link]")
+    page.wait_for_url(f"**/jobs/{job_id}")
+    assert page.locator("svg.waveform path.wave").get_attribute("d").startswith("M")
+    assert page.locator("svg.loudness-plot path.short-term").get_attribute("d").startswith("M")
+    report = page.inner_text("section.loudness")
+    assert "Integrated" in report and "LUFS" in report and "dBTP" in report
+    assert page.locator("a.download").get_attribute("href").endswith(f"/api/jobs/{job_id}/outputs/master.wav")
+    page.screenshot(path=str(tmp_path / "job.png"), full_page=True)
+
+    page.click("nav >> text=Cluster")
+    page.wait_for_selector("svg.chart rect.series-1")
+    page.screenshot(path=str(tmp_path / "cluster.png"), full_page=True)
+
+
+def test_cancel_and_retry_buttons_change_a_queued_job(service, page, tmp_path):
+    slow = submit(service, 30.0, "slow", SLOW)
+    waiting = submit(service, 1.0, "waiting")
+    page.goto(f"{service.url}/jobs/{waiting}")
+    page.wait_for_selector("#live.on")
+    assert page.inner_text(".job-head [data-field=state]") == "queued"
+
+    page.click("button[data-action=cancel]")
+    page.wait_for_selector(".job-head .state-cancelled")
+    assert "cancelled before it ran" in page.inner_text("#job-error")
+    page.screenshot(path=str(tmp_path / "cancelled.png"), full_page=True)
+    assert httpx.post(f"{service.url}/api/jobs/{slow}/cancel", timeout=30).status_code == 200
+
+    page.click("button[data-action=retry]")
+    page.wait_for_selector(".job-head .state-queued, .job-head .state-running")
+    page.wait_for_selector(".job-head .state-succeeded", timeout=RENDER_TIMEOUT_MS)
+    assert page.locator("svg.waveform").count() == 1
