@@ -50,8 +50,8 @@ def pan(block: np.ndarray, pan: float | np.ndarray) -> np.ndarray:
     if block.ndim != 2 or block.shape[1] not in (1, 2):
         raise BlockError(f"block: must be shaped (frames, 1) or (frames, 2) to pan, got shape {block.shape}")
     position = _check_pan(pan, block.shape[0])
-    if block.shape[1] == 1:
-        left, right = constant_power_gains(position)
-        return np.stack([block[:, 0] * left, block[:, 0] * right], axis=1)
-    left, right = balance_gains(position)
-    return np.stack([block[:, 0] * left, block[:, 1] * right], axis=1)
+    left, right = constant_power_gains(position) if block.shape[1] == 1 else balance_gains(position)
+    out = np.empty((block.shape[0], 2))
+    np.multiply(block[:, 0], left, out=out[:, 0])
+    np.multiply(block[:, -1], right, out=out[:, 1])
+    return out

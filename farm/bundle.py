@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from .errors import FarmError
@@ -44,7 +46,7 @@ def unpack_bundle(source: str | os.PathLike | io.IOBase, target: Path, max_unpac
             total += entry.file_size
             if total > max_unpacked_bytes:
                 raise BundleError(f"bundle: unpacks to more than the limit of {max_unpacked_bytes} bytes")
-        names = {PurePosixPath(entry.filename).as_posix() for entry in entries}
+        names = {entry.filename for entry in entries if not entry.is_dir()}
         if not any(name in names for name in SESSION_NAMES):
             raise BundleError(f"bundle: no session file at its root (expected one of: {', '.join(SESSION_NAMES)})")
         target.mkdir(parents=True, exist_ok=True)
@@ -57,14 +59,20 @@ def unpack_bundle(source: str | os.PathLike | io.IOBase, target: Path, max_unpac
                 destination.mkdir(parents=True, exist_ok=True)
                 continue
             destination.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(entry) as reader, open(destination, "wb") as writer:
-                written = 0
-                while chunk := reader.read(1 << 20):
-                    written += len(chunk)
-                    if written > entry.file_size:
-                        raise BundleError(f"bundle: entry {entry.filename!r} is larger than its header says")
-                    writer.write(chunk)
-    return session_file(target)
+            try:
+                with archive.open(entry) as reader, open(destination, "wb") as writer:
+                    written = 0
+                    while chunk := reader.read(1 << 20):
+                        written += len(chunk)
+                        if written > entry.file_size:
+                            raise BundleError(f"bundle: entry {entry.filename!r} is larger than its header says")
+                        writer.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                raise BundleError(f"bundle: entry {entry.filename!r} is corrupt or unsupported ({exc})") from None
+    session = session_file(target)
+    if session is None:
+        raise BundleError(f"bundle: no session file at its root (expected one of: {', '.join(SESSION_NAMES)})")
+    return session
 
 
 def _check_entry(entry: zipfile.ZipInfo) -> None:
@@ -93,9 +101,9 @@ def pack_bundle(path: str | os.PathLike) -> bytes:
         else:
             loaded = load(path)
             archive.write(path, "session.json" if path.suffix.lower() == ".json" else "session.yaml")
-            named = set(loaded.files) | _impulse_responses(loaded.session)
+            named = {posixpath.normpath(PurePosixPath(name).as_posix()) for name in set(loaded.files) | _impulse_responses(loaded.session)}
             for relative in sorted(named):
-                archive.write(loaded.folder / relative, PurePosixPath(relative).as_posix())
+                archive.write(loaded.folder / relative, relative)
     return buffer.getvalue()
 
 

@@ -10,10 +10,14 @@ retries it if its worker dies, and frees the driver from holding any audio.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from typing import Any
 
 from .errors import FarmError, RenderError
 from .tasks import TASKS
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 TASK_RETRIES = 3
 """How often Ray re-runs a task whose worker or node died."""
@@ -24,6 +28,20 @@ def _task(kind: str):
         return TASKS[kind]
     except KeyError:
         raise FarmError(f"unknown task kind {kind!r}; known kinds: {', '.join(sorted(TASKS))}") from None
+
+
+def _signal_handlers() -> dict:
+    """The current handlers of SIGTERM and SIGINT (only the main thread may change them)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {number: signal.getsignal(number) for number in _SIGNALS}
+
+
+def _restore_signal_handlers(handlers: dict) -> None:
+    """Put back handlers that ``ray.init`` replaced, so a server embedding Ray still shuts down its own way."""
+    for number, handler in handlers.items():
+        if handler is not None:
+            signal.signal(number, handler)
 
 
 class LocalRef:
@@ -69,6 +87,9 @@ class LocalExecutor:
     def cancel(self, refs: list[LocalRef]) -> None:
         """Nothing to cancel: every task has finished."""
 
+    def shutdown(self) -> None:
+        """Nothing to let go of."""
+
     def cluster(self) -> dict:
         """Nodes and CPUs: this process only."""
         return {"nodes": [{"id": "local", "alive": True, "cpus": 1}], "cpus": 1, "cpus_busy": 0}
@@ -89,7 +110,9 @@ class RayExecutor:
         self._ray = ray
         address = address or os.environ.get("RAY_ADDRESS") or None
         if not ray.is_initialized():
+            handlers = _signal_handlers()
             ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+            _restore_signal_handlers(handlers)
         self._remotes: dict[str, Any] = {}
 
     def _remote(self, kind: str):
@@ -123,6 +146,10 @@ class RayExecutor:
         """Stop the tasks behind ``refs`` (queued ones never start; running ones are interrupted)."""
         for ref in refs:
             self._ray.cancel(ref, recursive=False)
+
+    def shutdown(self) -> None:
+        """Disconnect from the cluster (and stop it, if this process started it)."""
+        self._ray.shutdown()
 
     def cluster(self) -> dict:
         """The cluster's nodes (id, address, alive, CPUs) and its CPUs in total and busy."""

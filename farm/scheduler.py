@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import RenderCancelled, SessionError
-from .jobstate import JobState
+from .jobstate import IllegalTransition, JobState
 from .render import render
 from .store import Job, JobStore
 
@@ -97,7 +97,8 @@ class Scheduler:
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop claiming; stop running renders and queue them again, waiting up to ``timeout_s`` each."""
+        """Stop claiming; stop running renders and queue them again, waiting up to ``timeout_s`` each;
+        then let go of the cluster."""
         self._stop.set()
         self._wake.set()
         with self._lock:
@@ -108,6 +109,8 @@ class Scheduler:
             thread.join(timeout_s)
         if self._thread:
             self._thread.join(timeout_s)
+        if self.executor is not None:
+            self.executor.shutdown()
 
     def wake(self) -> None:
         """Look at the queue now (after a submit or retry)."""
@@ -125,7 +128,10 @@ class Scheduler:
         if job is None:
             raise KeyError(job_id)
         if job.state is JobState.QUEUED:
-            return self.store.transition(job_id, JobState.CANCELLED, error="cancelled before it ran")
+            try:
+                return self.store.transition(job_id, JobState.CANCELLED, expect=JobState.QUEUED, error="cancelled before it ran")
+            except IllegalTransition:
+                job = self.store.get(job_id)
         if job.state is JobState.RUNNING:
             job = self.store.request_cancel(job_id)
             with self._lock:
@@ -136,18 +142,26 @@ class Scheduler:
         return self.store.transition(job_id, JobState.CANCELLED)
 
     def retry(self, job_id: str) -> Job:
-        """Queue a failed or cancelled job again."""
-        job = self.store.transition(job_id, JobState.QUEUED, error=None, attempts=0)
+        """Queue a failed or cancelled job again (IllegalTransition for any other)."""
+        job = self.store.get(job_id)
+        if job is None:
+            raise KeyError(job_id)
+        if job.state not in (JobState.FAILED, JobState.CANCELLED):
+            raise IllegalTransition(f"only failed or cancelled jobs can be retried; this one is {job.state.value}")
+        job = self.store.transition(job_id, JobState.QUEUED, expect=job.state, error=None, attempts=0)
         self.wake()
         return job
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            while self.running < self.max_running and not self._stop.is_set():
-                job = self.store.claim_next()
-                if job is None:
-                    break
-                self._launch(job)
+            try:
+                while self.running < self.max_running and not self._stop.is_set():
+                    job = self.store.claim_next()
+                    if job is None:
+                        break
+                    self._launch(job)
+            except Exception:  # noqa: BLE001 - the scheduler must outlive any one failure
+                log.exception("scheduler: claiming the next job failed; trying again")
             self._wake.wait(self.poll_s)
             self._wake.clear()
 
@@ -156,6 +170,8 @@ class Scheduler:
         thread = threading.Thread(target=self._run, args=(job, cancel), name=f"mixfarm-job-{job.id}", daemon=True)
         with self._lock:
             self._running[job.id] = (thread, cancel)
+        if self.store.get(job.id).cancel_requested:
+            cancel.set()
         thread.start()
 
     def _run(self, job: Job, cancel: threading.Event) -> None:
@@ -176,14 +192,14 @@ class Scheduler:
             shutil.rmtree(out_dir, ignore_errors=True)
             report = render(session, out_dir, executor=self.executor, progress=progress, cancel=cancel, on_tasks=self.on_tasks)
             outputs = [{"name": item["path"], "format": item["format"], "bytes": item["bytes"]} for item in report["deliverables"]]
-            self.store.transition(job.id, JobState.SUCCEEDED, outputs=outputs, report=report, progress=1.0, audio_s=report["duration_s"], error=None)
+            self._finish(job, JobState.SUCCEEDED, outputs=outputs, report=report, progress=1.0, audio_s=report["duration_s"], error=None)
         except RenderCancelled:
             if self._stop.is_set():
-                self.store.transition(job.id, JobState.QUEUED, error="requeued: the service stopped while it ran")
+                self._finish(job, JobState.QUEUED, error="requeued: the service stopped while it ran")
             else:
-                self.store.transition(job.id, JobState.CANCELLED, error="cancelled while running")
+                self._finish(job, JobState.CANCELLED, error="cancelled while running")
         except SessionError as exc:
-            self.store.transition(job.id, JobState.FAILED, error=str(exc))
+            self._finish(job, JobState.FAILED, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure of one job must not stop the farm
             self._failed_attempt(job, exc)
         finally:
@@ -191,10 +207,15 @@ class Scheduler:
                 self._running.pop(job.id, None)
             self.wake()
 
+    def _finish(self, job: Job, target: JobState, **fields) -> None:
+        """Move a job this thread ran, unless someone else (a cancel) has moved it meanwhile."""
+        try:
+            self.store.transition(job.id, target, expect=JobState.RUNNING, **fields)
+        except IllegalTransition as exc:
+            log.warning("job %s: not marked %s: %s", job.id, target.value, exc)
+
     def _failed_attempt(self, job: Job, exc: Exception) -> None:
         error = f"attempt {job.attempts} of {self.max_attempts}: {type(exc).__name__}: {exc}"
         log.warning("job %s failed: %s", job.id, error)
-        if job.attempts < self.max_attempts or self._stop.is_set():
-            self.store.transition(job.id, JobState.QUEUED, error=error)
-        else:
-            self.store.transition(job.id, JobState.FAILED, error=error)
+        retry = job.attempts < self.max_attempts or self._stop.is_set()
+        self._finish(job, JobState.QUEUED if retry else JobState.FAILED, error=error)

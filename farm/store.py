@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from .jobstate import JobState, check_transition
+from .jobstate import IllegalTransition, JobState, check_transition
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -145,11 +145,13 @@ class JobStore:
             ).fetchall()
         return [_job(row) for row in rows], total
 
-    def transition(self, job_id: str, target: JobState, **fields) -> Job:
+    def transition(self, job_id: str, target: JobState, *, expect: JobState | None = None, **fields) -> Job:
         """Move a job to ``target`` (checked) and set ``fields``; returns the job as now stored.
 
-        Raises KeyError for an unknown id and IllegalTransition for a move the
-        job's state does not allow.
+        With ``expect``, the move happens only if the job is still in that
+        state (compare-and-set within the transaction). Raises KeyError for an
+        unknown id and IllegalTransition for a move the job's state does not
+        allow or an ``expect`` that no longer holds.
         """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -157,6 +159,8 @@ class JobStore:
                 job = self._get(job_id)
                 if job is None:
                     raise KeyError(job_id)
+                if expect is not None and job.state is not JobState(expect):
+                    raise IllegalTransition(f"the job is {job.state.value}, no longer {JobState(expect).value}")
                 target = check_transition(job.state, target)
                 now = time.time()
                 if target is JobState.RUNNING:
@@ -176,14 +180,28 @@ class JobStore:
         return updated
 
     def claim_next(self) -> Job | None:
-        """Move the most urgent queued job (highest priority, then oldest) to running and return it."""
+        """Move the most urgent queued job (highest priority, then oldest) to running and return it.
+
+        The choice and the move are one transaction, so processes sharing the
+        file never claim the same job.
+        """
         with self._lock:
-            row = self._db.execute(
-                "SELECT id FROM jobs WHERE state = ? ORDER BY priority DESC, seq ASC LIMIT 1", (JobState.QUEUED.value,)
-            ).fetchone()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT id, attempts FROM jobs WHERE state = ? ORDER BY priority DESC, seq ASC LIMIT 1", (JobState.QUEUED.value,)
+                ).fetchone()
+                if row is not None:
+                    self._update(row["id"], state=JobState.RUNNING.value, started_at=time.time(), attempts=row["attempts"] + 1)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             if row is None:
                 return None
-            return self.transition(row["id"], JobState.RUNNING)
+            job = self._get(row["id"])
+        self._notify(job, JobState.QUEUED)
+        return job
 
     def record_progress(self, job_id: str, progress: float, audio_s: float) -> Job:
         """Store a running job's progress (0..1) and seconds of audio rendered."""

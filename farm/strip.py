@@ -54,20 +54,15 @@ def track_source(strip: StripPlan, start: int, stop: int, sample_rate: int) -> n
         if lo >= hi:
             continue
         first = offset + lo - clip_start
-        audio = audio_io.read_frames(path, first, offset + hi - clip_start).astype(np.float64)
-        finite = np.isfinite(audio).all(axis=1)
-        if not finite.all():
-            bad = first + int(np.argmin(finite))
+        audio = audio_io.read_frames(path, first, offset + hi - clip_start)
+        if not np.isfinite(audio).all():
+            bad = first + int(np.argmin(np.isfinite(audio).all(axis=1)))
             raise AudioFileError(f"{path}: NaN or infinite sample at frame {bad} ({bad / sample_rate:.3f} s into the file)")
-        gain = db_to_linear(clip.gain_db) * fade_gain(
-            lo - clip_start,
-            hi - lo,
-            length,
-            int(round(clip.fade_in_s * sample_rate)),
-            int(round(clip.fade_out_s * sample_rate)),
-            clip.fade_shape,
-        )
-        out[lo - start : hi - start] += audio * gain[:, None]
+        fade_in, fade_out = int(round(clip.fade_in_s * sample_rate)), int(round(clip.fade_out_s * sample_rate))
+        gain = db_to_linear(clip.gain_db)
+        if fade_in or fade_out:
+            gain = gain * fade_gain(lo - clip_start, hi - lo, length, fade_in, fade_out, clip.fade_shape)[:, None]
+        out[lo - start : hi - start] += audio * gain
     return out
 
 
@@ -108,13 +103,12 @@ def route(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) -> 
     outputs = {name: np.zeros((frames, 2)) for name in destinations(strip)}
     if not strip.audible:
         return outputs
-    pre_fader = audio if audio.shape[1] == 2 else np.repeat(audio, 2, axis=1)
     main = apply_width(audio, spec.width) * _gain(_parameter(strip, "gain_db", spec.gain_db, start, frames, sample_rate))
     main = pan(main, _parameter(strip, "pan", spec.pan, start, frames, sample_rate))
     outputs[spec.output] += main
     for send in spec.sends:
         level = _parameter(strip, f"sends.{send.bus}.level_db", send.level_db, start, frames, sample_rate)
-        outputs[send.bus] += (pre_fader if send.pre_fader else main) * _gain(level)
+        outputs[send.bus] += (audio if send.pre_fader else main) * _gain(level)
     return outputs
 
 

@@ -41,7 +41,7 @@ def owned_job(job_id: str, request: Request, studio: str) -> Job:
 def submit_job(
     request: Request,
     bundle: UploadFile = File(..., description="a zip with session.yaml or session.json at its root and the files it names"),
-    priority: int = Form(0, description="higher runs first"),
+    priority: int = Form(0, ge=-(2**31), le=2**31 - 1, description="higher runs first"),
     name: str | None = Form(None, description="the job's name (default: the session's)"),
     studio: str = Depends(studio_of),
 ):

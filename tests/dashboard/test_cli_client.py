@@ -1,0 +1,241 @@
+"""The ``mixfarm submit / jobs / cancel`` clients against a real service with API tokens."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from unittest import mock
+
+import httpx
+import numpy as np
+import pytest
+import soundfile
+import yaml
+
+from conftest import ServiceProcess, free_port, wait_for_state
+
+from dashboard.cli import main
+
+RATE = 48000
+FINAL = {"succeeded", "failed", "cancelled"}
+ALPHA = {"Authorization": "Bearer tokA"}
+
+
+def write_wav(path: Path, seconds: float, freq_hz: float = 220.0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * RATE)) / RATE
+    soundfile.write(path, (0.3 * np.sin(2 * np.pi * freq_hz * t))[:, None], RATE, subtype="PCM_24")
+
+
+def write_session(path: Path, **changes) -> Path:
+    document = {
+        "format": "mixfarm/1",
+        "name": "cli-song",
+        "tracks": [{"name": "tone", "file": "stems/tone.wav"}],
+        "master": {"tail_s": 0.0},
+        "outputs": [{"path": "master.wav", "bit_depth": 24}],
+        **changes,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def client_environment(token: str | None, server: str | None) -> dict:
+    env = {key: value for key, value in os.environ.items() if key not in ("MIXFARM_TOKEN", "MIXFARM_SERVER")}
+    if token is not None:
+        env["MIXFARM_TOKEN"] = token
+    if server is not None:
+        env["MIXFARM_SERVER"] = server
+    return env
+
+
+def mixfarm(*args: str, token: str | None = "tokA", server: str | None = None) -> subprocess.CompletedProcess:
+    """Run the command line as its own process."""
+    env = client_environment(token, server)
+    return subprocess.run([sys.executable, "-m", "dashboard.cli", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def mixfarm_inline(*args: str, token: str | None = "tokA", server: str | None = None) -> subprocess.CompletedProcess:
+    """Run the command line's main() in this process (fast; for the error paths)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, client_environment(token, server), clear=True), redirect_stdout(stdout), redirect_stderr(stderr):
+        status = main(list(args))
+    return subprocess.CompletedProcess(args, status, stdout.getvalue(), stderr.getvalue())
+
+
+def submitted_id(completed: subprocess.CompletedProcess) -> str:
+    assert completed.returncode == 0, completed.stderr
+    match = re.fullmatch(r"([0-9a-f]{16})  (queued|running)  (.+)\n", completed.stdout)
+    assert match, completed.stdout
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    started = ServiceProcess(
+        tmp_path_factory.mktemp("cli") / "data", env={"MIXFARM_API_TOKENS": "alpha:tokA,beta:tokB"}, extra_args=("--max-running", "1")
+    )
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def api(service):
+    with httpx.Client(base_url=service.url, headers=ALPHA, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory) -> Path:
+    """A session file with stems and an impulse response beside it, and files it does not name."""
+    folder = tmp_path_factory.mktemp("song")
+    write_wav(folder / "stems" / "tone.wav", 1.0)
+    write_wav(folder / "stems" / "unused.wav", 1.0, 330.0)
+    write_wav(folder / "irs" / "room.wav", 0.2, 1000.0)
+    (folder / "big-unrelated.bin").write_bytes(os.urandom(256 * 1024))
+    fx = [{"type": "convolution", "ir_file": "irs/room.wav", "mix": 0.2}]
+    return write_session(folder / "My Song.yaml", name="file-song", tracks=[{"name": "tone", "file": "stems/tone.wav", "fx": fx}])
+
+
+@pytest.fixture(scope="module")
+def file_job(service, api, song):
+    completed = mixfarm("submit", str(song), "--server", service.url, "--priority", "5")
+    job_id = submitted_id(completed)
+    return {"stdout": completed.stdout, "job": wait_for_state(api, job_id, FINAL)}
+
+
+@pytest.fixture(scope="module")
+def folder_job(service, api, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("folder-song")
+    write_wav(folder / "stems" / "tone.wav", 0.5, 440.0)
+    (folder / "notes.txt").write_text("sent along with the folder")
+    write_session(folder / "session.yaml", name="folder-song")
+    job_id = submitted_id(mixfarm("submit", str(folder), "--name", "named from the cli", server=service.url))
+    return wait_for_state(api, job_id, FINAL)
+
+
+def test_submit_of_a_session_file_queues_it_with_its_priority(file_job):
+    job = file_job["job"]
+    assert job["state"] == "succeeded", job["error"]
+    assert job["priority"] == 5 and job["name"] == "file-song" and job["studio"] == "alpha"
+    assert file_job["stdout"].split()[2] == "file-song"
+
+
+def test_submit_of_a_session_file_uploads_exactly_the_files_it_names(file_job, service):
+    bundle = service.data_dir / "jobs" / file_job["job"]["id"] / "bundle"
+    files = {path.relative_to(bundle).as_posix() for path in bundle.rglob("*") if path.is_file()}
+    assert files == {"session.yaml", "stems/tone.wav", "irs/room.wav"}
+
+
+def test_submit_of_a_folder_uploads_it_whole(folder_job, service):
+    assert folder_job["state"] == "succeeded", folder_job["error"]
+    assert folder_job["name"] == "named from the cli" and folder_job["priority"] == 0
+    bundle = service.data_dir / "jobs" / folder_job["id"] / "bundle"
+    assert (bundle / "notes.txt").read_text() == "sent along with the folder"
+
+
+def test_jobs_lists_the_callers_jobs(service, file_job, folder_job):
+    completed = mixfarm("jobs", "--server", service.url)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert lines[0].split() == ["id", "state", "progress", "priority", "name"]
+    rows = {line.split()[0]: line for line in lines[1:-1]}
+    assert file_job["job"]["id"] in rows and folder_job["id"] in rows
+    assert "succeeded" in rows[file_job["job"]["id"]] and "100.0%" in rows[file_job["job"]["id"]] and "file-song" in rows[file_job["job"]["id"]]
+    assert re.fullmatch(r"(\d+) of \1 job\(s\)", lines[-1]), lines[-1]
+
+
+def test_jobs_filters_by_state_and_reads_the_server_from_the_environment(service, file_job):
+    completed = mixfarm_inline("jobs", "--state", "cancelled", server=service.url)
+    assert completed.returncode == 0, completed.stderr
+    assert file_job["job"]["id"] not in completed.stdout
+    assert all(" cancelled " in line for line in completed.stdout.splitlines()[1:-1])
+
+
+def test_another_studios_token_sees_none_of_these_jobs(service, file_job):
+    completed = mixfarm_inline("jobs", "--server", service.url, token="tokB")
+    assert completed.returncode == 0, completed.stderr
+    assert file_job["job"]["id"] not in completed.stdout and completed.stdout.splitlines()[-1] == "0 of 0 job(s)"
+
+
+def test_cancel_of_a_queued_job(service, api, song, tmp_path):
+    long = tmp_path / "long"
+    write_wav(long / "stems" / "tone.wav", 2.0)
+    clips = [{"file": "stems/tone.wav", "start_s": 0.0}, {"file": "stems/tone.wav", "start_s": 898.0}]
+    fx = [{"type": "saturation", "drive_db": 6}, {"type": "reverb", "decay_s": 1.5}]
+    tracks = [{"name": f"t{index}", "clips": clips, "fx": fx} for index in range(3)]
+    blocker = submitted_id(mixfarm_inline("submit", str(write_session(long / "session.yaml", name="blocker", tracks=tracks)), "--server", service.url))
+    try:
+        wait_for_state(api, blocker, {"running"}, 60)
+        queued = submitted_id(mixfarm_inline("submit", str(song), "--server", service.url))
+        assert api.get(f"/api/jobs/{queued}").json()["state"] == "queued"
+        completed = mixfarm("cancel", queued, "--server", service.url)
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.split() == [queued, "cancelled"]
+        assert api.get(f"/api/jobs/{queued}").json()["state"] == "cancelled"
+        stopping = mixfarm_inline("cancel", blocker, "--server", service.url)
+        assert stopping.returncode == 0, stopping.stderr
+        assert stopping.stdout.split() in ([blocker, "running", "(stopping)"], [blocker, "cancelled"])
+        assert wait_for_state(api, blocker, FINAL, 30)["state"] == "cancelled"
+    finally:
+        api.post(f"/api/jobs/{blocker}/cancel")
+
+
+def test_cancel_of_an_unknown_job_fails_with_404(service):
+    completed = mixfarm_inline("cancel", "0123456789abcdef", "--server", service.url)
+    assert completed.returncode != 0
+    assert "404" in completed.stderr and "0123456789abcdef" in completed.stderr
+
+
+def test_submit_without_a_token_fails_with_401(service, song, api):
+    before = api.get("/api/jobs").json()["total"]
+    completed = mixfarm_inline("submit", str(song), "--server", service.url, token=None)
+    assert completed.returncode != 0
+    assert "401" in completed.stderr and "token" in completed.stderr
+    assert api.get("/api/jobs").json()["total"] == before
+
+
+def test_submit_with_a_wrong_token_fails_with_401(service, song):
+    completed = mixfarm_inline("submit", str(song), "--server", service.url, token="wrong")
+    assert completed.returncode != 0 and "401" in completed.stderr and "unknown API token" in completed.stderr
+
+
+def test_submit_of_an_invalid_session_file_prints_its_problems(service, api, tmp_path):
+    write_wav(tmp_path / "stems" / "tone.wav", 0.5)
+    bad = write_session(tmp_path / "bad.yaml", tracks=[{"name": "tone", "file": "stems/tone.wav", "fx": [{"type": "fuzz"}]}])
+    before = api.get("/api/jobs").json()["total"]
+    completed = mixfarm_inline("submit", str(bad), "--server", service.url)
+    assert completed.returncode != 0
+    assert "tracks[0].fx[0].type: unknown effect 'fuzz'" in completed.stderr
+    assert api.get("/api/jobs").json()["total"] == before
+
+
+def test_submit_of_an_invalid_session_folder_prints_the_servers_problems(service, api, tmp_path):
+    write_wav(tmp_path / "stems" / "tone.wav", 0.5)
+    write_session(tmp_path / "session.yaml", tracks=[{"name": "tone", "file": "stems/missing.wav", "gain_dbb": 2}])
+    before = api.get("/api/jobs").json()["total"]
+    completed = mixfarm_inline("submit", str(tmp_path), "--server", service.url)
+    assert completed.returncode != 0
+    assert "422" in completed.stderr and "invalid session" in completed.stderr
+    assert "tracks[0].gain_dbb: unknown field" in completed.stderr
+    assert api.get("/api/jobs").json()["total"] == before
+
+
+def test_a_server_that_is_not_there_is_reported(song):
+    completed = mixfarm_inline("jobs", "--server", f"http://127.0.0.1:{free_port()}")
+    assert completed.returncode != 0 and "cannot connect" in completed.stderr
+
+
+@pytest.mark.skipif(shutil.which("mixfarm") is None, reason="the mixfarm console script is not installed")
+def test_the_installed_mixfarm_command_lists_jobs(service, file_job):
+    env = {**os.environ, "MIXFARM_TOKEN": "tokA"}
+    completed = subprocess.run(["mixfarm", "jobs", "--server", service.url, "--limit", "1"], capture_output=True, text=True, env=env, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert len(completed.stdout.splitlines()) == 3 and completed.stdout.splitlines()[-1].startswith("1 of ")
