@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from typing import Any
 
 from .errors import FarmError, RenderError
@@ -21,6 +22,11 @@ _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 TASK_RETRIES = 3
 """How often Ray re-runs a task whose worker or node died."""
+
+NO_CPU_GRACE_S = 30.0
+"""How long tasks may wait on a cluster with no CPUs before the render fails."""
+
+WAIT_POLL_S = 1.0
 
 
 def _task(kind: str):
@@ -104,10 +110,11 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None) -> None:
+    def __init__(self, address: str | None = None, no_cpu_grace_s: float = NO_CPU_GRACE_S) -> None:
         import ray
 
         self._ray = ray
+        self.no_cpu_grace_s = no_cpu_grace_s
         address = address or os.environ.get("RAY_ADDRESS") or None
         if not ray.is_initialized():
             handlers = _signal_handlers()
@@ -130,6 +137,7 @@ class RayExecutor:
 
     def get(self, refs):
         """The values behind references, waiting for them; a failed task raises RenderError."""
+        self._wait_ready(refs if isinstance(refs, list) else [refs], None)
         try:
             return self._ray.get(refs)
         except self._ray.exceptions.RayTaskError as exc:
@@ -140,7 +148,31 @@ class RayExecutor:
     def wait(self, refs: list, count: int) -> None:
         """Block until at least ``count`` of ``refs`` are done."""
         if refs and count > 0:
-            self._ray.wait(refs, num_returns=min(count, len(refs)), fetch_local=False)
+            self._wait_ready(refs, count)
+
+    def _wait_ready(self, refs: list, count: int | None) -> None:
+        """Wait until ``count`` (default all) of ``refs`` are done.
+
+        Raises RenderError when nothing finishes while the cluster has had no
+        CPUs for ``no_cpu_grace_s`` seconds: its nodes are gone and the tasks
+        could never run.
+        """
+        count = len(refs) if count is None else min(count, len(refs))
+        without_cpus_since = None
+        while True:
+            ready, _ = self._ray.wait(refs, num_returns=count, timeout=WAIT_POLL_S, fetch_local=False)
+            if len(ready) >= count:
+                return
+            if self._ray.cluster_resources().get("CPU", 0) > 0:
+                without_cpus_since = None
+                continue
+            now = time.monotonic()
+            without_cpus_since = without_cpus_since or now
+            if now - without_cpus_since >= self.no_cpu_grace_s:
+                raise RenderError(
+                    f"the cluster has no CPUs left (its worker nodes are gone) and {len(refs) - len(ready)} task(s) "
+                    f"waited {self.no_cpu_grace_s:g} s for one; add nodes and retry the job"
+                )
 
     def cancel(self, refs: list) -> None:
         """Stop the tasks behind ``refs`` (queued ones never start; running ones are interrupted)."""
