@@ -8,9 +8,11 @@ first and what is wrong after it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile
@@ -52,21 +54,29 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def info(path: str | os.PathLike) -> AudioInfo:
-    """Return the header facts of an audio file without reading its samples."""
-    path = _existing(path)
+Source = str | os.PathLike | BinaryIO
+"""A path, or an open, seekable binary file (e.g. from object storage)."""
+
+
+def info(source: Source, name: str | None = None) -> AudioInfo:
+    """Return the header facts of an audio file without reading its samples.
+
+    ``name`` is what messages and :attr:`AudioInfo.path` call an open file.
+    """
+    name = _name(source, name)
     try:
-        facts = soundfile.info(str(path))
-    except (soundfile.LibsndfileError, RuntimeError) as exc:
-        raise AudioFileError(f"{path}: unreadable or unsupported audio file ({_reason(exc)})") from exc
-    if facts.frames <= 0:
-        raise AudioFileError(f"{path}: empty audio file (0 frames)")
-    if facts.format == "WAV":
-        _check_wav_complete(path)
-    return AudioInfo(str(path), int(facts.frames), int(facts.samplerate), int(facts.channels), facts.format, facts.subtype)
+        with _open(source) as handle:
+            facts = (handle.frames, handle.samplerate, handle.channels, handle.format, handle.subtype)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioFileError(f"{name}: unreadable or unsupported audio file ({_reason(exc)})") from exc
+    if facts[0] <= 0:
+        raise AudioFileError(f"{name}: empty audio file (0 frames)")
+    if facts[3] == "WAV":
+        _check_wav_complete(source, name)
+    return AudioInfo(name, int(facts[0]), int(facts[1]), int(facts[2]), facts[3], facts[4])
 
 
-def read(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+def read(path: Source) -> tuple[np.ndarray, int]:
     """Read a whole audio file.
 
     Returns
@@ -80,18 +90,18 @@ def read(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return read_frames(path, 0, facts.frames), facts.sample_rate
 
 
-def read_frames(path: str | os.PathLike, start: int, stop: int) -> np.ndarray:
+def read_frames(path: Source, start: int, stop: int, name: str | None = None) -> np.ndarray:
     """Read frames ``[start, stop)`` of an audio file without loading the rest.
 
     Frames past the end of the file are an error: a truncated file must not
-    pass for a shorter one.
+    pass for a shorter one. ``name`` is what messages call an open file.
 
     Returns
     -------
     numpy.ndarray
         float32, shaped (stop - start, channels).
     """
-    facts = info(path)
+    facts = info(path, name)
     if not 0 <= start <= stop:
         raise ParameterError(f"frame range: must satisfy 0 <= start <= stop, got [{start}, {stop})")
     if stop > facts.frames:
@@ -99,7 +109,7 @@ def read_frames(path: str | os.PathLike, start: int, stop: int) -> np.ndarray:
             f"{facts.path}: frames [{start}, {stop}) requested but the file has only {facts.frames} frames"
         )
     try:
-        with soundfile.SoundFile(facts.path) as handle:
+        with _open(path) as handle:
             handle.seek(start)
             samples = handle.read(stop - start, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError) as exc:
@@ -158,23 +168,37 @@ def resample(samples: np.ndarray, from_rate: float, to_rate: float, quality: str
     return soxr.resample(samples, from_rate, to_rate, quality=quality)
 
 
-def _existing(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise AudioFileError(f"{path}: no such file")
-    if not path.is_file():
-        raise AudioFileError(f"{path}: not a regular file")
-    return path
+def _name(source: Source, name: str | None) -> str:
+    if name is not None:
+        return name
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return str(getattr(source, "name", None) or repr(source))
 
 
-def _check_wav_complete(path: Path) -> None:
+def _open(source: Source) -> soundfile.SoundFile:
+    """A SoundFile on a path (which must exist) or on an open file rewound to its start."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise AudioFileError(f"{path}: no such file")
+        if not path.is_file():
+            raise AudioFileError(f"{path}: not a regular file")
+        return soundfile.SoundFile(str(path))
+    source.seek(0)
+    return soundfile.SoundFile(source)
+
+
+def _check_wav_complete(source: Source, name: str) -> None:
     """Raise if a RIFF WAV file's data chunk claims more bytes than the file holds.
 
     libsndfile quietly reads what is there; a render must not take a truncated
     stem for a shorter one.
     """
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
+    with contextlib.ExitStack() as stack:
+        handle = stack.enter_context(open(source, "rb")) if isinstance(source, (str, os.PathLike)) else source
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(0)
         if handle.read(4) != b"RIFF":
             return
         handle.seek(12)
@@ -187,7 +211,7 @@ def _check_wav_complete(path: Path) -> None:
                 available = size - handle.tell()
                 if chunk_size not in (0, 0xFFFFFFFF) and chunk_size > available:
                     raise AudioFileError(
-                        f"{path}: truncated WAV: data chunk declares {chunk_size} bytes, file holds {available}"
+                        f"{name}: truncated WAV: data chunk declares {chunk_size} bytes, file holds {available}"
                     )
                 return
             handle.seek(chunk_size + (chunk_size & 1), 1)

@@ -89,3 +89,18 @@ def test_resample_keeps_a_tone_at_its_frequency_and_level(quality):
     peak_hz = np.argmax(spectrum) * rate_out / middle.size
     assert abs(peak_hz - 1000) < 2
     assert abs(np.max(np.abs(middle)) - 0.5) < 1e-3
+
+
+def test_open_files_read_like_paths_and_are_named_in_errors(tmp_path):
+    import io as stdio
+
+    samples = noise(3000, 2)
+    io.write(tmp_path / "x.wav", samples, 48000, bit_depth="32f")
+    raw = (tmp_path / "x.wav").read_bytes()
+    facts = io.info(stdio.BytesIO(raw), name="s3://bucket/x.wav")
+    assert (facts.path, facts.frames, facts.channels) == ("s3://bucket/x.wav", 3000, 2)
+    np.testing.assert_array_equal(io.read_frames(stdio.BytesIO(raw), 100, 200), samples[100:200])
+    with pytest.raises(AudioFileError, match=r"s3://bucket/cut\.wav: truncated WAV"):
+        io.info(stdio.BytesIO(raw[: len(raw) // 2]), name="s3://bucket/cut.wav")
+    with pytest.raises(AudioFileError, match=r"s3://bucket/junk\.wav: unreadable or unsupported audio file"):
+        io.info(stdio.BytesIO(b"not audio"), name="s3://bucket/junk.wav")
