@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dsp.errors import DspError
 
+from . import storage
 from .errors import FarmError, SessionError
 
 
@@ -91,13 +92,18 @@ def _render_and_print(session_path: str, out_dir: str, args: argparse.Namespace)
     loudness = output["integrated_lufs"]
     print(f"  master: {loudness:.2f} LUFS, true peak {output['true_peak_dbtp']:.2f} dBTP" if loudness is not None else "  master: silent")
     for item in report["deliverables"]:
-        print(f"  {Path(out_dir) / item['path']}  ({item['format']}, {item['bit_depth']}, {item['sample_rate']} Hz)")
-    print(f"  {Path(out_dir) / 'report.json'}")
+        print(f"  {out_dir.rstrip('/')}/{item['path']}  ({item['format']}, {item['bit_depth']}, {item['sample_rate']} Hz)")
+    print(f"  {out_dir.rstrip('/')}/report.json")
     return report
 
 
 def _render(args: argparse.Namespace) -> int:
-    out_dir = args.output or str(Path(args.session).resolve().parent / "render")
+    if args.output:
+        out_dir = args.output
+    elif storage.is_remote(args.session):
+        out_dir = f"{storage.parent(args.session)}/render"
+    else:
+        out_dir = str(Path(args.session).resolve().parent / "render")
     _render_and_print(args.session, out_dir, args)
     return 0
 
@@ -148,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(run=_schema)
 
     render = commands.add_parser("render", help="render a session to its deliverables and report.json")
-    render.add_argument("session", help="session file (YAML or JSON)")
-    render.add_argument("-o", "--output", help="output folder (default: render/ beside the session file)")
+    render.add_argument("session", help="session file (YAML or JSON): a path or a storage URI such as s3://bucket/song/session.yaml")
+    render.add_argument("-o", "--output", help="output folder, a path or URI (default: render/ beside the session file)")
     _add_render_options(render)
     render.set_defaults(run=_render)
 

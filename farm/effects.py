@@ -84,7 +84,7 @@ def build_effect(
     sample_rate: float,
     *,
     tempo_bpm: float | None = None,
-    folder: Path | None = None,
+    folder: Path | str | None = None,
     roots: list[Path] | None = None,
 ) -> Effect:
     """The :mod:`dsp` effect an ``fx`` entry describes, at ``sample_rate`` Hz.
@@ -103,6 +103,8 @@ def build_effect(
     elif name == "convolution":
         if folder is None:
             raise ValueError("ir_file: cannot be resolved without the session folder")
+        if isinstance(folder, str):
+            raise ValueError("ir_file: impulse responses are read from local paths only, not yet from object storage")
         try:
             params["ir_file"] = str(resolve_path(folder, params["ir_file"], roots or [folder.resolve()]))
         except ValueError as exc:

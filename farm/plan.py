@@ -25,7 +25,6 @@ import math
 from dsp.effect import Effect
 
 from .effects import build_effect
-from .paths import resolve_path
 from .session import MASTER, Bus, LoadedSession, Track
 
 DEFAULT_CHUNK_S = 10.0
@@ -111,7 +110,7 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     if not (isinstance(chunk_s, (int, float)) and math.isfinite(chunk_s) and chunk_s > 0):
         raise ValueError(f"chunk_s: must be > 0 seconds, got {chunk_s!r}")
     session, rate = loaded.session, loaded.sample_rate
-    roots = [loaded.folder.resolve()]
+    roots = list(loaded.roots)
     content_frames = max(_track_end(track, loaded) for track in session.tracks)
     timeline_frames = content_frames + int(round(session.master.tail_s * rate))
     audible = _audibility(session)
@@ -123,7 +122,7 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     for track in session.tracks:
         effects = chain(track)
         channels = max(loaded.files[clip.file].channels for clip in track.clip_list)
-        files = tuple(str(resolve_path(loaded.folder, clip.file, roots)) for clip in track.clip_list)
+        files = tuple(loaded.locate(clip.file) for clip in track.clip_list)
         plans[track.name] = StripPlan(
             track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], files
         )

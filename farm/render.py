@@ -32,6 +32,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -42,6 +43,7 @@ from pathlib import Path
 from dsp.limiter import Limiter, max_gain_reduction_db
 from dsp.loudness import LoudnessPartial
 
+from . import storage
 from .errors import RenderCancelled, RenderError
 from .executor import LocalExecutor, RayExecutor
 from .plan import DEFAULT_CHUNK_S, RenderPlan, compile_plan
@@ -109,6 +111,10 @@ def render(
 ) -> dict:
     """Render ``session_path`` into ``out_dir``; return the render report (also written as report.json).
 
+    Both may be local paths or storage URIs (:mod:`farm.storage`): workers
+    read their stems' frame ranges from storage themselves; outputs for a URI
+    are rendered into a local folder and uploaded, ``report.json`` last.
+
     Raises
     ------
     farm.errors.SessionError
@@ -124,6 +130,12 @@ def render(
     started = time.perf_counter()
     loaded = load(session_path)
     plan = compile_plan(loaded, chunk_s)
+    if storage.is_remote(str(out_dir)):
+        with tempfile.TemporaryDirectory(prefix="mixfarm-out-") as staging:
+            report = render(session_path, staging, chunk_s=chunk_s, executor=executor, progress=progress, window=window, cancel=cancel, on_tasks=on_tasks)
+            for name in [item["path"] for item in report["deliverables"]] + ["report.json"]:
+                storage.upload(Path(staging) / name, f"{str(out_dir).rstrip('/')}/{name}")
+        return report
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

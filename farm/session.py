@@ -31,6 +31,7 @@ from dsp import io as audio_io
 from dsp.errors import AudioFileError, DspError
 
 from .effects import FxSpec, build_effect
+from . import stems, storage
 from .errors import SessionError
 from .paths import resolve_path
 
@@ -198,14 +199,19 @@ class LoadedSession:
     """
 
     session: Session
-    source: Path
+    source: Path | str
     sample_rate: int
     files: dict[str, audio_io.AudioInfo]
+    roots: tuple[Path, ...] = ()
 
     @property
-    def folder(self) -> Path:
-        """The folder that relative paths start from."""
-        return self.source.parent
+    def folder(self) -> Path | str:
+        """The folder (a path, or a URI) that relative paths start from."""
+        return storage.parent(self.source) if isinstance(self.source, str) else self.source.parent
+
+    def locate(self, relative: str) -> str:
+        """The path or URI of a file the session names."""
+        return locate(self.folder, relative, list(self.roots))
 
 
 def load(path: str | os.PathLike, allowed_roots: tuple[str | os.PathLike, ...] = ()) -> LoadedSession:
@@ -219,28 +225,27 @@ def load(path: str | os.PathLike, allowed_roots: tuple[str | os.PathLike, ...] =
     SessionError
         Listing every problem found.
     """
-    source = Path(path)
+    source = str(path) if storage.is_remote(str(path)) else Path(path)
     data = read_document(source)
     return validate(data, source, allowed_roots)
 
 
-def read_document(source: Path) -> object:
-    """Parse a YAML or JSON session file into plain data."""
+def read_document(source: Path | str) -> object:
+    """Parse a YAML or JSON session file (a path or a URI) into plain data."""
     try:
-        text = source.read_text(encoding="utf-8")
+        text = storage.read_text(source)
     except FileNotFoundError:
         raise SessionError(str(source), ["no such file"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SessionError(str(source), [f"unreadable: {exc}"]) from None
+    is_json = str(source).lower().endswith(".json")
     try:
-        if source.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
+        return json.loads(text) if is_json else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SessionError(str(source), [f"not valid {'JSON' if source.suffix.lower() == '.json' else 'YAML'}: {exc}"]) from None
+        raise SessionError(str(source), [f"not valid {'JSON' if is_json else 'YAML'}: {exc}"]) from None
 
 
-def validate(data: object, source: Path, allowed_roots: tuple[str | os.PathLike, ...] = ()) -> LoadedSession:
+def validate(data: object, source: Path | str, allowed_roots: tuple[str | os.PathLike, ...] = ()) -> LoadedSession:
     """Validate parsed session data as if read from ``source``; see :func:`load`."""
     if not isinstance(data, dict):
         raise SessionError(str(source), [f"the document must be a mapping of fields, got {type(data).__name__}"])
@@ -249,15 +254,24 @@ def validate(data: object, source: Path, allowed_roots: tuple[str | os.PathLike,
     except pydantic.ValidationError as exc:
         raise SessionError(str(source), [format_pydantic_error(error) for error in exc.errors()]) from None
     problems = check_meaning(session)
-    roots = [source.parent.resolve()] + [Path(root).resolve() for root in allowed_roots]
-    files, file_problems = check_files(session, source.parent, roots)
+    folder = storage.parent(source) if isinstance(source, str) else source.parent
+    roots = [] if isinstance(folder, str) else [folder.resolve()] + [Path(root).resolve() for root in allowed_roots]
+    files, file_problems = check_files(session, folder, roots)
     problems += file_problems
     sample_rate = session.sample_rate or (next(iter(files.values())).sample_rate if files else 48000)
     if files or session.sample_rate:
-        problems += check_effects(session, sample_rate, source.parent, roots)
+        problems += check_effects(session, sample_rate, folder, roots)
     if problems:
         raise SessionError(str(source), problems)
-    return LoadedSession(session, source, int(sample_rate), files)
+    return LoadedSession(session, source, int(sample_rate), files, tuple(roots))
+
+
+def locate(folder: Path | str, relative: str, roots: list[Path]) -> str:
+    """The path (checked to lie in ``roots``) or URI (checked to stay in ``folder``) of a named file."""
+    if isinstance(folder, str):
+        return storage.resolve(folder, relative)
+    return str(resolve_path(folder, relative, roots))
+
 
 
 _MESSAGES = {
@@ -405,7 +419,7 @@ def _listing(names: set[str]) -> str:
     return ", ".join(repr(name) for name in sorted(names)) or "none"
 
 
-def check_files(session: Session, folder: Path, roots: list[Path]) -> tuple[dict[str, audio_io.AudioInfo], list[str]]:
+def check_files(session: Session, folder: Path | str, roots: list[Path]) -> tuple[dict[str, audio_io.AudioInfo], list[str]]:
     """Resolve and read the header of every stem; check each clip against its file."""
     problems: list[str] = []
     files: dict[str, audio_io.AudioInfo] = {}
@@ -414,7 +428,7 @@ def check_files(session: Session, folder: Path, roots: list[Path]) -> tuple[dict
             where = f"tracks[{t}].file" if track.file is not None else f"tracks[{t}].clips[{c}].file"
             if clip.file not in files:
                 try:
-                    files[clip.file] = audio_io.info(resolve_path(folder, clip.file, roots))
+                    files[clip.file] = stems.info(locate(folder, clip.file, roots))
                 except (ValueError, AudioFileError) as exc:
                     problems.append(f"{where}: {exc}")
                     continue
@@ -441,7 +455,7 @@ def _clip_length_s(clip: Clip, facts: audio_io.AudioInfo) -> float:
     return clip.duration_s if clip.duration_s is not None else facts.duration_s - clip.offset_s
 
 
-def check_effects(session: Session, sample_rate: int, folder: Path, roots: list[Path]) -> list[str]:
+def check_effects(session: Session, sample_rate: int, folder: Path | str, roots: list[Path]) -> list[str]:
     """Build every effect at the render rate so its own parameter rules apply."""
     problems: list[str] = []
     chains = [(f"tracks[{i}].fx", track.fx) for i, track in enumerate(session.tracks)]

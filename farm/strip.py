@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsp import io as audio_io
 from dsp.automation import Envelope
 from dsp.delayline import DelayLine
 from dsp.errors import AudioFileError
@@ -23,6 +22,7 @@ from dsp.pan import pan
 from dsp.stereo import apply_width
 from dsp.units import db_to_linear
 
+from . import stems
 from .plan import StripPlan
 
 
@@ -44,7 +44,7 @@ def track_source(strip: StripPlan, start: int, stop: int, sample_rate: int) -> n
     """A track's clips over frames ``[start, stop)``, with clip gain and fades, summed."""
     out = np.zeros((stop - start, strip.channels))
     for clip, path in zip(strip.spec.clip_list, strip.files):
-        facts = audio_io.info(path)
+        facts = stems.info(path)
         clip_start = int(round(clip.start_s * sample_rate))
         offset = int(round(clip.offset_s * sample_rate))
         length = facts.frames - offset
@@ -54,7 +54,7 @@ def track_source(strip: StripPlan, start: int, stop: int, sample_rate: int) -> n
         if lo >= hi:
             continue
         first = offset + lo - clip_start
-        audio = audio_io.read_frames(path, first, offset + hi - clip_start)
+        audio = stems.read_frames(path, first, offset + hi - clip_start)
         if not np.isfinite(audio).all():
             bad = first + int(np.argmin(np.isfinite(audio).all(axis=1)))
             raise AudioFileError(f"{path}: NaN or infinite sample at frame {bad} ({bad / sample_rate:.3f} s into the file)")

@@ -24,6 +24,7 @@ from dsp.fades import fade_gain
 from dsp.loudness import LoudnessMeter
 from dsp.units import db_to_linear
 
+from . import stems
 from .analyze import analyze_file
 from .chunkstore import ChunkStore
 from .plan import RenderPlan
@@ -51,7 +52,8 @@ def _meta(kind: str, started: float) -> dict:
 def resample_stem(source: str, target: str, sample_rate: int) -> tuple[str, dict]:
     """Resample a whole stem to ``sample_rate`` with soxr VHQ into a float32 WAV at ``target``."""
     started = time.perf_counter()
-    audio, rate = audio_io.read(source)
+    facts = stems.info(source)
+    audio, rate = stems.read_frames(source, 0, facts.frames), facts.sample_rate
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     audio_io.write(target, audio_io.resample(audio, rate, sample_rate, "VHQ"), sample_rate, bit_depth="32f")
     return target, _meta("resample", started)

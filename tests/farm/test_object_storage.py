@@ -1,0 +1,96 @@
+"""Sessions, stems and outputs in object storage: a real S3-compatible server (moto) on loopback."""
+
+import socket
+
+import numpy as np
+import pytest
+import soundfile
+
+from farm.errors import SessionError
+from farm.executor import LocalExecutor
+from farm.render import render
+from farm.session import load
+from sessions import RATE, tone, write_session, write_stem
+
+boto3 = pytest.importorskip("boto3")
+moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("s3fs")
+
+BUCKET = "studio"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    patch = pytest.MonkeyPatch()
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
+        patch.setenv(key, value)
+    client = boto3.client("s3", endpoint_url=endpoint)
+    client.create_bucket(Bucket=BUCKET)
+    yield client
+    patch.undo()
+    server.stop()
+
+
+def upload_folder(client, folder, prefix):
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            client.upload_file(str(path), BUCKET, f"{prefix}/{path.relative_to(folder).as_posix()}")
+
+
+def song(folder):
+    stems = [write_stem(folder, "bass.wav", tone(55.0, 3.0, 0.4)), write_stem(folder, "keys.wav", tone(440.0, 2.0, 0.2, channels=2, rate=44100), rate=44100)]
+    return write_session(
+        folder,
+        {
+            "tracks": [
+                {"name": "bass", "file": stems[0], "fx": [{"type": "compressor", "threshold_db": -20, "ratio": 3}]},
+                {"name": "keys", "clips": [{"file": stems[1], "start_s": 0.5, "fade_in_s": 0.2}], "sends": [{"bus": "verb", "level_db": -9}]},
+            ],
+            "buses": [{"name": "verb", "fx": [{"type": "reverb", "decay_s": 0.8, "mix": 1.0}]}],
+            "sample_rate": RATE,
+            "master": {"loudness": {"preset": "spotify"}, "tail_s": 0.5},
+            "outputs": [{"path": "master.wav", "bit_depth": 24}, {"path": "cd/master.flac", "format": "flac", "bit_depth": 16, "sample_rate": 44100}],
+        },
+    )
+
+
+def test_session_in_object_storage_renders_there_like_a_local_one(s3, tmp_path):
+    session = song(tmp_path / "song")
+    upload_folder(s3, tmp_path / "song", "sessions/song")
+    local = render(session, tmp_path / "local", chunk_s=0.7, executor=LocalExecutor())
+    remote = render(f"s3://{BUCKET}/sessions/song/session.yaml", f"s3://{BUCKET}/renders/song", chunk_s=0.7, executor=LocalExecutor())
+    listed = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="renders/song/")["Contents"])
+    assert listed == ["renders/song/cd/master.flac", "renders/song/master.wav", "renders/song/report.json"]
+    for item in local["deliverables"]:
+        s3.download_file(BUCKET, f"renders/song/{item['path']}", str(tmp_path / "fetched"))
+        assert (tmp_path / "fetched").read_bytes() == (tmp_path / "local" / item["path"]).read_bytes()
+    assert remote["deliverables"] == local["deliverables"]
+
+
+def test_missing_stem_and_escaping_path_in_object_storage_are_named(s3, tmp_path):
+    (tmp_path / "bad").mkdir()
+    write_session(tmp_path / "bad", {"tracks": [{"name": "a", "file": "stems/none.wav"}, {"name": "b", "file": "../outside.wav"}]})
+    upload_folder(s3, tmp_path / "bad", "sessions/bad")
+    with pytest.raises(SessionError) as caught:
+        load(f"s3://{BUCKET}/sessions/bad/session.yaml")
+    assert caught.value.problems == [
+        f"tracks[0].file: s3://{BUCKET}/sessions/bad/stems/none.wav: no such file",
+        "tracks[1].file: must stay inside the session folder, got '../outside.wav'",
+    ]
+
+
+def test_truncated_stem_in_object_storage_is_detected(s3, tmp_path):
+    stem = write_stem(tmp_path / "cut", "a.wav", tone(220.0, 1.0), subtype="PCM_24")
+    raw = (tmp_path / "cut" / stem).read_bytes()
+    (tmp_path / "cut" / stem).write_bytes(raw[: len(raw) // 2])
+    write_session(tmp_path / "cut", {"tracks": [{"name": "a", "file": stem}]})
+    upload_folder(s3, tmp_path / "cut", "sessions/cut")
+    with pytest.raises(SessionError, match=r"s3://studio/sessions/cut/stems/a\.wav: truncated WAV"):
+        load(f"s3://{BUCKET}/sessions/cut/session.yaml")
+    assert np.isfinite(soundfile.info(str(tmp_path / "cut" / stem)).frames)
