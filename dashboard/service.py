@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from farm.bundle import BundleError, unpack_bundle
+from farm.bundle import unpack_bundle
 from farm.executor import RayExecutor
 from farm.jobstate import JobState
 from farm.plan import compile_plan

@@ -111,6 +111,35 @@ def session_bundle(seconds: float = 2.0, name: str = "tiny", freq_hz: float = 22
     return buffer.getvalue()
 
 
+def long_bundle(
+    length_s: float,
+    *,
+    name: str = "long",
+    tracks: int = 2,
+    fx: list | None = None,
+    master: dict | None = None,
+    outputs: list | None = None,
+) -> bytes:
+    """A session ``length_s`` long built from one 2 s stem placed at both ends, so the upload stays small."""
+    rate = 48000
+    t = np.arange(2 * rate) / rate
+    stem = io.BytesIO()
+    soundfile.write(stem, (0.3 * np.sin(2 * np.pi * 150 * t))[:, None], rate, format="WAV", subtype="PCM_24")
+    clips = [{"file": "stems/tone.wav", "start_s": 0.0}, {"file": "stems/tone.wav", "start_s": length_s - 2.0}]
+    session = {
+        "format": "mixfarm/1",
+        "name": name,
+        "tracks": [{"name": f"t{index}", "clips": clips, "fx": fx or [{"type": "reverb", "decay_s": 1.5, "mix": 0.3}]} for index in range(tracks)],
+        "master": master or {"tail_s": 0.0},
+        "outputs": outputs or [{"path": "master.wav", "bit_depth": 24}],
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("session.yaml", yaml.safe_dump(session))
+        archive.writestr("stems/tone.wav", stem.getvalue())
+    return buffer.getvalue()
+
+
 def wait_for_state(client: httpx.Client, job_id: str, states: set[str], timeout_s: float = 120.0) -> dict:
     """Poll a job until it reaches one of ``states``; returns it."""
     deadline = time.monotonic() + timeout_s

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 import time
-import zipfile
 
 import httpx
-import numpy as np
 import pytest
-import soundfile
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ServiceProcess, session_bundle, wait_for_state
+from conftest import ServiceProcess, long_bundle, session_bundle, wait_for_state
 
-RATE = 48000
 FINAL = {"succeeded", "failed", "cancelled"}
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 
@@ -33,25 +27,6 @@ DOCUMENTED = {
     "mixfarm_cluster_cpus": ("gauge", {"state"}),
     "mixfarm_last_success_timestamp_seconds": ("gauge", set()),
 }
-
-
-def long_bundle(length_s: float) -> bytes:
-    t = np.arange(2 * RATE) / RATE
-    stem = io.BytesIO()
-    soundfile.write(stem, (0.3 * np.sin(2 * np.pi * 150 * t))[:, None], RATE, format="WAV", subtype="PCM_24")
-    clips = [{"file": "stems/tone.wav", "start_s": 0.0}, {"file": "stems/tone.wav", "start_s": length_s - 2.0}]
-    session = {
-        "format": "mixfarm/1",
-        "name": "long",
-        "tracks": [{"name": f"t{index}", "clips": clips, "fx": [{"type": "reverb", "decay_s": 1.5, "mix": 0.3}]} for index in range(2)],
-        "master": {"tail_s": 0.0},
-        "outputs": [{"path": "master.wav", "bit_depth": 24}],
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("session.yaml", yaml.safe_dump(session))
-        archive.writestr("stems/tone.wav", stem.getvalue())
-    return buffer.getvalue()
 
 
 def submit(client: httpx.Client, bundle: bytes) -> dict:

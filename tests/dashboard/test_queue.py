@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import random
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import numpy as np
 import pytest
-import soundfile
-import yaml
 
-from conftest import ServiceProcess, session_bundle, wait_for_state
+from conftest import ServiceProcess, long_bundle, session_bundle, wait_for_state
 
-RATE = 48000
 JOBS = 50
 FINAL = {"succeeded", "failed", "cancelled"}
-
-
-def blocker_bundle(length_s: float = 150.0) -> bytes:
-    """A job long enough (several seconds on two cores) for 49 submissions to queue up behind it."""
-    t = np.arange(2 * RATE) / RATE
-    stem = io.BytesIO()
-    soundfile.write(stem, (0.3 * np.sin(2 * np.pi * 110 * t))[:, None], RATE, format="WAV", subtype="PCM_24")
-    clips = [{"file": "stems/tone.wav", "start_s": 0.0}, {"file": "stems/tone.wav", "start_s": length_s - 2.0}]
-    session = {
-        "format": "mixfarm/1",
-        "name": "blocker",
-        "tracks": [{"name": f"t{index}", "clips": clips, "fx": [{"type": "reverb", "decay_s": 1.5, "mix": 0.3}]} for index in range(2)],
-        "master": {"tail_s": 0.0},
-        "outputs": [{"path": "master.wav", "bit_depth": 24}],
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("session.yaml", yaml.safe_dump(session))
-        archive.writestr("stems/tone.wav", stem.getvalue())
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +29,7 @@ def fifty(service):
     priorities = [rng.choice([-2, 0, 0, 1, 3, 3, 7]) for _ in range(JOBS - 1)]
     bundles = [session_bundle(0.25, name=f"job{index:02d}", freq_hz=200.0 + index) for index in range(JOBS - 1)]
     with httpx.Client(base_url=service.url, timeout=60) as client:
-        blocker = client.post("/api/jobs", files={"bundle": ("b.zip", blocker_bundle())}, data={"priority": "-5"})
+        blocker = client.post("/api/jobs", files={"bundle": ("b.zip", long_bundle(150.0, name="blocker"))}, data={"priority": "-5"})
         assert blocker.status_code == 201, blocker.text
         blocker = blocker.json()
         wait_for_state(client, blocker["id"], {"running"}, 60)

@@ -11,12 +11,10 @@ import time
 import zipfile
 
 import httpx
-import numpy as np
 import pytest
-import soundfile
-import yaml
 
 from conftest import ServiceProcess, session_bundle, wait_for_state
+from conftest import long_bundle as _long_bundle
 
 from farm.jobstate import JobState
 from farm.store import JobStore
@@ -26,25 +24,14 @@ FINAL = {"succeeded", "failed", "cancelled"}
 
 
 def long_bundle(length_s: float, tracks: int = 2) -> bytes:
-    t = np.arange(2 * RATE) / RATE
-    stem = io.BytesIO()
-    soundfile.write(stem, (0.3 * np.sin(2 * np.pi * 150 * t))[:, None], RATE, format="WAV", subtype="PCM_24")
-    clips = [{"file": "stems/tone.wav", "start_s": 0.0}, {"file": "stems/tone.wav", "start_s": length_s - 2.0}]
-    session = {
-        "format": "mixfarm/1",
-        "name": "interrupted",
-        "tracks": [
-            {"name": f"t{index}", "clips": clips, "fx": [{"type": "saturation", "drive_db": 4}, {"type": "reverb", "decay_s": 1.2, "mix": 0.3}]}
-            for index in range(tracks)
-        ],
-        "master": {"tail_s": 0.0, "loudness": {"preset": "spotify"}},
-        "outputs": [{"path": "master.wav", "bit_depth": 24}, {"path": "master-16.flac", "format": "flac", "bit_depth": 16}],
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("session.yaml", yaml.safe_dump(session))
-        archive.writestr("stems/tone.wav", stem.getvalue())
-    return buffer.getvalue()
+    return _long_bundle(
+        length_s,
+        name="interrupted",
+        tracks=tracks,
+        fx=[{"type": "saturation", "drive_db": 4}, {"type": "reverb", "decay_s": 1.2, "mix": 0.3}],
+        master={"tail_s": 0.0, "loudness": {"preset": "spotify"}},
+        outputs=[{"path": "master.wav", "bit_depth": 24}, {"path": "master-16.flac", "format": "flac", "bit_depth": 16}],
+    )
 
 
 def submit(client: httpx.Client, bundle: bytes, priority: int = 0) -> dict:
