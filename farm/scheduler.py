@@ -29,6 +29,7 @@ from .store import Job, JobStore
 SESSION_NAMES = ("session.yaml", "session.yml", "session.json")
 PROGRESS_INTERVAL_S = 0.25
 DEFAULT_MAX_ATTEMPTS = 3
+CAPACITY_REFRESH_S = 2.0
 
 log = logging.getLogger("mixfarm.scheduler")
 
@@ -54,7 +55,8 @@ class Scheduler:
     executor_factory : callable
         Returns the executor to render on (called once, on :meth:`start`).
     max_running : int, optional
-        Jobs rendering at once; default: the cluster's CPU count.
+        Jobs rendering at once; default: the cluster's CPU count, followed as
+        nodes join and leave.
     max_attempts : int
         Attempts per job before it fails for good.
     on_tasks : callable, optional
@@ -85,14 +87,13 @@ class Scheduler:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._capacity = (-CAPACITY_REFRESH_S, 1)
 
     def start(self) -> None:
         """Requeue what a previous process left running, connect the executor, start claiming."""
         for job_id in self.store.requeue_running():
             log.warning("job %s was running when the service stopped: queued again", job_id)
         self.executor = self._executor_factory()
-        if self.max_running is None:
-            self.max_running = max(1, int(self.executor.cluster()["cpus"]))
         self._thread = threading.Thread(target=self._loop, name="mixfarm-scheduler", daemon=True)
         self._thread.start()
 
@@ -115,6 +116,16 @@ class Scheduler:
     def wake(self) -> None:
         """Look at the queue now (after a submit or retry)."""
         self._wake.set()
+
+    @property
+    def capacity(self) -> int:
+        """Jobs allowed to render at once: ``max_running``, or the cluster's CPUs now (nodes come and go)."""
+        if self.max_running is not None:
+            return self.max_running
+        now = time.monotonic()
+        if now - self._capacity[0] >= CAPACITY_REFRESH_S:
+            self._capacity = (now, max(1, int(self.executor.cluster()["cpus"])))
+        return self._capacity[1]
 
     @property
     def running(self) -> int:
@@ -155,7 +166,7 @@ class Scheduler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                while self.running < self.max_running and not self._stop.is_set():
+                while self.running < self.capacity and not self._stop.is_set():
                     job = self.store.claim_next()
                     if job is None:
                         break

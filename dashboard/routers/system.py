@@ -31,4 +31,4 @@ def cluster(request: Request, studio: str = Depends(studio_of)) -> dict:
     service = request.app.state.service
     executor = service.scheduler.executor
     facts = executor.cluster() if executor else {"nodes": [], "cpus": 0, "cpus_busy": 0}
-    return {**facts, "jobs_running": service.scheduler.running, "max_running": service.scheduler.max_running}
+    return {**facts, "jobs_running": service.scheduler.running, "max_running": service.scheduler.capacity if executor else service.scheduler.max_running}
