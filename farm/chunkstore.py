@@ -22,10 +22,14 @@ class ChunkStore:
         self.channels = channels
 
     def write(self, start_frame: int, block: np.ndarray) -> None:
-        """Store ``block`` as the piece starting at ``start_frame``."""
+        """Store ``block`` as the piece starting at ``start_frame``.
+
+        The store's parent folder must exist: a task left over from a render
+        that has ended (and removed its work folder) fails instead of writing.
+        """
         if block.shape[0] == 0:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(exist_ok=True)
         target = self.folder / f"{start_frame:014d}.npy"
         partial = target.with_suffix(".partial.npy")
         np.save(partial, np.ascontiguousarray(block, dtype=np.float64))

@@ -143,7 +143,7 @@ def render(
         workdir.mkdir()
     except OSError as exc:
         raise RenderError(f"{out_dir}: output folder is not writable ({exc.strerror or exc})") from None
-    executor = executor or RayExecutor()
+    executor = _Submitted(executor or RayExecutor())
     try:
         tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks)
         report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
@@ -152,8 +152,31 @@ def render(
         report["realtime_factor"] = report["duration_s"] / report["wall_s"]
         _publish(workdir, out_dir, report)
         return report
+    except BaseException:
+        executor.cancel_all()
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class _Submitted:
+    """An executor that remembers every task a render submits, so a failed render can cancel what is left."""
+
+    def __init__(self, executor) -> None:
+        self._executor = executor
+        self._refs: list = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._executor, name)
+
+    def submit(self, kind: str, *args, num_returns: int = 1):
+        refs = self._executor.submit(kind, *args, num_returns=num_returns)
+        self._refs.append(refs[0] if isinstance(refs, list) else refs)
+        return refs
+
+    def cancel_all(self) -> None:
+        """Cancel every task submitted so far (finished ones are left as they are)."""
+        self._executor.cancel(self._refs)
 
 
 def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tracker: _Tracker, window: int) -> dict:

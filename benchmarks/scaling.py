@@ -1,0 +1,389 @@
+"""Strong scaling of whole-session renders: wall time, speedup and parallel efficiency as Ray gets more CPUs.
+
+Two synthetic sessions are rendered again and again on a local Ray cluster
+started with ``ray.init(num_cpus=N)``, for N = 1, 2, 4, ... up to ``--max-cpus``
+(the last step is ``--max-cpus`` itself when it is not a power of two):
+
+(a) **32 tracks** x ``--minutes-32`` minutes (default 2): plenty of tracks, so
+    the mixing stage has 32 independent track tasks per time chunk;
+(b) **4 tracks** x ``--minutes-4`` minutes (default 20): few tracks and many
+    chunks, so it scales only as far as time-chunking does.
+
+Stems are made deterministically with numpy (a decaying tone on a beat plus
+lowpassed noise; even tracks stereo, odd tracks mono), 48 kHz, 24-bit WAV.
+Every track runs ``eq`` (highpass 80 Hz and a bell) and ``compressor``, has a
+fader and a pan, and sends post-fader to a ``verb`` bus running ``reverb``; the
+master runs a ``compressor`` and the loudness stage (-14 LUFS, -1 dBTP) and
+delivers one 24-bit WAV with TPDF dither. Chunks are ``--chunk-s`` long.
+
+For each N, Ray is restarted (``ray.shutdown()``; ``ray.init(num_cpus=N,
+include_dashboard=False)``), each session is rendered once to warm up (worker
+processes start, numba loads its caches) and then ``--repeats`` times; the
+median wall time is reported, with speedup = wall(N=1) / wall(N) and parallel
+efficiency = speedup / N. Every render's master file is hashed: the outputs
+must be identical whatever N (the table says whether they were).
+
+Below each table come the seconds spent in tasks by kind at 1 CPU (from the
+``meta`` of each task), the mixing stage's work and its longest chain, the
+serial stages, and the speedup these allow at 2, 4, 8 and 16 CPUs: work /
+(serial + max(mixing work / N, longest chain)), a bound that leaves Ray's and
+the driver's overheads out. It is how a run on a small machine says
+something about a big one.
+
+What to expect, and why
+-----------------------
+The goal is 85 % parallel efficiency at 16 CPUs for both sessions.
+
+Today every stateful effect carries its state from one chunk to the next
+(DESIGN.md, "Time-chunking that nulls", strategy 1): the chunks of one track
+run in sequence, each starting from the previous chunk's final state. The
+parallelism of the mixing stage is therefore the number of strips (tracks,
+buses, the master's sum) plus pipelining across stages: while the tracks
+render chunk k+1, the reverb bus renders chunk k and the master's sum chunk
+k-1 (at most ``max(2, N)`` chunks are in flight). The 32-track session has
+32 track tasks per chunk to spread; the 4-track session can keep only about 4
+CPUs busy with its tracks, plus the bus and the master sum pipelined behind
+them: about 6 tasks at once at best, fewer as the bus and master tasks are
+lighter. So session (b) should flatten beyond 4-6 CPUs, and its efficiency at
+16 CPUs shows how far time-chunking itself scales (not beyond that, so far). To
+reach the goal it needs chunks of one track rendered in parallel: exact
+parallel IIR, overlap-add, pre-roll (strategies 2-4 of DESIGN.md).
+
+Both sessions also share stages that do not scale with N at all: the
+mastering pass runs its chunks in sequence (the true-peak limiter carries its
+state), at least twice (measure, then correct), and each deliverable is
+written by one task. Their share of the wall time bounds the speedup of both
+(Amdahl's law); the 32-track session hides it best, its mixing stage being
+32 times as much work.
+
+Running it
+----------
+Here (2 cores): the full sizes take a while (1 and 2 CPUs, 4 renders of each
+session per N); check it first with small sessions::
+
+    python benchmarks/scaling.py --max-cpus 2 --minutes-32 0.5 --minutes-4 2 --repeats 1
+    python benchmarks/scaling.py --max-cpus 2
+
+On a 16-core machine (N = 1, 2, 4, 8, 16)::
+
+    python benchmarks/scaling.py                 # --max-cpus defaults to os.cpu_count()
+    python benchmarks/scaling.py --chunk-s 5     # more, shorter chunks
+
+Stems go to a temporary folder (32 x 2 min and 4 x 20 min at 24 bits are
+about 0.8 and 1.4 GB), which is removed at the end unless ``--keep``. On a
+machine with fewer physical cores than N the figures measure oversubscription,
+not scaling: hyperthreads count in ``os.cpu_count()``. The driver, Ray's
+raylet and GCS also take some CPU, so N = ``os.cpu_count()`` reads a little
+low. The header prints the load average: other load on the machine distorts
+every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import hashlib
+import math
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import ray
+import scipy.signal
+import soundfile
+import yaml
+
+from farm.executor import RayExecutor
+from farm.render import render
+
+RATE = 48000
+BLOCK_FRAMES = 1 << 18
+STEM_LEVEL = 0.1
+NOISE_GAIN = 4.0
+"""Brings the lowpassed noise to about the tone's level."""
+SEND_DB = -12.0
+TRACK_COMPRESSOR = {"threshold_db": -24.0, "ratio": 3.0, "attack_s": 0.01, "release_s": 0.1}
+MASTER_COMPRESSOR = {"threshold_db": -10.0, "ratio": 2.0, "attack_s": 0.02, "release_s": 0.2}
+REVERB = {"decay_s": 1.8, "predelay_s": 0.02, "mix": 1.0}
+TARGET = {"target_lufs": -14.0, "true_peak_dbtp": -1.0}
+GOAL_CPUS = 16
+GOAL_EFFICIENCY = 0.85
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionSize:
+    tracks: int
+    minutes: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.tracks} tracks x {self.minutes:g} min"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.tracks}x{self.minutes:g}"
+
+
+@dataclasses.dataclass
+class Result:
+    """The renders of one session at one CPU count."""
+
+    cpus: int
+    walls: list[float]
+    tasks: int
+    chunks: int
+    audio_s: float
+    digests: set[str]
+    task_s: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Seconds spent in tasks, by kind, in the last timed render."""
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(self.walls)
+
+
+def cpu_counts(max_cpus: int) -> list[int]:
+    """1, 2, 4, ... up to ``max_cpus``, ending with ``max_cpus`` itself."""
+    counts, n = [], 1
+    while n < max_cpus:
+        counts.append(n)
+        n *= 2
+    return counts + [max_cpus]
+
+
+def write_stem(path: Path, index: int, channels: int, frames: int) -> None:
+    """A decaying tone on a beat plus lowpassed noise, their balance set by ``index``, written block by block as 24-bit WAV."""
+    rng = np.random.default_rng(index)
+    pitch_hz = 55.0 * 2.0 ** (((7 * index) % 24) / 12.0)
+    hits_per_s = 1.0 + 0.5 * (index % 4)
+    tonal = 0.8 if index % 3 else 0.2
+    lowpass = scipy.signal.butter(1, 400.0 + 200.0 * (index % 8), fs=RATE, output="sos")
+    state = np.zeros((1, 2, channels))
+    phases = np.array([0.0, 0.5])[:channels]
+    with soundfile.SoundFile(path, "w", RATE, channels, "PCM_24") as stem:
+        for start in range(0, frames, BLOCK_FRAMES):
+            t = np.arange(start, min(start + BLOCK_FRAMES, frames))[:, None] / RATE
+            tone = np.sin(2.0 * np.pi * pitch_hz * t + phases) * np.exp(-6.0 * ((t * hits_per_s) % 1.0))
+            noise, state = scipy.signal.sosfilt(lowpass, rng.standard_normal(tone.shape), axis=0, zi=state)
+            stem.write(STEM_LEVEL * (tonal * tone + (1.0 - tonal) * NOISE_GAIN * noise))
+
+
+def session_document(size: SessionSize) -> dict:
+    """The session file: eq + compressor, fader, pan and a reverb send on every track; master compressor and loudness stage."""
+    tracks = [
+        {
+            "name": f"track{index:02d}",
+            "file": f"stems/track{index:02d}.wav",
+            "fx": [
+                {
+                    "type": "eq",
+                    "bands": [
+                        {"kind": "highpass", "freq_hz": 80.0},
+                        {"kind": "bell", "freq_hz": 250.0 * 2 ** (index % 5), "gain_db": 3.0 if index % 2 else -3.0, "q": 1.0},
+                    ],
+                },
+                {"type": "compressor", **TRACK_COMPRESSOR},
+            ],
+            "gain_db": -3.0 - 1.5 * (index % 4),
+            "pan": round(math.sin(2.4 * index), 2),
+            "sends": [{"bus": "verb", "level_db": SEND_DB}],
+        }
+        for index in range(size.tracks)
+    ]
+    return {
+        "format": "mixfarm/1",
+        "name": f"scaling {size.slug}",
+        "sample_rate": RATE,
+        "tracks": tracks,
+        "buses": [{"name": "verb", "fx": [{"type": "reverb", **REVERB}]}],
+        "master": {"fx": [{"type": "compressor", **MASTER_COMPRESSOR}], "loudness": TARGET, "tail_s": 2.0},
+        "outputs": [{"path": "master.wav", "format": "wav", "bit_depth": 24, "dither": "tpdf"}],
+    }
+
+
+def build_session(folder: Path, size: SessionSize) -> Path:
+    """Write the stems and session.yaml of ``size`` into ``folder``; return the session's path."""
+    (folder / "stems").mkdir(parents=True)
+    frames = int(round(size.minutes * 60.0 * RATE))
+    for index in range(size.tracks):
+        write_stem(folder / "stems" / f"track{index:02d}.wav", index, 2 if index % 2 == 0 else 1, frames)
+    path = folder / "session.yaml"
+    path.write_text(yaml.safe_dump(session_document(size), sort_keys=False))
+    return path
+
+
+def start_ray(cpus: int) -> RayExecutor:
+    """A fresh local Ray cluster with ``cpus`` CPUs."""
+    ray.shutdown()
+    ray.init(num_cpus=cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    return RayExecutor()
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def render_once(executor: RayExecutor, session: Path, out: Path, chunk_s: float, keep: bool) -> tuple[float, dict, str, dict[str, float]]:
+    """One render: (wall seconds, report, sha256 of the master file, task seconds by kind)."""
+    task_s: collections.Counter = collections.Counter()
+
+    def on_tasks(metas: list[dict]) -> None:
+        for meta in metas:
+            task_s[meta["kind"]] += meta["seconds"]
+
+    started = time.perf_counter()
+    report = render(session, out, chunk_s=chunk_s, executor=executor, on_tasks=on_tasks)
+    wall = time.perf_counter() - started
+    digest = file_digest(out / report["deliverables"][0]["path"])
+    if not keep:
+        shutil.rmtree(out)
+    return wall, report, digest, dict(task_s)
+
+
+def measure(executor: RayExecutor, cpus: int, session: Path, outs: Path, chunk_s: float, repeats: int, keep: bool) -> Result:
+    """A warm-up render, then ``repeats`` timed ones."""
+    _, report, digest, _ = render_once(executor, session, outs / f"n{cpus}-warm-up", chunk_s, keep)
+    result = Result(cpus, [], report["tasks"], report["chunks"], report["duration_s"], {digest})
+    for repeat in range(repeats):
+        wall, report, digest, result.task_s = render_once(executor, session, outs / f"n{cpus}-r{repeat}", chunk_s, keep)
+        result.walls.append(wall)
+        result.digests.add(digest)
+    return result
+
+
+def work_and_span(task_s: dict[str, float], tracks: int) -> tuple[float, float, float, float]:
+    """(work, span of the mixing stage, serial seconds, mixing-stage work) from task seconds by kind.
+
+    Work is all task seconds. In the mixing stage each strip's chunks run in
+    sequence, so it takes at least its longest chain: one track (their mean),
+    the bus, or the master's sum. The mastering passes (one chain each) and the
+    deliverable run alone: serial.
+    """
+    work = sum(task_s.values())
+    mix_work = task_s.get("track", 0.0) + task_s.get("bus", 0.0) + task_s.get("mix", 0.0)
+    span = max(task_s.get("track", 0.0) / tracks, task_s.get("bus", 0.0), task_s.get("mix", 0.0))
+    serial = work - mix_work
+    return work, span, serial, mix_work
+
+
+def speedup_bound(task_s: dict[str, float], tracks: int, cpus: float) -> float:
+    """The most speedup ``cpus`` CPUs could give: work / (serial + max(mixing work / cpus, mixing span))."""
+    work, span, serial, mix_work = work_and_span(task_s, tracks)
+    return work / (serial + max(mix_work / cpus, span))
+
+
+def print_bounds(size: SessionSize, result: Result) -> None:
+    """Where the time goes at ``result.cpus`` CPUs, and what that allows at more CPUs."""
+    task_s = result.task_s
+    work, span, serial, mix_work = work_and_span(task_s, size.tracks)
+    kinds = ", ".join(f"{kind} {seconds:.2f}" for kind, seconds in sorted(task_s.items(), key=lambda item: -item[1]))
+    print(f"task seconds at {result.cpus} CPU(s): {kinds} (work {work:.2f} s; wall {result.walls[-1]:.2f} s)")
+    print(
+        f"  mixing stage: work {mix_work:.2f} s, longest chain {span:.2f} s (a strip's chunks run in sequence); "
+        f"serial stages (mastering passes, delivery): {serial:.2f} s"
+    )
+    bounds = ", ".join(f"{cpus}: {speedup_bound(task_s, size.tracks, cpus):.1f}x" for cpus in (2, 4, 8, GOAL_CPUS))
+    print(f"  so, at most (work / span, overheads left out): {bounds}, any: {speedup_bound(task_s, size.tracks, math.inf):.1f}x")
+
+
+def print_table(size: SessionSize, results: list[Result], chunk_s: float) -> None:
+    base = results[0].wall if results and results[0].cpus == 1 else None
+    first = results[0]
+    print(f"\n{size.label} ({first.audio_s:.0f} s of audio, {first.chunks} chunks of {chunk_s:g} s, {first.tasks} tasks per render)")
+    print(f"{'CPUs':>5} {'wall s':>9} {'min-max s':>15} {'speedup':>8} {'efficiency':>11} {'realtime':>9}")
+    for result in results:
+        spread = f"{min(result.walls):.2f}-{max(result.walls):.2f}"
+        speedup = base / result.wall if base else math.nan
+        efficiency = speedup / result.cpus
+        print(
+            f"{result.cpus:>5} {result.wall:>9.2f} {spread:>15} {speedup:>7.2f}x {efficiency:>10.0%} "
+            f"{result.audio_s / result.wall:>8.1f}x"
+        )
+    digests = set().union(*(result.digests for result in results))
+    print(f"identical master file at every CPU count and repeat: {'yes' if len(digests) == 1 else f'NO ({len(digests)} different)'}")
+    at_goal = next((result for result in results if result.cpus == GOAL_CPUS), None)
+    if at_goal and base:
+        efficiency = base / at_goal.wall / GOAL_CPUS
+        verdict = "met" if efficiency >= GOAL_EFFICIENCY else "missed"
+        print(f"goal {GOAL_EFFICIENCY:.0%} efficiency at {GOAL_CPUS} CPUs: {verdict} ({efficiency:.0%})")
+    else:
+        print(f"goal {GOAL_EFFICIENCY:.0%} efficiency at {GOAL_CPUS} CPUs: not measured here (up to {results[-1].cpus} CPUs)")
+    print_bounds(size, results[0])
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a number above 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 1 or more")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-cpus", type=positive_int, default=os.cpu_count() or 1, help="largest Ray CPU count (default: os.cpu_count(), here %(default)s)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timed renders per session and CPU count, after one warm-up (default %(default)s)")
+    parser.add_argument("--chunk-s", type=positive_float, default=10.0, help="chunk length in seconds (default %(default)s)")
+    parser.add_argument("--minutes-32", type=positive_float, default=2.0, help="length of the 32-track session (default %(default)s)")
+    parser.add_argument("--minutes-4", type=positive_float, default=20.0, help="length of the 4-track session (default %(default)s)")
+    parser.add_argument("--keep", action="store_true", help="keep the stems and every render's output (the folder is printed)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = [SessionSize(32, args.minutes_32), SessionSize(4, args.minutes_4)]
+    counts = cpu_counts(args.max_cpus)
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"mixfarm scaling: {platform.machine()}, {os.cpu_count()} CPUs seen, load average {load}; Ray {ray.__version__}; "
+        f"CPU counts {counts}; chunk {args.chunk_s:g} s; median of {args.repeats} after 1 warm-up",
+        flush=True,
+    )
+    root = Path(tempfile.mkdtemp(prefix="mixfarm-scaling-"))
+    try:
+        sessions = {}
+        for size in sizes:
+            started = time.perf_counter()
+            sessions[size] = build_session(root / size.slug, size)
+            print(f"wrote {size.label} in {time.perf_counter() - started:.1f} s", flush=True)
+        results: dict[SessionSize, list[Result]] = {size: [] for size in sizes}
+        for cpus in counts:
+            executor = start_ray(cpus)
+            try:
+                for size in sizes:
+                    result = measure(executor, cpus, sessions[size], root / size.slug / "out", args.chunk_s, args.repeats, args.keep)
+                    results[size].append(result)
+                    walls = ", ".join(f"{wall:.2f}" for wall in result.walls)
+                    print(f"  {cpus:>3} CPUs, {size.label}: {walls} s", flush=True)
+            finally:
+                ray.shutdown()
+        for size in sizes:
+            print_table(size, results[size], args.chunk_s)
+    finally:
+        if args.keep:
+            print(f"\nkept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
