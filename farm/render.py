@@ -152,8 +152,10 @@ def render(
         report["realtime_factor"] = report["duration_s"] / report["wall_s"]
         _publish(workdir, out_dir, report)
         return report
+    except RenderCancelled:
+        raise
     except BaseException:
-        executor.cancel_all()
+        executor.cancel_unfinished()
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -174,9 +176,10 @@ class _Submitted:
         self._refs.append(refs[0] if isinstance(refs, list) else refs)
         return refs
 
-    def cancel_all(self) -> None:
-        """Cancel every task submitted so far (finished ones are left as they are)."""
-        self._executor.cancel(self._refs)
+    def cancel_unfinished(self) -> None:
+        """Cancel the tasks submitted so far that have not finished (only those: cancelling a task
+        as it completes can abort Ray's driver)."""
+        self._executor.cancel(self._executor.unfinished(self._refs))
 
 
 def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tracker: _Tracker, window: int) -> dict:
