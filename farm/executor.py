@@ -93,10 +93,6 @@ class LocalExecutor:
     def cancel(self, refs: list[LocalRef]) -> None:
         """Nothing to cancel: every task has finished."""
 
-    def unfinished(self, refs: list[LocalRef]) -> list[LocalRef]:
-        """None: every task has finished."""
-        return []
-
     def shutdown(self) -> None:
         """Nothing to let go of."""
 
@@ -182,12 +178,6 @@ class RayExecutor:
         """Stop the tasks behind ``refs`` (queued ones never start; running ones are interrupted)."""
         for ref in refs:
             self._ray.cancel(ref, recursive=False)
-
-    def unfinished(self, refs: list) -> list:
-        """The references whose tasks have not finished yet."""
-        if not refs:
-            return []
-        return self._ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)[1]
 
     def shutdown(self) -> None:
         """Disconnect from the cluster (and stop it, if this process started it)."""

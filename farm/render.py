@@ -143,7 +143,7 @@ def render(
         workdir.mkdir()
     except OSError as exc:
         raise RenderError(f"{out_dir}: output folder is not writable ({exc.strerror or exc})") from None
-    executor = _Submitted(executor or RayExecutor())
+    executor = executor or RayExecutor()
     try:
         tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks)
         report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
@@ -152,34 +152,8 @@ def render(
         report["realtime_factor"] = report["duration_s"] / report["wall_s"]
         _publish(workdir, out_dir, report)
         return report
-    except RenderCancelled:
-        raise
-    except BaseException:
-        executor.cancel_unfinished()
-        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-class _Submitted:
-    """An executor that remembers every task a render submits, so a failed render can cancel what is left."""
-
-    def __init__(self, executor) -> None:
-        self._executor = executor
-        self._refs: list = []
-
-    def __getattr__(self, name: str):
-        return getattr(self._executor, name)
-
-    def submit(self, kind: str, *args, num_returns: int = 1):
-        refs = self._executor.submit(kind, *args, num_returns=num_returns)
-        self._refs.append(refs[0] if isinstance(refs, list) else refs)
-        return refs
-
-    def cancel_unfinished(self) -> None:
-        """Cancel the tasks submitted so far that have not finished (only those: cancelling a task
-        as it completes can abort Ray's driver)."""
-        self._executor.cancel(self._executor.unfinished(self._refs))
 
 
 def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tracker: _Tracker, window: int) -> dict:

@@ -249,7 +249,7 @@ def test_a_render_whose_node_pool_vanishes_fails_with_a_clear_error_instead_of_h
 
 
 def test_a_render_that_failed_leaves_no_tasks_behind_to_write_into_its_output_folder(cluster, session, tmp_path):
-    """When the cluster loses its nodes the render fails; its queued tasks must not run when nodes come back."""
+    """When the cluster loses its nodes the render fails; tasks of it that run when nodes come back write nothing."""
     ensure_workers(cluster)
     path, _ = session
     impatient = RayExecutor(no_cpu_grace_s=5.0)
