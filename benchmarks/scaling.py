@@ -94,19 +94,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import ray
-import scipy.signal
-import soundfile
 import yaml
 
 from farm.executor import RayExecutor
 from farm.render import render
+from render_session import RATE, write_stem
 
-RATE = 48000
-BLOCK_FRAMES = 1 << 18
-STEM_LEVEL = 0.1
-NOISE_GAIN = 4.0
 """Brings the lowpassed noise to about the tone's level."""
 SEND_DB = -12.0
 TRACK_COMPRESSOR = {"threshold_db": -24.0, "ratio": 3.0, "attack_s": 0.01, "release_s": 0.1}
@@ -156,23 +150,6 @@ def cpu_counts(max_cpus: int) -> list[int]:
         counts.append(n)
         n *= 2
     return counts + [max_cpus]
-
-
-def write_stem(path: Path, index: int, channels: int, frames: int) -> None:
-    """A decaying tone on a beat plus lowpassed noise, their balance set by ``index``, written block by block as 24-bit WAV."""
-    rng = np.random.default_rng(index)
-    pitch_hz = 55.0 * 2.0 ** (((7 * index) % 24) / 12.0)
-    hits_per_s = 1.0 + 0.5 * (index % 4)
-    tonal = 0.8 if index % 3 else 0.2
-    lowpass = scipy.signal.butter(1, 400.0 + 200.0 * (index % 8), fs=RATE, output="sos")
-    state = np.zeros((1, 2, channels))
-    phases = np.array([0.0, 0.5])[:channels]
-    with soundfile.SoundFile(path, "w", RATE, channels, "PCM_24") as stem:
-        for start in range(0, frames, BLOCK_FRAMES):
-            t = np.arange(start, min(start + BLOCK_FRAMES, frames))[:, None] / RATE
-            tone = np.sin(2.0 * np.pi * pitch_hz * t + phases) * np.exp(-6.0 * ((t * hits_per_s) % 1.0))
-            noise, state = scipy.signal.sosfilt(lowpass, rng.standard_normal(tone.shape), axis=0, zi=state)
-            stem.write(STEM_LEVEL * (tonal * tone + (1.0 - tonal) * NOISE_GAIN * noise))
 
 
 def session_document(size: SessionSize) -> dict:
