@@ -24,37 +24,32 @@ efficiency = speedup / N. Every render's master file is hashed: the outputs
 must be identical whatever N (the table says whether they were).
 
 Below each table come the seconds spent in tasks by kind at 1 CPU (from the
-``meta`` of each task), the mixing stage's work and its longest chain, the
-serial stages, and the speedup these allow at 2, 4, 8 and 16 CPUs: work /
-(serial + max(mixing work / N, longest chain)), a bound that leaves Ray's and
-the driver's overheads out. It is how a run on a small machine says
-something about a big one.
+``meta`` of each task) and the speedup they allow at 2, 4, 8 and 16 CPUs, a
+bound that leaves Ray's and the driver's overheads out: work / the sum over
+the stages (mixing, each loudness pass, delivery) of max(the stage's work / N,
+its longest chain). The longest chain of the mixing stage is the strip that
+carries its state from chunk to chunk (its chunks run in sequence) with the
+most seconds; of a loudness pass, one chunk; of delivery, one chunk plus the
+writing of the file. It is how a run on a small machine says something about
+a big one.
 
 What to expect, and why
 -----------------------
 The goal is 85 % parallel efficiency at 16 CPUs for both sessions.
 
-Today every stateful effect carries its state from one chunk to the next
-(DESIGN.md, "Time-chunking that nulls", strategy 1): the chunks of one track
-run in sequence, each starting from the previous chunk's final state. The
-parallelism of the mixing stage is therefore the number of strips (tracks,
-buses, the master's sum) plus pipelining across stages: while the tracks
-render chunk k+1, the reverb bus renders chunk k and the master's sum chunk
-k-1 (at most ``max(2, N)`` chunks are in flight). The 32-track session has
-32 track tasks per chunk to spread; the 4-track session can keep only about 4
-CPUs busy with its tracks, plus the bus and the master sum pipelined behind
-them: about 6 tasks at once at best, fewer as the bus and master tasks are
-lighter. So session (b) should flatten beyond 4-6 CPUs, and its efficiency at
-16 CPUs shows how far time-chunking itself scales (not beyond that, so far). To
-reach the goal it needs chunks of one track rendered in parallel: exact
-parallel IIR, overlap-add, pre-roll (strategies 2-4 of DESIGN.md).
-
-Both sessions also share stages that do not scale with N at all: the
-mastering pass runs its chunks in sequence (the true-peak limiter carries its
-state), at least twice (measure, then correct), and each deliverable is
-written by one task. Their share of the wall time bounds the speedup of both
-(Amdahl's law); the 32-track session hides it best, its mixing stage being
-32 times as much work.
+The compiler gives every strip whose effects settle within a chunk a
+pre-roll (DESIGN.md, "Time-chunking that nulls", strategy 4; ``farm.plan``):
+its chunks start from silence a little early and run at once, so the 4-track
+session spreads over as many CPUs as it has chunks in flight, not only over
+its tracks. Here every strip pre-rolls at 10 s chunks (the tracks' EQ and
+compressor about 2.7 s, the reverb bus about 5.5 s, the master's sum about
+5.6 s), at the price of that much extra work per chunk: about 30 % more
+work at 1 CPU than carrying state, bought back from 2 CPUs on. The loudness
+stage's passes run their chunks at once with the limiter's pre-roll, and each
+deliverable is resampled, dithered and metered in chunks at once; only the
+writing of each file (and shaped dither) is one task. What does not scale:
+the barriers between stages (each loudness pass waits for the whole
+timeline), the file writes, and the driver's own work.
 
 Running it
 ----------
@@ -135,8 +130,10 @@ class Result:
     chunks: int
     audio_s: float
     digests: set[str]
-    task_s: dict[str, float] = dataclasses.field(default_factory=dict)
-    """Seconds spent in tasks, by kind, in the last timed render."""
+    metas: list[dict] = dataclasses.field(default_factory=list)
+    """The meta of every task of the last timed render."""
+    report: dict = dataclasses.field(default_factory=dict)
+    """The last timed render's report."""
 
     @property
     def wall(self) -> float:
@@ -211,21 +208,16 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def render_once(executor: RayExecutor, session: Path, out: Path, chunk_s: float, keep: bool) -> tuple[float, dict, str, dict[str, float]]:
-    """One render: (wall seconds, report, sha256 of the master file, task seconds by kind)."""
-    task_s: collections.Counter = collections.Counter()
-
-    def on_tasks(metas: list[dict]) -> None:
-        for meta in metas:
-            task_s[meta["kind"]] += meta["seconds"]
-
+def render_once(executor: RayExecutor, session: Path, out: Path, chunk_s: float, keep: bool) -> tuple[float, dict, str, list[dict]]:
+    """One render: (wall seconds, report, sha256 of the master file, the meta of every task)."""
+    metas: list[dict] = []
     started = time.perf_counter()
-    report = render(session, out, chunk_s=chunk_s, executor=executor, on_tasks=on_tasks)
+    report = render(session, out, chunk_s=chunk_s, executor=executor, on_tasks=metas.extend)
     wall = time.perf_counter() - started
     digest = file_digest(out / report["deliverables"][0]["path"])
     if not keep:
         shutil.rmtree(out)
-    return wall, report, digest, dict(task_s)
+    return wall, report, digest, metas
 
 
 def measure(executor: RayExecutor, cpus: int, session: Path, outs: Path, chunk_s: float, repeats: int, keep: bool) -> Result:
@@ -233,45 +225,52 @@ def measure(executor: RayExecutor, cpus: int, session: Path, outs: Path, chunk_s
     _, report, digest, _ = render_once(executor, session, outs / f"n{cpus}-warm-up", chunk_s, keep)
     result = Result(cpus, [], report["tasks"], report["chunks"], report["duration_s"], {digest})
     for repeat in range(repeats):
-        wall, report, digest, result.task_s = render_once(executor, session, outs / f"n{cpus}-r{repeat}", chunk_s, keep)
+        wall, report, digest, metas = render_once(executor, session, outs / f"n{cpus}-r{repeat}", chunk_s, keep)
         result.walls.append(wall)
         result.digests.add(digest)
+        result.metas, result.report = metas, report
     return result
 
 
-def work_and_span(task_s: dict[str, float], tracks: int) -> tuple[float, float, float, float]:
-    """(work, span of the mixing stage, serial seconds, mixing-stage work) from task seconds by kind.
+def stages(metas: list[dict], report: dict) -> dict[str, tuple[float, float]]:
+    """Each stage's (work, longest chain) in task seconds; see the module's docstring."""
+    by_kind: collections.defaultdict[str, list[float]] = collections.defaultdict(list)
+    by_strip: collections.Counter = collections.Counter()
+    for meta in metas:
+        by_kind[meta["kind"]].append(meta["seconds"])
+        if "strip" in meta:
+            by_strip[meta["strip"]] += meta["seconds"]
+    carried = [name for name, preroll_s in report["time_chunking"]["preroll_s"].items() if preroll_s is None]
+    chunk_task_s = max((seconds for kind in ("track", "bus", "mix") for seconds in by_kind[kind]), default=0.0)
+    result = {"mixing": (sum(by_strip.values()), max([by_strip[name] for name in carried] + [chunk_task_s]))}
+    passes = report["loudness_passes"]
+    master = by_kind["master"]
+    for index in range(passes):
+        work = sum(master) / passes
+        result[f"loudness pass {index + 1}"] = (work, max(master) if report["time_chunking"]["loudness_stage_preroll_s"] is not None else work)
+    deliver, encode = by_kind["deliver"], by_kind["encode"]
+    result["delivery"] = (sum(deliver) + sum(encode), max(deliver, default=0.0) + max(encode, default=0.0))
+    return result
 
-    Work is all task seconds. In the mixing stage each strip's chunks run in
-    sequence, so it takes at least its longest chain: one track (their mean),
-    the bus, or the master's sum. The mastering passes (one chain each) and the
-    deliverable run alone: serial.
-    """
-    work = sum(task_s.values())
-    mix_work = task_s.get("track", 0.0) + task_s.get("bus", 0.0) + task_s.get("mix", 0.0)
-    span = max(task_s.get("track", 0.0) / tracks, task_s.get("bus", 0.0), task_s.get("mix", 0.0))
-    serial = work - mix_work
-    return work, span, serial, mix_work
+
+def speedup_bound(parts: dict[str, tuple[float, float]], cpus: float) -> float:
+    """The most speedup ``cpus`` CPUs could give: work / sum over stages of max(work / cpus, longest chain)."""
+    work = sum(stage_work for stage_work, _ in parts.values())
+    return work / sum(max(stage_work / cpus, chain) for stage_work, chain in parts.values())
 
 
-def speedup_bound(task_s: dict[str, float], tracks: int, cpus: float) -> float:
-    """The most speedup ``cpus`` CPUs could give: work / (serial + max(mixing work / cpus, mixing span))."""
-    work, span, serial, mix_work = work_and_span(task_s, tracks)
-    return work / (serial + max(mix_work / cpus, span))
-
-
-def print_bounds(size: SessionSize, result: Result) -> None:
+def print_bounds(result: Result) -> None:
     """Where the time goes at ``result.cpus`` CPUs, and what that allows at more CPUs."""
-    task_s = result.task_s
-    work, span, serial, mix_work = work_and_span(task_s, size.tracks)
-    kinds = ", ".join(f"{kind} {seconds:.2f}" for kind, seconds in sorted(task_s.items(), key=lambda item: -item[1]))
-    print(f"task seconds at {result.cpus} CPU(s): {kinds} (work {work:.2f} s; wall {result.walls[-1]:.2f} s)")
-    print(
-        f"  mixing stage: work {mix_work:.2f} s, longest chain {span:.2f} s (a strip's chunks run in sequence); "
-        f"serial stages (mastering passes, delivery): {serial:.2f} s"
-    )
-    bounds = ", ".join(f"{cpus}: {speedup_bound(task_s, size.tracks, cpus):.1f}x" for cpus in (2, 4, 8, GOAL_CPUS))
-    print(f"  so, at most (work / span, overheads left out): {bounds}, any: {speedup_bound(task_s, size.tracks, math.inf):.1f}x")
+    kinds = collections.Counter()
+    for meta in result.metas:
+        kinds[meta["kind"]] += meta["seconds"]
+    parts = stages(result.metas, result.report)
+    work = sum(kinds.values())
+    listed = ", ".join(f"{kind} {seconds:.2f}" for kind, seconds in kinds.most_common())
+    print(f"task seconds at {result.cpus} CPU(s): {listed} (work {work:.2f} s; wall {result.walls[-1]:.2f} s)")
+    print("  stages, work / longest chain in s: " + ", ".join(f"{name} {stage_work:.2f} / {chain:.2f}" for name, (stage_work, chain) in parts.items()))
+    bounds = ", ".join(f"{cpus}: {speedup_bound(parts, cpus):.1f}x" for cpus in (2, 4, 8, GOAL_CPUS))
+    print(f"  so, at most (overheads left out): {bounds}, any: {speedup_bound(parts, math.inf):.1f}x")
 
 
 def print_table(size: SessionSize, results: list[Result], chunk_s: float) -> None:
@@ -296,7 +295,7 @@ def print_table(size: SessionSize, results: list[Result], chunk_s: float) -> Non
         print(f"goal {GOAL_EFFICIENCY:.0%} efficiency at {GOAL_CPUS} CPUs: {verdict} ({efficiency:.0%})")
     else:
         print(f"goal {GOAL_EFFICIENCY:.0%} efficiency at {GOAL_CPUS} CPUs: not measured here (up to {results[-1].cpus} CPUs)")
-    print_bounds(size, results[0])
+    print_bounds(results[0])
 
 
 def positive_float(text: str) -> float:

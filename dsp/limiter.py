@@ -309,8 +309,13 @@ def _limit(
 
 
 def max_gain_reduction_db(state: State) -> float:
-    """Largest gain reduction, in dB (>= 0), a limiter applied since its state was made."""
+    """Largest gain reduction, in dB (>= 0), a limiter applied since its state was made (or reset)."""
     return float(state["max_gain_reduction_db"])
+
+
+def reset_gain_reduction(state: State) -> State:
+    """A copy of ``state`` that counts the largest gain reduction afresh (after a chunk's pre-roll)."""
+    return {**state, "max_gain_reduction_db": np.array(0.0)}
 
 
 @dataclasses.dataclass(frozen=True)

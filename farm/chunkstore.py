@@ -49,6 +49,14 @@ class ChunkStore:
             out[lo - start : hi - start] = piece[lo - piece_start : hi - piece_start]
         return out
 
+    def frames(self) -> int:
+        """Frames up to the end of the last piece (0 for an empty store)."""
+        pieces = self._pieces()
+        if not pieces:
+            return 0
+        start, path = pieces[-1]
+        return start + np.load(path, mmap_mode="r").shape[0]
+
     def _pieces(self) -> list[tuple[int, Path]]:
         if not self.folder.exists():
             return []

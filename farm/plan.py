@@ -11,10 +11,23 @@ The plan says, without touching any audio, what each task will do:
   read ``mix_latency`` frames late so the output lines up with the timeline;
 - which strips sound, after mute and solo.
 
-How joins stay exact: every stateful effect carries its state from one chunk
-to the next (chunks of one strip run in sequence; strips and stages run in
-parallel as a pipeline), so a render chunked any way is identical to the
-one-pass render (the FFT convolution to within 1e-12).
+How joins stay exact (DESIGN.md, "Time-chunking that nulls"): the compiler
+picks one of two ways per strip.
+
+- **Pre-roll** (time-parallel): each chunk starts from silent state
+  ``preroll_frames`` early and discards them, so the chunks of the strip run
+  at once, on any workers. The pre-roll is :data:`PREROLL_MARGIN` times the
+  chain's settle time (the sum of its effects' ``settle_s``, each the time
+  after which a cold start matches a warm one below -120 dBFS) plus the
+  longest latency-compensation delay of its feeds. A track reads its pre-roll
+  from its stems; a bus or the master sums its feeds' blocks of the previous
+  chunk and this one.
+- **Carry state** (exact): chunk k+1 starts from chunk k's final state, so
+  the chunks of the strip run in sequence. Chosen when the pre-roll would be
+  longer than a chunk (a long reverb or feedback delay with short chunks).
+
+Either way the render nulls against the one-pass render below -120 dBFS
+(bit-exact for strips that carry state).
 """
 
 from __future__ import annotations
@@ -22,12 +35,19 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from dsp import kweighting, truepeak
 from dsp.effect import Effect
 
 from .effects import build_effect
 from .session import MASTER, Bus, LoadedSession, Track
 
 DEFAULT_CHUNK_S = 10.0
+MIX_TRUE_PEAK_OVERSAMPLING = 4
+"""The mix bus is metered with BS.1770's 4x true-peak interpolator."""
+PREROLL_MARGIN = 1.5
+"""Pre-roll is this many times a chain's settle time: an exponential decay that
+reaches -120 dB in ``settle_s`` reaches -180 dB, headroom for the gain that
+follows (faders, make-up, the loudness stage)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +81,9 @@ class StripPlan:
         False when mute or solo silence it.
     files
         For tracks: each clip's file resolved to a path.
+    preroll_frames
+        Frames each chunk starts early from silent state, so chunks run in
+        parallel; None when the strip carries its state from chunk to chunk.
     """
 
     name: str
@@ -72,6 +95,16 @@ class StripPlan:
     latency_out: int
     audible: bool
     files: tuple[str, ...] = ()
+    preroll_frames: int | None = None
+
+    @property
+    def time_parallel(self) -> bool:
+        """Whether the strip's chunks start from silence with pre-roll instead of carrying state."""
+        return self.preroll_frames is not None
+
+    def first_frame(self, start: int) -> int:
+        """Where rendering the chunk that starts at frame ``start`` begins: its pre-roll earlier (not before 0)."""
+        return start if self.preroll_frames is None else max(start - self.preroll_frames, 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,9 +167,40 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     feeds, arrival = _feeds_into(MASTER, session, plans)
     plans[MASTER] = StripPlan(MASTER, "master", None, 2, feeds, master_effects, arrival + _latency(master_effects), True)
     chunk_frames = max(1, int(round(chunk_s * rate)))
+    for name, strip in plans.items():
+        extra_frames = meter_preroll_frames(rate, MIX_TRUE_PEAK_OVERSAMPLING) if strip.kind == "master" else 0
+        plans[name] = dataclasses.replace(strip, preroll_frames=_preroll(strip, rate, chunk_frames, extra_frames))
     return RenderPlan(
         session.name, rate, timeline_frames, content_frames, chunk_frames, tuple(plans.values()), plans[MASTER].latency_out
     )
+
+
+def preroll_frames(settle_s: float, sample_rate: int) -> int:
+    """Frames of pre-roll for a chain that settles in ``settle_s`` seconds, with :data:`PREROLL_MARGIN`."""
+    return math.ceil(PREROLL_MARGIN * settle_s * sample_rate)
+
+
+def meter_preroll_frames(sample_rate: int, true_peak_oversampling: int) -> int:
+    """Frames a loudness meter needs before a chunk to measure it as one meter fed everything would.
+
+    The K-weighting filter settles in :data:`dsp.kweighting.SETTLE_S`; the
+    true-peak interpolator holds a finite history.
+    """
+    return preroll_frames(kweighting.SETTLE_S, sample_rate) + truepeak.history_frames(true_peak_oversampling)
+
+
+def chain_preroll_frames(effects, sample_rate: int, chunk_frames: int, extra_frames: int = 0) -> int | None:
+    """Pre-roll for chunks of a chain of ``effects`` to start from silence, plus ``extra_frames``.
+
+    None (carry state instead) when it would be longer than ``chunk_frames``.
+    """
+    frames = preroll_frames(sum(effect.settle_s for effect in effects), sample_rate) + extra_frames
+    return frames if frames <= chunk_frames else None
+
+
+def _preroll(strip: StripPlan, sample_rate: int, chunk_frames: int, extra_frames: int) -> int | None:
+    delay_frames = max((feed.delay_samples for feed in strip.feeds), default=0)
+    return chain_preroll_frames(strip.effects, sample_rate, chunk_frames, delay_frames + extra_frames)
 
 
 def _latency(effects: tuple[Effect, ...]) -> int:

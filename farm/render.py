@@ -2,23 +2,27 @@
 
 1. **Prepare**: stems at another sample rate are resampled once (soxr VHQ).
 2. **Mix**: for each time chunk, every track, then every bus in routing
-   order, then the master's sum and chain; each strip resumes from its own
-   state of the previous chunk. The mix bus goes to disk and its loudness is
-   measured on the way (:class:`dsp.loudness.LoudnessPartial` per chunk,
-   merged). At most ``window`` chunks are in flight, so memory stays flat
-   however long the session.
+   order, then the master's sum and chain. A strip the compiler gave a
+   pre-roll renders its chunks at once, each from silence a little early; a
+   strip that carries state resumes from its previous chunk (see
+   :mod:`farm.plan`). The mix bus goes to disk and its loudness is measured
+   on the way (:class:`dsp.loudness.LoudnessPartial` per chunk, merged). At
+   most ``window`` chunks are in flight, so memory stays flat however long
+   the session.
 3. **Master** (only with ``master.loudness``): gain to the target, the
    true-peak limiter, fades; the result is measured and the gain corrected
    (limiting lowers loudness) until it lands within
    :data:`LOUDNESS_TOLERANCE_LU`, at most :data:`MAX_LOUDNESS_PASSES` passes.
-   Without a loudness target only the fades apply.
-4. **Deliver**: each output resampled, dithered and written, in parallel,
-   then measured from the written file (8x true peak). A deliverable whose
-   loudness misses the target (sample-rate conversion removes the content
-   above its Nyquist frequency, which K-weighting counts) is trimmed and
-   written again; if a file overshoots the ceiling (conversion and trims can
-   raise peaks), the limiter's ceiling is lowered by the excess and stages 3
-   and 4 run again; at most :data:`MAX_CORRECTIONS` times.
+   Without a loudness target only the fades apply. Each pass runs its chunks
+   at once, with the limiter's and the meter's pre-roll.
+4. **Deliver**: every output in time chunks at once, each resampled,
+   dithered and metered (8x true peak) from the values it will write; then
+   one task per output writes the file. A deliverable whose loudness misses
+   the target (sample-rate conversion removes the content above its Nyquist
+   frequency, which K-weighting counts) is trimmed and written again; if a
+   file overshoots the ceiling (conversion and trims can raise peaks), the
+   limiter's ceiling is lowered by the excess and stages 3 and 4 run again;
+   at most :data:`MAX_CORRECTIONS` times.
 
 Outputs are written into a hidden folder inside the output folder and moved
 into place only when all of them are done, with ``report.json`` last; a
@@ -46,14 +50,18 @@ from dsp.loudness import LoudnessPartial
 from . import storage
 from .errors import RenderCancelled, RenderError
 from .executor import LocalExecutor, RayExecutor
-from .plan import DEFAULT_CHUNK_S, RenderPlan, compile_plan
+from .plan import DEFAULT_CHUNK_S, RenderPlan, chain_preroll_frames, compile_plan, meter_preroll_frames
 from .session import LoadedSession, load
 from .strip import destinations
+from .tasks import MASTER_TRUE_PEAK_OVERSAMPLING, delivery_grid
 
 LOUDNESS_TOLERANCE_LU = 0.05
 MAX_LOUDNESS_PASSES = 5
 MAX_CORRECTIONS = 4
 CEILING_STEP_MARGIN_DB = 0.02
+
+WORKDIR_REMOVE_ATTEMPTS = 50
+WORKDIR_REMOVE_PAUSE_S = 0.1
 
 PROGRESS_BEFORE_END = 0.99
 """Progress stops here until the render has finished."""
@@ -153,7 +161,19 @@ def render(
         _publish(workdir, out_dir, report)
         return report
     finally:
+        _remove_workdir(workdir)
+
+
+def _remove_workdir(workdir: Path) -> None:
+    """Remove the work folder, again while a task left running (after a cancel or a failure) adds a file to it.
+
+    Tasks never re-create a removed work folder, so once it is gone it stays gone.
+    """
+    for _ in range(WORKDIR_REMOVE_ATTEMPTS):
         shutil.rmtree(workdir, ignore_errors=True)
+        if not workdir.exists():
+            return
+        time.sleep(WORKDIR_REMOVE_PAUSE_S)
 
 
 def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tracker: _Tracker, window: int) -> dict:
@@ -162,7 +182,11 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tr
     mix_chunks = plan.chunks()
     strips_per_chunk = len(plan.strips)
     master_passes = 2 if session.master.loudness else 1
-    tracker.total = len(mix_chunks) * strips_per_chunk + master_passes * len(plan.chunks(plan.timeline_frames)) + len(session.outputs)
+    delivery_tasks = sum(
+        math.ceil(plan.timeline_frames / delivery_grid(plan.sample_rate, output.sample_rate or plan.sample_rate, plan.chunk_frames)) + 1
+        for output in session.outputs
+    )
+    tracker.total = len(mix_chunks) * strips_per_chunk + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks
     tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
     plan_ref = executor.put(plan)
     mix_partials = _mix(plan, plan_ref, executor, workdir, tracker, window)
@@ -207,12 +231,28 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tr
         "limiter_ceiling_dbtp": (target[1] - ceiling_margin_db) if target else None,
         "limiter_max_gain_reduction_db": reduction_db,
         "latency_compensation_samples": plan.mix_latency,
+        "time_chunking": _time_chunking(plan, session),
         "deliverables": deliverables,
         "executor": executor.name,
         "tasks": len(tracker.metas),
         "tasks_by_kind": dict(Counter(meta["kind"] for meta in tracker.metas)),
         "nodes": dict(nodes),
         "first_task_started_at": min(meta["started_at"] for meta in tracker.metas),
+    }
+
+
+def _time_chunking(plan: RenderPlan, session) -> dict:
+    """How each strip and the loudness stage were chunked: pre-roll in seconds, or None where state was carried."""
+
+    def seconds(frames: int | None) -> float | None:
+        return None if frames is None else frames / plan.sample_rate
+
+    limiter = None
+    if session.master.loudness:
+        limiter = Limiter(plan.sample_rate, lookahead_s=session.master.limiter.lookahead_s, release_s=session.master.limiter.release_s)
+    return {
+        "preroll_s": {strip.name: seconds(strip.preroll_frames) for strip in plan.strips},
+        "loudness_stage_preroll_s": seconds(_loudness_stage_preroll(plan, limiter)),
     }
 
 
@@ -234,16 +274,24 @@ def _prepare_stems(loaded: LoadedSession, plan: RenderPlan, executor, workdir: P
 
 
 def _mix(plan: RenderPlan, plan_ref, executor, workdir: Path, tracker: _Tracker, window: int) -> list[LoudnessPartial]:
-    """Stage 2: every chunk of every strip; returns the mix bus's loudness partials in order."""
+    """Stage 2: every chunk of every strip; returns the mix bus's loudness partials in order.
+
+    A strip that carries state waits for its previous chunk; a time-parallel
+    one does not, and a bus or master among them also gets its feeds' blocks
+    of the previous chunk for its pre-roll.
+    """
     states: dict[str, object] = {strip.name: None for strip in plan.strips}
     in_flight: list[tuple[object, list]] = []
     partial_refs = []
+    previous: dict[str, dict[str, object]] = {}
     for start, stop in plan.chunks():
         tracker.check_cancel([ref for _, metas in in_flight for ref in metas])
         outputs: dict[str, dict[str, object]] = {}
         metas = []
         for strip in plan.strips:
             feeds = [outputs[feed.source][strip.name] for feed in strip.feeds]
+            if strip.first_frame(start) < start:
+                feeds = [previous[feed.source][strip.name] for feed in strip.feeds] + feeds
             if strip.kind == "master":
                 partial, state, meta = executor.submit("mix_chunk", plan_ref, start, stop, states[strip.name], str(workdir), *feeds, num_returns=3)
                 partial_refs.append(partial)
@@ -252,8 +300,10 @@ def _mix(plan: RenderPlan, plan_ref, executor, workdir: Path, tracker: _Tracker,
                 refs = executor.submit("strip_chunk", plan_ref, strip.name, start, stop, states[strip.name], *feeds, num_returns=len(targets) + 2)
                 outputs[strip.name] = dict(zip(targets, refs[: len(targets)]))
                 state, meta = refs[-2], refs[-1]
-            states[strip.name] = state
+            if not strip.time_parallel:
+                states[strip.name] = state
             metas.append(meta)
+        previous = outputs
         in_flight.append((partial_refs[-1], metas))
         if len(in_flight) >= window:
             oldest, oldest_metas = in_flight.pop(0)
@@ -278,6 +328,7 @@ def _master(plan, plan_ref, session, mix_report, executor, workdir: Path, tracke
         "store": "master",
     }
     if master.loudness is None:
+        settings["preroll_frames"] = _loudness_stage_preroll(plan, None)
         report, _ = _master_pass(plan, plan_ref, settings, executor, workdir, tracker, window)
         return 0.0, report, None, 1
     target_lufs, ceiling_dbtp = master.loudness.target
@@ -286,6 +337,7 @@ def _master(plan, plan_ref, session, mix_report, executor, workdir: Path, tracke
     settings["limiter"] = Limiter(
         rate, ceiling_dbtp=ceiling_dbtp - ceiling_margin_db, lookahead_s=master.limiter.lookahead_s, release_s=master.limiter.release_s
     )
+    settings["preroll_frames"] = _loudness_stage_preroll(plan, settings["limiter"])
     gain_db = target_lufs - mix_report.integrated_lufs
     for passes in range(1, MAX_LOUDNESS_PASSES + 1):
         settings["gain_db"] = gain_db
@@ -300,35 +352,54 @@ def _master(plan, plan_ref, session, mix_report, executor, workdir: Path, tracke
     )
 
 
+def _loudness_stage_preroll(plan: RenderPlan, limiter: Limiter | None) -> int | None:
+    """Pre-roll of the loudness stage's chunks (the limiter's settle time and the meter's), or None to carry state."""
+    extra_frames = meter_preroll_frames(plan.sample_rate, MASTER_TRUE_PEAK_OVERSAMPLING)
+    return chain_preroll_frames([limiter] if limiter else [], plan.sample_rate, plan.chunk_frames, extra_frames)
+
+
 def _master_pass(plan, plan_ref, settings: dict, executor, workdir: Path, tracker: _Tracker, window: int):
-    """One run of the loudness stage over the whole timeline; returns (report, max gain reduction dB)."""
+    """One run of the loudness stage over the whole timeline; returns (report, max gain reduction dB).
+
+    With a pre-roll the chunks run at once; without, each resumes from the
+    previous chunk's state.
+    """
     latency = settings["limiter"].latency_samples if settings["limiter"] else 0
     settings_ref = executor.put(settings)
-    state, partials, metas = None, [], []
+    state, partials, states, metas = None, [], [], []
     chunks = plan.chunks(plan.timeline_frames + latency)
     for start, stop in chunks:
         tracker.check_cancel(metas[-window:])
-        partial, state, meta = executor.submit("master_chunk", plan_ref, settings_ref, start, stop, state, str(workdir), num_returns=3)
+        carried = state if settings["preroll_frames"] is None else None
+        partial, state, meta = executor.submit("master_chunk", plan_ref, settings_ref, start, stop, carried, str(workdir), num_returns=3)
         partials.append(partial)
+        states.append(state)
         metas.append(meta)
         if len(partials) > window:
             executor.wait([partials[-window - 1]], 1)
     report = LoudnessPartial.merge(executor.get(partials)).report()
-    final_state = executor.get(state)
+    reduction = max(max_gain_reduction_db(chunk_state["limiter"]) for chunk_state in executor.get(states)) if settings["limiter"] else None
     tracker.finished(metas)
-    reduction = max_gain_reduction_db(final_state["limiter"]) if settings["limiter"] else None
     return report, reduction
 
 
 def _deliver(plan, plan_ref, session, executor, workdir: Path, tracker: _Tracker, trims_db: list[float]) -> list[dict]:
-    """Stage 4: every output at once, each with its trim; returns their facts in session order."""
+    """Stage 4: every output at once, each with its trim, in time chunks; returns their facts in session order."""
     tracker.check_cancel([])
-    refs = [
-        executor.submit("deliver", plan_ref, output.model_dump(), trim_db, str(workdir), "master", str(workdir / "out" / output.path), num_returns=2)
-        for output, trim_db in zip(session.outputs, trims_db)
-    ]
-    facts = executor.get([ref[0] for ref in refs])
-    tracker.finished([ref[1] for ref in refs])
+    encoded, metas = [], []
+    for index, (output, trim_db) in enumerate(zip(session.outputs, trims_db)):
+        spec = output.model_dump()
+        grid = delivery_grid(plan.sample_rate, output.sample_rate or plan.sample_rate, plan.chunk_frames)
+        chunks = [(start, min(start + grid, plan.timeline_frames)) for start in range(0, plan.timeline_frames, grid)]
+        partials = []
+        for start, stop in chunks:
+            partial, meta = executor.submit("deliver_chunk", plan_ref, spec, trim_db, str(workdir), "master", index, start, stop, num_returns=2)
+            partials.append(partial)
+            metas.append(meta)
+        target = str(workdir / "out" / output.path)
+        encoded.append(executor.submit("encode", plan_ref, spec, trim_db, str(workdir), index, target, *partials, num_returns=2))
+    facts = executor.get([ref[0] for ref in encoded])
+    tracker.finished(metas + [ref[1] for ref in encoded])
     return facts
 
 

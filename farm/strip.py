@@ -66,6 +66,20 @@ def track_source(strip: StripPlan, start: int, stop: int, sample_rate: int) -> n
     return out
 
 
+def join_feeds(strip: StripPlan, blocks: list[np.ndarray], begin: int, start: int) -> list[np.ndarray]:
+    """Each feed over frames ``[begin, ...)`` of a chunk that starts at ``start``.
+
+    ``blocks`` holds one block per feed for the chunk, preceded, when the
+    chunk has pre-roll (``begin < start``), by one block per feed for the
+    previous chunk, which supplies the pre-roll's frames.
+    """
+    count = len(strip.feeds)
+    if begin == start:
+        return blocks[-count:] if count else []
+    previous, current = blocks[:count], blocks[count:]
+    return [np.concatenate([before[before.shape[0] - (start - begin) :], block]) for before, block in zip(previous, current)]
+
+
 def sum_feeds(strip: StripPlan, blocks: list[np.ndarray], state: dict, sample_rate: int, frames: int) -> tuple[np.ndarray, list]:
     """Delay each feed by its compensation and sum them; returns the sum and the delay states."""
     total = np.zeros((frames, 2))

@@ -2,14 +2,16 @@
 
 Executors run these by kind; an unknown kind fails loudly. Every task returns
 its results followed by a small ``meta`` dict (``kind``, ``node``,
-``seconds``, ``started_at`` in Unix seconds) so the renderer can report where work ran. Tasks read their own
-audio from storage and write their own results there; what travels between
-them is one chunk of audio or a strategy's state at a time.
+``seconds``, ``started_at`` in Unix seconds, and ``strip`` for a strip's
+chunk) so the renderer can report where work ran. Tasks read their own audio
+from storage and write their own results there; what travels between them is
+one chunk of audio or a strip's state at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from pathlib import Path
@@ -21,16 +23,22 @@ import soxr
 from dsp import io as audio_io
 from dsp.dither import Quantiser
 from dsp.fades import fade_gain
-from dsp.loudness import LoudnessMeter
+from dsp.limiter import reset_gain_reduction
+from dsp.loudness import LoudnessMeter, LoudnessPartial
 from dsp.units import db_to_linear
 
 from . import stems
-from .analyze import analyze_file
 from .chunkstore import ChunkStore
-from .plan import RenderPlan
-from .strip import destinations, initial_state, render_strip_chunk, sum_feeds, run_effects
+from .plan import MIX_TRUE_PEAK_OVERSAMPLING, RenderPlan, meter_preroll_frames
+from .strip import destinations, initial_state, join_feeds, render_strip_chunk, run_effects, sum_feeds
 
 DELIVERY_BLOCK_FRAMES = 1 << 18
+RESAMPLE_MARGIN_S = 0.05
+"""Input each side of a delivery chunk that the resampler reads, in seconds,
+times the decimation ratio when downsampling (soxr's VHQ filter was measured
+to reach about 5 ms, and 20 ms decimating 48 kHz to 8 kHz)."""
+MASTER_TRUE_PEAK_OVERSAMPLING = 8
+"""The loudness stage and the deliverables are metered at 8x, closer than BS.1770's 4x."""
 
 
 def _node() -> str:
@@ -44,9 +52,9 @@ def _node() -> str:
     return "local"
 
 
-def _meta(kind: str, started: float) -> dict:
+def _meta(kind: str, started: float, **details) -> dict:
     seconds = time.perf_counter() - started
-    return {"kind": kind, "node": _node(), "seconds": seconds, "started_at": time.time() - seconds}
+    return {"kind": kind, "node": _node(), "seconds": seconds, "started_at": time.time() - seconds, **details}
 
 
 def resample_stem(source: str, target: str, sample_rate: int) -> tuple[str, dict]:
@@ -54,66 +62,86 @@ def resample_stem(source: str, target: str, sample_rate: int) -> tuple[str, dict
     started = time.perf_counter()
     facts = stems.info(source)
     audio, rate = stems.read_frames(source, 0, facts.frames), facts.sample_rate
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    Path(target).parent.mkdir(exist_ok=True)
     audio_io.write(target, audio_io.resample(audio, rate, sample_rate, "VHQ"), sample_rate, bit_depth="32f")
     return target, _meta("resample", started)
 
 
 def strip_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict | None, *feed_blocks: np.ndarray):
-    """Frames ``[start, stop)`` of a track or bus: one block per destination, the new state, meta."""
+    """Frames ``[start, stop)`` of a track or bus: one block per destination, the new state, meta.
+
+    A time-parallel strip starts from silence its pre-roll early and returns
+    no state; a bus among them gets its feeds' blocks of the previous chunk
+    before this chunk's (see :func:`farm.strip.join_feeds`).
+    """
     started = time.perf_counter()
     strip = plan.strip(name)
+    begin = strip.first_frame(start)
     state = initial_state(strip, plan.sample_rate) if state is None else state
-    outputs, state = render_strip_chunk(strip, start, stop, state, list(feed_blocks), plan.sample_rate)
-    return (*[outputs[target] for target in destinations(strip)], state, _meta(strip.kind, started))
+    feeds = join_feeds(strip, list(feed_blocks), begin, start)
+    outputs, state = render_strip_chunk(strip, begin, stop, state, feeds, plan.sample_rate)
+    carried = None if strip.time_parallel else state
+    return (*[outputs[target][start - begin :] for target in destinations(strip)], carried, _meta(strip.kind, started, strip=name))
 
 
 def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, workdir: str, *feed_blocks: np.ndarray):
     """Frames ``[start, stop)`` of the master's sum and chain, written to the mix store and metered.
 
-    Returns the loudness partial of the aligned frames, the new state and meta.
+    Returns the loudness partial of the aligned frames, the new state (None
+    when the master is time-parallel) and meta.
     """
     started = time.perf_counter()
     strip = plan.strip("master")
-    rate = plan.sample_rate
+    rate, latency = plan.sample_rate, plan.mix_latency
+    begin = strip.first_frame(start)
     if state is None:
         state = initial_state(strip, rate)
         state["meter"] = None
-    audio, feed_states = sum_feeds(strip, list(feed_blocks), state, rate, stop - start)
+    feeds = join_feeds(strip, list(feed_blocks), begin, start)
+    audio, feed_states = sum_feeds(strip, feeds, state, rate, stop - begin)
     audio, fx_states = run_effects(strip, audio, state)
-    lo, hi = max(start - plan.mix_latency, 0), min(stop - plan.mix_latency, plan.timeline_frames)
-    aligned = audio[lo - (start - plan.mix_latency) : max(lo, hi) - (start - plan.mix_latency)]
-    ChunkStore(Path(workdir) / "mix").write(lo, aligned)
-    meter = LoudnessMeter(rate, 2, start_frame=lo, state=state["meter"])
-    meter.process(aligned)
-    new_state = {"fx": fx_states, "feeds": feed_states, "meter": meter.state()}
-    return meter.partial(), new_state, _meta("mix", started)
+    lo, hi = max(start - latency, 0), min(stop - latency, plan.timeline_frames)
+    first = max(begin - latency, 0)
+    metered = audio[first - (begin - latency) : max(lo, hi) - (begin - latency)]
+    ChunkStore(Path(workdir) / "mix").write(lo, metered[lo - first :])
+    meter = LoudnessMeter(rate, 2, MIX_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
+    meter.process(metered)
+    new_state = None if strip.time_parallel else {"fx": fx_states, "feeds": feed_states, "meter": meter.state()}
+    return meter.partial(), new_state, _meta("mix", started, strip="master")
 
 
 def master_chunk(plan: RenderPlan, settings: dict, start: int, stop: int, state: dict | None, workdir: str):
     """Frames ``[start, stop)`` of the loudness stage: gain, true-peak limiter, fades.
 
     ``settings`` holds ``gain_db``, ``limiter`` (a Limiter or None),
-    ``fade_in_frames`` and ``fade_out_frames``. The limiter's latency is
-    removed so the master lines up with the timeline. Returns the loudness
-    partial of the written frames, the new state and meta.
+    ``fade_in_frames``, ``fade_out_frames`` and ``preroll_frames`` (None to
+    carry ``state`` from the previous chunk; else the chunk starts from
+    silence that many frames early). The limiter's latency is removed so the
+    master lines up with the timeline. Returns the loudness partial of the
+    written frames, the new state (the limiter's largest gain reduction is
+    counted from ``start`` on) and meta.
     """
     started = time.perf_counter()
-    rate, limiter = plan.sample_rate, settings["limiter"]
+    rate, limiter, preroll = plan.sample_rate, settings["limiter"], settings["preroll_frames"]
     latency = limiter.latency_samples if limiter else 0
+    begin = start if preroll is None else max(start - preroll, 0)
     if state is None:
         state = {"limiter": limiter.init_state(2) if limiter else None, "meter": None}
-    audio = ChunkStore(Path(workdir) / "mix").read(start, stop) * db_to_linear(settings["gain_db"])
+    audio = ChunkStore(Path(workdir) / "mix").read(begin, stop) * db_to_linear(settings["gain_db"])
     limiter_state = state["limiter"]
     if limiter:
-        audio, limiter_state = limiter.process(audio, limiter_state)
+        warm, limiter_state = limiter.process(audio[: start - begin], limiter_state)
+        limiter_state = reset_gain_reduction(limiter_state)
+        limited, limiter_state = limiter.process(audio[start - begin :], limiter_state)
+        audio = np.concatenate([warm, limited])
     lo, hi = max(start - latency, 0), min(stop - latency, plan.timeline_frames)
-    aligned = audio[lo - (start - latency) : max(lo, hi) - (start - latency)]
-    aligned = aligned * fade_gain(lo, aligned.shape[0], plan.timeline_frames, settings["fade_in_frames"], settings["fade_out_frames"])[:, None]
-    ChunkStore(Path(workdir) / settings["store"]).write(lo, aligned)
-    meter = LoudnessMeter(rate, 2, true_peak_oversampling=8, start_frame=lo, state=state["meter"])
-    meter.process(aligned)
-    new_state = {"limiter": limiter_state, "meter": meter.state()}
+    first = max(begin - latency, 0)
+    metered = audio[first - (begin - latency) : max(lo, hi) - (begin - latency)]
+    metered = metered * fade_gain(first, metered.shape[0], plan.timeline_frames, settings["fade_in_frames"], settings["fade_out_frames"])[:, None]
+    ChunkStore(Path(workdir) / settings["store"]).write(lo, metered[lo - first :])
+    meter = LoudnessMeter(rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
+    meter.process(metered)
+    new_state = {"limiter": limiter_state, "meter": None if preroll is not None else meter.state()}
     return meter.partial(), new_state, _meta("master", started)
 
 
@@ -123,47 +151,122 @@ def dither_seed(session_name: str, output_path: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def deliver(plan: RenderPlan, output: dict, trim_db: float, workdir: str, store: str, target: str):
-    """Write one deliverable from the master store: resample, trim by ``trim_db``, dither, encode; then re-measure it.
+def delivery_grid(sample_rate: int, out_rate: int, chunk_frames: int) -> int:
+    """Frames (at ``sample_rate``) per delivery chunk: ``chunk_frames`` rounded to whole resampling periods.
 
-    Returns the written file's facts (path, format, rate, bit depth, loudness
-    measured from the file with 8x true peak) and meta.
+    A chunk that starts on a whole period starts on a whole output frame, so
+    chunks resampled apart line up with the one-pass resampling.
+    """
+    period = sample_rate // math.gcd(sample_rate, out_rate)
+    return max(1, round(chunk_frames / period)) * period
+
+
+def resample_margin_frames(sample_rate: int, out_rate: int) -> int:
+    """Input frames each side of a chunk that soxr's VHQ filter reaches, in whole resampling periods."""
+    if out_rate == sample_rate:
+        return 0
+    period = sample_rate // math.gcd(sample_rate, out_rate)
+    frames = RESAMPLE_MARGIN_S * sample_rate * max(1.0, sample_rate / out_rate)
+    return math.ceil(frames / period) * period
+
+
+def deliver_chunk(plan: RenderPlan, output: dict, trim_db: float, workdir: str, store: str, index: int, start: int, stop: int):
+    """Frames ``[start, stop)`` of the master (on :func:`delivery_grid`) as deliverable ``index``: resampled, trimmed, quantised.
+
+    The chunk is resampled with soxr VHQ from the master with
+    :func:`resample_margin_frames` each side, which matches resampling the
+    whole master to within 1e-15. It is quantised with TPDF dither drawn for
+    its frames' positions (:class:`dsp.dither.Quantiser`), written to the
+    ``deliver-<index>`` store at the output rate and metered from the values
+    written (8x true peak), with a meter pre-roll recomputed the same way.
+    Shaped dither feeds its error back from sample to sample, so such a
+    deliverable's chunks are written unquantised and :func:`encode` quantises
+    and meters them in order. Returns the loudness partial (None for shaped
+    dither) and meta.
     """
     started = time.perf_counter()
-    source = ChunkStore(Path(workdir) / store)
+    rate = plan.sample_rate
+    out_rate = output["sample_rate"] or rate
+    period = rate // math.gcd(rate, out_rate)
+    meter_frames = math.ceil(meter_preroll_frames(out_rate, MASTER_TRUE_PEAK_OVERSAMPLING) * rate / out_rate / period) * period
+    margin = resample_margin_frames(rate, out_rate)
+    lo = max(start - meter_frames - margin, 0)
+    hi = min(stop + margin, plan.timeline_frames) if margin else stop
+    block = ChunkStore(Path(workdir) / store).read(lo, hi)
+    if out_rate != rate:
+        block = soxr.resample(block, rate, out_rate, quality="VHQ")
+    out_lo, out_start, out_stop = (frame * out_rate // rate for frame in (lo, start, stop))
+    if stop >= plan.timeline_frames:
+        out_stop = out_lo + block.shape[0]
+    metered_from = max(start - meter_frames, 0) * out_rate // rate
+    block = block[metered_from - out_lo : out_stop - out_lo] * db_to_linear(trim_db)
+    quantiser = _quantiser(plan, output)
+    shaped = quantiser is not None and quantiser.dither == "shaped"
+    if quantiser is None:
+        block = block.astype(np.float32).astype(np.float64)
+    elif not shaped:
+        block, _ = quantiser.process(block, {**quantiser.init_state(2), "frame": np.array(metered_from, dtype=np.int64)})
+    ChunkStore(Path(workdir) / f"deliver-{index}").write(out_start, block[out_start - metered_from :])
+    if shaped:
+        return None, _meta("deliver", started)
+    meter = LoudnessMeter(out_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING, start_frame=out_start, preroll_frames=out_start - metered_from)
+    meter.process(block)
+    return meter.partial(), _meta("deliver", started)
+
+
+def encode(plan: RenderPlan, output: dict, trim_db: float, workdir: str, index: int, target: str, *partials):
+    """Write deliverable ``index`` from its chunks (:func:`deliver_chunk`, one partial each, in order) to ``target``.
+
+    Shaped dither is applied here, in order, and the result metered as it is
+    written. Returns the file's facts (path, format, rate, bit depth, frames,
+    bytes, and the loudness of the samples written, 8x true peak) and meta.
+    """
+    started = time.perf_counter()
     out_rate = output["sample_rate"] or plan.sample_rate
-    bit_depth = str(output["bit_depth"])
-    quantiser = None if bit_depth == "32f" else Quantiser(int(bit_depth), output["dither"], dither_seed(plan.session_name, output["path"]))
-    q_state = quantiser.init_state(2) if quantiser else None
-    resampler = soxr.ResampleStream(plan.sample_rate, out_rate, 2, dtype="float64", quality="VHQ") if out_rate != plan.sample_rate else None
-    subtype = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}[bit_depth]
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    source = ChunkStore(Path(workdir) / f"deliver-{index}")
+    frames = source.frames()
+    quantiser = _quantiser(plan, output)
+    shaped = quantiser is not None and quantiser.dither == "shaped"
+    q_state = quantiser.init_state(2) if shaped else None
+    meter = LoudnessMeter(out_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING) if shaped else None
+    subtype = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}[str(output["bit_depth"])]
+    _make_folder_in(Path(workdir), Path(target).parent)
     with soundfile.SoundFile(target, "w", out_rate, 2, subtype=subtype, format=output["format"].upper()) as handle:
-        for begin in range(0, plan.timeline_frames, DELIVERY_BLOCK_FRAMES):
-            end = min(begin + DELIVERY_BLOCK_FRAMES, plan.timeline_frames)
-            block = source.read(begin, end)
-            if resampler:
-                block = resampler.resample_chunk(block, last=end == plan.timeline_frames)
-            if trim_db:
-                block = block * db_to_linear(trim_db)
-            if quantiser:
+        for begin in range(0, frames, DELIVERY_BLOCK_FRAMES):
+            block = source.read(begin, min(begin + DELIVERY_BLOCK_FRAMES, frames))
+            if shaped:
                 block, q_state = quantiser.process(block, q_state)
+                meter.process(block)
             handle.write(block)
-    facts = audio_io.info(target)
-    report = analyze_file(target, true_peak_oversampling=8).to_dict()
+    loudness = meter.report() if shaped else LoudnessPartial.merge(partials).report()
     return {
         "path": output["path"],
         "format": output["format"],
         "bit_depth": output["bit_depth"],
-        "sample_rate": facts.sample_rate,
+        "sample_rate": out_rate,
         "dither": output["dither"] if quantiser else "none",
         "trim_db": trim_db,
-        "frames": facts.frames,
-        "duration_s": facts.duration_s,
+        "frames": frames,
+        "duration_s": frames / out_rate,
         "bytes": os.path.getsize(target),
-        "loudness": report,
-    }, _meta("deliver", started)
+        "loudness": loudness.to_dict(),
+    }, _meta("encode", started)
 
 
-TASKS = {fn.__name__: fn for fn in (resample_stem, strip_chunk, mix_chunk, master_chunk, deliver)}
+def _make_folder_in(workdir: Path, folder: Path) -> None:
+    """Make ``folder`` and its parents below ``workdir``, which must exist (a finished render's is gone)."""
+    current = workdir
+    for part in folder.relative_to(workdir).parts:
+        current = current / part
+        current.mkdir(exist_ok=True)
+
+
+def _quantiser(plan: RenderPlan, output: dict) -> Quantiser | None:
+    bit_depth = str(output["bit_depth"])
+    if bit_depth == "32f":
+        return None
+    return Quantiser(int(bit_depth), output["dither"], dither_seed(plan.session_name, output["path"]))
+
+
+TASKS = {fn.__name__: fn for fn in (resample_stem, strip_chunk, mix_chunk, master_chunk, deliver_chunk, encode)}
 """Task kind -> function. Executors refuse any other kind."""
