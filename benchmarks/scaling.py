@@ -42,9 +42,9 @@ pre-roll (DESIGN.md, "Time-chunking that nulls", strategy 4; ``farm.plan``):
 its chunks start from silence a little early and run at once, so the 4-track
 session spreads over as many CPUs as it has chunks in flight, not only over
 its tracks. Here every strip pre-rolls at 10 s chunks (the tracks' EQ and
-compressor about 2.7 s, the reverb bus about 5.5 s, the master's sum about
-5.6 s), at the price of that much extra work per chunk: about 30 % more
-work at 1 CPU than carrying state, bought back from 2 CPUs on. The loudness
+compressor about 1.8 s, the reverb bus and the master's sum about 3.7 s), at
+the price of that much extra work per chunk, which a 1-CPU render pays too
+(so it does not lower the efficiency figures, only every wall time). The loudness
 stage's passes run their chunks at once with the limiter's pre-roll, and each
 deliverable is resampled, dithered and metered in chunks at once; only the
 writing of each file (and shaped dither) is one task. What does not scale:
