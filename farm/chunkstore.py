@@ -2,8 +2,9 @@
 
 The mixing stage writes the mix bus here piece by piece and the mastering
 passes read arbitrary frame ranges back, so no process ever holds a whole
-song. Pieces are float64 ``.npy`` files named by their first frame; writing
-a piece again (a retried task) replaces it whole.
+song. Pieces are ``.npy`` files (float64 unless the store says otherwise)
+named by their first frame; writing a piece again (a retried task) replaces
+it whole.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import numpy as np
 
 
 class ChunkStore:
-    """A folder of pieces of one (frames, channels) float64 signal."""
+    """A folder of pieces of one (frames, channels) signal of ``dtype`` samples."""
 
-    def __init__(self, folder: str | os.PathLike, channels: int = 2) -> None:
+    def __init__(self, folder: str | os.PathLike, channels: int = 2, dtype: np.dtype | type = np.float64) -> None:
         self.folder = Path(folder)
         self.channels = channels
+        self.dtype = np.dtype(dtype)
 
     def write(self, start_frame: int, block: np.ndarray) -> None:
         """Store ``block`` as the piece starting at ``start_frame``.
@@ -32,12 +34,12 @@ class ChunkStore:
         self.folder.mkdir(exist_ok=True)
         target = self.folder / f"{start_frame:014d}.npy"
         partial = target.with_suffix(".partial.npy")
-        np.save(partial, np.ascontiguousarray(block, dtype=np.float64))
+        np.save(partial, np.ascontiguousarray(block, dtype=self.dtype))
         os.replace(partial, target)
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Frames ``[start, stop)``; frames no piece covers read as silence."""
-        out = np.zeros((max(0, stop - start), self.channels))
+        out = np.zeros((max(0, stop - start), self.channels), dtype=self.dtype)
         for piece_start, path in self._pieces():
             if piece_start >= stop:
                 break

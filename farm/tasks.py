@@ -206,7 +206,7 @@ def deliver_chunk(plan: RenderPlan, output: dict, trim_db: float, workdir: str, 
         block = block.astype(np.float32).astype(np.float64)
     elif not shaped:
         block, _ = quantiser.process(block, {**quantiser.init_state(2), "frame": np.array(metered_from, dtype=np.int64)})
-    ChunkStore(Path(workdir) / f"deliver-{index}").write(out_start, block[out_start - metered_from :])
+    _delivery_store(workdir, index, output).write(out_start, _to_store(block[out_start - metered_from :], output))
     if shaped:
         return None, _meta("deliver", started)
     meter = LoudnessMeter(out_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING, start_frame=out_start, preroll_frames=out_start - metered_from)
@@ -223,7 +223,7 @@ def encode(plan: RenderPlan, output: dict, trim_db: float, workdir: str, index: 
     """
     started = time.perf_counter()
     out_rate = output["sample_rate"] or plan.sample_rate
-    source = ChunkStore(Path(workdir) / f"deliver-{index}")
+    source = _delivery_store(workdir, index, output)
     frames = source.frames()
     quantiser = _quantiser(plan, output)
     shaped = quantiser is not None and quantiser.dither == "shaped"
@@ -259,6 +259,23 @@ def _make_folder_in(workdir: Path, folder: Path) -> None:
     for part in folder.relative_to(workdir).parts:
         current = current / part
         current.mkdir(exist_ok=True)
+
+
+def _delivery_store(workdir: str, index: int, output: dict) -> ChunkStore:
+    """Where deliverable ``index``'s chunks wait to be written: the file's own samples as int32 or float32, float64 before shaped dither."""
+    if str(output["bit_depth"]) == "32f":
+        dtype = np.float32
+    else:
+        dtype = np.float64 if output["dither"] == "shaped" else np.int32
+    return ChunkStore(Path(workdir) / f"deliver-{index}", dtype=dtype)
+
+
+def _to_store(block: np.ndarray, output: dict) -> np.ndarray:
+    """Quantised float samples as the int32 that libsndfile writes exactly (the bit depth's steps in the top bits)."""
+    bit_depth = str(output["bit_depth"])
+    if bit_depth == "32f" or output["dither"] == "shaped":
+        return block
+    return np.round(block * 2.0 ** 31).astype(np.int32)
 
 
 def _quantiser(plan: RenderPlan, output: dict) -> Quantiser | None:
