@@ -21,8 +21,9 @@ import numpy as np
 import soundfile
 
 from dsp.loudness import LoudnessMeter, segment_frames
+from farm import storage
+from farm.jobfiles import job_folder
 from farm.jobstate import JobState
-from farm.scheduler import job_folder
 from farm.store import Job
 
 log = logging.getLogger("mixfarm.dashboard")
@@ -41,7 +42,7 @@ MAX_TIME_TICKS = 10
 
 
 def analyse_file(path: str | os.PathLike, columns: int = WAVEFORM_COLUMNS) -> dict:
-    """Waveform peaks and loudness series of the audio file at ``path``, read block by block.
+    """Waveform peaks and loudness series of the audio file at ``path`` (a path or a storage URI), read block by block.
 
     ``peaks_min[c]`` / ``peaks_max[c]`` are the lowest and highest sample over
     all channels in column ``c`` of ``min(columns, frames)`` equal spans.
@@ -49,7 +50,7 @@ def analyse_file(path: str | os.PathLike, columns: int = WAVEFORM_COLUMNS) -> di
     likewise ``short_term_lufs``; ``None`` where the window is silent (-inf),
     and both are empty for more than 5 channels (BS.1770 weights 5 at most).
     """
-    with soundfile.SoundFile(path) as audio:
+    with storage.open_binary(path) as handle, soundfile.SoundFile(handle) as audio:
         frames, rate, channels = audio.frames, audio.samplerate, audio.channels
         columns = max(1, min(columns, frames))
         low, high = np.full(columns, np.inf), np.full(columns, -np.inf)
@@ -68,7 +69,7 @@ def analyse_file(path: str | os.PathLike, columns: int = WAVEFORM_COLUMNS) -> di
     step_s = segment_frames(rate) / rate
     return {
         "version": ANALYSIS_VERSION,
-        "file": Path(path).name,
+        "file": str(path).rsplit("/", 1)[-1],
         "duration_s": frames / rate,
         "sample_rate": rate,
         "channels": channels,
@@ -86,8 +87,10 @@ def _rounded(values: np.ndarray, digits: int) -> list[float | None]:
     return [round(float(value), digits) if math.isfinite(value) else None for value in values]
 
 
-def job_analysis(data_dir: str | os.PathLike, job: Job, output_path: Path | None) -> dict | None:
-    """The cached analysis of a succeeded ``job``'s first output (``output_path``), made on first call.
+def job_analysis(data_dir: str | os.PathLike, job: Job, output_path: str | Path | None) -> dict | None:
+    """The cached analysis of a succeeded ``job``'s first output (``output_path``, a path or a URI), made on first call.
+
+    The cache lies in the job's folder under the local ``data_dir``, wherever the outputs are stored.
 
     None when the job has not succeeded, or there is no cache and the file is
     gone or unreadable: the page then shows what else there is.
@@ -109,6 +112,7 @@ def job_analysis(data_dir: str | os.PathLike, job: Job, output_path: Path | None
         log.warning("job %s: cannot analyse %s: %s", job.id, output_path, exc)
         return None
     try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
         partial = cache.with_name(f".{ANALYSIS_FILE}.{os.getpid()}.partial")
         partial.write_text(json.dumps(analysis, allow_nan=False))
         os.replace(partial, cache)

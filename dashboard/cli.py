@@ -15,19 +15,21 @@ from .client import Client
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .config import Settings, check_bind, tokens_from_environment
+    from .config import Settings, check_bind, storage_from_environment, tokens_from_environment
     from .main import create_app
 
     settings = Settings(
         data_dir=Path(args.data),
+        storage=args.storage or storage_from_environment(),
         address=args.address,
         max_running=args.max_running,
         max_upload_bytes=int(args.max_upload_mb * 1024**2),
         tokens=tokens_from_environment(),
     )
     check_bind(args.host, settings)
-    print(f"mixfarm serving on http://{args.host}:{args.port} (data in {settings.data_dir})", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    app = create_app(settings)
+    print(f"mixfarm serving on http://{args.host}:{args.port} (job store in {settings.data_dir}, bundles and outputs in {settings.storage_root})", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -61,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback needs MIXFARM_API_TOKENS)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--data", default="mixfarm-data", help="folder for the job store, bundles and outputs (default ./mixfarm-data)")
+    serve.add_argument(
+        "--storage",
+        default=None,
+        help="where bundles and outputs live instead: a folder or an fsspec URI such as s3://bucket/prefix (default: $MIXFARM_STORAGE, else --data)",
+    )
     serve.add_argument("--address", default=None, help="Ray cluster to join (default: $RAY_ADDRESS, else a local cluster)")
     serve.add_argument("--max-running", type=int, default=None, help="jobs rendering at once (default: the cluster's CPUs)")
     serve.add_argument("--max-upload-mb", type=float, default=2048, help="largest bundle accepted, unpacked, in MiB (default 2048)")

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 TOKENS_VARIABLE = "MIXFARM_API_TOKENS"
+STORAGE_VARIABLE = "MIXFARM_STORAGE"
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 
 
@@ -19,16 +20,24 @@ class ConfigError(ValueError):
 class Settings:
     """What ``mixfarm serve`` runs with.
 
-    ``tokens`` maps an API token to its studio; empty means no authentication
-    (then the service only binds to loopback).
+    ``data_dir`` holds the job store (always local); ``storage`` is where
+    bundles and outputs live: a folder or an fsspec URI (``s3://bucket/prefix``),
+    by default ``data_dir``. ``tokens`` maps an API token to its studio; empty
+    means no authentication (then the service only binds to loopback).
     """
 
     data_dir: Path = Path("mixfarm-data")
+    storage: str | None = None
     address: str | None = None
     max_running: int | None = None
     max_attempts: int = 3
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     tokens: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def storage_root(self) -> str | Path:
+        """Where bundles and outputs live: ``storage``, or else ``data_dir``."""
+        return self.storage or self.data_dir
 
     @property
     def auth_required(self) -> bool:
@@ -52,6 +61,11 @@ def parse_tokens(text: str | None) -> dict[str, str]:
 def tokens_from_environment() -> dict[str, str]:
     """The API tokens from ``MIXFARM_API_TOKENS``."""
     return parse_tokens(os.environ.get(TOKENS_VARIABLE))
+
+
+def storage_from_environment() -> str | None:
+    """The storage location from ``MIXFARM_STORAGE``, if set."""
+    return os.environ.get(STORAGE_VARIABLE) or None
 
 
 def is_loopback(host: str) -> bool:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from farm.bundle import unpack_bundle
 from farm.executor import RayExecutor
+from farm.jobfiles import JobFiles
 from farm.jobstate import JobState
 from farm.plan import compile_plan
-from farm.scheduler import Scheduler, job_folder
+from farm.scheduler import Scheduler
 from farm.session import load
 from farm.store import Job, JobStore
 
@@ -26,6 +27,7 @@ class Service:
     """Everything a request handler needs."""
 
     settings: Settings
+    files: JobFiles
     store: JobStore
     scheduler: Scheduler
     events: EventBroker
@@ -33,14 +35,20 @@ class Service:
 
     @classmethod
     def create(cls, settings: Settings, executor_factory=None) -> "Service":
-        """Open the store under ``settings.data_dir`` and wire the scheduler, events and metrics."""
+        """Check that the storage can be written, open the store under ``settings.data_dir``
+        and wire the scheduler, events and metrics.
+
+        Raises StorageError (naming the location) if the storage cannot be written.
+        """
+        files = JobFiles(settings.storage_root)
+        files.check()
         store = JobStore(Path(settings.data_dir) / "jobs.sqlite3")
         events = EventBroker()
         scheduler_box: list[Scheduler] = []
         metrics = FarmMetrics(store, lambda: scheduler_box[0].executor.cluster() if scheduler_box[0].executor else {})
         scheduler = Scheduler(
             store,
-            Path(settings.data_dir),
+            files,
             executor_factory or (lambda: RayExecutor(settings.address)),
             max_running=settings.max_running,
             max_attempts=settings.max_attempts,
@@ -49,7 +57,7 @@ class Service:
         scheduler_box.append(scheduler)
         store.subscribe(metrics.job_changed)
         store.subscribe(lambda job, previous: events.publish("job", job_summary(job), job.studio))
-        return cls(settings, store, scheduler, events, metrics)
+        return cls(settings, files, store, scheduler, events, metrics)
 
     def start(self) -> None:
         """Start rendering."""
@@ -61,10 +69,10 @@ class Service:
         self.store.close()
 
     def submit(self, bundle_file, studio: str, name: str | None, priority: int) -> Job:
-        """Unpack and validate a bundle, then queue its job.
+        """Unpack and validate a bundle, store it, then queue its job.
 
-        Raises BundleError (bad archive) or SessionError (invalid session);
-        nothing stays on disk then.
+        Raises BundleError (bad archive), SessionError (invalid session) or
+        StorageError (the bundle could not be stored); nothing is kept then.
         """
         staging = Path(tempfile.mkdtemp(prefix="upload-", dir=self._uploads()))
         try:
@@ -72,14 +80,14 @@ class Service:
             loaded = load(session_path)
             duration_s = compile_plan(loaded).timeline_frames / loaded.sample_rate
             job_id = uuid.uuid4().hex[:16]
-            folder = job_folder(self.settings.data_dir, job_id)
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            staging.rename(folder)
-            staging = folder
-            job = self.store.create(name or loaded.session.name, studio, priority, duration_s, job_id=job_id)
-        except BaseException:
+            try:
+                self.files.keep_bundle(job_id, staging)
+                job = self.store.create(name or loaded.session.name, studio, priority, duration_s, job_id=job_id)
+            except BaseException:
+                self.files.remove(job_id)
+                raise
+        finally:
             shutil.rmtree(staging, ignore_errors=True)
-            raise
         self.scheduler.wake()
         return job
 
@@ -88,12 +96,11 @@ class Service:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def output_path(self, job: Job, name: str) -> Path | None:
-        """The file of a succeeded job's deliverable ``name``, or None."""
+    def output_location(self, job: Job, name: str) -> str | Path | None:
+        """Where a succeeded job's deliverable ``name`` is stored (it may have gone since), or None if it has none such."""
         if job.state is not JobState.SUCCEEDED or name not in {item["name"] for item in job.outputs}:
             return None
-        path = job_folder(self.settings.data_dir, job.id) / "out" / name
-        return path if path.is_file() else None
+        return self.files.output(job.id, name)
 
 
 def job_summary(job: Job) -> dict:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 import numpy as np
 import scipy.fft
@@ -49,26 +49,34 @@ MAX_GAIN_DB = 48.0
 MIN_FFT = 1 << 16
 
 
-def read_ir(path: str | os.PathLike) -> tuple[np.ndarray, float]:
-    """Read an impulse response file as float64 ``(frames, channels)`` and its rate in Hz.
+def read_ir(source: str | os.PathLike | BinaryIO, name: str | None = None) -> tuple[np.ndarray, float]:
+    """Read an impulse response as float64 ``(frames, channels)`` and its rate in Hz.
+
+    ``source`` is a path or an open, seekable binary file (e.g. from object
+    storage); ``name`` is what messages call an open file.
 
     Raises
     ------
     AudioFileError
         If the file is missing, unreadable, empty or holds NaN or infinite samples;
-        the message starts with the path.
+        the message starts with the path (or ``name``).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioFileError(f"{path}: impulse response file not found")
+    if isinstance(source, (str, os.PathLike)):
+        name = str(source)
+        if not Path(source).is_file():
+            raise AudioFileError(f"{name}: impulse response file not found")
+        source = str(source)
+    else:
+        name = name or str(getattr(source, "name", None) or repr(source))
+        source.seek(0)
     try:
-        samples, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
+        samples, rate = soundfile.read(source, dtype="float64", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
-        raise AudioFileError(f"{path}: unreadable impulse response ({exc})") from exc
+        raise AudioFileError(f"{name}: unreadable impulse response ({exc})") from exc
     if samples.shape[0] == 0:
-        raise AudioFileError(f"{path}: empty impulse response (0 frames)")
+        raise AudioFileError(f"{name}: empty impulse response (0 frames)")
     if not np.isfinite(samples).all():
-        raise AudioFileError(f"{path}: impulse response holds NaN or infinite samples")
+        raise AudioFileError(f"{name}: impulse response holds NaN or infinite samples")
     return samples, float(rate)
 
 

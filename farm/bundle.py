@@ -16,10 +16,11 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from .errors import FarmError
-from .scheduler import SESSION_NAMES, session_file
 from .session import load
 
 MAX_ENTRIES = 10_000
+SESSION_NAMES = ("session.yaml", "session.yml", "session.json")
+"""The names a bundle's session file may have, at its root."""
 
 
 class BundleError(FarmError, ValueError):
@@ -73,6 +74,11 @@ def unpack_bundle(source: str | os.PathLike | io.IOBase, target: Path, max_unpac
     if session is None:
         raise BundleError(f"bundle: no session file at its root (expected one of: {', '.join(SESSION_NAMES)})")
     return session
+
+
+def session_file(bundle: Path) -> Path | None:
+    """The session file at the root of an unpacked bundle, or None."""
+    return next((bundle / name for name in SESSION_NAMES if (bundle / name).is_file()), None)
 
 
 def _check_entry(entry: zipfile.ZipInfo) -> None:

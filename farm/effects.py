@@ -6,8 +6,8 @@ registered under that name, so the session model and the signal processing
 never disagree; the class's own validation checks the values when the effect
 is built at the render sample rate. A few session-level conveniences are
 translated here: ``eq`` bands, ``delay``'s ``time_note`` (needs the session's
-``tempo_bpm``) and ``convolution``'s ``ir_file`` (a path inside the session
-folder).
+``tempo_bpm``) and ``convolution``'s ``ir_file`` (a file inside the session
+folder, on disk or in object storage, read through :mod:`farm.stems`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dsp.compressor import Compressor
 from dsp.convolution import Convolution
 from dsp.delay import Delay, note_to_seconds
 from dsp.effect import Effect
+from dsp.errors import AudioFileError
 from dsp.eq import EqBand, Equalizer
 from dsp.gain import Gain
 from dsp.gate import Gate
@@ -32,7 +33,8 @@ from dsp.reverb import Reverb
 from dsp.saturation import Saturation
 from dsp.stereo import Width
 
-from .paths import resolve_path
+from . import stems
+from .paths import locate
 
 EFFECTS: dict[str, type[Effect]] = {
     cls.type_name: cls for cls in (Gain, Equalizer, Compressor, Gate, Saturation, Delay, Reverb, Convolution, Width, Limiter)
@@ -101,15 +103,21 @@ def build_effect(
     elif name == "delay":
         params = _delay_time(params, tempo_bpm)
     elif name == "convolution":
-        if folder is None:
-            raise ValueError("ir_file: cannot be resolved without the session folder")
-        if isinstance(folder, str):
-            raise ValueError("ir_file: impulse responses are read from local paths only, not yet from object storage")
-        try:
-            params["ir_file"] = str(resolve_path(folder, params["ir_file"], roots or [folder.resolve()]))
-        except ValueError as exc:
-            raise ValueError(f"ir_file: {exc}") from None
+        return _convolution(params, sample_rate, folder, roots)
     return EFFECTS[name](sample_rate, **params)
+
+
+def _convolution(params: dict, sample_rate: float, folder: Path | str | None, roots: list[Path] | None) -> Convolution:
+    """The convolution effect with its ``ir_file`` located in the session folder (a path or a URI) and read."""
+    if folder is None:
+        raise ValueError("ir_file: cannot be resolved without the session folder")
+    roots = roots or ([] if isinstance(folder, str) else [folder.resolve()])
+    try:
+        location = locate(folder, params.pop("ir_file"), roots)
+        samples, rate = stems.read_impulse_response(location)
+    except (ValueError, AudioFileError) as exc:
+        raise ValueError(f"ir_file: {exc}") from None
+    return Convolution.from_array(sample_rate, samples, ir_sample_rate=rate, **params)
 
 
 def _delay_time(params: dict, tempo_bpm: float | None) -> dict:

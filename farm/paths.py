@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import storage
+
+
+def locate(folder: Path | str, relative: str, roots: list[Path]) -> str:
+    """The path (checked to lie in ``roots``) or URI (checked to stay in the folder URI ``folder``) of a file a session names.
+
+    Raises ValueError stating the rule.
+    """
+    if isinstance(folder, str):
+        return storage.resolve(folder, relative)
+    return str(resolve_path(folder, relative, roots))
+
 
 def resolve_path(folder: Path, relative: str, roots: list[Path]) -> Path:
     """The real path of ``relative`` (from ``folder``), which must lie in one of ``roots``.

@@ -8,40 +8,29 @@ an invalid session fails at once (retrying cannot fix it). Cancelling a
 running job stops its Ray tasks. On start, jobs left running by a previous
 process are queued again, so none is lost.
 
-A job's files live under ``data_dir/jobs/<id>/``: ``bundle/`` holds the
-session and its stems, ``out/`` the deliverables and ``report.json``.
+A job's files live under ``jobs/<id>/`` of a local folder or of object
+storage (:mod:`farm.jobfiles`): ``bundle/`` holds the session and its stems,
+``out/`` the deliverables and ``report.json``.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from .errors import RenderCancelled, SessionError
+from .jobfiles import JobFiles
 from .jobstate import IllegalTransition, JobState
 from .render import render
 from .store import Job, JobStore
 
-SESSION_NAMES = ("session.yaml", "session.yml", "session.json")
 PROGRESS_INTERVAL_S = 0.25
 DEFAULT_MAX_ATTEMPTS = 3
 CAPACITY_REFRESH_S = 2.0
 
 log = logging.getLogger("mixfarm.scheduler")
-
-
-def job_folder(data_dir: Path, job_id: str) -> Path:
-    """Where a job's bundle and outputs live."""
-    return Path(data_dir) / "jobs" / job_id
-
-
-def session_file(bundle: Path) -> Path | None:
-    """The session file at the root of an unpacked bundle, or None."""
-    return next((bundle / name for name in SESSION_NAMES if (bundle / name).is_file()), None)
 
 
 class Scheduler:
@@ -50,8 +39,8 @@ class Scheduler:
     Parameters
     ----------
     store : JobStore
-    data_dir : Path
-        The service's data folder.
+    files : JobFiles
+        Where the jobs' bundles and outputs live.
     executor_factory : callable
         Returns the executor to render on (called once, on :meth:`start`).
     max_running : int, optional
@@ -66,7 +55,7 @@ class Scheduler:
     def __init__(
         self,
         store: JobStore,
-        data_dir: Path,
+        files: JobFiles,
         executor_factory: Callable[[], object],
         *,
         max_running: int | None = None,
@@ -75,7 +64,7 @@ class Scheduler:
         poll_s: float = 0.1,
     ) -> None:
         self.store = store
-        self.data_dir = Path(data_dir)
+        self.files = files
         self._executor_factory = executor_factory
         self.executor = None
         self.max_running = max_running
@@ -186,8 +175,6 @@ class Scheduler:
         thread.start()
 
     def _run(self, job: Job, cancel: threading.Event) -> None:
-        folder = job_folder(self.data_dir, job.id)
-        out_dir = folder / "out"
         last_write = [0.0]
 
         def progress(fraction: float, audio_s: float) -> None:
@@ -197,11 +184,11 @@ class Scheduler:
                 self.store.record_progress(job.id, fraction, audio_s)
 
         try:
-            session = session_file(folder / "bundle")
+            session = self.files.session_file(job.id)
             if session is None:
-                raise SessionError(str(folder / "bundle"), ["no session.yaml or session.json at the bundle's root"])
-            shutil.rmtree(out_dir, ignore_errors=True)
-            report = render(session, out_dir, executor=self.executor, progress=progress, cancel=cancel, on_tasks=self.on_tasks)
+                raise SessionError(str(self.files.bundle(job.id)), ["no session.yaml or session.json at the bundle's root"])
+            self.files.clear_out(job.id)
+            report = render(session, self.files.out(job.id), executor=self.executor, progress=progress, cancel=cancel, on_tasks=self.on_tasks)
             outputs = [{"name": item["path"], "format": item["format"], "bytes": item["bytes"]} for item in report["deliverables"]]
             self._finish(job, JobState.SUCCEEDED, outputs=outputs, report=report, progress=1.0, audio_s=report["duration_s"], error=None)
         except RenderCancelled:

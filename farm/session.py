@@ -33,7 +33,7 @@ from dsp.errors import AudioFileError, DspError
 from .effects import FxSpec, build_effect
 from . import stems, storage
 from .errors import SessionError
-from .paths import resolve_path
+from .paths import locate
 
 FORMAT = "mixfarm/1"
 MASTER = "master"
@@ -264,13 +264,6 @@ def validate(data: object, source: Path | str, allowed_roots: tuple[str | os.Pat
     if problems:
         raise SessionError(str(source), problems)
     return LoadedSession(session, source, int(sample_rate), files, tuple(roots))
-
-
-def locate(folder: Path | str, relative: str, roots: list[Path]) -> str:
-    """The path (checked to lie in ``roots``) or URI (checked to stay in ``folder``) of a named file."""
-    if isinstance(folder, str):
-        return storage.resolve(folder, relative)
-    return str(resolve_path(folder, relative, roots))
 
 
 

@@ -1,10 +1,11 @@
-"""Reading stems at local paths or storage URIs (see :mod:`farm.storage`)."""
+"""Reading stems and impulse responses at local paths or storage URIs (see :mod:`farm.storage`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from dsp import io as audio_io
+from dsp.convolution import read_ir
 from dsp.errors import AudioFileError
 
 from . import storage
@@ -30,3 +31,14 @@ def read_frames(location: str, start: int, stop: int) -> np.ndarray:
             return audio_io.read_frames(handle, start, stop, name=location)
     except FileNotFoundError:
         raise AudioFileError(f"{location}: no such file") from None
+
+
+def read_impulse_response(location: str) -> tuple[np.ndarray, float]:
+    """The impulse response at ``location``: float64 samples (frames x channels) and its rate in Hz."""
+    if not storage.is_remote(location):
+        return read_ir(location)
+    try:
+        with storage.open_binary(location) as handle:
+            return read_ir(handle, name=location)
+    except FileNotFoundError:
+        raise AudioFileError(f"{location}: impulse response file not found") from None

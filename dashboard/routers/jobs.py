@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile, status
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from farm.bundle import BundleError
 from farm.errors import SessionError
+from farm.jobfiles import StorageError
 from farm.jobstate import IllegalTransition, JobState
 from farm.store import Job
 
 from ..auth import studio_of
+from ..downloads import file_response
 from ..service import Service, job_summary
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -56,6 +58,8 @@ def submit_job(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     except SessionError as exc:
         return JSONResponse({"detail": "invalid session", "problems": exc.problems}, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    except StorageError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     return job_view(job, request)
 
 
@@ -102,12 +106,17 @@ def retry_job(job_id: str, request: Request, studio: str = Depends(studio_of)):
 
 @router.get("/{job_id}/outputs/{name:path}", name="download_output")
 def download_output(job_id: str, name: str, request: Request, studio: str = Depends(studio_of)):
-    """Download one deliverable of a succeeded job."""
+    """Download one deliverable of a succeeded job (410 if it has gone from storage since, 503 if storage fails)."""
     job = owned_job(job_id, request, studio)
-    path = service_of(request).output_path(job, name)
-    if path is None:
+    location = service_of(request).output_location(job, name)
+    if location is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id!r} has no output {name!r}" + ("" if job.state is JobState.SUCCEEDED else f" (it is {job.state.value})"))
-    return FileResponse(path, filename=path.name)
+    try:
+        return file_response(location)
+    except FileNotFoundError:
+        raise HTTPException(status.HTTP_410_GONE, f"job {job_id!r}: output {name!r} is no longer in storage ({location})") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the storage backend raises, the answer is the same
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"job {job_id!r}: output {name!r} cannot be read from storage ({type(exc).__name__}: {exc})") from None
 
 
 @router.get("/{job_id}/report")

@@ -185,7 +185,7 @@ def job_page(request: Request, job_id: str):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id!r}")
         report = job.report if isinstance(job.report, dict) else None
         urls = {item["name"]: item["url"] for item in job_view(job, request)["outputs"]}
-        first_output = service.output_path(job, job.outputs[0]["name"]) if job.outputs else None
+        first_output = service.output_location(job, job.outputs[0]["name"]) if job.outputs else None
         facts = analysis.job_analysis(service.settings.data_dir, job, first_output)
         target = (report or {}).get("target") or {}
         return {

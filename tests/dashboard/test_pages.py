@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from conftest import ServiceProcess, session_bundle, wait_for_state
-from farm.scheduler import job_folder
+from farm.jobfiles import job_folder
 from farm.store import JobStore
 
 MASTERED = {"master": {"tail_s": 0.0, "loudness": {"preset": "spotify"}}}

@@ -14,7 +14,7 @@ from sessions import RATE, tone, write_session, write_stem
 
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
-pytest.importorskip("s3fs")
+s3fs = pytest.importorskip("s3fs")
 
 BUCKET = "studio"
 
@@ -30,11 +30,13 @@ def s3(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
         patch.setenv(key, value)
+    s3fs.S3FileSystem.clear_instance_cache()
     client = boto3.client("s3", endpoint_url=endpoint)
     client.create_bucket(Bucket=BUCKET)
     yield client
     patch.undo()
     server.stop()
+    s3fs.S3FileSystem.clear_instance_cache()
 
 
 def upload_folder(client, folder, prefix):
@@ -94,3 +96,49 @@ def test_truncated_stem_in_object_storage_is_detected(s3, tmp_path):
     with pytest.raises(SessionError, match=r"s3://studio/sessions/cut/stems/a\.wav: truncated WAV"):
         load(f"s3://{BUCKET}/sessions/cut/session.yaml")
     assert np.isfinite(soundfile.info(str(tmp_path / "cut" / stem)).frames)
+
+
+def write_ir(folder, name, rate=RATE, channels=1):
+    """A short decaying noise burst as an impulse response at ``irs/<name>``."""
+    frames = int(0.25 * rate)
+    rng = np.random.default_rng(7)
+    ir = rng.standard_normal((frames, channels)) * np.exp(-np.arange(frames) / (0.05 * rate))[:, None] * 0.3
+    path = folder / "irs" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, ir, rate, subtype="FLOAT")
+    return f"irs/{name}"
+
+
+def test_impulse_responses_in_object_storage_render_like_local_ones(s3, tmp_path):
+    folder = tmp_path / "roomy"
+    stem = write_stem(folder, "snare.wav", tone(180.0, 2.0, 0.4))
+    room, hall = write_ir(folder, "room.wav"), write_ir(folder, "hall.wav", rate=44100, channels=2)
+    session = write_session(
+        folder,
+        {
+            "tracks": [{"name": "snare", "file": stem, "fx": [{"type": "convolution", "ir_file": room, "mix": 0.3}], "sends": [{"bus": "hall", "level_db": -6}]}],
+            "buses": [{"name": "hall", "fx": [{"type": "convolution", "ir_file": hall, "gain_db": -3}]}],
+            "sample_rate": RATE,
+            "master": {"tail_s": 0.3},
+        },
+    )
+    upload_folder(s3, folder, "sessions/roomy")
+    local = render(session, tmp_path / "local", chunk_s=0.5, executor=LocalExecutor())
+    remote = render(f"s3://{BUCKET}/sessions/roomy/session.yaml", f"s3://{BUCKET}/renders/roomy", chunk_s=0.5, executor=LocalExecutor())
+    s3.download_file(BUCKET, "renders/roomy/master.wav", str(tmp_path / "fetched.wav"))
+    assert (tmp_path / "fetched.wav").read_bytes() == (tmp_path / "local" / "master.wav").read_bytes()
+    assert remote["deliverables"] == local["deliverables"]
+
+
+def test_missing_and_escaping_impulse_responses_in_object_storage_are_named(s3, tmp_path):
+    folder = tmp_path / "noir"
+    stem = write_stem(folder, "a.wav", tone(220.0, 1.0))
+    fx = [{"type": "convolution", "ir_file": "irs/none.wav"}, {"type": "convolution", "ir_file": "../ir.wav"}]
+    write_session(folder, {"tracks": [{"name": "a", "file": stem, "fx": fx}]})
+    upload_folder(s3, folder, "sessions/noir")
+    with pytest.raises(SessionError) as caught:
+        load(f"s3://{BUCKET}/sessions/noir/session.yaml")
+    assert caught.value.problems == [
+        f"tracks[0].fx[0].ir_file: s3://{BUCKET}/sessions/noir/irs/none.wav: impulse response file not found",
+        "tracks[0].fx[1].ir_file: must stay inside the session folder, got '../ir.wav'",
+    ]
