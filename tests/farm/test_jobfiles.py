@@ -1,37 +1,20 @@
 """A job's bundle and outputs, in a local folder and in a real S3-compatible server (moto) on loopback."""
 
-import socket
-
 import pytest
 
 from farm import storage
 from farm.jobfiles import JobFiles, StorageError
+from s3server import moto_s3
 
-boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
-s3fs = pytest.importorskip("s3fs")
+pytest.importorskip("s3fs")
 
 BUCKET = "jobfiles"
 
 
 @pytest.fixture(scope="module")
 def s3():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    patch = pytest.MonkeyPatch()
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
-        patch.setenv(key, value)
-    s3fs.S3FileSystem.clear_instance_cache()
-    client = boto3.client("s3", endpoint_url=endpoint)
-    client.create_bucket(Bucket=BUCKET)
-    yield client
-    patch.undo()
-    server.stop()
-    s3fs.S3FileSystem.clear_instance_cache()
+    with moto_s3(BUCKET) as client:
+        yield client
 
 
 @pytest.fixture(params=["local", "file-uri", "s3"])

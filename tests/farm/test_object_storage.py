@@ -1,7 +1,5 @@
 """Sessions, stems and outputs in object storage: a real S3-compatible server (moto) on loopback."""
 
-import socket
-
 import numpy as np
 import pytest
 import soundfile
@@ -10,33 +8,18 @@ from farm.errors import SessionError
 from farm.executor import LocalExecutor
 from farm.render import render
 from farm.session import load
+from s3server import moto_s3
 from sessions import RATE, tone, write_session, write_stem
 
-boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
-s3fs = pytest.importorskip("s3fs")
+pytest.importorskip("s3fs")
 
 BUCKET = "studio"
 
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    patch = pytest.MonkeyPatch()
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
-        patch.setenv(key, value)
-    s3fs.S3FileSystem.clear_instance_cache()
-    client = boto3.client("s3", endpoint_url=endpoint)
-    client.create_bucket(Bucket=BUCKET)
-    yield client
-    patch.undo()
-    server.stop()
-    s3fs.S3FileSystem.clear_instance_cache()
+    with moto_s3(BUCKET) as client:
+        yield client
 
 
 def upload_folder(client, folder, prefix):
