@@ -30,7 +30,7 @@ the stages (mixing, each loudness pass, delivery) of max(the stage's work / N,
 its longest chain). The longest chain of the mixing stage is the strip that
 carries its state from chunk to chunk (its chunks run in sequence) with the
 most seconds; of a loudness pass, one chunk; of delivery, one chunk plus the
-writing of the file. It is how a run on a small machine says something about
+task that finishes the file. It is how a run on a small machine says something about
 a big one.
 
 What to expect, and why
@@ -46,10 +46,12 @@ compressor about 1.8 s, the reverb bus and the master's sum about 3.7 s), at
 the price of that much extra work per chunk, which a 1-CPU render pays too
 (so it does not lower the efficiency figures, only every wall time). The loudness
 stage's passes run their chunks at once with the limiter's pre-roll, and each
-deliverable is resampled, dithered and metered in chunks at once; only the
-writing of each file (and shaped dither) is one task. What does not scale:
-the barriers between stages (each loudness pass waits for the whole
-timeline), the file writes, and the driver's own work.
+deliverable is resampled, dithered and metered in chunks at once, and the
+chunks of a 16 or 24-bit WAV or AIFF (as here) write their own frames into
+the file; FLAC, float and shaped dither are written by one task per file.
+What does not scale: the barriers between stages (each loudness pass waits
+for the whole timeline), moving chunks through Ray's object store, and the
+driver's own work.
 
 Running it
 ----------

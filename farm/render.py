@@ -16,8 +16,10 @@
    Without a loudness target only the fades apply. Each pass runs its chunks
    at once, with the limiter's and the meter's pre-roll.
 4. **Deliver**: every output in time chunks at once, each resampled,
-   dithered and metered (8x true peak) from the values it will write; then
-   one task per output writes the file. A deliverable whose loudness misses
+   dithered and metered (8x true peak) from the values it will write. The
+   chunks of a 16 or 24-bit WAV or AIFF write themselves into the file
+   (:mod:`farm.pcmfile`); other files (FLAC, 32-bit float, shaped dither) are
+   written by one task per output from the chunks. A deliverable whose loudness misses
    the target (sample-rate conversion removes the content above its Nyquist
    frequency, which K-weighting counts) is trimmed and written again; if a
    file overshoots the ceiling (conversion and trims can raise peaks), the
@@ -47,13 +49,13 @@ from pathlib import Path
 from dsp.limiter import Limiter, max_gain_reduction_db
 from dsp.loudness import LoudnessPartial
 
-from . import storage
+from . import pcmfile, storage
 from .errors import RenderCancelled, RenderError
 from .executor import LocalExecutor, RayExecutor
 from .plan import DEFAULT_CHUNK_S, RenderPlan, chain_preroll_frames, compile_plan, meter_preroll_frames
 from .session import LoadedSession, load
 from .strip import destinations
-from .tasks import MASTER_TRUE_PEAK_OVERSAMPLING, delivery_grid
+from .tasks import MASTER_TRUE_PEAK_OVERSAMPLING, deliverable_frames, delivery_grid, in_place
 
 LOUDNESS_TOLERANCE_LU = 0.05
 MAX_LOUDNESS_PASSES = 5
@@ -389,15 +391,22 @@ def _deliver(plan, plan_ref, session, executor, workdir: Path, tracker: _Tracker
     encoded, metas = [], []
     for index, (output, trim_db) in enumerate(zip(session.outputs, trims_db)):
         spec = output.model_dump()
-        grid = delivery_grid(plan.sample_rate, output.sample_rate or plan.sample_rate, plan.chunk_frames)
-        chunks = [(start, min(start + grid, plan.timeline_frames)) for start in range(0, plan.timeline_frames, grid)]
+        out_rate = output.sample_rate or plan.sample_rate
+        target = workdir / "out" / output.path
+        data_offset = None
+        if in_place(spec):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data_offset = pcmfile.create(target, spec, out_rate, 2, deliverable_frames(plan.timeline_frames, plan.sample_rate, out_rate))
+        grid = delivery_grid(plan.sample_rate, out_rate, plan.chunk_frames)
         partials = []
-        for start, stop in chunks:
-            partial, meta = executor.submit("deliver_chunk", plan_ref, spec, trim_db, str(workdir), "master", index, start, stop, num_returns=2)
+        for start in range(0, plan.timeline_frames, grid):
+            stop = min(start + grid, plan.timeline_frames)
+            partial, meta = executor.submit(
+                "deliver_chunk", plan_ref, spec, trim_db, str(workdir), "master", index, start, stop, str(target), data_offset, num_returns=2
+            )
             partials.append(partial)
             metas.append(meta)
-        target = str(workdir / "out" / output.path)
-        encoded.append(executor.submit("encode", plan_ref, spec, trim_db, str(workdir), index, target, *partials, num_returns=2))
+        encoded.append(executor.submit("encode", plan_ref, spec, trim_db, str(workdir), index, str(target), *partials, num_returns=2))
     facts = executor.get([ref[0] for ref in encoded])
     tracker.finished(metas + [ref[1] for ref in encoded])
     return facts

@@ -27,8 +27,9 @@ from dsp.limiter import reset_gain_reduction
 from dsp.loudness import LoudnessMeter, LoudnessPartial
 from dsp.units import db_to_linear
 
-from . import stems
+from . import pcmfile, stems
 from .chunkstore import ChunkStore
+from .errors import RenderError
 from .plan import MIX_TRUE_PEAK_OVERSAMPLING, RenderPlan, meter_preroll_frames
 from .strip import destinations, initial_state, join_feeds, render_strip_chunk, run_effects, sum_feeds
 
@@ -170,15 +171,19 @@ def resample_margin_frames(sample_rate: int, out_rate: int) -> int:
     return math.ceil(frames / period) * period
 
 
-def deliver_chunk(plan: RenderPlan, output: dict, trim_db: float, workdir: str, store: str, index: int, start: int, stop: int):
+def deliver_chunk(
+    plan: RenderPlan, output: dict, trim_db: float, workdir: str, store: str, index: int, start: int, stop: int, target: str, data_offset: int | None
+):
     """Frames ``[start, stop)`` of the master (on :func:`delivery_grid`) as deliverable ``index``: resampled, trimmed, quantised.
 
     The chunk is resampled with soxr VHQ from the master with
     :func:`resample_margin_frames` each side, which matches resampling the
     whole master to within 1e-15. It is quantised with TPDF dither drawn for
     its frames' positions (:class:`dsp.dither.Quantiser`), written to the
-    ``deliver-<index>`` store at the output rate and metered from the values
-    written (8x true peak), with a meter pre-roll recomputed the same way.
+    ``deliver-<index>`` store at the output rate, or straight into the file
+    at ``target`` when it is made for writing in place (``data_offset``, see
+    :mod:`farm.pcmfile`), and metered from the values written (8x true peak),
+    with a meter pre-roll recomputed the same way.
     Shaped dither feeds its error back from sample to sample, so such a
     deliverable's chunks are written unquantised and :func:`encode` quantises
     and meters them in order. Returns the loudness partial (None for shaped
@@ -206,7 +211,11 @@ def deliver_chunk(plan: RenderPlan, output: dict, trim_db: float, workdir: str, 
         block = block.astype(np.float32).astype(np.float64)
     elif not shaped:
         block, _ = quantiser.process(block, {**quantiser.init_state(2), "frame": np.array(metered_from, dtype=np.int64)})
-    _delivery_store(workdir, index, output).write(out_start, _to_store(block[out_start - metered_from :], output))
+    samples = _to_store(block[out_start - metered_from :], output)
+    if data_offset is None:
+        _delivery_store(workdir, index, output).write(out_start, samples)
+    else:
+        pcmfile.write(target, output, data_offset, out_start, samples)
     if shaped:
         return None, _meta("deliver", started)
     meter = LoudnessMeter(out_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING, start_frame=out_start, preroll_frames=out_start - metered_from)
@@ -215,30 +224,24 @@ def deliver_chunk(plan: RenderPlan, output: dict, trim_db: float, workdir: str, 
 
 
 def encode(plan: RenderPlan, output: dict, trim_db: float, workdir: str, index: int, target: str, *partials):
-    """Write deliverable ``index`` from its chunks (:func:`deliver_chunk`, one partial each, in order) to ``target``.
+    """Finish deliverable ``index`` at ``target`` from its chunks (:func:`deliver_chunk`, one partial each, in order).
 
-    Shaped dither is applied here, in order, and the result metered as it is
-    written. Returns the file's facts (path, format, rate, bit depth, frames,
-    bytes, and the loudness of the samples written, 8x true peak) and meta.
+    A file written in place (:func:`in_place`) is already whole; any other is
+    written here from the chunks' store, shaped dither applied in order and
+    the result metered as it is written. Returns the file's facts (path,
+    format, rate, bit depth, frames, bytes, and the loudness of the samples
+    written, 8x true peak) and meta.
     """
     started = time.perf_counter()
     out_rate = output["sample_rate"] or plan.sample_rate
-    source = _delivery_store(workdir, index, output)
-    frames = source.frames()
     quantiser = _quantiser(plan, output)
-    shaped = quantiser is not None and quantiser.dither == "shaped"
-    q_state = quantiser.init_state(2) if shaped else None
-    meter = LoudnessMeter(out_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING) if shaped else None
-    subtype = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}[str(output["bit_depth"])]
-    _make_folder_in(Path(workdir), Path(target).parent)
-    with soundfile.SoundFile(target, "w", out_rate, 2, subtype=subtype, format=output["format"].upper()) as handle:
-        for begin in range(0, frames, DELIVERY_BLOCK_FRAMES):
-            block = source.read(begin, min(begin + DELIVERY_BLOCK_FRAMES, frames))
-            if shaped:
-                block, q_state = quantiser.process(block, q_state)
-                meter.process(block)
-            handle.write(block)
-    loudness = meter.report() if shaped else LoudnessPartial.merge(partials).report()
+    if in_place(output):
+        merged, frames = LoudnessPartial.merge(partials), soundfile.info(target).frames
+        if merged.end_frame != frames:
+            raise RenderError(f"{output['path']}: the chunks wrote {merged.end_frame} frames into a file made for {frames}")
+        loudness = merged.report()
+    else:
+        loudness, frames = _write_from_store(plan, output, workdir, index, target, quantiser, partials)
     return {
         "path": output["path"],
         "format": output["format"],
@@ -251,6 +254,36 @@ def encode(plan: RenderPlan, output: dict, trim_db: float, workdir: str, index: 
         "bytes": os.path.getsize(target),
         "loudness": loudness.to_dict(),
     }, _meta("encode", started)
+
+
+def in_place(output: dict) -> bool:
+    """Whether deliverable chunks write straight into the file (:mod:`farm.pcmfile`); not with shaped dither, which runs in order."""
+    return pcmfile.supports(output) and output["dither"] != "shaped"
+
+
+def deliverable_frames(frames: int, sample_rate: int, out_rate: int) -> int:
+    """Frames of a deliverable made from ``frames`` at ``sample_rate``: soxr's count, ``frames * out_rate / sample_rate`` rounded half up."""
+    return (2 * frames * out_rate + sample_rate) // (2 * sample_rate)
+
+
+def _write_from_store(plan: RenderPlan, output: dict, workdir: str, index: int, target: str, quantiser: Quantiser | None, partials):
+    """Write a deliverable from its chunks' store; returns (loudness report, frames)."""
+    out_rate = output["sample_rate"] or plan.sample_rate
+    source = _delivery_store(workdir, index, output)
+    frames = source.frames()
+    shaped = quantiser is not None and quantiser.dither == "shaped"
+    q_state = quantiser.init_state(2) if shaped else None
+    meter = LoudnessMeter(out_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING) if shaped else None
+    subtype = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}[str(output["bit_depth"])]
+    _make_folder_in(Path(workdir), Path(target).parent)
+    with soundfile.SoundFile(target, "w", out_rate, 2, subtype=subtype, format=output["format"].upper()) as handle:
+        for begin in range(0, frames, DELIVERY_BLOCK_FRAMES):
+            block = source.read(begin, min(begin + DELIVERY_BLOCK_FRAMES, frames))
+            if shaped:
+                block, q_state = quantiser.process(block, q_state)
+                meter.process(block)
+            handle.write(block)
+    return (meter.report() if shaped else LoudnessPartial.merge(partials).report()), frames
 
 
 def _make_folder_in(workdir: Path, folder: Path) -> None:

@@ -8,13 +8,14 @@ import soundfile
 import soxr
 import yaml
 
+from farm import pcmfile
 from farm.analyze import analyze_file
 from farm.chunkstore import ChunkStore
 from farm.executor import LocalExecutor
 from farm.plan import PREROLL_MARGIN, RenderPlan, compile_plan, meter_preroll_frames
 from farm.render import render
 from farm.session import load
-from farm.tasks import deliver_chunk, delivery_grid, encode, resample_margin_frames
+from farm.tasks import deliver_chunk, deliverable_frames, delivery_grid, encode, in_place, resample_margin_frames
 from sessions import RATE, tone, write_session, write_stem
 from test_null import NULL_LEVEL, busy_session
 
@@ -108,6 +109,7 @@ DELIVERABLES = [
     {"path": "cd.wav", "format": "wav", "bit_depth": 16, "sample_rate": 44100, "dither": "shaped"},
     {"path": "tpdf-44k.aiff", "format": "aiff", "bit_depth": 16, "sample_rate": 44100, "dither": "tpdf"},
     {"path": "float.wav", "format": "wav", "bit_depth": "32f", "dither": "none"},
+    {"path": "master.wav", "format": "wav", "bit_depth": 24, "sample_rate": None, "dither": "tpdf"},
 ]
 
 
@@ -124,9 +126,15 @@ def test_a_deliverable_written_in_chunks_is_identical_to_one_written_whole(tmp_p
         ChunkStore(workdir / "master").write(0, master)
         plan = RenderPlan("test", RATE, frames, frames, int(chunk_s * RATE), (), 0)
         grid = delivery_grid(RATE, spec["sample_rate"] or RATE, plan.chunk_frames)
-        partials = [deliver_chunk(plan, spec, -0.5, str(workdir), "master", 0, start, min(start + grid, frames))[0] for start in range(0, frames, grid)]
-        assert (len(partials) > 5) == (label == "chunked")
         target = workdir / "out" / spec["path"]
+        target.parent.mkdir(parents=True)
+        out_rate = spec["sample_rate"] or RATE
+        data_offset = pcmfile.create(target, spec, out_rate, 2, deliverable_frames(frames, RATE, out_rate)) if in_place(spec) else None
+        partials = [
+            deliver_chunk(plan, spec, -0.5, str(workdir), "master", 0, start, min(start + grid, frames), str(target), data_offset)[0]
+            for start in range(0, frames, grid)
+        ]
+        assert (len(partials) > 5) == (label == "chunked")
         files[label] = encode(plan, spec, -0.5, str(workdir), 0, str(target), *partials)[0], target
     (whole, whole_path), (chunked, chunked_path) = files["whole"], files["chunked"]
     expected, rate = soundfile.read(whole_path, always_2d=True)
@@ -167,5 +175,5 @@ def test_chunks_resampled_with_their_margins_match_the_whole_resampled(rates):
         first = (start - lo) * out_rate // rate
         pieces.append(block[first:] if stop == signal.shape[0] else block[first : first + (stop - start) * out_rate // rate])
     joined = np.concatenate(pieces)
-    assert joined.shape == whole.shape
+    assert joined.shape == whole.shape and joined.shape[0] == deliverable_frames(signal.shape[0], rate, out_rate)
     assert np.max(np.abs(joined - whole)) < 1e-12

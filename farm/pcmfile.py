@@ -1,0 +1,45 @@
+"""PCM files written in place: one header made first, then many tasks each writing its own frames at once.
+
+libsndfile writes the header of a WAV or AIFF file for the whole length (it
+seeks to the last frame; the frames before read as silence until written),
+and the sample data then lies in one block at the end of the file, frames in
+order, channels interleaved: little-endian in WAV, big-endian in AIFF. A
+task packs its integer samples the same way and writes them at their frame's
+byte offset, so no single task has to write the whole file.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import soundfile
+
+FORMATS = ("wav", "aiff")
+BIT_DEPTHS = (16, 24)
+
+
+def supports(output: dict) -> bool:
+    """Whether a deliverable (a session's output as a dict) is written in place: 16 or 24-bit WAV or AIFF."""
+    return output["format"] in FORMATS and str(output["bit_depth"]) in {str(depth) for depth in BIT_DEPTHS}
+
+
+def create(path: str | os.PathLike, output: dict, sample_rate: int, channels: int, frames: int) -> int:
+    """Make ``path`` with the header for ``frames`` frames; return the byte offset of frame 0's data."""
+    subtype = f"PCM_{output['bit_depth']}"
+    with soundfile.SoundFile(path, "w", sample_rate, channels, subtype=subtype, format=output["format"].upper()) as handle:
+        if frames:
+            handle.seek(frames - 1)
+            handle.write(np.zeros((1, channels), dtype=np.int32))
+    return os.path.getsize(path) - frames * channels * int(output["bit_depth"]) // 8
+
+
+def write(path: str | os.PathLike, output: dict, data_offset: int, start_frame: int, samples: np.ndarray) -> None:
+    """Write int32 ``samples`` (frames, channels), the bit depth's steps in their top bits, from ``start_frame`` on."""
+    width = int(output["bit_depth"]) // 8
+    big_endian = output["format"] == "aiff"
+    as_bytes = samples.astype(">i4" if big_endian else "<i4").view(np.uint8).reshape(samples.shape[0], samples.shape[1], 4)
+    kept = as_bytes[:, :, :width] if big_endian else as_bytes[:, :, 4 - width :]
+    with open(path, "r+b") as handle:
+        handle.seek(data_offset + start_frame * samples.shape[1] * width)
+        handle.write(np.ascontiguousarray(kept).tobytes())
