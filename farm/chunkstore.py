@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import RenderError
+
 
 class ChunkStore:
     """A folder of pieces of one (frames, channels) signal of ``dtype`` samples."""
@@ -26,12 +28,25 @@ class ChunkStore:
     def write(self, start_frame: int, block: np.ndarray) -> None:
         """Store ``block`` as the piece starting at ``start_frame``.
 
-        The store's parent folder must exist: a task left over from a render
-        that has ended (and removed its work folder) fails instead of writing.
+        The store's parent folder, the render's work folder, must exist: a
+        task left over from a render that has ended (and removed it) fails
+        instead of writing, and so does a task on a node that does not share
+        the filesystem the work folder is on.
+
+        Raises
+        ------
+        farm.errors.RenderError
+            If the work folder is not there.
         """
         if block.shape[0] == 0:
             return
-        self.folder.mkdir(exist_ok=True)
+        try:
+            self.folder.mkdir(exist_ok=True)
+        except FileNotFoundError:
+            raise RenderError(
+                f"{self.folder.parent}: the render's work folder is not on this node; every node must share the "
+                "filesystem it is on (see deploy/README.md), or the render has ended"
+            ) from None
         target = self.folder / f"{start_frame:014d}.npy"
         partial = target.with_suffix(".partial.npy")
         np.save(partial, np.ascontiguousarray(block, dtype=self.dtype))
