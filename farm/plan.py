@@ -107,8 +107,8 @@ class StripPlan:
         return self.preroll_frames is not None
 
     def first_frame(self, start: int) -> int:
-        """Where rendering the chunk that starts at frame ``start`` begins: its pre-roll earlier (not before 0)."""
-        return start if self.preroll_frames is None else max(start - self.preroll_frames, 0)
+        """Where rendering the strip's chunk that starts at frame ``start`` begins (see :func:`first_frame`)."""
+        return first_frame(start, self.preroll_frames)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +177,11 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     return RenderPlan(
         session.name, rate, timeline_frames, content_frames, chunk_frames, tuple(plans.values()), plans[MASTER].latency_out
     )
+
+
+def first_frame(start: int, preroll_frames: int | None) -> int:
+    """Where rendering a chunk that starts at frame ``start`` begins: its pre-roll earlier (not before 0); None carries state."""
+    return start if preroll_frames is None else max(start - preroll_frames, 0)
 
 
 def preroll_frames(settle_s: float, sample_rate: int) -> int:

@@ -249,9 +249,7 @@ def _time_chunking(plan: RenderPlan, session) -> dict:
     def seconds(frames: int | None) -> float | None:
         return None if frames is None else frames / plan.sample_rate
 
-    limiter = None
-    if session.master.loudness:
-        limiter = Limiter(plan.sample_rate, lookahead_s=session.master.limiter.lookahead_s, release_s=session.master.limiter.release_s)
+    limiter = _limiter(plan, session, session.master.loudness.target[1]) if session.master.loudness else None
     return {
         "preroll_s": {strip.name: seconds(strip.preroll_frames) for strip in plan.strips},
         "loudness_stage_preroll_s": seconds(_loudness_stage_preroll(plan, limiter)),
@@ -336,9 +334,7 @@ def _master(plan, plan_ref, session, mix_report, executor, workdir: Path, tracke
     target_lufs, ceiling_dbtp = master.loudness.target
     if not math.isfinite(mix_report.integrated_lufs):
         raise RenderError("the mix is silent (or shorter than 400 ms): there is no loudness to normalise to the target")
-    settings["limiter"] = Limiter(
-        rate, ceiling_dbtp=ceiling_dbtp - ceiling_margin_db, lookahead_s=master.limiter.lookahead_s, release_s=master.limiter.release_s
-    )
+    settings["limiter"] = _limiter(plan, session, ceiling_dbtp - ceiling_margin_db)
     settings["preroll_frames"] = _loudness_stage_preroll(plan, settings["limiter"])
     gain_db = target_lufs - mix_report.integrated_lufs
     for passes in range(1, MAX_LOUDNESS_PASSES + 1):
@@ -352,6 +348,12 @@ def _master(plan, plan_ref, session, mix_report, executor, workdir: Path, tracke
         f"loudness stage: could not land {target_lufs:g} LUFS under a {ceiling_dbtp:g} dBTP ceiling in "
         f"{MAX_LOUDNESS_PASSES} passes (last {report.integrated_lufs:.2f} LUFS); the mix may be too dense for this target"
     )
+
+
+def _limiter(plan: RenderPlan, session, ceiling_dbtp: float) -> Limiter:
+    """The loudness stage's true-peak limiter, as the session sets it, holding ``ceiling_dbtp``."""
+    limiter = session.master.limiter
+    return Limiter(plan.sample_rate, ceiling_dbtp=ceiling_dbtp, lookahead_s=limiter.lookahead_s, release_s=limiter.release_s)
 
 
 def _loudness_stage_preroll(plan: RenderPlan, limiter: Limiter | None) -> int | None:

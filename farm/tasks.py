@@ -30,7 +30,7 @@ from dsp.units import db_to_linear
 from . import pcmfile, stems
 from .chunkstore import ChunkStore
 from .errors import RenderError
-from .plan import MIX_TRUE_PEAK_OVERSAMPLING, RenderPlan, meter_preroll_frames
+from .plan import MIX_TRUE_PEAK_OVERSAMPLING, RenderPlan, first_frame, meter_preroll_frames
 from .strip import destinations, initial_state, join_feeds, render_strip_chunk, run_effects, sum_feeds
 
 DELIVERY_BLOCK_FRAMES = 1 << 18
@@ -101,9 +101,7 @@ def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, workd
     feeds = join_feeds(strip, list(feed_blocks), begin, start)
     audio, feed_states = sum_feeds(strip, feeds, state, rate, stop - begin)
     audio, fx_states = run_effects(strip, audio, state)
-    lo, hi = max(start - latency, 0), min(stop - latency, plan.timeline_frames)
-    first = max(begin - latency, 0)
-    metered = audio[first - (begin - latency) : max(lo, hi) - (begin - latency)]
+    first, lo, metered = _on_timeline(audio, begin, start, stop, latency, plan.timeline_frames)
     ChunkStore(Path(workdir) / "mix").write(lo, metered[lo - first :])
     meter = LoudnessMeter(rate, 2, MIX_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
     meter.process(metered)
@@ -125,7 +123,7 @@ def master_chunk(plan: RenderPlan, settings: dict, start: int, stop: int, state:
     started = time.perf_counter()
     rate, limiter, preroll = plan.sample_rate, settings["limiter"], settings["preroll_frames"]
     latency = limiter.latency_samples if limiter else 0
-    begin = start if preroll is None else max(start - preroll, 0)
+    begin = first_frame(start, preroll)
     if state is None:
         state = {"limiter": limiter.init_state(2) if limiter else None, "meter": None}
     audio = ChunkStore(Path(workdir) / "mix").read(begin, stop) * db_to_linear(settings["gain_db"])
@@ -135,15 +133,24 @@ def master_chunk(plan: RenderPlan, settings: dict, start: int, stop: int, state:
         limiter_state = reset_gain_reduction(limiter_state)
         limited, limiter_state = limiter.process(audio[start - begin :], limiter_state)
         audio = np.concatenate([warm, limited])
-    lo, hi = max(start - latency, 0), min(stop - latency, plan.timeline_frames)
-    first = max(begin - latency, 0)
-    metered = audio[first - (begin - latency) : max(lo, hi) - (begin - latency)]
+    first, lo, metered = _on_timeline(audio, begin, start, stop, latency, plan.timeline_frames)
     metered = metered * fade_gain(first, metered.shape[0], plan.timeline_frames, settings["fade_in_frames"], settings["fade_out_frames"])[:, None]
     ChunkStore(Path(workdir) / settings["store"]).write(lo, metered[lo - first :])
     meter = LoudnessMeter(rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
     meter.process(metered)
     new_state = {"limiter": limiter_state, "meter": None if preroll is not None else meter.state()}
     return meter.partial(), new_state, _meta("master", started)
+
+
+def _on_timeline(audio: np.ndarray, begin: int, start: int, stop: int, latency: int, timeline_frames: int):
+    """The part of ``audio`` (frames ``[begin, stop)``, ``latency`` late) that lies on the timeline.
+
+    Returns ``(first, lo, metered)``: ``metered`` covers timeline frames
+    ``[first, ...)``, pre-roll included; the chunk's own frames start at ``lo``.
+    """
+    lo, hi = max(start - latency, 0), min(stop - latency, timeline_frames)
+    first = max(begin - latency, 0)
+    return first, lo, audio[first - (begin - latency) : max(lo, hi) - (begin - latency)]
 
 
 def dither_seed(session_name: str, output_path: str) -> int:
