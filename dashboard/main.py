@@ -8,6 +8,8 @@ import logging
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
+from farm.driver import RenderDriver
+
 from .config import Settings
 from .routers import events, jobs, pages, system
 from .service import Service
@@ -15,9 +17,9 @@ from .service import Service
 log = logging.getLogger("mixfarm.service")
 
 
-def create_app(settings: Settings, executor_factory=None) -> FastAPI:
-    """The mixfarm service for ``settings``; the scheduler runs while the app is served."""
-    service = Service.create(settings, executor_factory)
+def create_app(settings: Settings, driver: RenderDriver | None = None) -> FastAPI:
+    """The mixfarm service for ``settings``; the scheduler runs while the app is served (renders through ``driver``)."""
+    service = Service.create(settings, driver)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

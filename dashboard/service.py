@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 import tempfile
 import uuid
 from pathlib import Path
 
 from farm.bundle import unpack_bundle
+from farm.driver import ProcessDriver, RenderDriver
 from farm.executor import RayExecutor
 from farm.jobfiles import JobFiles
 from farm.jobstate import JobState
@@ -34,9 +36,12 @@ class Service:
     metrics: FarmMetrics
 
     @classmethod
-    def create(cls, settings: Settings, executor_factory=None) -> "Service":
+    def create(cls, settings: Settings, driver: RenderDriver | None = None) -> "Service":
         """Check that the storage can be written, open the store under ``settings.data_dir``
         and wire the scheduler, events and metrics.
+
+        Renders run through ``driver``, by default a :class:`farm.driver.ProcessDriver`
+        on Ray (a child process that the service supervises).
 
         Raises StorageError (naming the location) if the storage cannot be written.
         """
@@ -45,11 +50,11 @@ class Service:
         store = JobStore(Path(settings.data_dir) / "jobs.sqlite3")
         events = EventBroker()
         scheduler_box: list[Scheduler] = []
-        metrics = FarmMetrics(store, lambda: scheduler_box[0].executor.cluster() if scheduler_box[0].executor else {})
+        metrics = FarmMetrics(store, lambda: scheduler_box[0].cluster())
         scheduler = Scheduler(
             store,
             files,
-            executor_factory or (lambda: RayExecutor(settings.address)),
+            driver or ProcessDriver(functools.partial(RayExecutor, settings.address)),
             max_running=settings.max_running,
             max_attempts=settings.max_attempts,
             on_tasks=metrics.tasks_finished,

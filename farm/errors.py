@@ -1,6 +1,8 @@
-"""The exceptions that :mod:`farm` raises, in one place."""
+"""The exceptions that :mod:`farm` raises, in one place, and which failures are worth retrying."""
 
 from __future__ import annotations
+
+import errno
 
 
 class FarmError(Exception):
@@ -20,8 +22,61 @@ class SessionError(FarmError, ValueError):
 
 
 class RenderError(FarmError, RuntimeError):
-    """A render failed; the message says which task and why."""
+    """A render failed; the message says which task and why.
+
+    ``transient`` is True when the infrastructure failed (a lost worker or
+    node, a storage timeout) and the same render may well succeed if tried
+    again; False when the render itself cannot succeed as it is.
+    """
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+    def __reduce__(self):
+        return type(self), (str(self), self.transient)
+
+
+class DriverLost(RenderError):
+    """The process driving a render on the cluster died while it ran."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=True)
+
+    def __reduce__(self):
+        return type(self), (str(self),)
 
 
 class RenderCancelled(FarmError):
     """A render was stopped on request before it finished."""
+
+
+class UnknownJob(FarmError, KeyError):
+    """No job has the given id."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job {job_id!r}")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+TRANSIENT_ERRNOS = frozenset(
+    {errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNREFUSED, errno.ECONNABORTED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EAGAIN, errno.ESTALE, errno.EPIPE}
+)
+"""OS errors of the network or of a remote filesystem that may pass."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure of the infrastructure that trying again may get past.
+
+    A RenderError says so itself; timeouts, broken connections and the
+    network's OS errors are transient; anything else (a bad value, a missing
+    file, a full disk) fails the same way each time.
+    """
+    if isinstance(exc, RenderError):
+        return exc.transient
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return True
+    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from .errors import FarmError, RenderError
+from .errors import FarmError, RenderError, is_transient
 from .tasks import TASKS
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -76,7 +76,7 @@ class LocalExecutor:
         except FarmError:
             raise
         except Exception as exc:
-            raise RenderError(f"task {kind} failed: {exc}") from exc
+            raise RenderError(f"task {kind} failed: {exc}", transient=is_transient(exc)) from exc
         if num_returns == 1:
             return LocalRef(result)
         return [LocalRef(value) for value in result]
@@ -136,14 +136,22 @@ class RayExecutor:
         return self._remote(kind).options(num_returns=num_returns).remote(*args)
 
     def get(self, refs):
-        """The values behind references, waiting for them; a failed task raises RenderError."""
+        """The values behind references, waiting for them.
+
+        A task that raised gives RenderError, transient when its cause was
+        (a storage timeout, say); a task the cluster could not finish (its
+        worker or node died past Ray's retries, its result was lost) gives a
+        transient RenderError.
+        """
         self._wait_ready(refs if isinstance(refs, list) else [refs], None)
         try:
             return self._ray.get(refs)
         except self._ray.exceptions.RayTaskError as exc:
-            raise RenderError(f"a task failed: {exc.cause}") from exc
+            if isinstance(exc.cause, FarmError):
+                raise exc.cause from exc
+            raise RenderError(f"a task failed: {exc.cause}", transient=is_transient(exc.cause)) from exc
         except self._ray.exceptions.RayError as exc:
-            raise RenderError(f"the cluster could not finish a task: {exc}") from exc
+            raise RenderError(f"the cluster could not finish a task: {exc}", transient=True) from exc
 
     def wait(self, refs: list, count: int) -> None:
         """Block until at least ``count`` of ``refs`` are done."""
@@ -171,7 +179,8 @@ class RayExecutor:
             if now - without_cpus_since >= self.no_cpu_grace_s:
                 raise RenderError(
                     f"the cluster has no CPUs left (its worker nodes are gone) and {len(refs) - len(ready)} task(s) "
-                    f"waited {self.no_cpu_grace_s:g} s for one; add nodes and retry the job"
+                    f"waited {self.no_cpu_grace_s:g} s for one; add nodes and retry the job",
+                    transient=True,
                 )
 
     def cancel(self, refs: list) -> None:

@@ -4,7 +4,7 @@ Jobs never vanish: a job is created queued and moves only through
 :func:`farm.jobstate.check_transition`; the move is checked and written in
 one transaction, so two threads can never both claim a job or step it
 twice. Everything the service shows (the queue, progress, outputs, reports,
-errors) is read from here, so a restart loses nothing: :meth:`JobStore.requeue_running`
+errors) is read from here, so a restart loses nothing: :meth:`JobStore.recover_interrupted`
 puts back what was running when the service stopped.
 """
 
@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import UnknownJob
 from .jobstate import IllegalTransition, JobState, check_transition
 
 SCHEMA = """
@@ -39,7 +40,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     outputs TEXT NOT NULL DEFAULT '[]',
     report TEXT,
     error TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    bundle_bytes INTEGER NOT NULL DEFAULT 0,
+    interruptions INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, priority DESC, seq);
 CREATE INDEX IF NOT EXISTS jobs_studio ON jobs (studio, seq);
@@ -47,9 +50,22 @@ CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at);
 CREATE INDEX IF NOT EXISTS jobs_studio_state ON jobs (studio, state, seq);
 """
 
+ADDED_COLUMNS = {
+    "bundle_bytes": "INTEGER NOT NULL DEFAULT 0",
+    "interruptions": "INTEGER NOT NULL DEFAULT 0",
+}
+"""Columns added since the first schema: a store written before them gains them on open."""
+
+BUSY_TIMEOUT_S = 5.0
+"""How long a write waits for another connection's lock on the file before it fails."""
+
+MAX_INTERRUPTIONS = 2
+"""A job that was running this many times when its service or render driver died is failed:
+it may be what kills them."""
+
 _LIST_COLUMNS = (
     "id, name, studio, priority, state, attempts, created_at, started_at, finished_at, "
-    "progress, audio_s, duration_s, outputs, error, cancel_requested"
+    "progress, audio_s, duration_s, outputs, error, cancel_requested, bundle_bytes, interruptions"
 )
 
 
@@ -73,6 +89,8 @@ class Job:
     report: dict | None
     error: str | None
     cancel_requested: bool
+    bundle_bytes: int = 0
+    interruptions: int = 0
 
     def to_dict(self) -> dict:
         """JSON-ready fields."""
@@ -86,18 +104,29 @@ Listener = Callable[[Job, JobState | None], None]
 
 
 class JobStore:
-    """SQLite-backed jobs, safe to share between threads."""
+    """SQLite-backed jobs, safe to share between threads.
 
-    def __init__(self, path: str | Path) -> None:
+    A write that cannot be made (the file locked longer than
+    ``busy_timeout_s``, read-only, a disk error) raises sqlite3's error.
+    """
+
+    def __init__(self, path: str | Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._add_missing_columns()
         self._listeners: list[Listener] = []
+
+    def _add_missing_columns(self) -> None:
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, declaration in ADDED_COLUMNS.items():
+            if name not in present:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener`` after every change of any job."""
@@ -107,13 +136,15 @@ class JobStore:
         for listener in list(self._listeners):
             listener(job, previous)
 
-    def create(self, name: str, studio: str, priority: int = 0, duration_s: float = 0.0, job_id: str | None = None) -> Job:
-        """Add a queued job; returns it."""
+    def create(
+        self, name: str, studio: str, priority: int = 0, duration_s: float = 0.0, job_id: str | None = None, bundle_bytes: int = 0
+    ) -> Job:
+        """Add a queued job; returns it. ``bundle_bytes`` is the size of its unpacked bundle (counted against its studio)."""
         job_id = job_id or uuid.uuid4().hex[:16]
         with self._lock:
             self._db.execute(
-                "INSERT INTO jobs (id, name, studio, priority, state, created_at, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job_id, name, studio, int(priority), JobState.QUEUED.value, time.time(), float(duration_s)),
+                "INSERT INTO jobs (id, name, studio, priority, state, created_at, duration_s, bundle_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, name, studio, int(priority), JobState.QUEUED.value, time.time(), float(duration_s), int(bundle_bytes)),
             )
             job = self._get(job_id)
         self._notify(job, None)
@@ -149,7 +180,7 @@ class JobStore:
         """Move a job to ``target`` (checked) and set ``fields``; returns the job as now stored.
 
         With ``expect``, the move happens only if the job is still in that
-        state (compare-and-set within the transaction). Raises KeyError for an
+        state (compare-and-set within the transaction). Raises UnknownJob for an
         unknown id and IllegalTransition for a move the job's state does not
         allow or an ``expect`` that no longer holds.
         """
@@ -158,7 +189,7 @@ class JobStore:
             try:
                 job = self._get(job_id)
                 if job is None:
-                    raise KeyError(job_id)
+                    raise UnknownJob(job_id)
                 if expect is not None and job.state is not JobState(expect):
                     raise IllegalTransition(f"the job is {job.state.value}, no longer {JobState(expect).value}")
                 target = check_transition(job.state, target)
@@ -219,13 +250,39 @@ class JobStore:
         self._notify(job, job.state)
         return job
 
-    def requeue_running(self) -> list[str]:
-        """Put every running job back in the queue (after a restart); returns their ids."""
+    def recover_interrupted(self, reason: str, max_interruptions: int = MAX_INTERRUPTIONS) -> list[Job]:
+        """Settle every job still marked running after its service or render driver died; returns them as now stored.
+
+        A job whose cancel was requested becomes cancelled; one interrupted
+        ``max_interruptions`` times (this one included) fails, since it may be
+        what kills the farm; any other is queued again. ``reason`` (what died)
+        goes into the error text.
+        """
+        return [self.interrupted(job_id, reason, max_interruptions) for job_id in self.running_ids()]
+
+    def interrupted(self, job_id: str, reason: str, max_interruptions: int = MAX_INTERRUPTIONS) -> Job:
+        """Settle one running job whose render died with ``reason``; see :meth:`recover_interrupted`."""
         with self._lock:
-            ids = [row["id"] for row in self._db.execute("SELECT id FROM jobs WHERE state = ?", (JobState.RUNNING.value,))]
-        for job_id in ids:
-            self.transition(job_id, JobState.QUEUED, error="requeued: the service restarted while it ran")
-        return ids
+            job = self._get(job_id)
+            if job is None:
+                raise UnknownJob(job_id)
+            count = job.interruptions + 1
+            if job.cancel_requested:
+                return self.transition(job_id, JobState.CANCELLED, expect=JobState.RUNNING, error=f"cancelled; {reason} while it ran", interruptions=count)
+            if count >= max_interruptions:
+                error = f"{reason} while it ran, {count} times: this job may be what brings it down, so it is not run again (retry it to try once more)"
+                return self.transition(job_id, JobState.FAILED, expect=JobState.RUNNING, error=error, interruptions=count)
+            return self.transition(job_id, JobState.QUEUED, expect=JobState.RUNNING, error=f"requeued: {reason} while it ran", interruptions=count)
+
+    def running_ids(self) -> list[str]:
+        """The ids of the jobs marked running."""
+        with self._lock:
+            return [row["id"] for row in self._db.execute("SELECT id FROM jobs WHERE state = ?", (JobState.RUNNING.value,))]
+
+    def studio_bundle_bytes(self, studio: str) -> int:
+        """Bytes of unpacked bundles the studio's jobs keep in storage."""
+        with self._lock:
+            return int(self._db.execute("SELECT COALESCE(SUM(bundle_bytes), 0) FROM jobs WHERE studio = ?", (studio,)).fetchone()[0])
 
     def counts(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
@@ -272,4 +329,6 @@ def _job(row: sqlite3.Row) -> Job:
         report=json.loads(row["report"]) if row["report"] else None,
         error=row["error"],
         cancel_requested=bool(row["cancel_requested"]),
+        bundle_bytes=row["bundle_bytes"],
+        interruptions=row["interruptions"],
     )

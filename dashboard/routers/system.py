@@ -29,6 +29,5 @@ def metrics(request: Request) -> Response:
 def cluster(request: Request, studio: str = Depends(studio_of)) -> dict:
     """The cluster's nodes and CPUs (total and busy), and the jobs running."""
     service = request.app.state.service
-    executor = service.scheduler.executor
-    facts = executor.cluster() if executor else {"nodes": [], "cpus": 0, "cpus_busy": 0}
-    return {**facts, "jobs_running": service.scheduler.running, "max_running": service.scheduler.capacity if executor else service.scheduler.max_running}
+    scheduler = service.scheduler
+    return {**scheduler.cluster(), "jobs_running": scheduler.running, "max_running": scheduler.capacity if scheduler.started else scheduler.max_running}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import threading
 
 import pytest
 
 from farm.jobstate import FINAL_STATES, TRANSITIONS, IllegalTransition, JobState, check_transition
-from farm.store import JobStore
+from farm.errors import UnknownJob
+from farm.store import MAX_INTERRUPTIONS, SCHEMA, JobStore
 
 # The shortest legal path from a new (queued) job to each state.
 PATH_TO = {
@@ -83,8 +85,8 @@ def test_check_transition_returns_the_target_as_a_state():
     assert check_transition("queued", "running") is JobState.RUNNING
 
 
-def test_transition_of_an_unknown_job_raises_key_error(store):
-    with pytest.raises(KeyError):
+def test_transition_of_an_unknown_job_raises_unknown_job_naming_it(store):
+    with pytest.raises(UnknownJob, match="no job 'nope'"):
         store.transition("nope", JobState.RUNNING)
 
 
@@ -179,17 +181,62 @@ def test_concurrent_claims_never_hand_out_a_job_twice(tmp_path, stores):
             store.close()
 
 
-def test_requeue_running_puts_back_only_running_jobs_with_a_reason(store):
+def test_recover_interrupted_puts_back_only_running_jobs_with_the_reason(store):
     running = [job_in(store, JobState.RUNNING, name=f"r{index}") for index in range(2)]
     others = {state: job_in(store, state) for state in (JobState.QUEUED, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)}
-    assert sorted(store.requeue_running()) == sorted(job.id for job in running)
+    recovered = store.recover_interrupted("the service stopped unexpectedly")
+    assert sorted(job.id for job in recovered) == sorted(job.id for job in running)
     for job in running:
         again = store.get(job.id)
-        assert again.state is JobState.QUEUED and "restart" in again.error
-        assert again.attempts == 1
+        assert again.state is JobState.QUEUED
+        assert again.error == "requeued: the service stopped unexpectedly while it ran"
+        assert (again.attempts, again.interruptions) == (1, 1)
     for state, job in others.items():
         assert store.get(job.id).state is state
-    assert store.requeue_running() == []
+    assert store.recover_interrupted("the service stopped unexpectedly") == []
+
+
+def test_a_job_cancelled_while_running_stays_cancelled_when_its_render_is_interrupted(store):
+    job = job_in(store, JobState.RUNNING)
+    store.request_cancel(job.id)
+    (recovered,) = store.recover_interrupted("the service stopped unexpectedly")
+    assert recovered.state is JobState.CANCELLED
+    assert recovered.error == "cancelled; the service stopped unexpectedly while it ran"
+    assert store.claim_next() is None
+
+
+def test_a_job_interrupted_twice_fails_naming_why(store):
+    job = job_in(store, JobState.RUNNING)
+    assert store.interrupted(job.id, "the render driver process died").state is JobState.QUEUED
+    store.claim_next()
+    failed = store.interrupted(job.id, "the render driver process died")
+    assert failed.state is JobState.FAILED and failed.interruptions == MAX_INTERRUPTIONS == 2
+    assert failed.error.startswith("the render driver process died while it ran, 2 times: this job may be what brings it down")
+
+
+def test_a_store_written_before_the_new_columns_gains_them(tmp_path):
+    path = tmp_path / "jobs.sqlite3"
+    old_schema = SCHEMA.replace(",\n    bundle_bytes INTEGER NOT NULL DEFAULT 0,\n    interruptions INTEGER NOT NULL DEFAULT 0", "")
+    assert "interruptions" not in old_schema
+    database = sqlite3.connect(path)
+    database.executescript(old_schema)
+    database.execute("INSERT INTO jobs (id, name, studio, state, created_at) VALUES ('old', 'song', 'local', 'queued', 0)")
+    database.commit()
+    database.close()
+    store = JobStore(path)
+    try:
+        assert (store.get("old").bundle_bytes, store.get("old").interruptions) == (0, 0)
+        store.create("new", "local", bundle_bytes=1234)
+        assert store.studio_bundle_bytes("local") == 1234
+    finally:
+        store.close()
+
+
+def test_studio_bundle_bytes_counts_only_that_studios_jobs(store):
+    store.create("a", "alpha", bundle_bytes=100)
+    store.create("b", "alpha", bundle_bytes=250)
+    store.create("c", "beta", bundle_bytes=7)
+    assert (store.studio_bundle_bytes("alpha"), store.studio_bundle_bytes("beta"), store.studio_bundle_bytes("gamma")) == (350, 7, 0)
 
 
 def test_counts_cover_every_state(store):
@@ -250,7 +297,7 @@ def test_jobs_survive_reopening_the_file(tmp_path):
         assert {job_id: reopened.get(job_id) for job_id in before} == before
         again = reopened.get(done.id)
         assert again.outputs == outputs and again.report == report and again.duration_s == 12.5
-        assert reopened.requeue_running() == [running.id]
+        assert [job.id for job in reopened.recover_interrupted("the service stopped unexpectedly")] == [running.id]
         assert [reopened.claim_next().id for _ in range(3)] == [running.id, high.id, low.id]
         assert reopened.list()[1] == 4
     finally:
