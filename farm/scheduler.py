@@ -53,7 +53,6 @@ STORE_RETRY_S = (0.1, 5.0)
 """First and longest pause between attempts to write a job's outcome to a store that refuses it."""
 
 SERVICE_DIED = "the service stopped unexpectedly"
-DRIVER_DIED = "the render driver process died"
 RENDER_LOST = "its render was lost"
 
 log = logging.getLogger("mixfarm.scheduler")
@@ -256,7 +255,7 @@ class Scheduler:
         except DriverLost as exc:
             if self._stop.is_set():
                 return JobState.QUEUED, dict(error="requeued: the service stopped while it ran")
-            self.store.interrupted(job.id, f"{DRIVER_DIED} ({self._relative(job.id, str(exc))})")
+            self.store.interrupted(job.id, self._relative(job.id, str(exc)))
             return None, {}
         except SessionError as exc:
             return JobState.FAILED, dict(error=self._relative(job.id, "\n".join(["invalid session:", *exc.problems])))

@@ -150,3 +150,28 @@ def test_sigterm_stops_the_service_cleanly_and_queues_its_running_job_again(tmp_
     assert "requeued" in (stopped.error or "")
     assert status in {0, -signal.SIGTERM}, f"mixfarm serve ended with status {status} after SIGTERM:\n{log[-2000:]}"
     assert "Traceback" not in log, log[-2000:]
+
+
+def test_a_job_running_each_time_the_service_is_killed_fails_the_second_time(tmp_path):
+    data = tmp_path / "data"
+    job = None
+    for _ in range(2):
+        service = ServiceProcess(data, extra_args=("--max-running", "1"))
+        try:
+            with httpx.Client(base_url=service.url, timeout=30) as client:
+                job = job or submit(client, long_bundle(300.0))
+                deadline = time.monotonic() + 120
+                while not ((now := client.get(f"/api/jobs/{job['id']}").json())["state"] == "running" and now["progress"] > 0):
+                    assert time.monotonic() < deadline, now
+                    time.sleep(0.05)
+        finally:
+            service.kill()
+    third = ServiceProcess(data, extra_args=("--max-running", "1"))
+    try:
+        with httpx.Client(base_url=third.url, timeout=30) as client:
+            failed = client.get(f"/api/jobs/{job['id']}").json()
+            assert client.get("/api/jobs", params={"state": "running"}).json()["total"] == 0
+    finally:
+        third.stop()
+    assert (failed["state"], failed["interruptions"]) == ("failed", 2)
+    assert failed["error"].startswith("the service stopped unexpectedly while it ran, 2 times: this job may be what brings it down")
