@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .diskspace import writing_into
 from .errors import RenderError
 
 
@@ -36,7 +37,7 @@ class ChunkStore:
         Raises
         ------
         farm.errors.RenderError
-            If the work folder is not there.
+            If the work folder is not there, or its disk is full.
         """
         if block.shape[0] == 0:
             return
@@ -49,7 +50,8 @@ class ChunkStore:
             ) from None
         target = self.folder / f"{start_frame:014d}.npy"
         partial = target.with_suffix(".partial.npy")
-        np.save(partial, np.ascontiguousarray(block, dtype=self.dtype))
+        with writing_into(self.folder):
+            np.save(partial, np.ascontiguousarray(block, dtype=self.dtype))
         os.replace(partial, target)
 
     def read(self, start: int, stop: int) -> np.ndarray:

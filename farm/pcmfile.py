@@ -11,9 +11,12 @@ byte offset, so no single task has to write the whole file.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import soundfile
+
+from .diskspace import writing_into
 
 FORMATS = ("wav", "aiff")
 BIT_DEPTHS = (16, 24)
@@ -27,7 +30,7 @@ def supports(output: dict) -> bool:
 def create(path: str | os.PathLike, output: dict, sample_rate: int, channels: int, frames: int) -> int:
     """Make ``path`` with the header for ``frames`` frames; return the byte offset of frame 0's data."""
     subtype = f"PCM_{output['bit_depth']}"
-    with soundfile.SoundFile(path, "w", sample_rate, channels, subtype=subtype, format=output["format"].upper()) as handle:
+    with writing_into(Path(path).parent), soundfile.SoundFile(path, "w", sample_rate, channels, subtype=subtype, format=output["format"].upper()) as handle:
         if frames:
             handle.seek(frames - 1)
             handle.write(np.zeros((1, channels), dtype=np.int32))
@@ -40,6 +43,6 @@ def write(path: str | os.PathLike, output: dict, data_offset: int, start_frame: 
     big_endian = output["format"] == "aiff"
     as_bytes = samples.astype(">i4" if big_endian else "<i4").view(np.uint8).reshape(samples.shape[0], samples.shape[1], 4)
     kept = as_bytes[:, :, :width] if big_endian else as_bytes[:, :, 4 - width :]
-    with open(path, "r+b") as handle:
+    with writing_into(Path(path).parent), open(path, "r+b") as handle:
         handle.seek(data_offset + start_frame * samples.shape[1] * width)
         handle.write(np.ascontiguousarray(kept).tobytes())

@@ -29,6 +29,7 @@ from dsp.units import db_to_linear
 
 from . import pcmfile, stems
 from .chunkstore import ChunkStore
+from .diskspace import writing_into
 from .errors import RenderError
 from .plan import MIX_TRUE_PEAK_OVERSAMPLING, RenderPlan, first_frame, meter_preroll_frames
 from .strip import destinations, initial_state, join_feeds, render_strip_chunk, run_effects, sum_feeds
@@ -64,7 +65,8 @@ def resample_stem(source: str, target: str, sample_rate: int) -> tuple[str, dict
     facts = stems.info(source)
     audio, rate = stems.read_frames(source, 0, facts.frames), facts.sample_rate
     Path(target).parent.mkdir(exist_ok=True)
-    audio_io.write(target, audio_io.resample(audio, rate, sample_rate, "VHQ"), sample_rate, bit_depth="32f")
+    with writing_into(Path(target).parent):
+        audio_io.write(target, audio_io.resample(audio, rate, sample_rate, "VHQ"), sample_rate, bit_depth="32f")
     return target, _meta("resample", started)
 
 
@@ -283,7 +285,7 @@ def _write_from_store(plan: RenderPlan, output: dict, workdir: str, index: int, 
     meter = LoudnessMeter(out_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING) if shaped else None
     subtype = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}[str(output["bit_depth"])]
     _make_folder_in(Path(workdir), Path(target).parent)
-    with soundfile.SoundFile(target, "w", out_rate, 2, subtype=subtype, format=output["format"].upper()) as handle:
+    with writing_into(Path(target).parent), soundfile.SoundFile(target, "w", out_rate, 2, subtype=subtype, format=output["format"].upper()) as handle:
         for begin in range(0, frames, DELIVERY_BLOCK_FRAMES):
             block = source.read(begin, min(begin + DELIVERY_BLOCK_FRAMES, frames))
             if shaped:

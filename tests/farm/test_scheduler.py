@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -270,3 +271,30 @@ def test_a_killed_driver_process_ends_its_render_and_the_next_one_starts_a_new_p
         driver.shutdown()
         store.close()
     assert driver.pid is None
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 512 KiB tmpfs (root can mount one; elsewhere the test is skipped)."""
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_render_that_runs_out_of_disk_fails_at_once_saying_so(small_disk, tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    files = JobFiles(small_disk)
+    job_id = add_job(store, files, tmp_path, seconds=1.0)
+    scheduler = Scheduler(store, files, InProcessDriver(LocalExecutor), poll_s=0.02)
+    scheduler.start()
+    try:
+        job = wait_final(store, job_id)
+    finally:
+        scheduler.stop()
+        store.close()
+    assert (job.state, job.attempts) == (JobState.FAILED, 1)
+    assert job.error.startswith("out/.mixfarm-render-") and "no space left on device for the render's files" in job.error
