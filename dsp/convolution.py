@@ -41,7 +41,7 @@ import soundfile
 
 from .effect import Effect, State
 from .errors import AudioFileError, BlockError, ParameterError
-from .io import resample
+from .io import open_audio, resample
 from .units import db_to_linear
 from .validate import check_number
 
@@ -58,23 +58,26 @@ def read_ir(source: str | os.PathLike | BinaryIO, name: str | None = None) -> tu
     Raises
     ------
     AudioFileError
-        If the file is missing, unreadable, empty or holds NaN or infinite samples;
-        the message starts with the path (or ``name``).
+        If the file is missing, unreadable, empty, cut short while being read
+        (fewer bytes or frames than it declares) or holds NaN or infinite
+        samples; the message starts with the path (or ``name``).
     """
     if isinstance(source, (str, os.PathLike)):
         name = str(source)
         if not Path(source).is_file():
             raise AudioFileError(f"{name}: impulse response file not found")
-        source = str(source)
     else:
         name = name or str(getattr(source, "name", None) or repr(source))
-        source.seek(0)
     try:
-        samples, rate = soundfile.read(source, dtype="float64", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+        with open_audio(source, name) as handle:
+            declared_frames, rate = handle.frames, handle.samplerate
+            samples = handle.read(dtype="float64", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError) as exc:
         raise AudioFileError(f"{name}: unreadable impulse response ({exc})") from exc
     if samples.shape[0] == 0:
         raise AudioFileError(f"{name}: empty impulse response (0 frames)")
+    if samples.shape[0] != declared_frames:
+        raise AudioFileError(f"{name}: impulse response cut short: {declared_frames} frames declared, {samples.shape[0]} read")
     if not np.isfinite(samples).all():
         raise AudioFileError(f"{name}: impulse response holds NaN or infinite samples")
     return samples, float(rate)

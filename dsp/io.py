@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +36,9 @@ _SUBTYPES = {
     ("flac", "16"): "PCM_16",
     ("flac", "24"): "PCM_24",
 }
+
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+"""libsndfile's command (sndfile.h) that turns the PEAK chunk of float WAV and AIFF files on or off; soundfile has no name for it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +69,7 @@ def info(source: Source, name: str | None = None) -> AudioInfo:
     """
     name = _name(source, name)
     try:
-        with _open(source) as handle:
+        with open_audio(source, name) as handle:
             facts = (handle.frames, handle.samplerate, handle.channels, handle.format, handle.subtype)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioFileError(f"{name}: unreadable or unsupported audio file ({_reason(exc)})") from exc
@@ -109,7 +113,7 @@ def read_frames(path: Source, start: int, stop: int, name: str | None = None) ->
             f"{facts.path}: frames [{start}, {stop}) requested but the file has only {facts.frames} frames"
         )
     try:
-        with _open(path) as handle:
+        with open_audio(path, facts.path) as handle:
             handle.seek(start)
             samples = handle.read(stop - start, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError) as exc:
@@ -145,10 +149,24 @@ def write(
     if samples.shape[0] == 0:
         raise AudioFileError(f"{path}: refusing to write an empty audio file (0 frames)")
     try:
-        soundfile.write(str(path), samples, sample_rate, format=format.upper(), subtype=_SUBTYPES[format, bit_depth])
+        with open_for_writing(path, sample_rate, samples.shape[1], format, _SUBTYPES[format, bit_depth]) as handle:
+            handle.write(samples)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
         raise AudioFileError(f"{path}: write failed ({_reason(exc)})") from exc
     return info(path)
+
+
+def open_for_writing(path: str | os.PathLike, sample_rate: int, channels: int, format: str, subtype: str) -> soundfile.SoundFile:
+    """A new audio file at ``path``, open for writing, whose bytes depend only on the samples written.
+
+    libsndfile gives float WAV and AIFF files a PEAK chunk stamped with the
+    wall-clock second the file was written in; it is left out, so a render
+    makes the same file whenever (and wherever) it runs. ``format`` is e.g.
+    "wav", ``subtype`` libsndfile's, e.g. "FLOAT".
+    """
+    handle = soundfile.SoundFile(str(path), "w", sample_rate, channels, subtype=subtype, format=format.upper())
+    soundfile._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, soundfile._ffi.NULL, soundfile._snd.SF_FALSE)
+    return handle
 
 
 def resample(samples: np.ndarray, from_rate: float, to_rate: float, quality: str = "VHQ") -> np.ndarray:
@@ -176,17 +194,114 @@ def _name(source: Source, name: str | None) -> str:
     return str(getattr(source, "name", None) or repr(source))
 
 
-def _open(source: Source) -> soundfile.SoundFile:
-    """A SoundFile on a path (which must exist) or on an open file rewound to its start."""
+@contextlib.contextmanager
+def open_audio(source: Source, name: str | None = None) -> Iterator[soundfile.SoundFile]:
+    """A SoundFile on a path (which must exist) or on an open binary file read from its start.
+
+    libsndfile sees an open file through :class:`_WholeReads`: a short read is
+    completed, and a file that ends before its size or a read that fails
+    raises AudioFileError (naming the file, the bytes expected and got) on
+    leaving the block, never a shorter or different file.
+    """
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.exists():
-            raise AudioFileError(f"{path}: no such file")
-        if not path.is_file():
-            raise AudioFileError(f"{path}: not a regular file")
-        return soundfile.SoundFile(str(path))
-    source.seek(0)
-    return soundfile.SoundFile(source)
+        with _open_path(Path(source)) as handle:
+            yield handle
+    else:
+        with _whole_reads(source, _name(source, name)) as reader, soundfile.SoundFile(reader) as handle:
+            yield handle
+
+
+def _open_path(path: Path) -> soundfile.SoundFile:
+    """A SoundFile on ``path``, which must be an existing regular file."""
+    if not path.exists():
+        raise AudioFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise AudioFileError(f"{path}: not a regular file")
+    return soundfile.SoundFile(str(path))
+
+
+class _WholeReads:
+    """An open binary file whose every read fills its buffer, up to the file's size in bytes.
+
+    Python files (fsspec's among them) may return fewer bytes than asked; the
+    rest is asked for again. libsndfile calls ``readinto``, ``seek`` and
+    ``tell`` from C, where an exception is only printed and a failed read
+    looks like the end of the file, so a file that ends before its size or a
+    call that raises is kept in :attr:`problem` for :func:`_whole_reads` to raise.
+    """
+
+    def __init__(self, file: BinaryIO, name: str) -> None:
+        self._file = file
+        self._name = name
+        self._size_bytes = file.seek(0, os.SEEK_END)
+        file.seek(0)
+        self.problem: str | None = None
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Move to ``offset`` bytes from ``whence``; return the new position."""
+        try:
+            return self._file.seek(offset, whence)
+        except Exception as exc:  # noqa: BLE001 - an exception cannot cross into libsndfile
+            self._keep(f"seek to byte {offset} (whence {whence}) failed ({_reason(exc)})")
+            return -1
+
+    def tell(self) -> int:
+        """The position in bytes."""
+        try:
+            return self._file.tell()
+        except Exception as exc:  # noqa: BLE001 - an exception cannot cross into libsndfile
+            self._keep(f"tell failed ({_reason(exc)})")
+            return -1
+
+    def readinto(self, buffer) -> int:
+        """Fill ``buffer`` from the file, or as much of it as the file holds; return the bytes read."""
+        view = memoryview(buffer).cast("B")
+        start_byte = self.tell()
+        expected_bytes = max(0, min(len(view), self._size_bytes - start_byte))
+        got_bytes, why = 0, f"the file ended before its size, {self._size_bytes} bytes"
+        try:
+            while got_bytes < expected_bytes and (count := self._read_some(view[got_bytes:expected_bytes])):
+                got_bytes += count
+        except Exception as exc:  # noqa: BLE001 - an exception cannot cross into libsndfile
+            why = _reason(exc)
+        if got_bytes < expected_bytes:
+            self._keep(f"short read at byte {start_byte}: expected {expected_bytes} bytes, got {got_bytes} ({why})")
+        return got_bytes
+        if got_bytes < expected_bytes:
+            self._keep(
+                f"short read at byte {start_byte}: expected {expected_bytes} bytes, got {got_bytes} "
+                f"(the file ended before its size, {self._size_bytes} bytes)"
+            )
+        return got_bytes
+
+    def read(self, count: int) -> bytes:
+        """Up to ``count`` bytes, fewer only at the end of the file."""
+        buffer = bytearray(count)
+        return bytes(buffer[: self.readinto(buffer)])
+
+    def _read_some(self, view: memoryview) -> int:
+        """One read of the file into ``view``; the bytes it gave (0 at its end)."""
+        if hasattr(self._file, "readinto"):
+            return self._file.readinto(view) or 0
+        data = self._file.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def _keep(self, problem: str) -> None:
+        """Remember the first problem, named with the file."""
+        if self.problem is None:
+            self.problem = f"{self._name}: {problem}"
+
+
+@contextlib.contextmanager
+def _whole_reads(file: BinaryIO, name: str) -> Iterator[_WholeReads]:
+    """``file`` as a :class:`_WholeReads`; raises AudioFileError on leaving if a read came up short or failed."""
+    reader = _WholeReads(file, name)
+    try:
+        yield reader
+    finally:
+        if reader.problem is not None:
+            raise AudioFileError(reader.problem)
 
 
 def _check_wav_complete(source: Source, name: str) -> None:
@@ -196,7 +311,10 @@ def _check_wav_complete(source: Source, name: str) -> None:
     stem for a shorter one.
     """
     with contextlib.ExitStack() as stack:
-        handle = stack.enter_context(open(source, "rb")) if isinstance(source, (str, os.PathLike)) else source
+        if isinstance(source, (str, os.PathLike)):
+            handle = stack.enter_context(open(source, "rb"))
+        else:
+            handle = stack.enter_context(_whole_reads(source, name))
         size = handle.seek(0, os.SEEK_END)
         handle.seek(0)
         if handle.read(4) != b"RIFF":

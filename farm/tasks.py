@@ -285,7 +285,7 @@ def _write_from_store(plan: RenderPlan, output: dict, workdir: str, index: int, 
     meter = LoudnessMeter(out_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING) if shaped else None
     subtype = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}[str(output["bit_depth"])]
     _make_folder_in(Path(workdir), Path(target).parent)
-    with writing_into(Path(target).parent), soundfile.SoundFile(target, "w", out_rate, 2, subtype=subtype, format=output["format"].upper()) as handle:
+    with writing_into(Path(target).parent), audio_io.open_for_writing(target, out_rate, 2, output["format"], subtype) as handle:
         for begin in range(0, frames, DELIVERY_BLOCK_FRAMES):
             block = source.read(begin, min(begin + DELIVERY_BLOCK_FRAMES, frames))
             if shaped:
