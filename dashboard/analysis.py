@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
+from dsp import io as audio_io
 from dsp.loudness import LoudnessMeter, segment_frames
 from farm import storage
 from farm.jobfiles import job_folder
@@ -50,7 +50,7 @@ def analyse_file(path: str | os.PathLike, columns: int = WAVEFORM_COLUMNS) -> di
     likewise ``short_term_lufs``; ``None`` where the window is silent (-inf),
     and both are empty for more than 5 channels (BS.1770 weights 5 at most).
     """
-    with storage.open_binary(path) as handle, soundfile.SoundFile(handle) as audio:
+    with storage.open_binary(path) as handle, audio_io.open_audio(handle, name=str(path)) as audio:
         frames, rate, channels = audio.frames, audio.samplerate, audio.channels
         columns = max(1, min(columns, frames))
         low, high = np.full(columns, np.inf), np.full(columns, -np.inf)

@@ -1,6 +1,14 @@
-"""Who is asking: API tokens map to studios."""
+"""Who is asking: API tokens map to studios.
+
+Tokens are compared in constant time against every configured token (no
+early exit), so the time a lookup takes says nothing about how much of a
+guess was right.
+"""
 
 from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
 
 from fastapi import HTTPException, Request, status
 
@@ -9,6 +17,9 @@ ANONYMOUS = "local"
 
 TOKEN_COOKIE = "mixfarm_token"
 """The HttpOnly cookie the dashboard keeps a studio's token in once a page was opened with ``?token=``."""
+
+MISSING_TOKEN = "missing API token: send 'Authorization: Bearer <token>' (or open a dashboard page with ?token=<token>)"
+UNKNOWN_TOKEN = "unknown API token"
 
 
 def studio_of(request: Request) -> str:
@@ -19,28 +30,59 @@ def studio_of(request: Request) -> str:
     wins; the cookie counts only without one (so the dashboard's own
     EventSource and fetch calls are authorised).
     """
-    tokens = request.app.state.service.settings.tokens
+    return authenticate(request.app.state.service.settings.tokens, request.headers, request.cookies)
+
+
+def authenticate(tokens: Mapping[str, str], headers: Mapping[str, str], cookies: Mapping[str, str]) -> str:
+    """The studio of the token in ``headers`` (bearer) or else ``cookies``; ANONYMOUS without configured tokens.
+
+    Raises a 401 HTTPException naming what is missing or wrong.
+    """
     if not tokens:
         return ANONYMOUS
-    header = request.headers.get("authorization")
-    if header is not None:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer":
-            token = ""
-    else:
-        token = request.cookies.get(TOKEN_COOKIE, "")
-    if not token.strip():
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing API token: send 'Authorization: Bearer <token>' (or open a dashboard page with ?token=<token>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return studio_for_token(tokens, token)
+    token = presented_token(headers, cookies)
+    if not token:
+        raise unauthorized(MISSING_TOKEN)
+    return require_studio(tokens, token)
 
 
-def studio_for_token(tokens: dict[str, str], token: str) -> str:
-    """The studio of ``token``; 401 for an unknown one."""
-    studio = tokens.get(token.strip())
+def presented_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> str:
+    """The bearer token of the Authorization header, or the token cookie without a header; "" if none."""
+    header = headers.get("authorization")
+    if header is None:
+        return cookies.get(TOKEN_COOKIE, "").strip()
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def has_bearer(headers: Mapping[str, str]) -> bool:
+    """True when the request carries ``Authorization: Bearer ...`` (so it is not driven by a cookie)."""
+    return headers.get("authorization", "").partition(" ")[0].lower() == "bearer"
+
+
+def require_studio(tokens: Mapping[str, str], token: str) -> str:
+    """The studio of ``token``; a 401 HTTPException for an unknown one."""
+    studio = studio_for_token(tokens, token)
     if studio is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API token", headers={"WWW-Authenticate": "Bearer"})
+        raise unauthorized(UNKNOWN_TOKEN)
     return studio
+
+
+def studio_for_token(tokens: Mapping[str, str], token: str) -> str | None:
+    """The studio of ``token``, or None; every configured token is compared, in constant time each."""
+    presented = token.strip().encode()
+    found = None
+    for known, studio in tokens.items():
+        if hmac.compare_digest(known.encode(), presented):
+            found = studio
+    return found
+
+
+def token_matches(expected: str, presented: str) -> bool:
+    """``presented == expected``, compared in constant time."""
+    return hmac.compare_digest(expected.encode(), presented.strip().encode())
+
+
+def unauthorized(detail: str) -> HTTPException:
+    """A 401 asking for a bearer token."""
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})

@@ -10,12 +10,13 @@ from farm.cli import build_parser as build_farm_parser
 from farm.cli import run
 
 from .client import Client
+from .config import DEFAULT_MAX_DURATION_S, DEFAULT_STUDIO_QUOTA_BYTES
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .config import Settings, check_bind, storage_from_environment, tokens_from_environment
+    from .config import Settings, check_bind, mebibytes, metrics_token_from_environment, seconds, storage_from_environment, tokens_from_environment
     from .main import create_app
 
     settings = Settings(
@@ -23,13 +24,19 @@ def _serve(args: argparse.Namespace) -> int:
         storage=args.storage or storage_from_environment(),
         address=args.address,
         max_running=args.max_running,
-        max_upload_bytes=int(args.max_upload_mb * 1024**2),
+        max_upload_bytes=mebibytes(args.max_upload_mb, "--max-upload-mb"),
+        max_bundle_bytes=mebibytes(args.max_bundle_mb, "--max-bundle-mb"),
+        studio_quota_bytes=mebibytes(args.studio_quota_mb, "--studio-quota-mb", zero_means_none=True),
+        max_duration_s=seconds(args.max_duration_s, "--max-duration-s"),
         tokens=tokens_from_environment(),
+        metrics_token=metrics_token_from_environment(),
+        trusted_proxies=args.trusted_proxies,
     )
     check_bind(args.host, settings)
     app = create_app(settings)
     print(f"mixfarm serving on http://{args.host}:{args.port} (job store in {settings.data_dir}, bundles and outputs in {settings.storage_root})", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    proxies = {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies} if settings.trusted_proxies else {"proxy_headers": False}
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", **proxies)
     return 0
 
 
@@ -59,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = build_farm_parser()
     commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
 
-    serve = commands.add_parser("serve", help="run the service: REST API, dashboard, metrics and the scheduler")
+    serve = commands.add_parser(
+        "serve",
+        help="run the service: REST API, dashboard, metrics and the scheduler",
+        description="Run the service. Environment: MIXFARM_API_TOKENS (studio:token,...), MIXFARM_METRICS_TOKEN (the bearer token /metrics asks for), MIXFARM_STORAGE.",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; beyond loopback needs MIXFARM_API_TOKENS)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--data", default="mixfarm-data", help="folder for the job store, bundles and outputs (default ./mixfarm-data)")
@@ -70,7 +81,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--address", default=None, help="Ray cluster to join (default: $RAY_ADDRESS, else a local cluster)")
     serve.add_argument("--max-running", type=int, default=None, help="jobs rendering at once (default: the cluster's CPUs)")
-    serve.add_argument("--max-upload-mb", type=float, default=2048, help="largest bundle accepted, unpacked, in MiB (default 2048)")
+    serve.add_argument("--max-upload-mb", type=float, default=2048, help="largest bundle upload accepted, as sent, in MiB (default 2048)")
+    serve.add_argument("--max-bundle-mb", type=float, default=None, help="most one bundle may unpack to, in MiB (default: the upload limit)")
+    serve.add_argument(
+        "--studio-quota-mb",
+        type=float,
+        default=DEFAULT_STUDIO_QUOTA_BYTES / 1024**2,
+        help=f"most a studio's stored bundles may take unpacked, all its jobs together, in MiB (default {DEFAULT_STUDIO_QUOTA_BYTES // 1024**2}; 0: no quota)",
+    )
+    serve.add_argument(
+        "--max-duration-s",
+        type=float,
+        default=DEFAULT_MAX_DURATION_S,
+        help=f"longest a submitted session may last (last clip end plus the master's tail), in seconds (default {DEFAULT_MAX_DURATION_S:g}; 0: no limit)",
+    )
+    serve.add_argument(
+        "--trusted-proxies",
+        default=None,
+        help="comma-separated addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-For are believed (default: none)",
+    )
     serve.set_defaults(run=_serve)
 
     for name, help_text, handler in (("submit", "zip a session file or folder and queue it", _submit), ("jobs", "list your jobs", _jobs), ("cancel", "cancel a job", _cancel)):

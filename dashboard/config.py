@@ -7,9 +7,13 @@ import ipaddress
 import os
 from pathlib import Path
 
+from farm.session import DEFAULT_MAX_DURATION_S
+
 TOKENS_VARIABLE = "MIXFARM_API_TOKENS"
+METRICS_TOKEN_VARIABLE = "MIXFARM_METRICS_TOKEN"
 STORAGE_VARIABLE = "MIXFARM_STORAGE"
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
+DEFAULT_STUDIO_QUOTA_BYTES = 100 * 1024**3
 
 
 class ConfigError(ValueError):
@@ -24,6 +28,15 @@ class Settings:
     bundles and outputs live: a folder or an fsspec URI (``s3://bucket/prefix``),
     by default ``data_dir``. ``tokens`` maps an API token to its studio; empty
     means no authentication (then the service only binds to loopback).
+
+    ``max_upload_bytes`` bounds the uploaded bundle as sent;
+    ``max_bundle_bytes`` bounds what one bundle unpacks to (None: the same
+    number as the upload limit); ``studio_quota_bytes`` bounds the unpacked
+    bundles a studio keeps stored, all its jobs together (None: no quota).
+    ``max_duration_s`` bounds how long a submitted session may last (None: no limit).
+    ``metrics_token``, when set, is the bearer token ``/metrics`` asks for.
+    ``trusted_proxies`` are the addresses whose ``X-Forwarded-Proto`` and
+    ``X-Forwarded-For`` headers are believed (None: nobody's).
     """
 
     data_dir: Path = Path("mixfarm-data")
@@ -32,7 +45,12 @@ class Settings:
     max_running: int | None = None
     max_attempts: int = 3
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_bundle_bytes: int | None = None
+    studio_quota_bytes: int | None = DEFAULT_STUDIO_QUOTA_BYTES
+    max_duration_s: float | None = DEFAULT_MAX_DURATION_S
     tokens: dict[str, str] = dataclasses.field(default_factory=dict)
+    metrics_token: str | None = None
+    trusted_proxies: str | None = None
 
     @property
     def storage_root(self) -> str | Path:
@@ -43,6 +61,11 @@ class Settings:
     def auth_required(self) -> bool:
         """True when API tokens are configured."""
         return bool(self.tokens)
+
+    @property
+    def bundle_limit_bytes(self) -> int:
+        """The most one bundle may unpack to: ``max_bundle_bytes``, or else the upload limit."""
+        return self.max_bundle_bytes if self.max_bundle_bytes is not None else self.max_upload_bytes
 
 
 def parse_tokens(text: str | None) -> dict[str, str]:
@@ -63,9 +86,34 @@ def tokens_from_environment() -> dict[str, str]:
     return parse_tokens(os.environ.get(TOKENS_VARIABLE))
 
 
+def metrics_token_from_environment() -> str | None:
+    """The token ``/metrics`` asks for, from ``MIXFARM_METRICS_TOKEN``; None if unset or blank."""
+    return (os.environ.get(METRICS_TOKEN_VARIABLE) or "").strip() or None
+
+
 def storage_from_environment() -> str | None:
     """The storage location from ``MIXFARM_STORAGE``, if set."""
     return os.environ.get(STORAGE_VARIABLE) or None
+
+
+def mebibytes(value: float | None, flag: str, zero_means_none: bool = False) -> int | None:
+    """``value`` MiB in bytes (None stays None); ``flag`` names the setting when the value is not allowed.
+
+    With ``zero_means_none`` a 0 turns the limit off (None).
+    """
+    if value is None:
+        return None
+    if value < 0 or (value == 0 and not zero_means_none):
+        allowed = ">= 0 (0: no limit)" if zero_means_none else "> 0"
+        raise ConfigError(f"{flag}: must be {allowed}, got {value:g}")
+    return None if value == 0 else int(value * 1024**2)
+
+
+def seconds(value: float, flag: str) -> float | None:
+    """``value`` seconds as a limit, 0 turning it off (None); ``flag`` names the setting when the value is negative."""
+    if value < 0:
+        raise ConfigError(f"{flag}: must be >= 0 (0: no limit), got {value:g}")
+    return value or None
 
 
 def is_loopback(host: str) -> bool:

@@ -1,16 +1,19 @@
-"""The FastAPI application: wires the service and the routers, nothing else."""
+"""The FastAPI application: wires the service, the request guard and the routers, nothing else."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
 from farm.driver import RenderDriver
 
 from .config import Settings
+from .failures import storage_failure, store_failure
+from .guard import RequestGuard, security_headers
 from .routers import events, jobs, pages, system
 from .service import Service
 
@@ -31,20 +34,28 @@ def create_app(settings: Settings, driver: RenderDriver | None = None) -> FastAP
 
     app = FastAPI(title="mixfarm", description="A distributed mix-render farm.", version="0.1.0", lifespan=lifespan)
     app.state.service = service
+    app.add_middleware(RequestGuard, settings=settings)
 
-    @app.middleware("http")
-    async def refuse_oversized_uploads(request: Request, call_next):
-        length = request.headers.get("content-length")
-        limit = settings.max_upload_bytes
-        if request.method == "POST" and length and length.isdigit() and int(length) > limit + 1024**2:
-            return JSONResponse({"detail": f"bundle: {length} bytes is over the upload limit of {limit} bytes"}, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        return await call_next(request)
+    @app.exception_handler(sqlite3.OperationalError)
+    async def store_unavailable(request: Request, exc: sqlite3.OperationalError):
+        log.warning("job store failed serving %s %s: %s", request.method, request.url.path, exc)
+        return answer(store_failure(exc))
+
+    @app.exception_handler(OSError)
+    async def storage_unavailable(request: Request, exc: OSError):
+        log.warning("storage failed serving %s %s: %s", request.method, request.url.path, exc)
+        return answer(storage_failure(exc, "storage"))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
         log.exception("error serving %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status.HTTP_500_INTERNAL_SERVER_ERROR)
+        return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status.HTTP_500_INTERNAL_SERVER_ERROR, headers=security_headers())
 
     for router in (jobs.router, system.router, events.router, pages.router):
         app.include_router(router)
     return app
+
+
+def answer(exc: HTTPException) -> JSONResponse:
+    """The JSON answer ``{"detail": ...}`` for ``exc``."""
+    return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import shutil
 import tempfile
+import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from farm.bundle import unpack_bundle
+from farm import storage
+from farm.bundle import check_bundle, unpack_bundle
 from farm.driver import ProcessDriver, RenderDriver
+from farm.errors import SessionError
 from farm.executor import RayExecutor
 from farm.jobfiles import JobFiles
 from farm.jobstate import JobState
 from farm.plan import compile_plan
 from farm.scheduler import Scheduler
-from farm.session import load
+from farm.session import LoadedSession, load
 from farm.store import Job, JobStore
 
 from .config import Settings
 from .events import EventBroker
 from .metrics import FarmMetrics
+
+
+class QuotaExceeded(Exception):
+    """Storing a bundle would take its studio past its storage quota; the message gives the numbers."""
 
 
 @dataclasses.dataclass
@@ -34,6 +43,8 @@ class Service:
     scheduler: Scheduler
     events: EventBroker
     metrics: FarmMetrics
+    _reserved: dict[str, int] = dataclasses.field(default_factory=dict)
+    _quota_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     @classmethod
     def create(cls, settings: Settings, driver: RenderDriver | None = None) -> "Service":
@@ -58,11 +69,13 @@ class Service:
             max_running=settings.max_running,
             max_attempts=settings.max_attempts,
             on_tasks=metrics.tasks_finished,
+            max_duration_s=settings.max_duration_s,
         )
         scheduler_box.append(scheduler)
+        service = cls(settings, files, store, scheduler, events, metrics)
         store.subscribe(metrics.job_changed)
-        store.subscribe(lambda job, previous: events.publish("job", job_summary(job), job.studio))
-        return cls(settings, files, store, scheduler, events, metrics)
+        store.subscribe(lambda job, previous: events.publish("job", service.public_fields(job, with_report=False), job.studio))
+        return service
 
     def start(self) -> None:
         """Start rendering."""
@@ -74,27 +87,61 @@ class Service:
         self.store.close()
 
     def submit(self, bundle_file, studio: str, name: str | None, priority: int) -> Job:
-        """Unpack and validate a bundle, store it, then queue its job.
+        """Check, unpack and validate a bundle, store it, then queue its job.
 
-        Raises BundleError (bad archive), SessionError (invalid session) or
-        StorageError (the bundle could not be stored); nothing is kept then.
+        Raises BundleError (bad archive; BundleTooLarge over the unpacked
+        limit), QuotaExceeded (the studio's stored bundles would pass its
+        quota), SessionError (invalid session, with the bundle's paths shown
+        relative to it), StorageError (the bundle could not be stored) or
+        OSError (the uploads folder cannot be written); nothing is kept then.
         """
-        staging = Path(tempfile.mkdtemp(prefix="upload-", dir=self._uploads()))
-        try:
-            session_path = unpack_bundle(bundle_file, staging / "bundle", self.settings.max_upload_bytes)
-            loaded = load(session_path)
-            duration_s = compile_plan(loaded).timeline_frames / loaded.sample_rate
-            job_id = uuid.uuid4().hex[:16]
+        bundle_bytes = check_bundle(bundle_file, self.settings.bundle_limit_bytes)
+        with self._reservation(studio, bundle_bytes):
+            staging = Path(tempfile.mkdtemp(prefix="upload-", dir=self._uploads()))
             try:
-                self.files.keep_bundle(job_id, staging)
-                job = self.store.create(name or loaded.session.name, studio, priority, duration_s, job_id=job_id)
-            except BaseException:
-                self.files.remove(job_id)
-                raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+                session_path = unpack_bundle(bundle_file, staging / "bundle", self.settings.bundle_limit_bytes)
+                loaded = self._load(session_path)
+                duration_s = compile_plan(loaded).timeline_frames / loaded.sample_rate
+                job_id = uuid.uuid4().hex[:16]
+                try:
+                    self.files.keep_bundle(job_id, staging)
+                    job = self.store.create(name or loaded.session.name, studio, priority, duration_s, job_id=job_id, bundle_bytes=bundle_bytes)
+                except BaseException:
+                    self.files.remove(job_id)
+                    raise
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         self.scheduler.wake()
         return job
+
+    def _load(self, session_path: Path) -> LoadedSession:
+        """The session of an unpacked bundle, checked to last at most ``max_duration_s`` and its stems read
+        through; its SessionError names files relative to the bundle."""
+        try:
+            return load(session_path, max_duration_s=self.settings.max_duration_s, check_samples=True)
+        except SessionError as exc:
+            problems = [self.public_text(problem, session_path.parent) for problem in exc.problems]
+            raise SessionError(session_path.name, problems) from None
+
+    @contextlib.contextmanager
+    def _reservation(self, studio: str, bundle_bytes: int) -> Iterator[None]:
+        """Hold ``bundle_bytes`` of the studio's quota while its bundle is stored (so concurrent uploads cannot
+        both squeeze under it); raises QuotaExceeded if they do not fit."""
+        quota = self.settings.studio_quota_bytes
+        with self._quota_lock:
+            held = self._reserved.get(studio, 0)
+            used = self.store.studio_bundle_bytes(studio) + held
+            if quota is not None and used + bundle_bytes > quota:
+                raise QuotaExceeded(
+                    f"studio {studio!r}: this bundle unpacks to {bundle_bytes} bytes and the studio's stored bundles "
+                    f"take {used} bytes already; together {used + bundle_bytes} bytes, over its quota of {quota} bytes"
+                )
+            self._reserved[studio] = held + bundle_bytes
+        try:
+            yield
+        finally:
+            with self._quota_lock:
+                self._reserved[studio] -= bundle_bytes
 
     def _uploads(self) -> Path:
         folder = Path(self.settings.data_dir) / "uploads"
@@ -107,11 +154,34 @@ class Service:
             return None
         return self.files.output(job.id, name)
 
+    def public_fields(self, job: Job, with_report: bool = True) -> dict:
+        """What the API, pages and events show of a job: its fields (the report only ``with_report``),
+        its error without the server's paths."""
+        fields = job.to_dict()
+        if not with_report:
+            fields.pop("report")
+        fields["error"] = self.job_error(job)
+        return fields
 
-def job_summary(job: Job) -> dict:
-    """What events and lists carry of a job (no report)."""
-    fields = job.to_dict()
-    fields.pop("report")
-    return fields
+    def job_error(self, job: Job) -> str | None:
+        """The job's error, its bundle's and outputs' paths shown relative to those folders."""
+        return None if job.error is None else self.public_text(job.error, self.files.bundle(job.id), self.files.out(job.id))
+
+    def public_text(self, text: str, *folders: str | Path) -> str:
+        """``text`` without the server's absolute paths: the front of every path inside ``folders``, the data
+        folder or the storage root is cut off (a folder named alone becomes ``.``)."""
+        for prefix in _path_forms([*folders, self.settings.data_dir, self.settings.storage_root]):
+            text = text.replace(prefix + "/", "").replace(prefix, ".")
+        return text
 
 
+def _path_forms(folders: list[str | Path]) -> list[str]:
+    """The ways each of ``folders`` may be written in a message (as given, absolute, resolved), longest first."""
+    forms: set[str] = set()
+    for folder in folders:
+        if storage.is_remote(str(folder)):
+            forms.add(str(folder).rstrip("/"))
+        else:
+            local = Path(str(folder).removeprefix("file://"))
+            forms.update({str(local), str(local.absolute()), str(local.resolve())})
+    return sorted((form for form in forms if form not in ("", ".")), key=len, reverse=True)

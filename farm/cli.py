@@ -53,7 +53,7 @@ def _validate(args: argparse.Namespace) -> int:
     from .plan import compile_plan
     from .session import load
 
-    loaded = load(args.session)
+    loaded = load(args.session, max_duration_s=_max_duration(args), check_samples=True)
     plan = compile_plan(loaded)
     session = loaded.session
     print(
@@ -81,7 +81,7 @@ def _render_and_print(session_path: str, out_dir: str, args: argparse.Namespace)
     from .render import render
 
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
-    report = render(session_path, out_dir, chunk_s=args.chunk_s, executor=_executor(args), progress=bar)
+    report = render(session_path, out_dir, chunk_s=args.chunk_s, executor=_executor(args), progress=bar, max_duration_s=_max_duration(args))
     if bar:
         bar.close()
     if args.json:
@@ -119,7 +119,31 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _max_duration(args: argparse.Namespace) -> float | None:
+    """``--max-duration-s`` as load() takes it: 0 means no limit."""
+    return args.max_duration_s or None
+
+
+def _non_negative_seconds(text: str) -> float:
+    seconds = float(text)
+    if not (seconds >= 0 and seconds != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, got {text!r}")
+    return seconds
+
+
+def _add_duration_option(parser: argparse.ArgumentParser) -> None:
+    from .session import DEFAULT_MAX_DURATION_S
+
+    parser.add_argument(
+        "--max-duration-s",
+        type=_non_negative_seconds,
+        default=DEFAULT_MAX_DURATION_S,
+        help=f"the longest session accepted, in seconds, master tail included (default {DEFAULT_MAX_DURATION_S:g}; 0: no limit)",
+    )
+
+
 def _add_render_options(parser: argparse.ArgumentParser) -> None:
+    _add_duration_option(parser)
     parser.add_argument("--chunk-s", type=float, default=10.0, help="time-chunk length in seconds (default 10); longer than the song renders in one pass")
     parser.add_argument("--address", default=None, help="Ray cluster to join (default: $RAY_ADDRESS, else a local cluster)")
     parser.add_argument("--executor", choices=("ray", "local"), default="ray", help="ray (default) or local: in this process, no cluster")
@@ -148,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a session file and list every problem")
     validate.add_argument("session", help="session file (YAML or JSON)")
+    _add_duration_option(validate)
     validate.set_defaults(run=_validate)
 
     schema = commands.add_parser("schema", help="print the session format's JSON Schema")

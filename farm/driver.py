@@ -22,7 +22,6 @@ import logging
 import multiprocessing
 import signal
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +63,9 @@ class RenderDriver(Protocol):
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
         on_tasks: TasksDone | None = None,
+        max_duration_s: float | None = None,
     ) -> dict:
-        """Render ``session`` into ``out_dir``; returns the render report."""
+        """Render ``session`` into ``out_dir``; returns the render report (see :func:`farm.render.render`)."""
 
     def cluster(self) -> dict:
         """The cluster's nodes and CPUs (total and busy)."""
@@ -91,11 +91,13 @@ class InProcessDriver:
     def start(self) -> None:
         self.executor = self._executor_factory()
 
-    def render(self, job_id, session, out_dir, *, progress=None, cancel=None, on_tasks=None) -> dict:
+    def render(self, job_id, session, out_dir, *, progress=None, cancel=None, on_tasks=None, max_duration_s=None) -> dict:
         from .render import render
 
         try:
-            return render(session, out_dir, executor=self.executor, progress=progress, cancel=cancel, on_tasks=on_tasks)
+            return render(
+                session, out_dir, executor=self.executor, progress=progress, cancel=cancel, on_tasks=on_tasks, max_duration_s=max_duration_s
+            )
         except Exception as exc:  # noqa: BLE001 - every failure is translated for the scheduler
             raise render_failure(exc) from exc
 
@@ -200,13 +202,13 @@ class ProcessDriver:
         threading.Thread(target=self._read, args=(ours, process, self._generation), name="mixfarm-driver-reader", daemon=True).start()
         return ours
 
-    def render(self, job_id, session, out_dir, *, progress=None, cancel=None, on_tasks=None) -> dict:
+    def render(self, job_id, session, out_dir, *, progress=None, cancel=None, on_tasks=None, max_duration_s=None) -> dict:
         with self._lock:
             connection = self._ensure_running()
             pending = _Pending(progress, on_tasks, self._generation)
             self._pending[job_id] = pending
         try:
-            self._send(connection, ("render", job_id, session, out_dir))
+            self._send(connection, ("render", job_id, session, out_dir, max_duration_s))
             cancel_sent = False
             while not pending.done.wait(CANCEL_POLL_S):
                 if cancel is not None and cancel.is_set() and not cancel_sent:
@@ -343,7 +345,7 @@ def serve_renders(connection, executor_factory: Callable[[], Any]) -> None:
     executor.shutdown()
 
 
-def _render_one(executor, send: Callable[[tuple], None], cancel: threading.Event, job_id: str, session, out_dir) -> None:
+def _render_one(executor, send: Callable[[tuple], None], cancel: threading.Event, job_id: str, session, out_dir, max_duration_s) -> None:
     from .render import render
 
     try:
@@ -351,6 +353,7 @@ def _render_one(executor, send: Callable[[tuple], None], cancel: threading.Event
             session,
             out_dir,
             executor=executor,
+            max_duration_s=max_duration_s,
             progress=lambda fraction, audio_s: send(("progress", job_id, fraction, audio_s)),
             cancel=cancel,
             on_tasks=lambda metas: send(("tasks", job_id, metas)),

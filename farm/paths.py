@@ -6,6 +6,9 @@ from pathlib import Path
 
 from . import storage
 
+MAX_PATH_CHARS = 1024
+"""The longest file path (as written in a session) accepted, in characters."""
+
 
 def locate(folder: Path | str, relative: str, roots: list[Path]) -> str:
     """The path (checked to lie in ``roots``) or URI (checked to stay in the folder URI ``folder``) of a file a session names.

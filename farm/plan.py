@@ -37,12 +37,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
+from collections.abc import Iterator, Sequence
 
 from dsp import kweighting, truepeak
 from dsp.effect import Effect
 
 from .effects import build_effect
-from .session import MASTER, Bus, LoadedSession, Track
+from .session import MASTER, Bus, LoadedSession, Track, audibility, routes
 
 DEFAULT_CHUNK_S = 10.0
 MIX_TRUE_PEAK_OVERSAMPLING = 4
@@ -112,6 +114,32 @@ class StripPlan:
 
 
 @dataclasses.dataclass(frozen=True)
+class ChunkGrid(Sequence[tuple[int, int]]):
+    """The chunks ``(start, stop)`` covering ``frames`` frames, ``chunk_frames`` each (the last may be shorter).
+
+    Each chunk is computed when asked for, so the grid takes the same small
+    memory however long the timeline. A grid over 0 frames holds one empty chunk.
+    """
+
+    frames: int
+    chunk_frames: int
+
+    def __len__(self) -> int:
+        return max(1, -(-self.frames // self.chunk_frames))
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        index = operator.index(index)
+        count = len(self)
+        if not -count <= index < count:
+            raise IndexError(f"chunk {index} of a grid of {count}")
+        start = (index % count) * self.chunk_frames
+        return start, min(start + self.chunk_frames, self.frames)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return (self[index] for index in range(len(self)))
+
+
+@dataclasses.dataclass(frozen=True)
 class RenderPlan:
     """Everything the executors need; picklable, and free of audio."""
 
@@ -128,11 +156,9 @@ class RenderPlan:
         """Frames the mixing stage renders: the timeline plus the mix latency."""
         return self.timeline_frames + self.mix_latency
 
-    def chunks(self, frames: int | None = None) -> list[tuple[int, int]]:
-        """The chunk grid ``[(start, stop), ...]`` over ``frames`` (default: the mixing stage)."""
-        frames = self.render_frames if frames is None else frames
-        count = max(1, math.ceil(frames / self.chunk_frames))
-        return [(k * self.chunk_frames, min((k + 1) * self.chunk_frames, frames)) for k in range(count)]
+    def chunks(self, frames: int | None = None) -> ChunkGrid:
+        """The chunk grid ``(start, stop), ...`` over ``frames`` (default: the mixing stage), computed as it is read."""
+        return ChunkGrid(self.render_frames if frames is None else frames, self.chunk_frames)
 
     def strip(self, name: str) -> StripPlan:
         """The strip called ``name``."""
@@ -150,7 +176,7 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     roots = list(loaded.roots)
     content_frames = max(_track_end(track, loaded) for track in session.tracks)
     timeline_frames = content_frames + int(round(session.master.tail_s * rate))
-    audible = _audibility(session)
+    audible = audibility(session)
 
     def chain(strip) -> tuple[Effect, ...]:
         return tuple(build_effect(spec, rate, tempo_bpm=session.tempo_bpm, folder=loaded.folder, roots=roots) for spec in strip.fx)
@@ -226,10 +252,6 @@ def _track_end(track: Track, loaded: LoadedSession) -> int:
     return end
 
 
-def _destinations(strip: Track | Bus) -> set[str]:
-    return {strip.output} | {send.bus for send in strip.sends}
-
-
 def _bus_order(session) -> list[Bus]:
     """Buses ordered so each comes after every bus that feeds it (the graph is acyclic)."""
     buses = {bus.name: bus for bus in session.buses}
@@ -240,7 +262,7 @@ def _bus_order(session) -> list[Bus]:
         if name in placed:
             return
         for other in session.buses:
-            if name in _destinations(other):
+            if name in routes(other):
                 place(other.name)
         placed.add(name)
         order.append(buses[name])
@@ -251,30 +273,6 @@ def _bus_order(session) -> list[Bus]:
 
 
 def _feeds_into(target: str, session, plans: dict[str, StripPlan]) -> tuple[tuple[Feed, ...], int]:
-    sources = [strip for strip in list(session.tracks) + list(session.buses) if target in _destinations(strip)]
+    sources = [strip for strip in list(session.tracks) + list(session.buses) if target in routes(strip)]
     arrival = max((plans[source.name].latency_out for source in sources), default=0)
     return tuple(Feed(source.name, arrival - plans[source.name].latency_out) for source in sources), arrival
-
-
-def _audibility(session) -> dict[str, bool]:
-    """Which strips sound: not muted and, when anything is soloed, on a soloed path."""
-    strips = {strip.name: strip for strip in list(session.tracks) + list(session.buses)}
-    soloed = {name for name, strip in strips.items() if strip.solo}
-    if not soloed:
-        return {name: not strip.mute for name, strip in strips.items()}
-
-    def downstream(name: str, seen: set[str]) -> set[str]:
-        found = set()
-        for target in _destinations(strips[name]):
-            if target in strips and target not in seen:
-                seen.add(target)
-                found |= {target} | downstream(target, seen)
-        return found
-
-    def upstream(name: str) -> set[str]:
-        return {other for other in strips if name in downstream(other, set())}
-
-    on_path = set(soloed)
-    for name in soloed:
-        on_path |= downstream(name, set()) | upstream(name)
-    return {name: (not strip.mute) and name in on_path for name, strip in strips.items()}

@@ -53,7 +53,7 @@ from . import pcmfile, storage
 from .errors import RenderCancelled, RenderError
 from .executor import LocalExecutor, RayExecutor
 from .plan import DEFAULT_CHUNK_S, RenderPlan, chain_preroll_frames, compile_plan, meter_preroll_frames
-from .session import LoadedSession, load
+from .session import DEFAULT_MAX_DURATION_S, LoadedSession, load
 from .strip import destinations
 from .tasks import MASTER_TRUE_PEAK_OVERSAMPLING, deliverable_frames, delivery_grid, in_place
 
@@ -118,6 +118,7 @@ def render(
     window: int | None = None,
     cancel: threading.Event | None = None,
     on_tasks: Callable[[list[dict]], None] | None = None,
+    max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
 ) -> dict:
     """Render ``session_path`` into ``out_dir``; return the render report (also written as report.json).
 
@@ -135,14 +136,18 @@ def render(
         ``cancel`` was set; the tasks in flight are cancelled.
 
     ``progress`` is called as work finishes; ``on_tasks`` with the ``meta``
-    dicts (kind, node, seconds) of each batch of finished tasks.
+    dicts (kind, node, seconds) of each batch of finished tasks. A session
+    longer than ``max_duration_s`` seconds (None: no limit) is invalid.
     """
     started = time.perf_counter()
-    loaded = load(session_path)
+    loaded = load(session_path, max_duration_s=max_duration_s)
     plan = compile_plan(loaded, chunk_s)
     if storage.is_remote(str(out_dir)):
         with tempfile.TemporaryDirectory(prefix="mixfarm-out-") as staging:
-            report = render(session_path, staging, chunk_s=chunk_s, executor=executor, progress=progress, window=window, cancel=cancel, on_tasks=on_tasks)
+            report = render(
+                session_path, staging, chunk_s=chunk_s, executor=executor, progress=progress, window=window, cancel=cancel,
+                on_tasks=on_tasks, max_duration_s=max_duration_s,
+            )
             for name in [item["path"] for item in report["deliverables"]] + ["report.json"]:
                 storage.upload(Path(staging) / name, f"{str(out_dir).rstrip('/')}/{name}")
         return report

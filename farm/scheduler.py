@@ -42,6 +42,7 @@ from .driver import RenderDriver
 from .errors import DriverLost, RenderCancelled, RenderError, SessionError, UnknownJob
 from .jobfiles import JobFiles, job_folder
 from .jobstate import IllegalTransition, JobState
+from .session import DEFAULT_MAX_DURATION_S
 from .store import Job, JobStore
 
 PROGRESS_INTERVAL_S = 0.25
@@ -75,6 +76,8 @@ class Scheduler:
         Attempts per job before a failure of the infrastructure fails it for good.
     on_tasks : callable, optional
         Called with the meta dicts of finished tasks (for metrics).
+    max_duration_s : float, optional
+        The longest session a job may render, in seconds (None: no limit).
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class Scheduler:
         max_running: int | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         on_tasks: Callable[[list[dict]], None] | None = None,
+        max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
         poll_s: float = 0.1,
     ) -> None:
         self.store = store
@@ -94,6 +98,7 @@ class Scheduler:
         self.max_running = max_running
         self.max_attempts = max_attempts
         self.on_tasks = on_tasks
+        self.max_duration_s = max_duration_s
         self.poll_s = poll_s
         self._running: dict[str, tuple[threading.Thread, threading.Event]] = {}
         self._lock = threading.Lock()
@@ -244,7 +249,13 @@ class Scheduler:
                 raise SessionError("session", ["no session.yaml or session.json at the bundle's root"])
             self.files.clear_out(job.id)
             report = self.driver.render(
-                job.id, session, self.files.out(job.id), progress=self._progress_writer(job.id), cancel=cancel, on_tasks=self.on_tasks
+                job.id,
+                session,
+                self.files.out(job.id),
+                progress=self._progress_writer(job.id),
+                cancel=cancel,
+                on_tasks=self.on_tasks,
+                max_duration_s=self.max_duration_s,
             )
             outputs = [{"name": item["path"], "format": item["format"], "bytes": item["bytes"]} for item in report["deliverables"]]
             return JobState.SUCCEEDED, dict(outputs=outputs, report=report, progress=1.0, audio_s=report["duration_s"], error=None)

@@ -292,11 +292,12 @@ class JobStore:
         counts.update({JobState(row["state"]): row["n"] for row in rows})
         return counts
 
-    def finished_since(self, since: float) -> list[tuple[float, float, str]]:
-        """(finished_at, audio seconds, state) of jobs that ended after ``since``, oldest first."""
+    def finished_since(self, since: float, studio: str | None = None) -> list[tuple[float, float, str]]:
+        """(finished_at, audio seconds, state) of jobs (of ``studio``, or all) that ended after ``since``, oldest first."""
+        clause, params = ("AND studio = ? ", [studio]) if studio is not None else ("", [])
         with self._lock:
             rows = self._db.execute(
-                "SELECT finished_at, duration_s, state FROM jobs WHERE finished_at >= ? ORDER BY finished_at", (since,)
+                f"SELECT finished_at, duration_s, state FROM jobs WHERE finished_at >= ? {clause}ORDER BY finished_at", [since, *params]
             ).fetchall()
         return [(row["finished_at"], row["duration_s"], row["state"]) for row in rows]
 

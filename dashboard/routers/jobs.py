@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse
 
-from farm.bundle import BundleError
+from farm.bundle import BundleError, BundleTooLarge
 from farm.errors import SessionError
 from farm.jobfiles import StorageError
 from farm.jobstate import IllegalTransition, JobState
@@ -13,9 +15,13 @@ from farm.store import Job
 
 from ..auth import studio_of
 from ..downloads import file_response
-from ..service import Service, job_summary
+from ..failures import storage_failure
+from ..service import QuotaExceeded, Service
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+MAX_OFFSET = 10**9
+"""The furthest a listing may page (jobs skipped)."""
 
 
 def service_of(request: Request) -> Service:
@@ -24,11 +30,15 @@ def service_of(request: Request) -> Service:
 
 def job_view(job: Job, request: Request, with_report: bool = True) -> dict:
     """A job as the API shows it, with download URLs for its outputs."""
-    fields = job_summary(job) if not with_report else job.to_dict()
-    fields["outputs"] = [
-        {**item, "url": str(request.url_for("download_output", job_id=job.id, name=item["name"]))} for item in job.outputs
-    ]
+    fields = service_of(request).public_fields(job, with_report)
+    fields["outputs"] = [{**item, "url": output_url(request, job.id, item["name"])} for item in job.outputs]
     return fields
+
+
+def output_url(request: Request, job_id: str, name: str) -> str:
+    """The download URL of a job's output ``name``, every path segment percent-encoded (so ``#``, ``?`` and ``%`` survive)."""
+    segments = "/".join(quote(segment, safe="") for segment in name.split("/"))
+    return str(request.url_for("download_output", job_id=quote(job_id, safe=""), name=segments))
 
 
 def owned_job(job_id: str, request: Request, studio: str) -> Job:
@@ -54,12 +64,16 @@ def submit_job(
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"bundle: {bundle.size} bytes is over the upload limit of {limit} bytes")
     try:
         job = service.submit(bundle.file, studio, name, priority)
+    except (BundleTooLarge, QuotaExceeded) as exc:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
     except BundleError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     except SessionError as exc:
         return JSONResponse({"detail": "invalid session", "problems": exc.problems}, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
     except StorageError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        raise storage_failure(exc, "job storage", service.public_text(str(exc))) from None
+    except OSError as exc:
+        raise storage_failure(exc, "uploads folder") from None
     return job_view(job, request)
 
 
@@ -68,7 +82,7 @@ def list_jobs(
     request: Request,
     state: JobState | None = Query(None, description="only jobs in this state"),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     studio: str = Depends(studio_of),
 ):
     """The studio's jobs, newest first."""
@@ -114,9 +128,10 @@ def download_output(job_id: str, name: str, request: Request, studio: str = Depe
     try:
         return file_response(location)
     except FileNotFoundError:
-        raise HTTPException(status.HTTP_410_GONE, f"job {job_id!r}: output {name!r} is no longer in storage ({location})") from None
+        raise HTTPException(status.HTTP_410_GONE, f"job {job_id!r}: output {name!r} is no longer in storage") from None
     except Exception as exc:  # noqa: BLE001 - whatever the storage backend raises, the answer is the same
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"job {job_id!r}: output {name!r} cannot be read from storage ({type(exc).__name__}: {exc})") from None
+        reason = service_of(request).public_text(f"{type(exc).__name__}: {exc}", service_of(request).files.out(job_id))
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"job {job_id!r}: output {name!r} cannot be read from storage ({reason})") from None
 
 
 @router.get("/{job_id}/report")

@@ -4,7 +4,10 @@ Server-rendered with Jinja2 (autoescaped); ``static/app.js`` keeps them live
 from ``/api/events``. With API tokens configured a page needs the studio's
 token once as ``?token=``: it is then kept in an HttpOnly cookie that
 :func:`dashboard.auth.studio_of` accepts, so the page's own EventSource and
-fetch calls are authorised too.
+fetch calls are authorised too, and the browser is sent (303) to the same
+address without the token. A link whose token is another studio's than the
+cookie's does not switch silently: it shows a page asking to confirm, whose
+form posts to ``/session`` (a same-origin POST, see :mod:`dashboard.guard`).
 """
 
 from __future__ import annotations
@@ -13,16 +16,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from farm.jobstate import JobState
 from farm.store import Job
 
 from .. import analysis
-from ..auth import TOKEN_COOKIE, studio_for_token, studio_of
-from .jobs import job_view
+from ..auth import TOKEN_COOKIE, require_studio, studio_for_token, studio_of
+from .jobs import MAX_OFFSET, job_view
 from .system import cluster as cluster_facts
 
 router = APIRouter(include_in_schema=False)
@@ -32,6 +35,7 @@ STATIC_DIR = DASHBOARD_DIR / "static"
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 TEMPLATES = Jinja2Templates(directory=DASHBOARD_DIR / "templates")
 PAGE_SIZE = 25
+MAX_PAGE = MAX_OFFSET // PAGE_SIZE
 THROUGHPUT_MINUTES = 60
 
 
@@ -115,26 +119,68 @@ BLANK_ROW = {"id": "", "name": "", "studio": "", "state": "queued", "priority": 
 """The row that ``static/app.js`` clones and fills for a job that appears while the queue is open."""
 
 
-def page_studio(request: Request) -> tuple[str, str | None]:
-    """The viewer's studio, and the token to keep in the cookie when the page was opened with ``?token=``."""
-    tokens = request.app.state.service.settings.tokens
+def render_page(request: Request, template: str, build: Callable[[str], dict]) -> Response:
+    """``template`` filled by ``build(studio)``; an HTML error page for a 401 or 404 on the way.
+
+    A page opened with ``?token=`` (tokens configured) only signs in: see :func:`sign_in_from_link`.
+    """
     token = request.query_params.get("token")
-    if tokens and token is not None:
-        return studio_for_token(tokens, token), token.strip()
-    return studio_of(request), None
-
-
-def render_page(request: Request, template: str, build: Callable[[str], dict]) -> HTMLResponse:
-    """``template`` filled by ``build(studio)``; an HTML error page for a 401 or 404 on the way."""
+    if token is not None and request.app.state.service.settings.auth_required:
+        return sign_in_from_link(request, token)
     try:
-        studio, token = page_studio(request)
+        studio = studio_of(request)
         context = build(studio)
     except HTTPException as exc:
-        return TEMPLATES.TemplateResponse(request, "error.html", {"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-    response = TEMPLATES.TemplateResponse(request, template, {"studio": studio, **context})
-    if token:
-        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/")
+        return error_page(request, exc)
+    return TEMPLATES.TemplateResponse(request, template, {"studio": studio, **context})
+
+
+def error_page(request: Request, exc: HTTPException) -> HTMLResponse:
+    """The HTML page for an HTTP error on the way to a page."""
+    return TEMPLATES.TemplateResponse(request, "error.html", {"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def sign_in_from_link(request: Request, token: str) -> Response:
+    """Keep ``token`` in the cookie and send the browser (303) to the page's address without it.
+
+    An unknown token answers the 401 page. When the browser is signed in as
+    another studio already, nothing changes yet: a page asks whether to
+    switch (a link from someone else must not move you into their studio).
+    """
+    tokens = request.app.state.service.settings.tokens
+    try:
+        offered = require_studio(tokens, token)
+    except HTTPException as exc:
+        return error_page(request, exc)
+    target = request.url.remove_query_params("token")
+    next_path = target.path + (f"?{target.query}" if target.query else "")
+    current = studio_for_token(tokens, request.cookies.get(TOKEN_COOKIE, ""))
+    if current is not None and current != offered:
+        context = {"studio": current, "offered": offered, "token": token.strip(), "next": next_path}
+        return TEMPLATES.TemplateResponse(request, "switch.html", context, headers={"Cache-Control": "no-store"})
+    return signed_in(request, token, next_path)
+
+
+def signed_in(request: Request, token: str, next_path: str) -> RedirectResponse:
+    """A 303 to ``next_path`` setting the token cookie (``Secure`` when the page was served over HTTPS)."""
+    response = RedirectResponse(next_path, status.HTTP_303_SEE_OTHER, headers={"Cache-Control": "no-store"})
+    response.set_cookie(TOKEN_COOKIE, token.strip(), httponly=True, samesite="strict", path="/", secure=request.url.scheme == "https")
     return response
+
+
+def local_path(candidate: str) -> str:
+    """``candidate`` if it is a path on this site (``/...``, not ``//host``), else ``/``."""
+    return candidate if candidate.startswith("/") and not candidate.startswith(("//", "/\\")) else "/"
+
+
+@router.post("/session")
+def sign_in(request: Request, token: str = Form(...), next_path: str = Form("/", alias="next")) -> Response:
+    """Sign this browser in as ``token``'s studio (the form of the switch page), then go to ``next``."""
+    try:
+        require_studio(request.app.state.service.settings.tokens, token)
+    except HTTPException as exc:
+        return error_page(request, exc)
+    return signed_in(request, token, local_path(next_path))
 
 
 def studio_counts(request: Request, studio: str) -> dict[str, int]:
@@ -144,7 +190,7 @@ def studio_counts(request: Request, studio: str) -> dict[str, int]:
 
 
 @router.get("/", response_class=HTMLResponse)
-def queue_page(request: Request, page: int = Query(1, ge=1), state: JobState | None = Query(None)):
+def queue_page(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE), state: JobState | None = Query(None)):
     """The studio's jobs, newest first, a page at a time, under the counts per state and the cluster's load."""
 
     def build(studio: str) -> dict:
@@ -191,6 +237,7 @@ def job_page(request: Request, job_id: str):
         return {
             "page_name": "job",
             "job": job,
+            "error": service.job_error(job),
             "timing": job_timing(job, time.time()),
             "report": report,
             "target": target,
@@ -206,11 +253,11 @@ def job_page(request: Request, job_id: str):
 
 @router.get("/cluster", response_class=HTMLResponse)
 def cluster_page(request: Request):
-    """The cluster's nodes and load, and the farm's throughput per minute over the last hour."""
+    """The cluster's nodes and load, and the studio's throughput per minute over the last hour."""
 
     def build(studio: str) -> dict:
         now_s = time.time()
-        rows = request.app.state.service.store.finished_since(now_s - THROUGHPUT_MINUTES * 60)
+        rows = studio_finished_since(request, studio, now_s - THROUGHPUT_MINUTES * 60)
         per_minute = analysis.throughput(rows, now_s, THROUGHPUT_MINUTES)
         start_s = now_s - THROUGHPUT_MINUTES * 60
         minutes = [format_clock(start_s + 60 * i)[:5] for i in range(THROUGHPUT_MINUTES)]
@@ -226,6 +273,15 @@ def cluster_page(request: Request):
         }
 
     return render_page(request, "cluster.html", build)
+
+
+def studio_finished_since(request: Request, studio: str, since_s: float) -> list[tuple[float, float, str]]:
+    """(finished_at, audio seconds, state) of the studio's jobs that ended after ``since_s``, oldest first.
+
+    Without tokens every job is the one local studio's.
+    """
+    service = request.app.state.service
+    return service.store.finished_since(since_s, studio if service.settings.auth_required else None)
 
 
 @router.get("/static/{name}")

@@ -193,12 +193,8 @@
     });
   }
 
-  /* The token now lives in the HttpOnly cookie: keep it out of the address bar and history. */
-  const address = new URL(location.href);
-  if (address.searchParams.has("token")) {
-    address.searchParams.delete("token");
-    history.replaceState(null, "", address);
-  }
+  /* Bars are drawn from data-fraction here: the Content-Security-Policy allows no inline style attributes. */
+  document.querySelectorAll("[data-fraction]").forEach((el) => (el.style.width = `${Number(el.dataset.fraction) * 100}%`));
   document.querySelectorAll("time[data-ts]").forEach((el) => (el.textContent = formatClock(Number(el.dataset.ts))));
 
   const pages = { queue: queuePage, job: jobPage, cluster: clusterPage };

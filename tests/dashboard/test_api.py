@@ -65,7 +65,7 @@ def long_bundle(length_s: float, tracks: int = 1, name: str = "long", outputs: l
 
 
 def corrupt_flac_bundle() -> bytes:
-    """Valid headers (so it validates and queues) but undecodable audio (so every render attempt fails)."""
+    """Valid headers but undecodable audio."""
     noise = 0.3 * np.random.default_rng(0).standard_normal((RATE * 2, 1))
     buffer = io.BytesIO()
     soundfile.write(buffer, noise, RATE, format="FLAC", subtype="PCM_16")
@@ -80,6 +80,18 @@ def corrupt_flac_bundle() -> bytes:
         "outputs": [{"path": "master.wav", "bit_depth": 24}],
     }
     return zip_bundle(session, {"stems/noise.flac": bytes(data)})
+
+
+def inaudible_bundle() -> bytes:
+    """A session that validates but whose mix, a tone 144 dB down, lies below the loudness gate: it can never be normalised."""
+    session = {
+        "format": "mixfarm/1",
+        "name": "inaudible",
+        "tracks": [{"name": "tone", "file": "stems/tone.wav", "gain_db": -144}],
+        "master": {"tail_s": 0.0, "loudness": {"preset": "spotify"}},
+        "outputs": [{"path": "master.wav", "bit_depth": 24}],
+    }
+    return zip_bundle(session, {"stems/tone.wav": tone_wav()})
 
 
 def submit(client: httpx.Client, bundle: bytes, priority: int = 0, name: str | None = None) -> dict:
@@ -348,16 +360,23 @@ def test_retry_of_a_cancelled_job_queues_it_and_it_succeeds(cancelled, client):
     assert client.get(done["outputs"][0]["url"]).content[:4] == b"RIFF"
 
 
-def test_a_job_whose_render_keeps_failing_fails_after_its_attempts_and_retry_queues_it_again(client):
-    job = submit(client, corrupt_flac_bundle())
+def test_a_stem_that_cannot_be_decoded_is_refused_at_submit_naming_it(client):
+    response = client.post("/api/jobs", files={"bundle": ("bundle.zip", corrupt_flac_bundle(), "application/zip")})
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["problems"]
+    assert problem.startswith("tracks[0].file: ") and "stems/noise.flac" in problem
+
+
+def test_a_render_that_cannot_succeed_fails_after_one_attempt_and_retry_queues_it_again(client):
+    job = submit(client, inaudible_bundle())
     failed = wait_for_state(client, job["id"], FINAL, 120)
-    assert failed["state"] == "failed"
-    assert failed["attempts"] == 3 and "attempt 3 of 3" in failed["error"]
+    assert failed["state"] == "failed" and failed["attempts"] == 1
+    assert failed["error"].startswith("the mix is silent")
     retried = client.post(f"/api/jobs/{job['id']}/retry")
     assert retried.status_code == 200, retried.text
     assert retried.json()["state"] in {"queued", "running"} and retried.json()["error"] is None
     again = wait_for_state(client, job["id"], FINAL, 120)
-    assert again["state"] == "failed" and again["attempts"] == 3
+    assert again["state"] == "failed" and again["attempts"] == 1
 
 
 def test_retry_of_a_succeeded_job_is_a_conflict(client, tiny_done):

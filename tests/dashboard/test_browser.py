@@ -63,7 +63,9 @@ def test_queue_shows_a_new_job_live_and_links_to_its_report(service, page, tmp_p
     assert page.inner_text(f"{row} [data-field=name]") == "Live <b>mix</b>"
     assert page.inner_text(f"{row} [data-field=progress]") == "100%"
     assert page.inner_text(f"{row} [data-field=rtf]").endswith("×")
-    page.wait_for_function("document.querySelector('[data-count=succeeded]').textContent !== '0'")
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-count=succeeded]")).not_to_have_text("0")
     page.screenshot(path=str(tmp_path / "queue.png"), full_page=True)
 
     page.click(f"{row} [data-field=link]")

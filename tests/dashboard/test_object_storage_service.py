@@ -140,7 +140,7 @@ def test_an_output_gone_from_the_bucket_is_410_naming_it(api, s3):
     client.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/jobs/{job['id']}/out/master.wav")
     response = api.get(f"/api/jobs/{job['id']}/outputs/master.wav")
     assert response.status_code == 410
-    assert response.json()["detail"] == f"job {job['id']!r}: output 'master.wav' is no longer in storage (s3://{BUCKET}/{PREFIX}/jobs/{job['id']}/out/master.wav)"
+    assert response.json()["detail"] == f"job {job['id']!r}: output 'master.wav' is no longer in storage"
     assert api.get(f"/api/jobs/{job['id']}/outputs/cd/master.flac").status_code == 200
     assert api.get("/healthz").status_code == 200
 

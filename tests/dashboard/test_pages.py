@@ -39,7 +39,7 @@ def farm(tmp_path_factory):
 
 
 def get(service: ServiceProcess, path: str) -> httpx.Response:
-    return httpx.get(service.url + path, timeout=60)
+    return httpx.get(service.url + path, timeout=60, follow_redirects=True)
 
 
 def test_queue_page_lists_jobs_newest_first_with_counts(farm):
@@ -131,10 +131,12 @@ def test_pages_need_a_token_when_tokens_are_configured(start_service):
     assert get(service, "/").status_code == 401
     assert get(service, "/?token=wrong").status_code == 401
     with httpx.Client(base_url=service.url, timeout=30) as alpha:
-        opened = alpha.get("/?token=tokA")
-        assert opened.status_code == 200
-        cookie = opened.headers["set-cookie"]
+        signed_in = alpha.get("/?token=tokA")
+        assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/")
+        cookie = signed_in.headers["set-cookie"]
         assert cookie.startswith("mixfarm_token=tokA") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+        opened = alpha.get("/")
+        assert opened.status_code == 200 and "tokA" not in str(opened.url)
         assert beta_job["id"] not in opened.text
         assert alpha.get("/cluster").status_code == 200
         assert alpha.get("/api/jobs").json()["total"] == 0
