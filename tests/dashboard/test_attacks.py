@@ -7,6 +7,7 @@ service came through it all: it answers and renders a normal job."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import socket
@@ -490,6 +491,57 @@ def test_a_session_longer_than_the_limit_is_422_naming_it(client, nothing_upload
     assert response.status_code == 422, response.text
     problems = response.json()["problems"]
     assert any(f"a session may last at most {MAX_DURATION_S} s" in problem for problem in problems), problems
+
+
+def raw_bundle(session_text: bytes, name: str = "session.yaml", stem: bytes | None = None) -> bytes:
+    """A bundle whose session file is exactly ``session_text``, with the short stem."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, session_text)
+        archive.writestr("stems/tone.wav", stem if stem is not None else tone_wav())
+    return buffer.getvalue()
+
+
+def alias_bomb() -> bytes:
+    lines = ["format: mixfarm/1", "a: &a [x,x,x,x,x,x,x,x,x,x]"]
+    lines += [f"{name}: &{name} [{','.join([f'*{previous}'] * 10)}]" for previous, name in zip("abcdefg", "bcdefgh")]
+    return "\n".join(lines + ["sample_rate: *h", "tracks: [{name: tone, file: stems/tone.wav}]", ""]).encode()
+
+
+def nan_stem() -> bytes:
+    audio = np.zeros((RATE, 1), dtype=np.float32)
+    audio[1234] = np.nan
+    buffer = io.BytesIO()
+    soundfile.write(buffer, audio, RATE, format="WAV", subtype="FLOAT")
+    return buffer.getvalue()
+
+
+SESSION_ATTACKS = {
+    "alias bomb": (raw_bundle(alias_bomb()), "line 6: YAML aliases stand for more than 100000 values in all; write the session out in full"),
+    "clip at 1e9 s": (
+        bundle(document=session(tracks=[{"name": "k", "clips": [{"file": "stems/tone.wav", "start_s": 1.0e9}]}])),
+        "tracks[0].clips[0].start_s: the clip ends at 1e+09 s; a session may last at most",
+    ),
+    "infinite fade": (bundle(document=session(master={"tail_s": 0.0, "fade_in_s": float("inf")})), "master.fade_in_s: must be a finite number"),
+    "NaN automation time": (
+        raw_bundle(json.dumps(session(tracks=[{"name": "tone", "file": "stems/tone.wav", "automation": {"gain_db": [[0, 0], [float("nan"), -6]]}}])).encode(), "session.json"),
+        "tracks[0].automation.gain_db[1][0]: must be a finite number",
+    ),
+    "lone surrogate in the name": (raw_bundle(b'{"format": "mixfarm/1", "name": "\\ud800", "tracks": [{"name": "t", "file": "stems/tone.wav"}]}', "session.json"), "name: "),
+    "2 MB name": (raw_bundle(json.dumps(session(name="n" * 2_000_000)).encode(), "session.json"), "name: "),
+    "NaN samples in a stem": (raw_bundle(yaml.safe_dump(session()).encode(), stem=nan_stem()), "tracks[0].file: "),
+    "output named report.json": (bundle(document=session(outputs=[{"path": "report.json"}])), "outputs[0].path: "),
+}
+
+
+@pytest.mark.parametrize("attack", SESSION_ATTACKS)
+def test_a_session_that_could_hurt_or_never_render_is_a_small_422_naming_the_field(client, nothing_uploaded, attack):
+    content, expected = SESSION_ATTACKS[attack]
+    response = post(client, content)
+    assert response.status_code == 422, response.text
+    assert len(response.content) < 4096, f"the answer is {len(response.content)} bytes"
+    problems = response.json()["problems"]
+    assert any(problem.startswith(expected) for problem in problems), problems
 
 
 def test_metrics_need_the_metrics_token(client):
