@@ -22,6 +22,8 @@ from . import storage
 MIN_SAMPLE_RATE_HZ = 8000
 MAX_SAMPLE_RATE_HZ = 384000
 SCAN_BLOCK_FRAMES = 1 << 16
+INTEGER_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "ALAC_16", "ALAC_20", "ALAC_24", "ALAC_32"})
+"""libsndfile subtypes that store whole numbers (FLAC's are PCM_*): read as int32, and never NaN or infinite."""
 
 
 def rate_problem(facts: audio_io.AudioInfo, written: str, kind: str = "stems") -> str | None:
@@ -83,16 +85,19 @@ def scan(location: str) -> SampleScan:
     first, bad_frame = 0, None
     try:
         with _open(location) as handle:
-            rate, declared_frames = handle.samplerate, handle.frames
-            for block in _blocks(handle, location):
-                finite = np.isfinite(block).all(axis=1)
-                if not finite.all():
-                    bad_frame = first + int(np.argmin(finite))
+            rate, declared_frames, channels = handle.samplerate, handle.frames, handle.channels
+            whole_numbers = handle.subtype in INTEGER_SUBTYPES
+            for block in _blocks(handle, location, "int32" if whole_numbers else "float32"):
+                samples = block.reshape(-1)
+                if not whole_numbers and not np.isfinite(samples).all():
+                    bad_frame = first + int(np.argmin(np.isfinite(samples))) // channels
                     break
-                sounding = np.flatnonzero(np.any(block != 0, axis=1))
-                if sounding.size:
-                    starts.append(first + int(sounding[0]))
-                    stops.append(first + int(sounding[-1]) + 1)
+                sounding = samples != 0
+                first_sounding = int(sounding.argmax())
+                if sounding[first_sounding]:
+                    last_sounding = samples.size - 1 - int(sounding[::-1].argmax())
+                    starts.append(first + first_sounding // channels)
+                    stops.append(first + last_sounding // channels + 1)
                 first += block.shape[0]
     except (soundfile.LibsndfileError, RuntimeError) as exc:
         raise AudioFileError(f"{location}: unreadable or unsupported audio file ({exc})") from exc
@@ -115,12 +120,12 @@ def _open(location: str) -> Iterator[soundfile.SoundFile]:
         raise AudioFileError(f"{location}: no such file") from None
 
 
-def _blocks(handle: soundfile.SoundFile, location: str) -> Iterator[np.ndarray]:
-    """The file's frames as float32 blocks (frames x channels) of at most :data:`SCAN_BLOCK_FRAMES` frames."""
+def _blocks(handle: soundfile.SoundFile, location: str, dtype: str) -> Iterator[np.ndarray]:
+    """The file's frames as ``dtype`` blocks (frames x channels) of at most :data:`SCAN_BLOCK_FRAMES` frames."""
     while True:
         start = handle.tell()
         try:
-            block = handle.read(SCAN_BLOCK_FRAMES, dtype="float32", always_2d=True)
+            block = handle.read(SCAN_BLOCK_FRAMES, dtype=dtype, always_2d=True)
         except (soundfile.LibsndfileError, RuntimeError) as exc:
             raise AudioFileError(f"{location}: read failed at frame {start} ({exc})") from exc
         if not block.shape[0]:

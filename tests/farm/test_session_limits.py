@@ -264,11 +264,12 @@ def test_the_sample_scan_reads_stems_in_object_storage(tmp_path):
         ]
 
 
-def test_a_loudness_target_over_nothing_but_silence_is_refused(tmp_path, stem):
-    sound_late = np.zeros((2 * RATE, 1))
-    sound_late[RATE + 100] = 0.5
-    late = write_stem(tmp_path, "late.wav", sound_late)
-    silent = write_stem(tmp_path, "silence.wav", np.zeros((RATE, 1)))
+@pytest.mark.parametrize(("subtype", "channels"), [("FLOAT", 1), ("PCM_16", 2), ("PCM_24", 2)])
+def test_a_loudness_target_over_nothing_but_silence_is_refused(tmp_path, stem, subtype, channels):
+    sound_late = np.zeros((2 * RATE, channels))
+    sound_late[RATE + 100, channels - 1] = 0.5
+    late = write_stem(tmp_path, "late.wav", sound_late, subtype=subtype)
+    silent = write_stem(tmp_path, "silence.wav", np.zeros((RATE, channels)), subtype=subtype)
     tracks = [
         {"name": "silence", "file": silent},
         {"name": "early", "clips": [{"file": late, "duration_s": 1.0}]},
