@@ -1,10 +1,12 @@
 """Executors run the renderer's tasks: in this process, or on a Ray cluster.
 
-Both take a task by its kind (see :data:`farm.tasks.TASKS`) with arguments
-that may be references to earlier results, and hand back references. The
-in-process executor runs each task at once and is what unit tests use; the
-Ray executor submits it to a cluster, which runs it when its inputs are ready,
-retries it if its worker dies, and frees the driver from holding any audio.
+Both follow :class:`Executor`: ``submit`` takes a task function (one of
+:mod:`farm.tasks`, as :class:`concurrent.futures.Executor` takes a callable)
+with arguments that may be references to earlier results, and hands back
+references. The in-process executor runs each task at once and is what unit
+tests use; the Ray executor submits it to a cluster, which runs it when its
+inputs are ready, retries it if its worker dies, and frees the driver from
+holding any audio.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import os
 import signal
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .errors import FarmError, RenderError, is_transient
-from .tasks import TASKS
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -29,11 +31,31 @@ NO_CPU_GRACE_S = 30.0
 WAIT_POLL_S = 1.0
 
 
-def _task(kind: str):
-    try:
-        return TASKS[kind]
-    except KeyError:
-        raise FarmError(f"unknown task kind {kind!r}; known kinds: {', '.join(sorted(TASKS))}") from None
+class Executor(Protocol):
+    """What a render runs its tasks on."""
+
+    name: str
+
+    def put(self, value: Any) -> Any:
+        """Hold a value for many tasks to share; returns a reference to it."""
+
+    def submit(self, task: Callable[..., Any], *args: Any, num_returns: int = 1) -> Any:
+        """Run ``task(*args)`` (references among ``args`` resolved); a reference, or ``num_returns`` of them."""
+
+    def get(self, refs: Any) -> Any:
+        """The values behind a reference or a list of them, waiting for them; a failed task raises RenderError."""
+
+    def wait(self, refs: list, count: int) -> None:
+        """Block until at least ``count`` of ``refs`` are done."""
+
+    def cancel(self, refs: list) -> None:
+        """Stop the tasks behind ``refs``."""
+
+    def shutdown(self) -> None:
+        """Let go of whatever the executor holds."""
+
+    def cluster(self) -> dict:
+        """Nodes and CPUs: ``{"nodes": [...], "cpus": total, "cpus_busy": busy}``."""
 
 
 def _signal_handlers() -> dict:
@@ -68,15 +90,15 @@ class LocalExecutor:
         """Hold a value for tasks to share."""
         return LocalRef(value)
 
-    def submit(self, kind: str, *args: Any, num_returns: int = 1) -> LocalRef | list[LocalRef]:
-        """Run task ``kind`` now; return a reference, or one per result when ``num_returns`` > 1."""
+    def submit(self, task: Callable[..., Any], *args: Any, num_returns: int = 1) -> LocalRef | list[LocalRef]:
+        """Run ``task`` now; return a reference, or one per result when ``num_returns`` > 1."""
         values = [arg.value if isinstance(arg, LocalRef) else arg for arg in args]
         try:
-            result = _task(kind)(*values)
+            result = task(*values)
         except FarmError:
             raise
         except Exception as exc:
-            raise RenderError(f"task {kind} failed: {exc}", transient=is_transient(exc)) from exc
+            raise RenderError(f"task {task.__name__} failed: {exc}", transient=is_transient(exc)) from exc
         if num_returns == 1:
             return LocalRef(result)
         return [LocalRef(value) for value in result]
@@ -120,20 +142,20 @@ class RayExecutor:
             handlers = _signal_handlers()
             ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
             _restore_signal_handlers(handlers)
-        self._remotes: dict[str, Any] = {}
+        self._remotes: dict[Callable[..., Any], Any] = {}
 
-    def _remote(self, kind: str):
-        if kind not in self._remotes:
-            self._remotes[kind] = self._ray.remote(max_retries=TASK_RETRIES)(_task(kind))
-        return self._remotes[kind]
+    def _remote(self, task: Callable[..., Any]):
+        if task not in self._remotes:
+            self._remotes[task] = self._ray.remote(max_retries=TASK_RETRIES)(task)
+        return self._remotes[task]
 
     def put(self, value: Any):
         """Place a value in the object store once, for many tasks to share."""
         return self._ray.put(value)
 
-    def submit(self, kind: str, *args: Any, num_returns: int = 1):
-        """Submit task ``kind``; Ray runs it when the references among ``args`` are ready."""
-        return self._remote(kind).options(num_returns=num_returns).remote(*args)
+    def submit(self, task: Callable[..., Any], *args: Any, num_returns: int = 1):
+        """Submit ``task``; Ray runs it when the references among ``args`` are ready."""
+        return self._remote(task).options(num_returns=num_returns).remote(*args)
 
     def get(self, refs):
         """The values behind references, waiting for them.

@@ -49,9 +49,9 @@ from pathlib import Path
 from dsp.limiter import Limiter, max_gain_reduction_db
 from dsp.loudness import LoudnessPartial
 
-from . import pcmfile, storage
+from . import pcmfile, storage, tasks
 from .errors import RenderCancelled, RenderError
-from .executor import LocalExecutor, RayExecutor
+from .executor import Executor, RayExecutor
 from .plan import DEFAULT_CHUNK_S, RenderPlan, chain_preroll_frames, compile_plan, meter_preroll_frames
 from .session import DEFAULT_MAX_DURATION_S, LoadedSession, load
 from .strip import destinations
@@ -76,7 +76,7 @@ Progress = Callable[[float, float], None]
 class _Tracker:
     """Counts finished tasks and where they ran, and stops the render when cancelled."""
 
-    executor: object
+    executor: Executor
     progress: Progress | None
     total: int
     cancel: threading.Event | None = None
@@ -113,7 +113,7 @@ def render(
     out_dir: str | os.PathLike,
     *,
     chunk_s: float = DEFAULT_CHUNK_S,
-    executor: LocalExecutor | RayExecutor | None = None,
+    executor: Executor | None = None,
     progress: Progress | None = None,
     window: int | None = None,
     cancel: threading.Event | None = None,
@@ -270,7 +270,7 @@ def _prepare_stems(loaded: LoadedSession, plan: RenderPlan, executor, workdir: P
         for path in strip.files:
             if path not in replaced and rates[path] != plan.sample_rate:
                 replaced[path] = str(workdir / "stems" / f"{len(replaced):04d}.wav")
-                refs.append(executor.submit("resample_stem", path, replaced[path], plan.sample_rate, num_returns=2))
+                refs.append(executor.submit(tasks.resample_stem, path, replaced[path], plan.sample_rate, num_returns=2))
     executor.get([ref[1] for ref in refs])
     if not replaced:
         return plan
@@ -298,11 +298,11 @@ def _mix(plan: RenderPlan, plan_ref, executor, workdir: Path, tracker: _Tracker,
             if strip.first_frame(start) < start:
                 feeds = [previous[feed.source][strip.name] for feed in strip.feeds] + feeds
             if strip.kind == "master":
-                partial, state, meta = executor.submit("mix_chunk", plan_ref, start, stop, states[strip.name], str(workdir), *feeds, num_returns=3)
+                partial, state, meta = executor.submit(tasks.mix_chunk, plan_ref, start, stop, states[strip.name], str(workdir), *feeds, num_returns=3)
                 partial_refs.append(partial)
             else:
                 targets = destinations(strip)
-                refs = executor.submit("strip_chunk", plan_ref, strip.name, start, stop, states[strip.name], *feeds, num_returns=len(targets) + 2)
+                refs = executor.submit(tasks.strip_chunk, plan_ref, strip.name, start, stop, states[strip.name], *feeds, num_returns=len(targets) + 2)
                 outputs[strip.name] = dict(zip(targets, refs[: len(targets)]))
                 state, meta = refs[-2], refs[-1]
             if not strip.time_parallel:
@@ -380,7 +380,7 @@ def _master_pass(plan, plan_ref, settings: dict, executor, workdir: Path, tracke
     for start, stop in chunks:
         tracker.check_cancel(metas[-window:])
         carried = state if settings["preroll_frames"] is None else None
-        partial, state, meta = executor.submit("master_chunk", plan_ref, settings_ref, start, stop, carried, str(workdir), num_returns=3)
+        partial, state, meta = executor.submit(tasks.master_chunk, plan_ref, settings_ref, start, stop, carried, str(workdir), num_returns=3)
         partials.append(partial)
         states.append(state)
         metas.append(meta)
@@ -409,11 +409,11 @@ def _deliver(plan, plan_ref, session, executor, workdir: Path, tracker: _Tracker
         for start in range(0, plan.timeline_frames, grid):
             stop = min(start + grid, plan.timeline_frames)
             partial, meta = executor.submit(
-                "deliver_chunk", plan_ref, spec, trim_db, str(workdir), "master", index, start, stop, str(target), data_offset, num_returns=2
+                tasks.deliver_chunk, plan_ref, spec, trim_db, str(workdir), "master", index, start, stop, str(target), data_offset, num_returns=2
             )
             partials.append(partial)
             metas.append(meta)
-        encoded.append(executor.submit("encode", plan_ref, spec, trim_db, str(workdir), index, str(target), *partials, num_returns=2))
+        encoded.append(executor.submit(tasks.encode, plan_ref, spec, trim_db, str(workdir), index, str(target), *partials, num_returns=2))
     facts = executor.get([ref[0] for ref in encoded])
     tracker.finished(metas + [ref[1] for ref in encoded])
     return facts

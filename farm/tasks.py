@@ -1,6 +1,7 @@
 """The kinds of task a render is made of, each a plain function.
 
-Executors run these by kind; an unknown kind fails loudly. Every task returns
+The renderer hands these functions to an executor (``executor.submit(strip_chunk,
+...)``), so every call site names the task it runs. Every task returns
 its results followed by a small ``meta`` dict (``kind``, ``node``,
 ``seconds``, ``started_at`` in Unix seconds, and ``strip`` for a strip's
 chunk) so the renderer can report where work ran. Tasks read their own audio
@@ -326,6 +327,3 @@ def _quantiser(plan: RenderPlan, output: dict) -> Quantiser | None:
         return None
     return Quantiser(int(bit_depth), output["dither"], dither_seed(plan.session_name, output["path"]))
 
-
-TASKS = {fn.__name__: fn for fn in (resample_stem, strip_chunk, mix_chunk, master_chunk, deliver_chunk, encode)}
-"""Task kind -> function. Executors refuse any other kind."""

@@ -56,9 +56,9 @@ class RecordingExecutor(LocalExecutor):
     def __init__(self):
         self.submitted = []
 
-    def submit(self, kind, *args, num_returns=1):
-        self.submitted.append((kind, args))
-        return super().submit(kind, *args, num_returns=num_returns)
+    def submit(self, task, *args, num_returns=1):
+        self.submitted.append((task.__name__, args))
+        return super().submit(task, *args, num_returns=num_returns)
 
 
 def test_time_parallel_chunks_take_no_state_from_an_earlier_chunk(tmp_path):
