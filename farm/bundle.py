@@ -16,7 +16,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .errors import FarmError
+from .errors import BundleError, BundleTooLarge
 from .session import load
 
 MAX_ENTRIES = 10_000
@@ -28,19 +28,6 @@ MAX_DEPTH = 32
 """The most folders an entry may lie in, plus one for the entry itself."""
 SESSION_NAMES = ("session.yaml", "session.yml", "session.json")
 """The names a bundle's session file may have, at its root."""
-
-
-class BundleError(FarmError, ValueError):
-    """A bundle cannot be accepted; the message says why."""
-
-
-class BundleTooLarge(BundleError):
-    """A bundle would unpack to more than its limit; ``unpacked_bytes`` and ``limit_bytes`` say by how much."""
-
-    def __init__(self, unpacked_bytes: int, limit_bytes: int) -> None:
-        self.unpacked_bytes = unpacked_bytes
-        self.limit_bytes = limit_bytes
-        super().__init__(f"bundle: unpacks to {unpacked_bytes} bytes, over the limit of {limit_bytes} bytes")
 
 
 def check_bundle(source: str | os.PathLike | io.IOBase, max_unpacked_bytes: int) -> int:

@@ -51,6 +51,30 @@ class RenderCancelled(FarmError):
     """A render was stopped on request before it finished."""
 
 
+class BundleError(FarmError, ValueError):
+    """A bundle cannot be accepted; the message says why."""
+
+
+class BundleTooLarge(BundleError):
+    """A bundle would unpack to more than its limit; ``unpacked_bytes`` and ``limit_bytes`` say by how much."""
+
+    def __init__(self, unpacked_bytes: int, limit_bytes: int) -> None:
+        self.unpacked_bytes = unpacked_bytes
+        self.limit_bytes = limit_bytes
+        super().__init__(f"bundle: unpacks to {unpacked_bytes} bytes, over the limit of {limit_bytes} bytes")
+
+    def __reduce__(self):
+        return type(self), (self.unpacked_bytes, self.limit_bytes)
+
+
+class StorageError(FarmError):
+    """Storage cannot be reached, read or written; the message names the location."""
+
+
+class IllegalTransition(FarmError):
+    """A job was asked to move to a state it cannot reach from where it is."""
+
+
 class UnknownJob(FarmError, KeyError):
     """No job has the given id."""
 

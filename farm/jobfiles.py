@@ -18,13 +18,9 @@ from pathlib import Path
 
 from . import storage
 from .bundle import SESSION_NAMES
-from .errors import FarmError
+from .errors import StorageError
 
 log = logging.getLogger("mixfarm.jobfiles")
-
-
-class StorageError(FarmError):
-    """Storage cannot be reached, read or written; the message names the location."""
 
 
 def job_folder(root: str | Path, job_id: str) -> str | Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from .errors import FarmError
+from .errors import IllegalTransition
 
 
 class JobState(str, enum.Enum):
@@ -32,10 +32,6 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.CANCELLED: frozenset({JobState.QUEUED}),
 }
 """Allowed moves. running -> queued is a retry after a failed attempt or a restart of the service."""
-
-
-class IllegalTransition(FarmError):
-    """A job was asked to move to a state it cannot reach from where it is."""
 
 
 def check_transition(current: JobState | str, target: JobState | str) -> JobState:
