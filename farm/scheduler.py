@@ -39,9 +39,9 @@ from pathlib import Path
 
 from . import storage
 from .driver import RenderDriver
-from .errors import DriverLost, RenderCancelled, RenderError, SessionError, UnknownJob
+from .errors import DriverLost, IllegalTransition, RenderCancelled, RenderError, SessionError, UnknownJob
 from .jobfiles import JobFiles, job_folder
-from .jobstate import IllegalTransition, JobState
+from .jobstate import JobState
 from .session import DEFAULT_MAX_DURATION_S
 from .store import Job, JobStore
 

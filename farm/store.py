@@ -19,8 +19,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import UnknownJob
-from .jobstate import IllegalTransition, JobState, check_transition
+from .errors import IllegalTransition, UnknownJob
+from .jobstate import JobState, check_transition
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

@@ -13,7 +13,8 @@ import pytest
 import soundfile
 import yaml
 
-from farm.bundle import BundleError, pack_bundle, unpack_bundle
+from farm.bundle import pack_bundle, unpack_bundle
+from farm.errors import BundleError
 from farm.errors import SessionError
 from farm.session import load
 

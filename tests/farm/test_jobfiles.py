@@ -3,7 +3,8 @@
 import pytest
 
 from farm import storage
-from farm.jobfiles import JobFiles, StorageError
+from farm.errors import StorageError
+from farm.jobfiles import JobFiles
 from s3server import moto_s3
 
 pytest.importorskip("s3fs")

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from farm.jobstate import FINAL_STATES, TRANSITIONS, IllegalTransition, JobState, check_transition
-from farm.errors import UnknownJob
+from farm.jobstate import FINAL_STATES, TRANSITIONS, JobState, check_transition
+from farm.errors import IllegalTransition, UnknownJob
 from farm.store import MAX_INTERRUPTIONS, SCHEMA, JobStore
 
 # The shortest legal path from a new (queued) job to each state.
