@@ -43,7 +43,6 @@ from collections.abc import Iterator, Sequence
 from dsp import kweighting, truepeak
 from dsp.effect import Effect
 
-from .effects import build_effect
 from .session import MASTER, Bus, LoadedSession, Track, audibility, routes
 
 DEFAULT_CHUNK_S = 10.0
@@ -173,27 +172,22 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     if not (isinstance(chunk_s, (int, float)) and math.isfinite(chunk_s) and chunk_s > 0):
         raise ValueError(f"chunk_s: must be > 0 seconds, got {chunk_s!r}")
     session, rate = loaded.session, loaded.sample_rate
-    roots = list(loaded.roots)
     content_frames = max(_track_end(track, loaded) for track in session.tracks)
     timeline_frames = content_frames + int(round(session.master.tail_s * rate))
     audible = audibility(session)
-
-    def chain(strip) -> tuple[Effect, ...]:
-        return tuple(build_effect(spec, rate, tempo_bpm=session.tempo_bpm, folder=loaded.folder, roots=roots) for spec in strip.fx)
-
     plans: dict[str, StripPlan] = {}
     for track in session.tracks:
-        effects = chain(track)
+        effects = loaded.effects[track.name]
         channels = max(loaded.files[clip.file].channels for clip in track.clip_list)
         files = tuple(loaded.locate(clip.file) for clip in track.clip_list)
         plans[track.name] = StripPlan(
             track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], files
         )
     for bus in _bus_order(session):
-        effects = chain(bus)
+        effects = loaded.effects[bus.name]
         feeds, arrival = _feeds_into(bus.name, session, plans)
         plans[bus.name] = StripPlan(bus.name, "bus", bus, 2, feeds, effects, arrival + _latency(effects), audible[bus.name])
-    master_effects = chain(session.master)
+    master_effects = loaded.effects[MASTER]
     feeds, arrival = _feeds_into(MASTER, session, plans)
     plans[MASTER] = StripPlan(MASTER, "master", None, 2, feeds, master_effects, arrival + _latency(master_effects), True)
     chunk_frames = max(1, int(round(chunk_s * rate)))

@@ -48,6 +48,7 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from dsp import io as audio_io
+from dsp.effect import Effect
 from dsp.errors import DspError
 
 from . import samplescan, stems, storage
@@ -252,12 +253,18 @@ class LoadedSession:
     files : dict
         Each audio file the session names (as written) -> its resolved path
         and header facts (:class:`dsp.io.AudioInfo`).
+    effects : dict
+        Each strip's name (``"master"`` for the master) -> its insert chain,
+        built at ``sample_rate`` while validating, for the compiler to use.
+    roots : tuple
+        The folders paths may point into.
     """
 
     session: Session
     source: Path | str
     sample_rate: int
     files: dict[str, audio_io.AudioInfo]
+    effects: dict[str, tuple[Effect, ...]]
     roots: tuple[Path, ...] = ()
 
     @property
@@ -502,14 +509,16 @@ def validate(
     files, file_problems = check_files(session, folder, roots)
     problems += file_problems + check_duration(session, files, max_duration_s)
     sample_rate = session.sample_rate or (next(iter(files.values())).sample_rate if files else 48000)
+    effects: dict[str, tuple[Effect, ...]] = {}
     if files or session.sample_rate:
-        problems += check_effects(session, sample_rate, folder, roots)
+        effects, effect_problems = check_effects(session, sample_rate, folder, roots)
+        problems += effect_problems
     if check_samples:
         problems += check_sample_data(session, files, folder, roots)
     if problems:
         shown = problems[:MAX_PROBLEMS]
         raise _session_error(source, [_relative_to(problem, folder) for problem in shown] if isinstance(folder, Path) else shown, len(problems))
-    return LoadedSession(session, source, int(sample_rate), files, tuple(roots))
+    return LoadedSession(session, source, int(sample_rate), files, effects, tuple(roots))
 
 
 def _session_error(source: Path | str, problems: list[str], count: int) -> SessionError:
@@ -841,18 +850,23 @@ def _hours(seconds: float) -> str:
     return f"{seconds:g} s ({seconds / 3600:g} h)" if whole_hours else f"{seconds:g} s"
 
 
-def check_effects(session: Session, sample_rate: int, folder: Path | str, roots: list[Path]) -> list[str]:
-    """Build every effect at the render rate so its own parameter rules apply.
+def check_effects(
+    session: Session, sample_rate: int, folder: Path | str, roots: list[Path]
+) -> tuple[dict[str, tuple[Effect, ...]], list[str]]:
+    """Build every effect at the render rate so its own parameter rules apply; returns each strip's chain
+    (by strip name, ``"master"`` for the master) and the problems found.
 
     Convolutions past :data:`~farm.effects.MAX_TOTAL_IMPULSE_RESPONSE_S` of
     impulse responses in all are not read.
     """
     problems: list[str] = []
-    chains = [(f"tracks[{i}].fx", track.fx) for i, track in enumerate(session.tracks)]
-    chains += [(f"buses[{i}].fx", bus.fx) for i, bus in enumerate(session.buses)]
-    chains.append(("master.fx", session.master.fx))
+    chains = [(f"tracks[{i}].fx", track.name, track.fx) for i, track in enumerate(session.tracks)]
+    chains += [(f"buses[{i}].fx", bus.name, bus.fx) for i, bus in enumerate(session.buses)]
+    chains.append(("master.fx", MASTER, session.master.fx))
+    built: dict[str, tuple[Effect, ...]] = {}
     impulse_responses_s = 0.0
-    for where, chain in chains:
+    for where, name, chain in chains:
+        effects: list[Effect] = []
         for index, spec in enumerate(chain):
             if spec.type == "convolution" and impulse_responses_s > MAX_TOTAL_IMPULSE_RESPONSE_S:
                 continue
@@ -861,6 +875,7 @@ def check_effects(session: Session, sample_rate: int, folder: Path | str, roots:
             except (DspError, ValueError) as exc:
                 problems.append(f"{where}[{index}].{exc}")
                 continue
+            effects.append(effect)
             if spec.type == "convolution":
                 impulse_responses_s += effect.kernel.shape[0] / sample_rate
                 if impulse_responses_s > MAX_TOTAL_IMPULSE_RESPONSE_S:
@@ -868,7 +883,8 @@ def check_effects(session: Session, sample_rate: int, folder: Path | str, roots:
                         f"{where}[{index}].ir_file: with this one the session's impulse responses last {impulse_responses_s:g} s; "
                         f"at most {MAX_TOTAL_IMPULSE_RESPONSE_S:g} s in all"
                     )
-    return problems
+        built[name] = tuple(effects)
+    return built, problems
 
 
 def check_sample_data(session: Session, files: dict[str, audio_io.AudioInfo], folder: Path | str, roots: list[Path]) -> list[str]:
