@@ -86,6 +86,10 @@ class StripPlan:
         False when mute or solo silence it.
     files
         For tracks: each clip's file resolved to a path.
+    file_frames
+        For tracks: the frames of each clip's file (read from its header
+        once, when the session was loaded; the resampled copy's after a
+        render resamples it), so no task reads a header again.
     preroll_frames
         Frames each chunk starts early from silent state, so chunks run in
         parallel; None when the strip carries its state from chunk to chunk.
@@ -100,6 +104,7 @@ class StripPlan:
     latency_out: int
     audible: bool
     files: tuple[str, ...] = ()
+    file_frames: tuple[int, ...] = ()
     preroll_frames: int | None = None
 
     @property
@@ -180,8 +185,9 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
         effects = loaded.effects[track.name]
         channels = max(loaded.files[clip.file].channels for clip in track.clip_list)
         files = tuple(loaded.locate(clip.file) for clip in track.clip_list)
+        file_frames = tuple(loaded.files[clip.file].frames for clip in track.clip_list)
         plans[track.name] = StripPlan(
-            track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], files
+            track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], files, file_frames
         )
     for bus in _bus_order(session):
         effects = loaded.effects[bus.name]

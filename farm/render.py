@@ -262,19 +262,26 @@ def _time_chunking(plan: RenderPlan, session) -> dict:
 
 
 def _prepare_stems(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path) -> RenderPlan:
-    """Resample stems at other rates once; return the plan pointing at the resampled copies."""
+    """Resample stems at other rates once; return the plan pointing at the resampled copies and their frames."""
     rates = {info.path: info.sample_rate for info in loaded.files.values()}
     replaced: dict[str, str] = {}
-    refs = []
+    refs = {}
     for strip in plan.strips:
         for path in strip.files:
             if path not in replaced and rates[path] != plan.sample_rate:
                 replaced[path] = str(workdir / "stems" / f"{len(replaced):04d}.wav")
-                refs.append(executor.submit(tasks.resample_stem, path, replaced[path], plan.sample_rate, num_returns=2))
-    executor.get([ref[1] for ref in refs])
+                refs[path] = executor.submit(tasks.resample_stem, path, replaced[path], plan.sample_rate, num_returns=2)
     if not replaced:
         return plan
-    strips = tuple(dataclasses.replace(strip, files=tuple(replaced.get(path, path) for path in strip.files)) for strip in plan.strips)
+    frames = dict(zip(refs, executor.get([ref[0] for ref in refs.values()])))
+    strips = tuple(
+        dataclasses.replace(
+            strip,
+            files=tuple(replaced.get(path, path) for path in strip.files),
+            file_frames=tuple(frames.get(path, count) for path, count in zip(strip.files, strip.file_frames)),
+        )
+        for strip in plan.strips
+    )
     return dataclasses.replace(plan, strips=strips)
 
 

@@ -60,15 +60,16 @@ def _meta(kind: str, started: float, **details) -> dict:
     return {"kind": kind, "node": _node(), "seconds": seconds, "started_at": time.time() - seconds, **details}
 
 
-def resample_stem(source: str, target: str, sample_rate: int) -> tuple[str, dict]:
-    """Resample a whole stem to ``sample_rate`` with soxr VHQ into a float32 WAV at ``target``."""
+def resample_stem(source: str, target: str, sample_rate: int) -> tuple[int, dict]:
+    """Resample a whole stem to ``sample_rate`` with soxr VHQ into a float32 WAV at ``target``; returns its frames."""
     started = time.perf_counter()
     facts = stems.info(source)
     audio, rate = stems.read_frames(source, 0, facts.frames), facts.sample_rate
     Path(target).parent.mkdir(exist_ok=True)
+    resampled = audio_io.resample(audio, rate, sample_rate, "VHQ")
     with writing_into(Path(target).parent):
-        audio_io.write(target, audio_io.resample(audio, rate, sample_rate, "VHQ"), sample_rate, bit_depth="32f")
-    return target, _meta("resample", started)
+        audio_io.write(target, resampled, sample_rate, bit_depth="32f")
+    return resampled.shape[0], _meta("resample", started)
 
 
 def strip_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict | None, *feed_blocks: np.ndarray):
