@@ -142,11 +142,31 @@ def render(
     started = time.perf_counter()
     loaded = load(session_path, max_duration_s=max_duration_s)
     plan = compile_plan(loaded, chunk_s)
+    return render_plan(loaded, plan, out_dir, executor=executor, progress=progress, window=window, cancel=cancel, on_tasks=on_tasks, started=started)
+
+
+def render_plan(
+    loaded: LoadedSession,
+    plan: RenderPlan,
+    out_dir: str | os.PathLike,
+    *,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+    window: int | None = None,
+    cancel: threading.Event | None = None,
+    on_tasks: Callable[[list[dict]], None] | None = None,
+    started: float | None = None,
+) -> dict:
+    """Render a compiled ``plan`` of ``loaded`` into ``out_dir`` (a path or a storage URI); see :func:`render`.
+
+    ``started`` (a :func:`time.perf_counter` reading) is when the render
+    began, for the report's wall time and realtime factor; default now.
+    """
+    started = time.perf_counter() if started is None else started
     if storage.is_remote(str(out_dir)):
         with tempfile.TemporaryDirectory(prefix="mixfarm-out-") as staging:
-            report = render(
-                session_path, staging, chunk_s=chunk_s, executor=executor, progress=progress, window=window, cancel=cancel,
-                on_tasks=on_tasks, max_duration_s=max_duration_s,
+            report = render_plan(
+                loaded, plan, staging, executor=executor, progress=progress, window=window, cancel=cancel, on_tasks=on_tasks, started=started
             )
             for name in [item["path"] for item in report["deliverables"]] + ["report.json"]:
                 storage.upload(Path(staging) / name, f"{str(out_dir).rstrip('/')}/{name}")
