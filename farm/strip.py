@@ -24,6 +24,7 @@ from dsp.units import db_to_linear
 
 from . import stems
 from .plan import StripPlan
+from .session import routes
 
 
 def initial_state(strip: StripPlan, sample_rate: int) -> dict:
@@ -36,8 +37,7 @@ def initial_state(strip: StripPlan, sample_rate: int) -> dict:
 
 def destinations(strip: StripPlan) -> list[str]:
     """Where a track or bus sends audio, in the fixed order of its task's returns."""
-    spec = strip.spec
-    return sorted({spec.output} | {send.bus for send in spec.sends})
+    return sorted(routes(strip.spec))
 
 
 def track_source(strip: StripPlan, start: int, stop: int, sample_rate: int) -> np.ndarray:
