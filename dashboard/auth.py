@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, status
 
 ANONYMOUS = "local"
 """The studio of every job when no tokens are configured."""
@@ -20,17 +20,6 @@ TOKEN_COOKIE = "mixfarm_token"
 
 MISSING_TOKEN = "missing API token: send 'Authorization: Bearer <token>' (or open a dashboard page with ?token=<token>)"
 UNKNOWN_TOKEN = "unknown API token"
-
-
-def studio_of(request: Request) -> str:
-    """The studio behind the request's bearer token, or its token cookie (FastAPI dependency).
-
-    Without configured tokens every caller is the one local studio; with
-    them a missing or unknown token answers 401. The Authorization header
-    wins; the cookie counts only without one (so the dashboard's own
-    EventSource and fetch calls are authorised).
-    """
-    return authenticate(request.app.state.service.settings.tokens, request.headers, request.cookies)
 
 
 def authenticate(tokens: Mapping[str, str], headers: Mapping[str, str], cookies: Mapping[str, str]) -> str:

@@ -1,4 +1,4 @@
-"""The FastAPI application: wires the service, the request guard and the routers, nothing else."""
+"""The FastAPI application: wires the service, the request guard, the routers and the static files, nothing else."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from fastapi.responses import JSONResponse
 
 from farm.driver import RenderDriver
 
+from .assets import STATIC_PATH, DashboardFiles
 from .config import Settings
 from .failures import storage_failure, store_failure
 from .guard import RequestGuard, security_headers
-from .routers import events, jobs, pages, system
+from .routers import docs, events, jobs, pages, system
 from .service import Service
 
 log = logging.getLogger("mixfarm.service")
@@ -32,7 +33,7 @@ def create_app(settings: Settings, driver: RenderDriver | None = None) -> FastAP
         finally:
             service.stop()
 
-    app = FastAPI(title="mixfarm", description="A distributed mix-render farm.", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="mixfarm", description="A distributed mix-render farm.", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.service = service
     app.add_middleware(RequestGuard, settings=settings)
 
@@ -51,8 +52,9 @@ def create_app(settings: Settings, driver: RenderDriver | None = None) -> FastAP
         log.exception("error serving %s %s", request.method, request.url.path)
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status.HTTP_500_INTERNAL_SERVER_ERROR, headers=security_headers())
 
-    for router in (jobs.router, system.router, events.router, pages.router):
+    for router in (jobs.router, system.router, events.router, pages.router, docs.router):
         app.include_router(router)
+    app.mount(STATIC_PATH, DashboardFiles(), name="static")
     return app
 
 

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from ..auth import studio_of
+from ..deps import ServiceDep, StudioDep
+from ..models import UNAUTHORIZED
 
 router = APIRouter(tags=["events"])
 
 KEEPALIVE_S = 15.0
 
 
-@router.get("/api/events")
-async def events(request: Request, studio: str = Depends(studio_of)) -> StreamingResponse:
+@router.get(
+    "/api/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "``job`` events: a job's fields as GET /api/jobs lists them, without download URLs"},
+        **UNAUTHORIZED,
+    },
+)
+async def events(request: Request, service: ServiceDep, studio: StudioDep) -> StreamingResponse:
     """A stream of ``job`` events (the job's fields, without its report) for the caller's jobs."""
-    broker = request.app.state.service.events
-    allowed = studio if request.app.state.service.settings.auth_required else None
-    queue = broker.subscribe(allowed)
+    broker = service.events
+    queue = broker.subscribe(studio if service.settings.auth_required else None)
 
     async def stream():
         try:

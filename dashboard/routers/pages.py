@@ -3,7 +3,7 @@
 Server-rendered with Jinja2 (autoescaped); ``static/app.js`` keeps them live
 from ``/api/events``. With API tokens configured a page needs the studio's
 token once as ``?token=``: it is then kept in an HttpOnly cookie that
-:func:`dashboard.auth.studio_of` accepts, so the page's own EventSource and
+:func:`dashboard.deps.current_studio` accepts, so the page's own EventSource and
 fetch calls are authorised too, and the browser is sent (303) to the same
 address without the token. A link whose token is another studio's than the
 cookie's does not switch silently: it shows a page asking to confirm, whose
@@ -13,26 +13,26 @@ form posts to ``/session`` (a same-origin POST, see :mod:`dashboard.guard`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from farm.jobstate import JobState
-from farm.store import Job
+from farm.store import Job, JobStore
 
 from .. import analysis
-from ..auth import TOKEN_COOKIE, require_studio, studio_for_token, studio_of
-from .jobs import MAX_OFFSET, job_view
-from .system import cluster as cluster_facts
+from ..auth import TOKEN_COOKIE, authenticate, require_studio, studio_for_token
+from ..deps import ServiceDep, StoreDep, StudioDep
+from ..models import QueueSummary
+from ..service import Service
+from ..views import MAX_OFFSET, cluster_facts, job_view
 
 router = APIRouter(include_in_schema=False)
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent
-STATIC_DIR = DASHBOARD_DIR / "static"
-STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 TEMPLATES = Jinja2Templates(directory=DASHBOARD_DIR / "templates")
 PAGE_SIZE = 25
 MAX_PAGE = MAX_OFFSET // PAGE_SIZE
@@ -119,16 +119,17 @@ BLANK_ROW = {"id": "", "name": "", "studio": "", "state": "queued", "priority": 
 """The row that ``static/app.js`` clones and fills for a job that appears while the queue is open."""
 
 
-def render_page(request: Request, template: str, build: Callable[[str], dict]) -> Response:
+def render_page(request: Request, service: Service, template: str, build: Callable[[str], dict]) -> Response:
     """``template`` filled by ``build(studio)``; an HTML error page for a 401 or 404 on the way.
 
     A page opened with ``?token=`` (tokens configured) only signs in: see :func:`sign_in_from_link`.
     """
+    tokens = service.settings.tokens
     token = request.query_params.get("token")
-    if token is not None and request.app.state.service.settings.auth_required:
-        return sign_in_from_link(request, token)
+    if token is not None and service.settings.auth_required:
+        return sign_in_from_link(request, tokens, token)
     try:
-        studio = studio_of(request)
+        studio = authenticate(tokens, request.headers, request.cookies)
         context = build(studio)
     except HTTPException as exc:
         return error_page(request, exc)
@@ -140,14 +141,13 @@ def error_page(request: Request, exc: HTTPException) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(request, "error.html", {"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
-def sign_in_from_link(request: Request, token: str) -> Response:
+def sign_in_from_link(request: Request, tokens: Mapping[str, str], token: str) -> Response:
     """Keep ``token`` in the cookie and send the browser (303) to the page's address without it.
 
     An unknown token answers the 401 page. When the browser is signed in as
     another studio already, nothing changes yet: a page asks whether to
     switch (a link from someone else must not move you into their studio).
     """
-    tokens = request.app.state.service.settings.tokens
     try:
         offered = require_studio(tokens, token)
     except HTTPException as exc:
@@ -174,28 +174,27 @@ def local_path(candidate: str) -> str:
 
 
 @router.post("/session")
-def sign_in(request: Request, token: str = Form(...), next_path: str = Form("/", alias="next")) -> Response:
+def sign_in(request: Request, service: ServiceDep, token: str = Form(...), next_path: str = Form("/", alias="next")) -> Response:
     """Sign this browser in as ``token``'s studio (the form of the switch page), then go to ``next``."""
     try:
-        require_studio(request.app.state.service.settings.tokens, token)
+        require_studio(service.settings.tokens, token)
     except HTTPException as exc:
         return error_page(request, exc)
     return signed_in(request, token, local_path(next_path))
 
 
-def studio_counts(request: Request, studio: str) -> dict[str, int]:
+def studio_counts(store: JobStore, studio: str) -> dict[str, int]:
     """How many of the studio's jobs are in each state."""
-    store = request.app.state.service.store
     return {state.value: store.list(studio=studio, state=state, limit=1)[1] for state in JobState}
 
 
 @router.get("/", response_class=HTMLResponse)
-def queue_page(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE), state: JobState | None = Query(None)):
+def queue_page(request: Request, service: ServiceDep, page: int = Query(1, ge=1, le=MAX_PAGE), state: JobState | None = Query(None)):
     """The studio's jobs, newest first, a page at a time, under the counts per state and the cluster's load."""
 
     def build(studio: str) -> dict:
         now_s = time.time()
-        jobs, total = request.app.state.service.store.list(studio=studio, state=state, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        jobs, total = service.store.list(studio=studio, state=state, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         return {
             "page_name": "queue",
             "rows": [row_view(job, now_s) for job in jobs],
@@ -207,30 +206,29 @@ def queue_page(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE), state:
             "first_index": (page - 1) * PAGE_SIZE + 1 if jobs else 0,
             "last_index": (page - 1) * PAGE_SIZE + len(jobs),
             "state_filter": state.value if state else None,
-            "counts": studio_counts(request, studio),
-            "cluster": cluster_facts(request, studio),
+            "counts": studio_counts(service.store, studio),
+            "cluster": cluster_facts(service, studio),
         }
 
-    return render_page(request, "queue.html", build)
+    return render_page(request, service, "queue.html", build)
 
 
-@router.get("/queue/summary")
-def queue_summary(request: Request, studio: str = Depends(studio_of)) -> dict:
+@router.get("/queue/summary", response_model=QueueSummary, response_model_exclude_unset=True)
+def queue_summary(service: ServiceDep, store: StoreDep, studio: StudioDep):
     """The queue page's header, refreshed by ``static/app.js`` after job events."""
-    return {"counts": studio_counts(request, studio), "cluster": cluster_facts(request, studio)}
+    return {"counts": studio_counts(store, studio), "cluster": cluster_facts(service, studio)}
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(request: Request, job_id: str):
+def job_page(request: Request, service: ServiceDep, job_id: str):
     """One job: state, error, progress, times, the loudness report, downloads, waveform and loudness plots."""
 
     def build(studio: str) -> dict:
-        service = request.app.state.service
         job = service.store.get(job_id)
         if job is None or job.studio != studio:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id!r}")
         report = job.report if isinstance(job.report, dict) else None
-        urls = {item["name"]: item["url"] for item in job_view(job, request)["outputs"]}
+        urls = {item["name"]: item["url"] for item in job_view(service, job, request)["outputs"]}
         first_output = service.output_location(job, job.outputs[0]["name"]) if job.outputs else None
         facts = analysis.job_analysis(service.settings.data_dir, job, first_output)
         target = (report or {}).get("target") or {}
@@ -248,16 +246,16 @@ def job_page(request: Request, job_id: str):
             "loudness": analysis.loudness_chart(facts, target.get("integrated_lufs")) if facts else None,
         }
 
-    return render_page(request, "job.html", build)
+    return render_page(request, service, "job.html", build)
 
 
 @router.get("/cluster", response_class=HTMLResponse)
-def cluster_page(request: Request):
+def cluster_page(request: Request, service: ServiceDep):
     """The cluster's nodes and load, and the studio's throughput per minute over the last hour."""
 
     def build(studio: str) -> dict:
         now_s = time.time()
-        rows = studio_finished_since(request, studio, now_s - THROUGHPUT_MINUTES * 60)
+        rows = studio_finished_since(service, studio, now_s - THROUGHPUT_MINUTES * 60)
         per_minute = analysis.throughput(rows, now_s, THROUGHPUT_MINUTES)
         start_s = now_s - THROUGHPUT_MINUTES * 60
         minutes = [format_clock(start_s + 60 * i)[:5] for i in range(THROUGHPUT_MINUTES)]
@@ -265,29 +263,20 @@ def cluster_page(request: Request):
         job_titles = [f"{label}: {ok} succeeded, {other} failed or cancelled" for label, ok, other in zip(minutes, per_minute["succeeded"], per_minute["other"])]
         return {
             "page_name": "cluster",
-            "cluster": cluster_facts(request, studio),
+            "cluster": cluster_facts(service, studio),
             "throughput": per_minute,
             "audio_chart": analysis.bar_chart([per_minute["audio_s"]], audio_titles),
             "jobs_chart": analysis.bar_chart([per_minute["succeeded"], per_minute["other"]], job_titles, whole=True),
             "axis": [{"x": 800 * k / 4, "label": f"−{THROUGHPUT_MINUTES - k * THROUGHPUT_MINUTES // 4} min" if k < 4 else "now"} for k in range(5)],
         }
 
-    return render_page(request, "cluster.html", build)
+    return render_page(request, service, "cluster.html", build)
 
 
-def studio_finished_since(request: Request, studio: str, since_s: float) -> list[tuple[float, float, str]]:
+def studio_finished_since(service: Service, studio: str, since_s: float) -> list[tuple[float, float, str]]:
     """(finished_at, audio seconds, state) of the studio's jobs that ended after ``since_s``, oldest first.
 
     Without tokens every job is the one local studio's.
     """
-    service = request.app.state.service
     return service.store.finished_since(since_s, studio if service.settings.auth_required else None)
 
-
-@router.get("/static/{name}")
-def static_file(name: str) -> FileResponse:
-    """The dashboard's stylesheet and script (no build step, nothing external)."""
-    path = STATIC_DIR / name
-    if name.startswith(".") or not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no static file {name!r}")
-    return FileResponse(path, media_type=STATIC_TYPES.get(path.suffix, "application/octet-stream"), headers={"Cache-Control": "no-cache"})

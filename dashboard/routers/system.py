@@ -2,42 +2,46 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from farm.jobstate import JobState
-
-from ..auth import presented_token, studio_of, token_matches, unauthorized
+from ..auth import presented_token, token_matches, unauthorized
+from ..deps import ServiceDep, StoreDep, StudioDep
+from ..models import UNAUTHORIZED, Cluster, refusal
+from ..views import cluster_facts
 
 router = APIRouter(tags=["system"])
 
 
 @router.get("/healthz", response_class=PlainTextResponse)
-def healthz(request: Request) -> str:
+def healthz(store: StoreDep) -> str:
     """'ok' while the store answers and the scheduler runs."""
-    service = request.app.state.service
-    service.store.counts()
+    store.counts()
     return "ok"
 
 
-@router.get("/metrics")
-def metrics(request: Request) -> Response:
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}, "description": "the Prometheus text exposition"},
+        **refusal(401, "the metrics token is set and was not sent"),
+    },
+)
+def metrics(request: Request, service: ServiceDep) -> Response:
     """Prometheus text exposition of the farm's metrics; with a metrics token configured it needs
     ``Authorization: Bearer <metrics token>`` (401 otherwise)."""
-    expected = request.app.state.service.settings.metrics_token
+    expected = service.settings.metrics_token
     if expected is not None:
         token = presented_token(request.headers, {})
         if not token_matches(expected, token):
             raise unauthorized("/metrics needs the metrics token: send 'Authorization: Bearer <MIXFARM_METRICS_TOKEN>'")
-    return Response(request.app.state.service.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+    return Response(service.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/api/cluster")
-def cluster(request: Request, studio: str = Depends(studio_of)) -> dict:
+@router.get("/api/cluster", response_model=Cluster, response_model_exclude_unset=True, responses=UNAUTHORIZED)
+def cluster(service: ServiceDep, studio: StudioDep):
     """The cluster's nodes and CPUs (total and busy), how many jobs the farm may run at once, and how many of
     the caller's jobs are running (other studios' jobs are not counted)."""
-    service = request.app.state.service
-    scheduler = service.scheduler
-    running = service.store.list(studio=studio, state=JobState.RUNNING, limit=1)[1]
-    return {**scheduler.cluster(), "jobs_running": running, "max_running": scheduler.capacity if scheduler.started else scheduler.max_running}
+    return cluster_facts(service, studio)

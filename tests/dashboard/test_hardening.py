@@ -19,7 +19,7 @@ import yaml
 from dashboard import auth
 from dashboard.config import ConfigError, Settings, mebibytes
 from dashboard.main import create_app
-from farm.jobfiles import StorageError
+from farm.errors import StorageError
 
 TOKENS = {"tokA": "alpha", "tokB": "beta", "tokC": "gamma"}
 
