@@ -67,8 +67,8 @@ import soundfile
 import yaml
 
 from dsp.pan import balance_gains, constant_power_gains
-from farm.executor import RayExecutor
-from farm.render import render
+from farm.engine.executor import RayExecutor
+from farm.engine.render import render
 
 RATE = 48000
 BLOCK_FRAMES = 1 << 18

@@ -93,10 +93,10 @@ from pathlib import Path
 
 import ray
 import yaml
-
-from farm.executor import RayExecutor
-from farm.render import render
 from render_session import RATE, write_stem
+
+from farm.engine.executor import RayExecutor
+from farm.engine.render import render
 
 """Brings the lowpassed noise to about the tone's level."""
 SEND_DB = -12.0

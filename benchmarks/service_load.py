@@ -37,8 +37,8 @@ import soundfile
 import yaml
 
 from dashboard.auth import ANONYMOUS
-from farm.jobstate import JobState
-from farm.store import JobStore
+from farm.queue.jobstore import JobStore
+from farm.queue.state import JobState
 
 
 def seed_store(data_dir: Path, jobs: int) -> list[str]:
@@ -65,7 +65,7 @@ def seed_store(data_dir: Path, jobs: int) -> list[str]:
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port), "--data", str(data_dir)],
+        [sys.executable, "-m", "farm.cli", "serve", "--port", str(port), "--data", str(data_dir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -22,9 +22,9 @@ import numpy as np
 from dsp import io as audio_io
 from dsp.loudness import LoudnessMeter, segment_frames
 from farm import storage
-from farm.jobfiles import job_folder
-from farm.jobstate import JobState
-from farm.store import Job
+from farm.queue.jobfiles import job_folder
+from farm.queue.jobstore import Job
+from farm.queue.state import JobState
 
 log = logging.getLogger("mixfarm.dashboard")
 

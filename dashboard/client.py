@@ -9,8 +9,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from farm.bundle import pack_bundle
 from farm.errors import FarmError
+from farm.queue.bundle import pack_bundle
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 TOKEN_VARIABLE = "MIXFARM_TOKEN"

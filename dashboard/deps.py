@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from farm.store import Job, JobStore
+from farm.queue.jobstore import Job, JobStore
 
 from .auth import authenticate
 from .service import Service

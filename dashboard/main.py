@@ -9,7 +9,7 @@ import sqlite3
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
-from farm.driver import RenderDriver
+from farm.queue.driver import RenderDriver
 
 from .assets import STATIC_PATH, DashboardFiles
 from .config import Settings

@@ -10,11 +10,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 
-from farm.jobstate import JobState
-from farm.store import Job, JobStore
+from farm.queue.jobstore import Job, JobStore
+from farm.queue.state import JobState
 
 disable_created_metrics()
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from farm.jobstate import JobState
+from farm.queue.state import JobState
 
 Report = dict[str, Any]
 """A render report: the loudness of the mix and the master, the target, the deliverables (free-form)."""

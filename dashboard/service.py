@@ -13,16 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from farm import storage
-from farm.bundle import check_bundle, unpack_bundle
-from farm.driver import ProcessDriver, RenderDriver
+from farm.engine.executor import RayExecutor
+from farm.engine.plan import compile_plan
 from farm.errors import SessionError
-from farm.executor import RayExecutor
-from farm.jobfiles import JobFiles
-from farm.jobstate import JobState
-from farm.plan import compile_plan
-from farm.scheduler import Scheduler
+from farm.queue.bundle import check_bundle, unpack_bundle
+from farm.queue.driver import ProcessDriver, RenderDriver
+from farm.queue.jobfiles import JobFiles
+from farm.queue.jobstore import Job, JobStore
+from farm.queue.scheduler import Scheduler
+from farm.queue.state import JobState
 from farm.session import LoadedSession, load
-from farm.store import Job, JobStore
 
 from .config import Settings
 from .events import EventBroker

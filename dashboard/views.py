@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 from fastapi import Request
 
-from farm.jobstate import JobState
-from farm.store import Job
+from farm.queue.jobstore import Job
+from farm.queue.state import JobState
 
 from .service import Service
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.responses import HTMLResponse
 
-from ..assets import static_url
-from ..guard import docs_policy
+from dashboard.assets import static_url
+from dashboard.guard import docs_policy
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,8 +7,8 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from ..deps import ServiceDep, StudioDep
-from ..models import UNAUTHORIZED
+from dashboard.deps import ServiceDep, StudioDep
+from dashboard.models import UNAUTHORIZED
 
 router = APIRouter(tags=["events"])
 

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi import (
+    APIRouter,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+    status,
+)
 from fastapi.responses import FileResponse, JSONResponse
 
-from farm.errors import BundleError, BundleTooLarge, IllegalTransition, SessionError, StorageError
-from farm.jobstate import JobState
-
-from ..deps import OwnedJobDep, ServiceDep, StoreDep, StudioDep
-from ..downloads import file_response
-from ..failures import storage_failure
-from ..models import UNAUTHORIZED, JobDetail, JobPage, Report, SessionProblems, refusal
-from ..service import QuotaExceeded
-from ..views import MAX_OFFSET, job_view
+from dashboard.deps import OwnedJobDep, ServiceDep, StoreDep, StudioDep
+from dashboard.downloads import file_response
+from dashboard.failures import storage_failure
+from dashboard.models import (
+    UNAUTHORIZED,
+    JobDetail,
+    JobPage,
+    Report,
+    SessionProblems,
+    refusal,
+)
+from dashboard.service import QuotaExceeded
+from dashboard.views import MAX_OFFSET, job_view
+from farm.errors import (
+    BundleError,
+    BundleTooLarge,
+    IllegalTransition,
+    SessionError,
+    StorageError,
+)
+from farm.queue.state import JobState
 
 NOT_FOUND = refusal(404, "no such job of the caller's studio")
 CONFLICT = refusal(409, "the job is in a state that does not allow it")

@@ -20,15 +20,14 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from farm.jobstate import JobState
-from farm.store import Job, JobStore
-
-from .. import analysis
-from ..auth import TOKEN_COOKIE, authenticate, require_studio, studio_for_token
-from ..deps import ServiceDep, StoreDep, StudioDep
-from ..models import QueueSummary
-from ..service import Service
-from ..views import MAX_OFFSET, cluster_facts, job_view
+from dashboard import analysis
+from dashboard.auth import TOKEN_COOKIE, authenticate, require_studio, studio_for_token
+from dashboard.deps import ServiceDep, StoreDep, StudioDep
+from dashboard.models import QueueSummary
+from dashboard.service import Service
+from dashboard.views import MAX_OFFSET, cluster_facts, job_view
+from farm.queue.jobstore import Job, JobStore
+from farm.queue.state import JobState
 
 router = APIRouter(include_in_schema=False)
 

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ..auth import presented_token, token_matches, unauthorized
-from ..deps import ServiceDep, StoreDep, StudioDep
-from ..models import UNAUTHORIZED, Cluster, refusal
-from ..views import cluster_facts
+from dashboard.auth import presented_token, token_matches, unauthorized
+from dashboard.deps import ServiceDep, StoreDep, StudioDep
+from dashboard.models import UNAUTHORIZED, Cluster, refusal
+from dashboard.views import cluster_facts
 
 router = APIRouter(tags=["system"])
 

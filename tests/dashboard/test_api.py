@@ -17,7 +17,7 @@ import pytest
 import soundfile
 import yaml
 
-from conftest import ServiceProcess, session_bundle, wait_for_state
+from tests.helpers.service import ServiceProcess, session_bundle, wait_for_state
 
 RATE = 48000
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -106,7 +106,7 @@ def render_locally(bundle: bytes, folder: Path) -> Path:
     zipfile.ZipFile(io.BytesIO(bundle)).extractall(folder / "session")
     out = folder / "render"
     completed = subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", "render", str(folder / "session" / "session.yaml"), "-o", str(out), "--executor", "local"],
+        [sys.executable, "-m", "farm.cli", "render", str(folder / "session" / "session.yaml"), "-o", str(out), "--executor", "local"],
         capture_output=True,
         text=True,
         timeout=300,

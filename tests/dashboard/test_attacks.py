@@ -25,7 +25,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from conftest import ServiceProcess, session_bundle, wait_for_state
+from tests.helpers.service import ServiceProcess, session_bundle, wait_for_state
 
 TOKENS = {"alpha": "tokA", "beta": "tokB", "gamma": "tokC", "delta": "tokD"}
 METRICS_TOKEN = "metrics-secret"

@@ -20,7 +20,12 @@ import pytest
 import soundfile
 import yaml
 
-from conftest import ServiceProcess, free_port, session_bundle, wait_for_state
+from tests.helpers.service import (
+    ServiceProcess,
+    free_port,
+    session_bundle,
+    wait_for_state,
+)
 
 RATE = 48000
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -383,7 +388,7 @@ def test_serving_beyond_loopback_needs_tokens(tmp_path, host, tokens):
         env["MIXFARM_API_TOKENS"] = tokens
     started = time.monotonic()
     completed = subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", "serve", "--host", host, "--port", str(free_port()), "--data", str(tmp_path / "data")],
+        [sys.executable, "-m", "farm.cli", "serve", "--host", host, "--port", str(free_port()), "--data", str(tmp_path / "data")],
         capture_output=True,
         text=True,
         env=env,

@@ -5,8 +5,7 @@ import os
 import httpx
 import pytest
 
-from conftest import ServiceProcess, session_bundle
-from test_pages import MASTERED
+from tests.helpers.service import MASTERED, ServiceProcess, session_bundle
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]

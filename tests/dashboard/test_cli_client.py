@@ -18,9 +18,8 @@ import pytest
 import soundfile
 import yaml
 
-from conftest import ServiceProcess, free_port, wait_for_state
-
-from dashboard.cli import main
+from dashboard.commands import main
+from tests.helpers.service import ServiceProcess, free_port, wait_for_state
 
 RATE = 48000
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -59,7 +58,7 @@ def client_environment(token: str | None, server: str | None) -> dict:
 def mixfarm(*args: str, token: str | None = "tokA", server: str | None = None) -> subprocess.CompletedProcess:
     """Run the command line as its own process."""
     env = client_environment(token, server)
-    return subprocess.run([sys.executable, "-m", "dashboard.cli", *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-m", "farm.cli", *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def mixfarm_inline(*args: str, token: str | None = "tokA", server: str | None = None) -> subprocess.CompletedProcess:

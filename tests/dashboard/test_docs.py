@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from conftest import ServiceProcess
+from tests.helpers.service import ServiceProcess
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import long_bundle, session_bundle, wait_for_state
+
+from tests.helpers.service import long_bundle, session_bundle, wait_for_state
 
 FINAL = {"succeeded", "failed", "cancelled"}
 

@@ -80,7 +80,7 @@ def test_a_full_disk_while_the_bundle_is_stored_is_507(app, monkeypatch):
         except OSError:
             raise StorageError(f"storage {files.root}: cannot store the bundle of job {job_id}") from None
 
-    monkeypatch.setattr("farm.jobfiles.JobFiles.keep_bundle", full)
+    monkeypatch.setattr("farm.queue.jobfiles.JobFiles.keep_bundle", full)
     response = upload(app)
     assert response.status_code == 507, response.text
     assert response.json() == {"detail": "job storage: out of space (ENOSPC: No space left on device); nothing was stored, try again once space is freed"}

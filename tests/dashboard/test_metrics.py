@@ -10,7 +10,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ServiceProcess, long_bundle, session_bundle, wait_for_state
+from tests.helpers.service import (
+    ServiceProcess,
+    long_bundle,
+    session_bundle,
+    wait_for_state,
+)
 
 FINAL = {"succeeded", "failed", "cancelled"}
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")

@@ -15,9 +15,9 @@ import pytest
 import soundfile
 import yaml
 
-from conftest import ServiceProcess, free_port, long_bundle, wait_for_state
-from farm.executor import LocalExecutor
-from farm.render import render
+from farm.engine.executor import LocalExecutor
+from farm.engine.render import render
+from tests.helpers.service import ServiceProcess, free_port, long_bundle, wait_for_state
 
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
@@ -163,7 +163,7 @@ def test_a_retried_job_renders_again_into_a_cleared_output_folder(api, s3):
 
 def serve(tmp_path, environment: dict, *args: str) -> tuple[int, str]:
     """Run ``mixfarm serve`` expecting it to refuse to start; returns its exit status and stderr."""
-    command = [sys.executable, "-m", "dashboard.cli", "serve", "--port", str(free_port()), "--data", str(tmp_path / "data"), *args]
+    command = [sys.executable, "-m", "farm.cli", "serve", "--port", str(free_port()), "--data", str(tmp_path / "data"), *args]
     process = subprocess.Popen(
         command, env={**os.environ, "RAY_AUTH_MODE": "disabled", **environment}, stderr=subprocess.PIPE, text=True, start_new_session=True
     )

@@ -9,11 +9,11 @@ import httpx
 import jsonschema
 import pytest
 
-from conftest import session_bundle
 from dashboard.config import Settings
 from dashboard.main import create_app
 from dashboard.models import Cluster, JobDetail, JobPage
-from farm.jobstate import JobState
+from farm.queue.state import JobState
+from tests.helpers.service import session_bundle
 
 REPORT = {"session": "tiny", "duration_s": 1.0, "deliverables": [{"path": "mix #1.wav", "format": "wav", "bytes": 10}], "target": None}
 

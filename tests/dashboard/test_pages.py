@@ -7,12 +7,14 @@ import re
 import httpx
 import pytest
 
-from conftest import ServiceProcess, session_bundle, wait_for_state
-from farm.jobfiles import job_folder
-from farm.store import JobStore
-
-MASTERED = {"master": {"tail_s": 0.0, "loudness": {"preset": "spotify"}}}
-"""Session fields for a render normalised to -14 LUFS / -1 dBTP."""
+from farm.queue.jobfiles import job_folder
+from farm.queue.jobstore import JobStore
+from tests.helpers.service import (
+    MASTERED,
+    ServiceProcess,
+    session_bundle,
+    wait_for_state,
+)
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +149,7 @@ def test_pages_need_a_token_when_tokens_are_configured(start_service):
 def test_pages_render_jobs_with_odd_data(tmp_path):
     from dashboard.config import Settings
     from dashboard.main import create_app
-    from farm.jobstate import JobState
+    from farm.queue.state import JobState
 
     app = create_app(Settings(data_dir=tmp_path / "data"))
     store = app.state.service.store

@@ -9,7 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conftest import ServiceProcess, long_bundle, session_bundle, wait_for_state
+from tests.helpers.service import (
+    ServiceProcess,
+    long_bundle,
+    session_bundle,
+    wait_for_state,
+)
 
 JOBS = 50
 FINAL = {"succeeded", "failed", "cancelled"}

@@ -13,11 +13,10 @@ import zipfile
 import httpx
 import pytest
 
-from conftest import ServiceProcess, session_bundle, wait_for_state
-from conftest import long_bundle as _long_bundle
-
-from farm.jobstate import JobState
-from farm.store import JobStore
+from farm.queue.jobstore import JobStore
+from farm.queue.state import JobState
+from tests.helpers.service import ServiceProcess, session_bundle, wait_for_state
+from tests.helpers.service import long_bundle as _long_bundle
 
 RATE = 48000
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -115,7 +114,7 @@ def test_the_rerun_outputs_match_a_local_cli_render(restarted, tmp_path):
     zipfile.ZipFile(io.BytesIO(restarted["bundle"])).extractall(tmp_path / "session")
     out = tmp_path / "render"
     completed = subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", "render", str(tmp_path / "session" / "session.yaml"), "-o", str(out), "--executor", "local"],
+        [sys.executable, "-m", "farm.cli", "render", str(tmp_path / "session" / "session.yaml"), "-o", str(out), "--executor", "local"],
         capture_output=True,
         text=True,
         timeout=300,

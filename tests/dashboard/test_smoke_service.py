@@ -1,6 +1,6 @@
 import httpx
 
-from conftest import session_bundle, wait_for_state
+from tests.helpers.service import session_bundle, wait_for_state
 
 
 def test_submitted_job_renders_and_its_output_downloads(start_service):

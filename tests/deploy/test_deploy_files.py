@@ -17,18 +17,18 @@ import re
 import shlex
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
 import jsonschema
 import pytest
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboard.cli import build_parser
+from dashboard.commands import build_parser
 from dashboard.metrics import FarmMetrics
-from farm.store import JobStore
+from farm.queue.jobstore import JobStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

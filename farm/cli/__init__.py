@@ -1,0 +1,67 @@
+"""The ``mixfarm`` command line.
+
+farm's own commands live here, one module per group: :mod:`.audio`
+(analyze, tone), :mod:`.sessions` (validate, schema) and :mod:`.rendering`
+(render, demo). Other packages add theirs through the ``mixfarm.commands``
+entry point group: each entry names a ``register(commands)`` function that is
+handed a :class:`Commands` (the service registers serve, submit, jobs and
+cancel this way), so farm never imports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
+
+from dsp.errors import DspError
+from farm.errors import FarmError, SessionError
+
+from . import audio, rendering, sessions
+
+ENTRY_POINT_GROUP = "mixfarm.commands"
+
+Handler = Callable[[argparse.Namespace], int]
+"""Runs a parsed command; returns the exit status."""
+
+
+class Commands:
+    """Where a group of commands adds its subcommands to ``mixfarm``."""
+
+    def __init__(self, subparsers: argparse._SubParsersAction) -> None:
+        self._subparsers = subparsers
+
+    def add(self, name: str, handler: Handler, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        """Add the command ``name`` run by ``handler``; returns its parser, for its arguments."""
+        parser = self._subparsers.add_parser(name, help=help, description=description or help)
+        parser.set_defaults(run=handler)
+        return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with farm's commands and every installed ``mixfarm.commands`` group."""
+    parser = argparse.ArgumentParser(prog="mixfarm", description="mixfarm: a distributed mix-render farm.")
+    commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    for group in (audio, sessions, rendering):
+        group.register(commands)
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda entry: entry.name):
+        entry.load()(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: the process's arguments) and run the command; returns the exit status.
+
+    1 means the session is invalid, 2 that the command failed; the message
+    goes to stderr.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except SessionError as exc:
+        print(f"mixfarm {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except (DspError, FarmError, ValueError, OSError) as exc:
+        print(f"mixfarm {args.command}: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,114 @@
+"""``mixfarm render`` and ``mixfarm demo``: render a session, or synthesise the demo and render it.
+
+The session is loaded and compiled, with every check, before an executor
+starts, so a bad session fails in a moment without starting Ray.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from farm import storage
+from farm.engine.plan import DEFAULT_CHUNK_S
+
+from .options import add_max_duration, max_duration
+
+if TYPE_CHECKING:
+    from farm.engine.executor import Executor
+
+    from . import Commands
+
+
+def render(args: argparse.Namespace) -> int:
+    """Render the session into ``--output`` (default: ``render/`` beside the session file)."""
+    if args.output:
+        out_dir = args.output
+    elif storage.is_remote(args.session):
+        out_dir = f"{storage.parent(args.session)}/render"
+    else:
+        out_dir = str(Path(args.session).resolve().parent / "render")
+    render_and_print(args.session, out_dir, args)
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Write the demo session and its stems into the folder, then render it into ``render/`` there."""
+    from farm.demo import write_demo
+
+    folder = Path(args.folder)
+    session_path = write_demo(folder)
+    if not args.json:
+        print(f"demo session written: {session_path}")
+    render_and_print(str(session_path), str(folder / "render"), args)
+    return 0
+
+
+def executor_for(args: argparse.Namespace) -> Executor:
+    """The executor ``--executor`` and ``--address`` ask for."""
+    from farm.engine.executor import LocalExecutor, RayExecutor
+
+    return LocalExecutor() if args.executor == "local" else RayExecutor(args.address)
+
+
+def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) -> dict:
+    """Load and compile (cheap checks first), then render; print the report as text or JSON and return it."""
+    from farm.engine.plan import compile_plan
+    from farm.engine.render import render_plan
+    from farm.session import load
+
+    from .progress import ProgressBar
+
+    started = time.perf_counter()
+    loaded = load(session_path, max_duration_s=max_duration(args))
+    plan = compile_plan(loaded, args.chunk_s)
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    report = render_plan(loaded, plan, out_dir, executor=executor_for(args), progress=bar, started=started)
+    if bar:
+        bar.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return report
+    output = report["output"]
+    print(f"rendered {report['session']!r}: {report['duration_s']:.1f} s in {report['wall_s']:.1f} s ({report['realtime_factor']:.1f}x realtime)")
+    loudness = output["integrated_lufs"]
+    print(f"  master: {loudness:.2f} LUFS, true peak {output['true_peak_dbtp']:.2f} dBTP" if loudness is not None else "  master: silent")
+    for item in report["deliverables"]:
+        print(f"  {out_dir.rstrip('/')}/{item['path']}  ({item['format']}, {item['bit_depth']}, {item['sample_rate']} Hz)")
+    print(f"  {out_dir.rstrip('/')}/report.json")
+    return report
+
+
+def chunk_seconds(text: str) -> float:
+    """An argparse type: a chunk length, a finite number of seconds above 0."""
+    seconds = float(text)
+    if not (0 < seconds < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return seconds
+
+
+def add_render_options(parser: argparse.ArgumentParser) -> None:
+    """The options every rendering command takes."""
+    add_max_duration(parser)
+    parser.add_argument(
+        "--chunk-s", type=chunk_seconds, default=DEFAULT_CHUNK_S, help=f"time-chunk length in seconds (default {DEFAULT_CHUNK_S:g}); longer than the song renders in one pass"
+    )
+    parser.add_argument("--address", default=None, help="Ray cluster to join (default: $RAY_ADDRESS, else a local cluster)")
+    parser.add_argument("--executor", choices=("ray", "local"), default="ray", help="ray (default) or local: in this process, no cluster")
+    parser.add_argument("--json", action="store_true", help="print the render report as JSON on stdout")
+
+
+def register(commands: Commands) -> None:
+    """Add ``render`` and ``demo``."""
+    parser = commands.add("render", render, help="render a session to its deliverables and report.json")
+    parser.add_argument("session", help="session file (YAML or JSON): a path or a storage URI such as s3://bucket/song/session.yaml")
+    parser.add_argument("-o", "--output", help="output folder, a path or URI (default: render/ beside the session file)")
+    add_render_options(parser)
+
+    parser = commands.add("demo", demo, help="synthesise a demo session and render it")
+    parser.add_argument("folder", nargs="?", default="mixfarm-demo", help="where to write it (default ./mixfarm-demo)")
+    add_render_options(parser)

@@ -1,0 +1,277 @@
+"""The compiler: a validated session becomes an explicit render plan.
+
+The plan says, without touching any audio, what each task will do:
+
+- the timeline: the session's length in frames (last clip end plus the
+  master tail) and its grid of time chunks;
+- the strips (tracks, buses, the master) in an order where every strip comes
+  after everything that feeds it, each with the feeds it sums;
+- latency compensation: every feed into a summing point is delayed so all
+  arrive aligned (the plugin-delay-compensation of a DAW), and the mix bus is
+  read ``mix_latency`` frames late so the output lines up with the timeline;
+- which strips sound, after mute and solo.
+
+How joins stay exact (DESIGN.md, "Time-chunking that nulls"): the compiler
+picks one of two ways per strip.
+
+- **Pre-roll** (time-parallel): each chunk starts from silent state
+  ``preroll_frames`` early and discards them, so the chunks of the strip run
+  at once, on any workers. The pre-roll is :data:`PREROLL_MARGIN` times the
+  chain's settle time (the sum of its effects' ``settle_s``, each the time
+  after which a cold start matches a warm one below -120 dBFS) plus the
+  longest latency-compensation delay of its feeds. A track reads its pre-roll
+  from its stems; a bus or the master sums its feeds' blocks of the previous
+  chunk and this one.
+- **Carry state** (exact): chunk k+1 starts from chunk k's final state, so
+  the chunks of the strip run in sequence. Chosen when the pre-roll would be
+  longer than a chunk (a long reverb or feedback delay with short chunks).
+
+Either way the master nulls against the one-pass render below -120 dBFS
+(bit-exact where every strip carries state). A deliverable quantised to 16
+bits can still differ where such a tiny difference crosses a rounding step:
+by one LSB at isolated samples, or a few samples on with shaped dither,
+whose error feedback carries the change on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import operator
+from collections.abc import Iterator, Sequence
+
+from dsp import kweighting, truepeak
+from dsp.effect import Effect
+from farm.session import MASTER, Bus, LoadedSession, Track, audibility, routes
+
+DEFAULT_CHUNK_S = 10.0
+MIX_TRUE_PEAK_OVERSAMPLING = 4
+"""The mix bus is metered with BS.1770's 4x true-peak interpolator."""
+PREROLL_MARGIN = 1.0
+"""Pre-roll is this many times a chain's settle time. Each effect's
+``settle_s`` bounds the worst case (a full-scale difference between a cold
+and a warm start); renders of the test sessions null at -137 dBFS or lower
+even after the loudness stage's gain."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Feed:
+    """Audio flowing from ``source`` into a summing point, delayed by ``delay_samples``."""
+
+    source: str
+    delay_samples: int
+
+
+@dataclasses.dataclass(frozen=True)
+class StripPlan:
+    """One track, bus or the master as the renderer sees it.
+
+    Attributes
+    ----------
+    name, kind
+        The strip's name; ``"track"``, ``"bus"`` or ``"master"``.
+    spec
+        The session's Track or Bus (None for the master).
+    channels
+        Channels of its processing chain (a track of mono stems stays mono
+        until it is panned; buses and the master are stereo).
+    feeds
+        What it sums (empty for tracks).
+    effects
+        Its insert chain, built at the render rate.
+    latency_out
+        Frames by which its output lags the timeline.
+    audible
+        False when mute or solo silence it.
+    files
+        For tracks: each clip's file resolved to a path.
+    file_frames
+        For tracks: the frames of each clip's file (read from its header
+        once, when the session was loaded; the resampled copy's after a
+        render resamples it), so no task reads a header again.
+    preroll_frames
+        Frames each chunk starts early from silent state, so chunks run in
+        parallel; None when the strip carries its state from chunk to chunk.
+    """
+
+    name: str
+    kind: str
+    spec: Track | Bus | None
+    channels: int
+    feeds: tuple[Feed, ...]
+    effects: tuple[Effect, ...]
+    latency_out: int
+    audible: bool
+    files: tuple[str, ...] = ()
+    file_frames: tuple[int, ...] = ()
+    preroll_frames: int | None = None
+
+    @property
+    def time_parallel(self) -> bool:
+        """Whether the strip's chunks start from silence with pre-roll instead of carrying state."""
+        return self.preroll_frames is not None
+
+    def first_frame(self, start: int) -> int:
+        """Where rendering the strip's chunk that starts at frame ``start`` begins (see :func:`first_frame`)."""
+        return first_frame(start, self.preroll_frames)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkGrid(Sequence[tuple[int, int]]):
+    """The chunks ``(start, stop)`` covering ``frames`` frames, ``chunk_frames`` each (the last may be shorter).
+
+    Each chunk is computed when asked for, so the grid takes the same small
+    memory however long the timeline. A grid over 0 frames holds one empty chunk.
+    """
+
+    frames: int
+    chunk_frames: int
+
+    def __len__(self) -> int:
+        return max(1, -(-self.frames // self.chunk_frames))
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        index = operator.index(index)
+        count = len(self)
+        if not -count <= index < count:
+            raise IndexError(f"chunk {index} of a grid of {count}")
+        start = (index % count) * self.chunk_frames
+        return start, min(start + self.chunk_frames, self.frames)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return (self[index] for index in range(len(self)))
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderPlan:
+    """Everything the executors need; picklable, and free of audio."""
+
+    session_name: str
+    sample_rate: int
+    timeline_frames: int
+    content_frames: int
+    chunk_frames: int
+    strips: tuple[StripPlan, ...]
+    mix_latency: int
+
+    @property
+    def render_frames(self) -> int:
+        """Frames the mixing stage renders: the timeline plus the mix latency."""
+        return self.timeline_frames + self.mix_latency
+
+    def chunks(self, frames: int | None = None) -> ChunkGrid:
+        """The chunk grid ``(start, stop), ...`` over ``frames`` (default: the mixing stage), computed as it is read."""
+        return ChunkGrid(self.render_frames if frames is None else frames, self.chunk_frames)
+
+    def strip(self, name: str) -> StripPlan:
+        """The strip called ``name``."""
+        return next(strip for strip in self.strips if strip.name == name)
+
+
+def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> RenderPlan:
+    """Compile a loaded session into a :class:`RenderPlan` with chunks of ``chunk_s`` seconds.
+
+    A ``chunk_s`` longer than the song renders it in one pass.
+    """
+    if not (isinstance(chunk_s, (int, float)) and math.isfinite(chunk_s) and chunk_s > 0):
+        raise ValueError(f"chunk_s: must be > 0 seconds, got {chunk_s!r}")
+    session, rate = loaded.session, loaded.sample_rate
+    content_frames = max(_track_end(track, loaded) for track in session.tracks)
+    timeline_frames = content_frames + int(round(session.master.tail_s * rate))
+    audible = audibility(session)
+    plans: dict[str, StripPlan] = {}
+    for track in session.tracks:
+        effects = loaded.effects[track.name]
+        channels = max(loaded.files[clip.file].channels for clip in track.clip_list)
+        files = tuple(loaded.locate(clip.file) for clip in track.clip_list)
+        file_frames = tuple(loaded.files[clip.file].frames for clip in track.clip_list)
+        plans[track.name] = StripPlan(
+            track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], files, file_frames
+        )
+    for bus in _bus_order(session):
+        effects = loaded.effects[bus.name]
+        feeds, arrival = _feeds_into(bus.name, session, plans)
+        plans[bus.name] = StripPlan(bus.name, "bus", bus, 2, feeds, effects, arrival + _latency(effects), audible[bus.name])
+    master_effects = loaded.effects[MASTER]
+    feeds, arrival = _feeds_into(MASTER, session, plans)
+    plans[MASTER] = StripPlan(MASTER, "master", None, 2, feeds, master_effects, arrival + _latency(master_effects), True)
+    chunk_frames = max(1, int(round(chunk_s * rate)))
+    for name, strip in plans.items():
+        extra_frames = meter_preroll_frames(rate, MIX_TRUE_PEAK_OVERSAMPLING) if strip.kind == "master" else 0
+        plans[name] = dataclasses.replace(strip, preroll_frames=_preroll(strip, rate, chunk_frames, extra_frames))
+    return RenderPlan(
+        session.name, rate, timeline_frames, content_frames, chunk_frames, tuple(plans.values()), plans[MASTER].latency_out
+    )
+
+
+def first_frame(start: int, preroll_frames: int | None) -> int:
+    """Where rendering a chunk that starts at frame ``start`` begins: its pre-roll earlier (not before 0); None carries state."""
+    return start if preroll_frames is None else max(start - preroll_frames, 0)
+
+
+def preroll_frames(settle_s: float, sample_rate: int) -> int:
+    """Frames of pre-roll for a chain that settles in ``settle_s`` seconds, with :data:`PREROLL_MARGIN`."""
+    return math.ceil(PREROLL_MARGIN * settle_s * sample_rate)
+
+
+def meter_preroll_frames(sample_rate: int, true_peak_oversampling: int) -> int:
+    """Frames a loudness meter needs before a chunk to measure it as one meter fed everything would.
+
+    The K-weighting filter settles in :data:`dsp.kweighting.SETTLE_S`; the
+    true-peak interpolator holds a finite history.
+    """
+    return preroll_frames(kweighting.SETTLE_S, sample_rate) + truepeak.history_frames(true_peak_oversampling)
+
+
+def chain_preroll_frames(effects, sample_rate: int, chunk_frames: int, extra_frames: int = 0) -> int | None:
+    """Pre-roll for chunks of a chain of ``effects`` to start from silence, plus ``extra_frames``.
+
+    None (carry state instead) when it would be longer than ``chunk_frames``.
+    """
+    frames = preroll_frames(sum(effect.settle_s for effect in effects), sample_rate) + extra_frames
+    return frames if frames <= chunk_frames else None
+
+
+def _preroll(strip: StripPlan, sample_rate: int, chunk_frames: int, extra_frames: int) -> int | None:
+    delay_frames = max((feed.delay_samples for feed in strip.feeds), default=0)
+    return chain_preroll_frames(strip.effects, sample_rate, chunk_frames, delay_frames + extra_frames)
+
+
+def _latency(effects: tuple[Effect, ...]) -> int:
+    return sum(effect.latency_samples for effect in effects)
+
+
+def _track_end(track: Track, loaded: LoadedSession) -> int:
+    rate = loaded.sample_rate
+    end = 0
+    for clip in track.clip_list:
+        facts = loaded.files[clip.file]
+        length_s = clip.duration_s if clip.duration_s is not None else facts.duration_s - clip.offset_s
+        end = max(end, int(round(clip.start_s * rate)) + int(round(length_s * rate)))
+    return end
+
+
+def _bus_order(session) -> list[Bus]:
+    """Buses ordered so each comes after every bus that feeds it (the graph is acyclic)."""
+    buses = {bus.name: bus for bus in session.buses}
+    order: list[Bus] = []
+    placed: set[str] = set()
+
+    def place(name: str) -> None:
+        if name in placed:
+            return
+        for other in session.buses:
+            if name in routes(other):
+                place(other.name)
+        placed.add(name)
+        order.append(buses[name])
+
+    for bus in session.buses:
+        place(bus.name)
+    return order
+
+
+def _feeds_into(target: str, session, plans: dict[str, StripPlan]) -> tuple[tuple[Feed, ...], int]:
+    sources = [strip for strip in list(session.tracks) + list(session.buses) if target in routes(strip)]
+    arrival = max((plans[source.name].latency_out for source in sources), default=0)
+    return tuple(Feed(source.name, arrival - plans[source.name].latency_out) for source in sources), arrival

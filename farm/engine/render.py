@@ -1,0 +1,471 @@
+"""Rendering a session: the stages, run on an executor, and the render report.
+
+1. **Prepare**: stems at another sample rate are resampled once (soxr VHQ).
+2. **Mix**: for each time chunk, every track, then every bus in routing
+   order, then the master's sum and chain. A strip the compiler gave a
+   pre-roll renders its chunks at once, each from silence a little early; a
+   strip that carries state resumes from its previous chunk (see
+   :mod:`farm.plan`). The mix bus goes to disk and its loudness is measured
+   on the way (:class:`dsp.loudness.LoudnessPartial` per chunk, merged). At
+   most ``window`` chunks are in flight, so memory stays flat however long
+   the session.
+3. **Master** (only with ``master.loudness``): gain to the target, the
+   true-peak limiter, fades; the result is measured and the gain corrected
+   (limiting lowers loudness) until it lands within
+   :data:`LOUDNESS_TOLERANCE_LU`, at most :data:`MAX_LOUDNESS_PASSES` passes.
+   Without a loudness target only the fades apply. Each pass runs its chunks
+   at once, with the limiter's and the meter's pre-roll.
+4. **Deliver**: every output in time chunks at once, each resampled,
+   dithered and metered (8x true peak) from the values it will write. The
+   chunks of a 16 or 24-bit WAV or AIFF write themselves into the file
+   (:mod:`farm.pcmfile`); other files (FLAC, 32-bit float, shaped dither) are
+   written by one task per output from the chunks. A deliverable whose loudness misses
+   the target (sample-rate conversion removes the content above its Nyquist
+   frequency, which K-weighting counts) is trimmed and written again; if a
+   file overshoots the ceiling (conversion and trims can raise peaks), the
+   limiter's ceiling is lowered by the excess and stages 3 and 4 run again;
+   at most :data:`MAX_CORRECTIONS` times.
+
+Outputs are written into a hidden folder inside the output folder and moved
+into place only when all of them are done, with ``report.json`` last; a
+failed render leaves no file that looks finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from dsp.limiter import Limiter, max_gain_reduction_db
+from dsp.loudness import LoudnessPartial
+from farm import storage
+from farm.errors import RenderCancelled, RenderError
+from farm.session import DEFAULT_MAX_DURATION_S, LoadedSession, load
+
+from . import pcmfile, tasks
+from .executor import Executor, RayExecutor
+from .plan import (
+    DEFAULT_CHUNK_S,
+    RenderPlan,
+    chain_preroll_frames,
+    compile_plan,
+    meter_preroll_frames,
+)
+from .strip import destinations
+from .tasks import (
+    MASTER_TRUE_PEAK_OVERSAMPLING,
+    deliverable_frames,
+    delivery_grid,
+    in_place,
+)
+
+LOUDNESS_TOLERANCE_LU = 0.05
+MAX_LOUDNESS_PASSES = 5
+MAX_CORRECTIONS = 4
+CEILING_STEP_MARGIN_DB = 0.02
+
+WORKDIR_REMOVE_ATTEMPTS = 50
+WORKDIR_REMOVE_PAUSE_S = 0.1
+
+PROGRESS_BEFORE_END = 0.99
+"""Progress stops here until the render has finished."""
+
+Progress = Callable[[float, float], None]
+"""Called with (fraction done 0..1, seconds of audio rendered so far)."""
+
+
+@dataclasses.dataclass
+class _Tracker:
+    """Counts finished tasks and where they ran, and stops the render when cancelled."""
+
+    executor: Executor
+    progress: Progress | None
+    total: int
+    cancel: threading.Event | None = None
+    on_tasks: Callable[[list[dict]], None] | None = None
+    audio_s_per_task: float = 0.0
+    done: int = 0
+    metas: list = dataclasses.field(default_factory=list)
+    audio_s: float = 0.0
+    fraction: float = 0.0
+
+    def check_cancel(self, in_flight: list) -> None:
+        """Raise RenderCancelled, after cancelling ``in_flight`` tasks, if a cancel was requested."""
+        if self.cancel is not None and self.cancel.is_set():
+            self.executor.cancel(in_flight)
+            raise RenderCancelled("the render was cancelled")
+
+    def finished(self, meta_refs: list) -> None:
+        metas = self.executor.get(meta_refs)
+        self.metas.extend(metas)
+        if self.on_tasks:
+            self.on_tasks(metas)
+        self.done += len(metas)
+        self.report(min(self.done / max(self.total, 1), PROGRESS_BEFORE_END))
+
+    def report(self, fraction: float) -> None:
+        """Tell the progress callback, never going back (later stages can take more passes than estimated)."""
+        self.fraction = max(self.fraction, fraction)
+        if self.progress:
+            self.progress(self.fraction, self.audio_s)
+
+
+def render(
+    session_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    chunk_s: float = DEFAULT_CHUNK_S,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+    window: int | None = None,
+    cancel: threading.Event | None = None,
+    on_tasks: Callable[[list[dict]], None] | None = None,
+    max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
+) -> dict:
+    """Render ``session_path`` into ``out_dir``; return the render report (also written as report.json).
+
+    Both may be local paths or storage URIs (:mod:`farm.storage`): workers
+    read their stems' frame ranges from storage themselves; outputs for a URI
+    are rendered into a local folder and uploaded, ``report.json`` last.
+
+    Raises
+    ------
+    farm.errors.SessionError
+        The session is invalid (nothing is written).
+    farm.errors.RenderError
+        A task failed, or the output folder cannot be written.
+    farm.errors.RenderCancelled
+        ``cancel`` was set; the tasks in flight are cancelled.
+
+    ``progress`` is called as work finishes; ``on_tasks`` with the ``meta``
+    dicts (kind, node, seconds) of each batch of finished tasks. A session
+    longer than ``max_duration_s`` seconds (None: no limit) is invalid.
+    """
+    started = time.perf_counter()
+    loaded = load(session_path, max_duration_s=max_duration_s)
+    plan = compile_plan(loaded, chunk_s)
+    return render_plan(loaded, plan, out_dir, executor=executor, progress=progress, window=window, cancel=cancel, on_tasks=on_tasks, started=started)
+
+
+def render_plan(
+    loaded: LoadedSession,
+    plan: RenderPlan,
+    out_dir: str | os.PathLike,
+    *,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+    window: int | None = None,
+    cancel: threading.Event | None = None,
+    on_tasks: Callable[[list[dict]], None] | None = None,
+    started: float | None = None,
+) -> dict:
+    """Render a compiled ``plan`` of ``loaded`` into ``out_dir`` (a path or a storage URI); see :func:`render`.
+
+    ``started`` (a :func:`time.perf_counter` reading) is when the render
+    began, for the report's wall time and realtime factor; default now.
+    """
+    started = time.perf_counter() if started is None else started
+    if storage.is_remote(str(out_dir)):
+        with tempfile.TemporaryDirectory(prefix="mixfarm-out-") as staging:
+            report = render_plan(
+                loaded, plan, staging, executor=executor, progress=progress, window=window, cancel=cancel, on_tasks=on_tasks, started=started
+            )
+            for name in [item["path"] for item in report["deliverables"]] + ["report.json"]:
+                storage.upload(Path(staging) / name, f"{str(out_dir).rstrip('/')}/{name}")
+        return report
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        workdir = out_dir / f".mixfarm-render-{uuid.uuid4().hex[:12]}"
+        workdir.mkdir()
+    except OSError as exc:
+        raise RenderError(f"{out_dir}: output folder is not writable ({exc.strerror or exc})") from None
+    executor = executor or RayExecutor()
+    try:
+        tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks)
+        report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
+        tracker.report(1.0)
+        report["wall_s"] = time.perf_counter() - started
+        report["realtime_factor"] = report["duration_s"] / report["wall_s"]
+        _publish(workdir, out_dir, report)
+        return report
+    finally:
+        _remove_workdir(workdir)
+
+
+def _remove_workdir(workdir: Path) -> None:
+    """Remove the work folder, again while a task left running (after a cancel or a failure) adds a file to it.
+
+    Tasks never re-create a removed work folder, so once it is gone it stays gone.
+    """
+    for _ in range(WORKDIR_REMOVE_ATTEMPTS):
+        shutil.rmtree(workdir, ignore_errors=True)
+        if not workdir.exists():
+            return
+        time.sleep(WORKDIR_REMOVE_PAUSE_S)
+
+
+def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tracker: _Tracker, window: int) -> dict:
+    session = loaded.session
+    plan = _prepare_stems(loaded, plan, executor, workdir)
+    mix_chunks = plan.chunks()
+    strips_per_chunk = len(plan.strips)
+    master_passes = 2 if session.master.loudness else 1
+    delivery_tasks = sum(
+        math.ceil(plan.timeline_frames / delivery_grid(plan.sample_rate, output.sample_rate or plan.sample_rate, plan.chunk_frames)) + 1
+        for output in session.outputs
+    )
+    tracker.total = len(mix_chunks) * strips_per_chunk + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks
+    tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
+    plan_ref = executor.put(plan)
+    mix_partials = _mix(plan, plan_ref, executor, workdir, tracker, window)
+    mix_report = LoudnessPartial.merge(mix_partials).report()
+
+    master_settings = None
+    ceiling_margin_db, trims_db = 0.0, [0.0] * len(session.outputs)
+    for _ in range(MAX_CORRECTIONS + 1):
+        if master_settings != ceiling_margin_db:
+            gain_db, master_report, reduction_db, passes = _master(plan, plan_ref, session, mix_report, executor, workdir, tracker, window, ceiling_margin_db)
+            master_settings = ceiling_margin_db
+        deliverables = _deliver(plan, plan_ref, session, executor, workdir, tracker, trims_db)
+        if session.master.loudness is None:
+            break
+        target_lufs, ceiling = session.master.loudness.target
+        errors_lu = [target_lufs - (item["loudness"]["integrated_lufs"] or -math.inf) for item in deliverables]
+        over_db = max((item["loudness"]["true_peak_dbtp"] or -math.inf) for item in deliverables) - ceiling
+        if all(abs(error) <= LOUDNESS_TOLERANCE_LU for error in errors_lu) and over_db <= 0:
+            break
+        trims_db = [trim + (error if abs(error) > LOUDNESS_TOLERANCE_LU else 0.0) for trim, error in zip(trims_db, errors_lu)]
+        if over_db > 0:
+            ceiling_margin_db += over_db + CEILING_STEP_MARGIN_DB
+    else:
+        raise RenderError(
+            f"deliverables: could not hold {target_lufs:g} LUFS within {LOUDNESS_TOLERANCE_LU} LU under the "
+            f"{ceiling:g} dBTP ceiling after {MAX_CORRECTIONS} corrections"
+        )
+
+    nodes = Counter(meta["node"] for meta in tracker.metas)
+    target = session.master.loudness.target if session.master.loudness else None
+    return {
+        "session": session.name,
+        "sample_rate": plan.sample_rate,
+        "duration_s": plan.timeline_frames / plan.sample_rate,
+        "chunk_s": plan.chunk_frames / plan.sample_rate,
+        "chunks": len(mix_chunks),
+        "target": {"integrated_lufs": target[0], "true_peak_dbtp": target[1]} if target else None,
+        "input": mix_report.to_dict(),
+        "output": master_report.to_dict(),
+        "gain_db": gain_db,
+        "loudness_passes": passes,
+        "limiter_ceiling_dbtp": (target[1] - ceiling_margin_db) if target else None,
+        "limiter_max_gain_reduction_db": reduction_db,
+        "latency_compensation_samples": plan.mix_latency,
+        "time_chunking": _time_chunking(plan, session),
+        "deliverables": deliverables,
+        "executor": executor.name,
+        "tasks": len(tracker.metas),
+        "tasks_by_kind": dict(Counter(meta["kind"] for meta in tracker.metas)),
+        "nodes": dict(nodes),
+        "first_task_started_at": min(meta["started_at"] for meta in tracker.metas),
+    }
+
+
+def _time_chunking(plan: RenderPlan, session) -> dict:
+    """How each strip and the loudness stage were chunked: pre-roll in seconds, or None where state was carried."""
+
+    def seconds(frames: int | None) -> float | None:
+        return None if frames is None else frames / plan.sample_rate
+
+    limiter = _limiter(plan, session, session.master.loudness.target[1]) if session.master.loudness else None
+    return {
+        "preroll_s": {strip.name: seconds(strip.preroll_frames) for strip in plan.strips},
+        "loudness_stage_preroll_s": seconds(_loudness_stage_preroll(plan, limiter)),
+    }
+
+
+def _prepare_stems(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path) -> RenderPlan:
+    """Resample stems at other rates once; return the plan pointing at the resampled copies and their frames."""
+    rates = {info.path: info.sample_rate for info in loaded.files.values()}
+    replaced: dict[str, str] = {}
+    refs = {}
+    for strip in plan.strips:
+        for path in strip.files:
+            if path not in replaced and rates[path] != plan.sample_rate:
+                replaced[path] = str(workdir / "stems" / f"{len(replaced):04d}.wav")
+                refs[path] = executor.submit(tasks.resample_stem, path, replaced[path], plan.sample_rate, num_returns=2)
+    if not replaced:
+        return plan
+    frames = dict(zip(refs, executor.get([ref[0] for ref in refs.values()])))
+    strips = tuple(
+        dataclasses.replace(
+            strip,
+            files=tuple(replaced.get(path, path) for path in strip.files),
+            file_frames=tuple(frames.get(path, count) for path, count in zip(strip.files, strip.file_frames)),
+        )
+        for strip in plan.strips
+    )
+    return dataclasses.replace(plan, strips=strips)
+
+
+def _mix(plan: RenderPlan, plan_ref, executor, workdir: Path, tracker: _Tracker, window: int) -> list[LoudnessPartial]:
+    """Stage 2: every chunk of every strip; returns the mix bus's loudness partials in order.
+
+    A strip that carries state waits for its previous chunk; a time-parallel
+    one does not, and a bus or master among them also gets its feeds' blocks
+    of the previous chunk for its pre-roll.
+    """
+    states: dict[str, object] = {strip.name: None for strip in plan.strips}
+    in_flight: list[tuple[object, list]] = []
+    partial_refs = []
+    previous: dict[str, dict[str, object]] = {}
+    for start, stop in plan.chunks():
+        tracker.check_cancel([ref for _, metas in in_flight for ref in metas])
+        outputs: dict[str, dict[str, object]] = {}
+        metas = []
+        for strip in plan.strips:
+            feeds = [outputs[feed.source][strip.name] for feed in strip.feeds]
+            if strip.first_frame(start) < start:
+                feeds = [previous[feed.source][strip.name] for feed in strip.feeds] + feeds
+            if strip.kind == "master":
+                partial, state, meta = executor.submit(tasks.mix_chunk, plan_ref, start, stop, states[strip.name], str(workdir), *feeds, num_returns=3)
+                partial_refs.append(partial)
+            else:
+                targets = destinations(strip)
+                refs = executor.submit(tasks.strip_chunk, plan_ref, strip.name, start, stop, states[strip.name], *feeds, num_returns=len(targets) + 2)
+                outputs[strip.name] = dict(zip(targets, refs[: len(targets)]))
+                state, meta = refs[-2], refs[-1]
+            if not strip.time_parallel:
+                states[strip.name] = state
+            metas.append(meta)
+        previous = outputs
+        in_flight.append((partial_refs[-1], metas))
+        if len(in_flight) >= window:
+            oldest, oldest_metas = in_flight.pop(0)
+            executor.wait([oldest], 1)
+            tracker.audio_s += tracker.audio_s_per_task
+            tracker.finished(oldest_metas)
+    for _, metas in in_flight:
+        tracker.audio_s += tracker.audio_s_per_task
+        tracker.finished(metas)
+    return executor.get(partial_refs)
+
+
+def _master(plan, plan_ref, session, mix_report, executor, workdir: Path, tracker: _Tracker, window: int, ceiling_margin_db: float):
+    """Stage 3: the loudness stage, corrected until it lands; returns (gain_db, report, max GR dB, passes)."""
+    master = session.master
+    rate = plan.sample_rate
+    settings = {
+        "gain_db": 0.0,
+        "limiter": None,
+        "fade_in_frames": int(round(master.fade_in_s * rate)),
+        "fade_out_frames": int(round(master.fade_out_s * rate)),
+        "store": "master",
+    }
+    if master.loudness is None:
+        settings["preroll_frames"] = _loudness_stage_preroll(plan, None)
+        report, _ = _master_pass(plan, plan_ref, settings, executor, workdir, tracker, window)
+        return 0.0, report, None, 1
+    target_lufs, ceiling_dbtp = master.loudness.target
+    if not math.isfinite(mix_report.integrated_lufs):
+        raise RenderError("the mix is silent (or shorter than 400 ms): there is no loudness to normalise to the target")
+    settings["limiter"] = _limiter(plan, session, ceiling_dbtp - ceiling_margin_db)
+    settings["preroll_frames"] = _loudness_stage_preroll(plan, settings["limiter"])
+    gain_db = target_lufs - mix_report.integrated_lufs
+    for passes in range(1, MAX_LOUDNESS_PASSES + 1):
+        settings["gain_db"] = gain_db
+        report, reduction_db = _master_pass(plan, plan_ref, settings, executor, workdir, tracker, window)
+        error_lu = target_lufs - report.integrated_lufs
+        if abs(error_lu) <= LOUDNESS_TOLERANCE_LU:
+            return gain_db, report, reduction_db, passes
+        gain_db += error_lu
+    raise RenderError(
+        f"loudness stage: could not land {target_lufs:g} LUFS under a {ceiling_dbtp:g} dBTP ceiling in "
+        f"{MAX_LOUDNESS_PASSES} passes (last {report.integrated_lufs:.2f} LUFS); the mix may be too dense for this target"
+    )
+
+
+def _limiter(plan: RenderPlan, session, ceiling_dbtp: float) -> Limiter:
+    """The loudness stage's true-peak limiter, as the session sets it, holding ``ceiling_dbtp``."""
+    limiter = session.master.limiter
+    return Limiter(plan.sample_rate, ceiling_dbtp=ceiling_dbtp, lookahead_s=limiter.lookahead_s, release_s=limiter.release_s)
+
+
+def _loudness_stage_preroll(plan: RenderPlan, limiter: Limiter | None) -> int | None:
+    """Pre-roll of the loudness stage's chunks (the limiter's settle time and the meter's), or None to carry state."""
+    extra_frames = meter_preroll_frames(plan.sample_rate, MASTER_TRUE_PEAK_OVERSAMPLING)
+    return chain_preroll_frames([limiter] if limiter else [], plan.sample_rate, plan.chunk_frames, extra_frames)
+
+
+def _master_pass(plan, plan_ref, settings: dict, executor, workdir: Path, tracker: _Tracker, window: int):
+    """One run of the loudness stage over the whole timeline; returns (report, max gain reduction dB).
+
+    With a pre-roll the chunks run at once; without, each resumes from the
+    previous chunk's state.
+    """
+    latency = settings["limiter"].latency_samples if settings["limiter"] else 0
+    settings_ref = executor.put(settings)
+    state, partials, states, metas = None, [], [], []
+    chunks = plan.chunks(plan.timeline_frames + latency)
+    for start, stop in chunks:
+        tracker.check_cancel(metas[-window:])
+        carried = state if settings["preroll_frames"] is None else None
+        partial, state, meta = executor.submit(tasks.master_chunk, plan_ref, settings_ref, start, stop, carried, str(workdir), num_returns=3)
+        partials.append(partial)
+        states.append(state)
+        metas.append(meta)
+        if len(partials) > window:
+            executor.wait([partials[-window - 1]], 1)
+    report = LoudnessPartial.merge(executor.get(partials)).report()
+    reduction = max(max_gain_reduction_db(chunk_state["limiter"]) for chunk_state in executor.get(states)) if settings["limiter"] else None
+    tracker.finished(metas)
+    return report, reduction
+
+
+def _deliver(plan, plan_ref, session, executor, workdir: Path, tracker: _Tracker, trims_db: list[float]) -> list[dict]:
+    """Stage 4: every output at once, each with its trim, in time chunks; returns their facts in session order."""
+    tracker.check_cancel([])
+    encoded, metas = [], []
+    for index, (output, trim_db) in enumerate(zip(session.outputs, trims_db)):
+        spec = output.model_dump()
+        out_rate = output.sample_rate or plan.sample_rate
+        target = workdir / "out" / output.path
+        data_offset = None
+        if in_place(spec):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data_offset = pcmfile.create(target, spec, out_rate, 2, deliverable_frames(plan.timeline_frames, plan.sample_rate, out_rate))
+        grid = delivery_grid(plan.sample_rate, out_rate, plan.chunk_frames)
+        partials = []
+        for start in range(0, plan.timeline_frames, grid):
+            stop = min(start + grid, plan.timeline_frames)
+            partial, meta = executor.submit(
+                tasks.deliver_chunk, plan_ref, spec, trim_db, str(workdir), "master", index, start, stop, str(target), data_offset, num_returns=2
+            )
+            partials.append(partial)
+            metas.append(meta)
+        encoded.append(executor.submit(tasks.encode, plan_ref, spec, trim_db, str(workdir), index, str(target), *partials, num_returns=2))
+    facts = executor.get([ref[0] for ref in encoded])
+    tracker.finished(metas + [ref[1] for ref in encoded])
+    return facts
+
+
+def _publish(workdir: Path, out_dir: Path, report: dict) -> None:
+    """Move finished outputs into place, then write report.json."""
+    for item in report["deliverables"]:
+        target = out_dir / item["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(workdir / "out" / item["path"], target)
+    partial = out_dir / ".report.json.partial"
+    partial.write_text(json.dumps(report, indent=2, allow_nan=False))
+    os.replace(partial, out_dir / "report.json")
+
+

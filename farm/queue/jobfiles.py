@@ -1,0 +1,97 @@
+"""Where the service keeps a job's files: a local folder or object storage.
+
+Under the root (``mixfarm serve --data`` by default, or ``--storage``: a
+folder or an fsspec URI such as ``s3://bucket/prefix``), a job's files lie in
+``jobs/<id>/``: ``bundle/`` holds the unpacked upload (the session and the
+files it names), ``out/`` the deliverables and ``report.json``. With a URI
+root, render tasks read their own frame ranges of the stems from storage (the
+head does not ship stems to them) and the finished outputs are uploaded there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import uuid
+from pathlib import Path
+
+from farm import storage
+from farm.errors import StorageError
+
+from .bundle import SESSION_NAMES
+
+log = logging.getLogger("mixfarm.jobfiles")
+
+
+def job_folder(root: str | Path, job_id: str) -> str | Path:
+    """Where a job's bundle and outputs live: a path under a local root, a URI under a URI."""
+    return storage.join(root, "jobs", job_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class JobFiles:
+    """The jobs' folders under ``root``: a local folder (a path or a ``file://`` URI) or a storage URI."""
+
+    root: str | Path
+
+    def __post_init__(self) -> None:
+        root = str(self.root).rstrip("/") if storage.is_remote(str(self.root)) else Path(str(self.root).removeprefix("file://"))
+        object.__setattr__(self, "root", root)
+
+    def bundle(self, job_id: str) -> str | Path:
+        """The folder of the job's unpacked bundle."""
+        return storage.join(job_folder(self.root, job_id), "bundle")
+
+    def out(self, job_id: str) -> str | Path:
+        """The folder of the job's outputs."""
+        return storage.join(job_folder(self.root, job_id), "out")
+
+    def output(self, job_id: str, name: str) -> str | Path:
+        """Where the job's output ``name`` (a path inside ``out/``) lies."""
+        return storage.join(self.out(job_id), *name.split("/"))
+
+    def check(self) -> None:
+        """Make sure the root can be written: write a small probe file there and delete it.
+
+        Raises StorageError naming the root.
+        """
+        probe = storage.join(self.root, f".mixfarm-probe-{uuid.uuid4().hex[:12]}")
+        try:
+            storage.write_bytes(probe, b"mixfarm")
+            storage.remove(probe)
+        except Exception as exc:  # noqa: BLE001 - any backend's failure means the same: unusable storage
+            raise StorageError(f"storage {self.root}: cannot be written ({type(exc).__name__}: {exc})") from None
+
+    def keep_bundle(self, job_id: str, staging: Path) -> None:
+        """Store the bundle unpacked in ``staging/bundle`` as the job's bundle.
+
+        A local root takes the staging folder as the job's folder (a rename
+        on the same filesystem); a URI root gets every file uploaded.
+        Raises StorageError.
+        """
+        try:
+            if isinstance(self.root, Path):
+                folder = job_folder(self.root, job_id)
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(staging, folder)
+            else:
+                storage.upload_folder(staging / "bundle", self.bundle(job_id))
+        except Exception as exc:  # noqa: BLE001 - any backend's failure means the same: the bundle is not stored
+            raise StorageError(f"storage {self.root}: cannot store the bundle of job {job_id} ({type(exc).__name__}: {exc})") from None
+
+    def session_file(self, job_id: str) -> str | Path | None:
+        """The session file at the root of the job's bundle, or None."""
+        locations = (storage.join(self.bundle(job_id), name) for name in SESSION_NAMES)
+        return next((location for location in locations if storage.is_file(location)), None)
+
+    def clear_out(self, job_id: str) -> None:
+        """Delete the job's outputs (before it renders again)."""
+        storage.remove(self.out(job_id))
+
+    def remove(self, job_id: str) -> None:
+        """Delete the job's folder, as far as storage lets: a failure is logged, not raised."""
+        try:
+            storage.remove(job_folder(self.root, job_id))
+        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the error that caused it
+            log.warning("storage %s: could not delete the files of job %s: %s", self.root, job_id, exc)

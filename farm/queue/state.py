@@ -1,0 +1,43 @@
+"""Job states and the one function that moves a job between them."""
+
+from __future__ import annotations
+
+import enum
+
+from farm.errors import IllegalTransition
+
+
+class JobState(str, enum.Enum):
+    """Where a job is in its life."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        """True for states a job only leaves when someone retries it."""
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELLED}),
+    JobState.RUNNING: frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.QUEUED}),
+    JobState.SUCCEEDED: frozenset(),
+    JobState.FAILED: frozenset({JobState.QUEUED}),
+    JobState.CANCELLED: frozenset({JobState.QUEUED}),
+}
+"""Allowed moves. running -> queued is a retry after a failed attempt or a restart of the service."""
+
+
+def check_transition(current: JobState | str, target: JobState | str) -> JobState:
+    """Return ``target`` as a JobState if a job in ``current`` may move there; else raise IllegalTransition."""
+    current, target = JobState(current), JobState(target)
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(state.value for state in TRANSITIONS[current])) or "nothing"
+        raise IllegalTransition(f"a {current.value} job cannot become {target.value} (from {current.value}: {allowed})")
+    return target

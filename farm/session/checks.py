@@ -1,0 +1,288 @@
+"""The validation passes after structure: meaning, files, duration, effects, sample data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dsp import io as audio_io
+from dsp.effect import Effect
+from dsp.errors import DspError
+from farm.storage import stems
+
+from . import samplescan
+from .effects import MAX_TOTAL_IMPULSE_RESPONSE_S, build_effect
+from .model import MASTER, REPORT_NAME, Clip, Output, Session, tracks_reaching_master
+from .paths import locate
+from .problems import echo, format_path
+
+
+def check_meaning(session: Session) -> list[str]:
+    """Names, routing, cycles, automation targets, output paths, and a loudness target with a track to hear."""
+    problems: list[str] = []
+    strips = [(f"tracks[{i}]", track) for i, track in enumerate(session.tracks)] + [
+        (f"buses[{i}]", bus) for i, bus in enumerate(session.buses)
+    ]
+    seen: dict[str, str] = {}
+    for where, strip in strips:
+        if strip.name == MASTER:
+            problems.append(f"{where}.name: {MASTER!r} is reserved for the master bus")
+        elif strip.name in seen:
+            problems.append(f"{where}.name: {echo(strip.name)} is already the name of {seen[strip.name]}")
+        else:
+            seen[strip.name] = where
+    buses = {bus.name for bus in session.buses}
+    edges: dict[str, set[str]] = {strip.name: set() for _, strip in strips}
+    for where, strip in strips:
+        if strip.output != MASTER and strip.output not in buses:
+            problems.append(f"{where}.output: no bus named {echo(strip.output)} (buses: {_listing(buses)}, or 'master')")
+        elif strip.output != MASTER:
+            edges[strip.name].add(strip.output)
+        for index, send in enumerate(strip.sends):
+            if send.bus not in buses:
+                problems.append(f"{where}.sends[{index}].bus: no bus named {echo(send.bus)} (buses: {_listing(buses)})")
+            else:
+                edges[strip.name].add(send.bus)
+        send_targets = {send.bus for send in strip.sends}
+        for key, points in strip.automation.items():
+            problems += _check_automation(f"{where}.automation.{format_path([key])}", key, points, send_targets)
+    cycle = _find_cycle({name: targets for name, targets in edges.items() if name in buses})
+    if cycle:
+        problems.append(f"buses: routing forms a cycle: {' -> '.join(cycle)}")
+    if session.master.loudness is not None and not tracks_reaching_master(session):
+        problems.append("master.loudness: no track is heard in the master (mute, solo or routing silence them all); there is nothing to normalise")
+    return problems + _check_outputs(session.outputs)
+
+
+def _check_outputs(outputs: list[Output]) -> list[str]:
+    """Each output names a file of its own inside the output folder, clear of the render's own files."""
+    problems: list[str] = []
+    written = [Path(output.path) for output in outputs]
+    folders = {parent for path in written for parent in path.parents}
+    seen: set[Path] = set()
+    for index, (output, relative) in enumerate(zip(outputs, written)):
+        where = f"outputs[{index}]"
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            problems.append(f"{where}.path: must stay inside the output folder, got {echo(output.path)}")
+        elif any(part.startswith(".") for part in relative.parts):
+            problems.append(f"{where}.path: file and folder names must not start with '.' (the render's working files do), got {echo(output.path)}")
+        elif relative.as_posix().casefold() == REPORT_NAME:
+            problems.append(f"{where}.path: {echo(output.path)} is reserved for the render report")
+        elif relative in folders:
+            problems.append(f"{where}.path: {echo(output.path)} is also the folder of another output")
+        if relative in seen:
+            problems.append(f"{where}.path: {echo(output.path)} is already written by another output")
+        seen.add(relative)
+        if output.format == "flac" and output.bit_depth == "32f":
+            problems.append(f"{where}.bit_depth: flac supports 16 or 24, got '32f'")
+    return problems
+
+
+def _check_automation(where: str, key: str, points: list[list[float]], send_targets: set[str]) -> list[str]:
+    parts = key.split(".")
+    if key in ("gain_db", "pan"):
+        low, high = (-144.0, 24.0) if key == "gain_db" else (-1.0, 1.0)
+    elif len(parts) == 3 and parts[0] == "sends" and parts[2] == "level_db":
+        if parts[1] not in send_targets:
+            return [f"{where}: this strip has no send to {echo(parts[1])}"]
+        low, high = -144.0, 24.0
+    else:
+        return [f"{where}: unknown automation target; allowed: gain_db, pan, sends.<bus>.level_db"]
+    problems = []
+    if not points:
+        problems.append(f"{where}: must hold at least one [time_s, value] point")
+    for index, (time_s, value) in enumerate(points):
+        if time_s < 0:
+            problems.append(f"{where}[{index}]: time_s must be >= 0, got {time_s:g}")
+        if index and time_s < points[index - 1][0]:
+            problems.append(f"{where}[{index}]: times must not decrease, got {time_s:g} after {points[index - 1][0]:g}")
+        if not low <= value <= high:
+            problems.append(f"{where}[{index}]: value must be within [{low:g}, {high:g}], got {value:g}")
+    return problems
+
+
+def _find_cycle(edges: dict[str, set[str]]) -> list[str]:
+    """A cycle in the bus graph as a list of names ending where it starts, or []."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(edges.get(node, ())):
+            if state.get(target) == 1:
+                return stack[stack.index(target) :] + [target]
+            if target not in state:
+                found = visit(target)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(edges):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return []
+
+
+def _listing(names: set[str], most: int = 10) -> str:
+    shown = ", ".join(echo(name) for name in sorted(names)[:most]) or "none"
+    return shown if len(names) <= most else f"{shown}, ... ({len(names)} in all)"
+
+
+def _clip_fields(session: Session):
+    """Each clip with the path of its ``file`` field: ``tracks[t].file`` or ``tracks[t].clips[c].file``."""
+    for t, track in enumerate(session.tracks):
+        for c, clip in enumerate(track.clip_list):
+            yield (f"tracks[{t}].file" if track.file is not None else f"tracks[{t}].clips[{c}].file"), clip
+
+
+def check_files(session: Session, folder: Path | str, roots: list[Path]) -> tuple[dict[str, audio_io.AudioInfo], list[str]]:
+    """Resolve and read the header of every stem; check its rate and each clip against its file."""
+    problems: list[str] = []
+    files: dict[str, audio_io.AudioInfo] = {}
+    for where, clip in _clip_fields(session):
+        if clip.file not in files:
+            try:
+                facts = stems.info(locate(folder, clip.file, roots))
+            except (ValueError, OSError) as exc:
+                problems.append(f"{where}: {exc}")
+                continue
+            rate_problem = samplescan.rate_problem(facts, clip.file)
+            if rate_problem:
+                problems.append(f"{where}: {rate_problem}")
+                continue
+            files[clip.file] = facts
+        facts = files[clip.file]
+        clip_where = where.rsplit(".", 1)[0]
+        if clip.offset_s >= facts.duration_s:
+            problems.append(f"{clip_where}.offset_s: {clip.offset_s:g} s is beyond the end of {echo(clip.file)} ({facts.duration_s:g} s)")
+        elif clip.duration_s is not None and clip.offset_s + clip.duration_s > facts.duration_s + 0.5 / facts.sample_rate:
+            problems.append(
+                f"{clip_where}.duration_s: offset_s + duration_s = {clip.offset_s + clip.duration_s:g} s "
+                f"runs past the end of {echo(clip.file)} ({facts.duration_s:g} s)"
+            )
+        elif clip.fade_in_s + clip.fade_out_s > _clip_length_s(clip, facts) + 1e-9:
+            problems.append(
+                f"{clip_where}: fade_in_s + fade_out_s ({clip.fade_in_s + clip.fade_out_s:g} s) "
+                f"is longer than the clip ({_clip_length_s(clip, facts):g} s)"
+            )
+        if facts.channels > 2:
+            problems.append(f"{where}: {echo(clip.file)} has {facts.channels} channels; stems must be mono or stereo")
+    return files, problems
+
+
+def _clip_length_s(clip: Clip, facts: audio_io.AudioInfo) -> float:
+    return clip.duration_s if clip.duration_s is not None else facts.duration_s - clip.offset_s
+
+
+def check_duration(session: Session, files: dict[str, audio_io.AudioInfo], max_duration_s: float | None) -> list[str]:
+    """The timeline (last clip end plus ``master.tail_s``, as the plan lays it out) against ``max_duration_s``
+    seconds, and the master fades against the timeline; computed from the clips alone.
+
+    A clip whose file could not be read counts with its ``duration_s``, or as
+    ending where it starts.
+    """
+    ends = []
+    for where, clip in _clip_fields(session):
+        facts = files.get(clip.file)
+        length_s = _clip_length_s(clip, facts) if facts else (clip.duration_s or 0.0)
+        field = where.rsplit(".", 1)[0] + ".start_s" if clip.start_s > 0 else where
+        ends.append((clip.start_s + length_s, field))
+    end_s, where = max(ends, key=lambda end: end[0], default=(0.0, "tracks"))
+    length_s = end_s + session.master.tail_s
+    if max_duration_s is not None and length_s > max_duration_s:
+        return [f"{where}: the clip ends at {end_s:g} s; a session may last at most {_hours(max_duration_s)}, master.tail_s included"]
+    problems = []
+    for field in ("fade_in_s", "fade_out_s"):
+        fade_s = getattr(session.master, field)
+        if fade_s > length_s:
+            problems.append(f"master.{field}: {fade_s:g} s is longer than the session ({length_s:g} s, master.tail_s included)")
+    return problems
+
+
+def _hours(seconds: float) -> str:
+    whole_hours = seconds >= 3600 and seconds % 3600 == 0
+    return f"{seconds:g} s ({seconds / 3600:g} h)" if whole_hours else f"{seconds:g} s"
+
+
+def check_effects(
+    session: Session, sample_rate: int, folder: Path | str, roots: list[Path]
+) -> tuple[dict[str, tuple[Effect, ...]], list[str]]:
+    """Build every effect at the render rate so its own parameter rules apply; returns each strip's chain
+    (by strip name, ``"master"`` for the master) and the problems found.
+
+    Convolutions past :data:`~farm.effects.MAX_TOTAL_IMPULSE_RESPONSE_S` of
+    impulse responses in all are not read.
+    """
+    problems: list[str] = []
+    chains = [(f"tracks[{i}].fx", track.name, track.fx) for i, track in enumerate(session.tracks)]
+    chains += [(f"buses[{i}].fx", bus.name, bus.fx) for i, bus in enumerate(session.buses)]
+    chains.append(("master.fx", MASTER, session.master.fx))
+    built: dict[str, tuple[Effect, ...]] = {}
+    impulse_responses_s = 0.0
+    for where, name, chain in chains:
+        effects: list[Effect] = []
+        for index, spec in enumerate(chain):
+            if spec.type == "convolution" and impulse_responses_s > MAX_TOTAL_IMPULSE_RESPONSE_S:
+                continue
+            try:
+                effect = build_effect(spec, sample_rate, tempo_bpm=session.tempo_bpm, folder=folder, roots=roots)
+            except (DspError, ValueError) as exc:
+                problems.append(f"{where}[{index}].{exc}")
+                continue
+            effects.append(effect)
+            if spec.type == "convolution":
+                impulse_responses_s += effect.kernel.shape[0] / sample_rate
+                if impulse_responses_s > MAX_TOTAL_IMPULSE_RESPONSE_S:
+                    problems.append(
+                        f"{where}[{index}].ir_file: with this one the session's impulse responses last {impulse_responses_s:g} s; "
+                        f"at most {MAX_TOTAL_IMPULSE_RESPONSE_S:g} s in all"
+                    )
+        built[name] = tuple(effects)
+    return built, problems
+
+
+def check_sample_data(session: Session, files: dict[str, audio_io.AudioInfo], folder: Path | str, roots: list[Path]) -> list[str]:
+    """Read every stem through (see :mod:`farm.samplescan`): NaN or infinite samples, and a loudness target
+    when every track heard in the master plays only digital silence."""
+    problems: list[str] = []
+    scans: dict[str, samplescan.SampleScan | None] = {}
+    for where, clip in _clip_fields(session):
+        if clip.file in scans or clip.file not in files:
+            continue
+        scans[clip.file] = None
+        try:
+            found = scans[clip.file] = samplescan.scan(locate(folder, clip.file, roots))
+        except OSError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        if found.bad_frame is not None:
+            problems.append(
+                f"{where}: {echo(clip.file)} holds a NaN or infinite sample at frame {found.bad_frame} "
+                f"({found.bad_frame / found.sample_rate:.3f} s into the file)"
+            )
+    if session.master.loudness is not None and _plays_only_silence(session, scans):
+        problems.append("master.loudness: every track heard in the master plays only digital silence; there is nothing to normalise")
+    return problems
+
+
+def _plays_only_silence(session: Session, scans: dict[str, samplescan.SampleScan | None]) -> bool:
+    """True when some track is heard in the master and every clip of every such track is certainly digital silence."""
+    heard = tracks_reaching_master(session)
+    for track in session.tracks:
+        for clip in track.clip_list if track.name in heard else ():
+            found = scans.get(clip.file)
+            if found is None or not found.is_silent(*_clip_frames(clip, found)):
+                return False
+    return bool(heard)
+
+
+def _clip_frames(clip: Clip, found: samplescan.SampleScan) -> tuple[int, int]:
+    """The frames ``[start, stop)`` of its file that a clip plays."""
+    start = int(round(clip.offset_s * found.sample_rate))
+    if clip.duration_s is None:
+        return start, found.frames
+    return start, min(start + int(round(clip.duration_s * found.sample_rate)), found.frames)

@@ -1,0 +1,124 @@
+"""Loading a session: read, validate every pass, and resolve what the renderer needs."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pydantic
+
+from dsp import io as audio_io
+from dsp.effect import Effect
+from farm import storage
+from farm.errors import SessionError
+
+from .checks import (
+    check_duration,
+    check_effects,
+    check_files,
+    check_meaning,
+    check_sample_data,
+)
+from .model import DEFAULT_MAX_DURATION_S, MAX_PROBLEMS, Session
+from .paths import locate
+from .problems import format_pydantic_error, relative_to_folder, session_error
+from .reading import read_document
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedSession:
+    """A validated session with everything the renderer needs resolved.
+
+    Attributes
+    ----------
+    session : Session
+        The model as written.
+    source : pathlib.Path
+        The session file.
+    sample_rate : int
+        The render rate in Hz: ``session.sample_rate`` or the first stem's.
+    files : dict
+        Each audio file the session names (as written) -> its resolved path
+        and header facts (:class:`dsp.io.AudioInfo`).
+    effects : dict
+        Each strip's name (``"master"`` for the master) -> its insert chain,
+        built at ``sample_rate`` while validating, for the compiler to use.
+    roots : tuple
+        The folders paths may point into.
+    """
+
+    session: Session
+    source: Path | str
+    sample_rate: int
+    files: dict[str, audio_io.AudioInfo]
+    effects: dict[str, tuple[Effect, ...]]
+    roots: tuple[Path, ...] = ()
+
+    @property
+    def folder(self) -> Path | str:
+        """The folder (a path, or a URI) that relative paths start from."""
+        return storage.parent(self.source) if isinstance(self.source, str) else self.source.parent
+
+    def locate(self, relative: str) -> str:
+        """The path or URI of a file the session names."""
+        return locate(self.folder, relative, list(self.roots))
+
+
+def load(
+    path: str | os.PathLike,
+    allowed_roots: tuple[str | os.PathLike, ...] = (),
+    *,
+    max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
+    check_samples: bool = False,
+) -> LoadedSession:
+    """Read, validate and resolve a session file.
+
+    ``allowed_roots`` are extra folders that paths may point into besides the
+    session's own folder. ``max_duration_s`` is the longest the session may
+    last in seconds (last clip end plus ``master.tail_s``; None: no limit).
+    ``check_samples`` reads every stem through (bounded memory, but the time
+    it takes grows with the audio) for NaN or infinite samples and a loudness
+    target over nothing but silence.
+
+    Raises
+    ------
+    SessionError
+        Listing every problem found.
+    """
+    source = str(path) if storage.is_remote(str(path)) else Path(path)
+    data = read_document(source)
+    return validate(data, source, allowed_roots, max_duration_s=max_duration_s, check_samples=check_samples)
+
+
+def validate(
+    data: object,
+    source: Path | str,
+    allowed_roots: tuple[str | os.PathLike, ...] = (),
+    *,
+    max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
+    check_samples: bool = False,
+) -> LoadedSession:
+    """Validate parsed session data as if read from ``source``; see :func:`load`."""
+    if not isinstance(data, dict):
+        raise SessionError(str(source), [f"the document must be a mapping of fields, got {type(data).__name__}"])
+    try:
+        session = Session.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise session_error(source, [format_pydantic_error(error) for error in exc.errors()[:MAX_PROBLEMS]], exc.error_count()) from None
+    problems = check_meaning(session)
+    folder = storage.parent(source) if isinstance(source, str) else source.parent
+    roots = [] if isinstance(folder, str) else [folder.resolve()] + [Path(root).resolve() for root in allowed_roots]
+    files, file_problems = check_files(session, folder, roots)
+    problems += file_problems + check_duration(session, files, max_duration_s)
+    sample_rate = session.sample_rate or (next(iter(files.values())).sample_rate if files else 48000)
+    effects: dict[str, tuple[Effect, ...]] = {}
+    if files or session.sample_rate:
+        effects, effect_problems = check_effects(session, sample_rate, folder, roots)
+        problems += effect_problems
+    if check_samples:
+        problems += check_sample_data(session, files, folder, roots)
+    if problems:
+        shown = problems[:MAX_PROBLEMS]
+        raise session_error(source, [relative_to_folder(problem, folder) for problem in shown] if isinstance(folder, Path) else shown, len(problems))
+    return LoadedSession(session, source, int(sample_rate), files, effects, tuple(roots))

@@ -1,0 +1,239 @@
+"""The session model, format ``mixfarm/1``: pydantic models, their limits, and the routing they describe."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from .effects import MAX_LOOKAHEAD_S, FxSpec
+from .paths import MAX_PATH_CHARS
+from .samplescan import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
+
+FORMAT = "mixfarm/1"
+MASTER = "master"
+REPORT_NAME = "report.json"
+"""The render report's file name in the output folder; no output may take it."""
+
+DEFAULT_MAX_DURATION_S = 4 * 3600
+"""The longest a session may last by default (last clip end plus ``master.tail_s``), in seconds."""
+MAX_SESSION_FILE_BYTES = 16 * 1024 * 1024
+MAX_NESTING = 64
+"""The deepest that lists and mappings (JSON arrays and objects) may nest in a session file."""
+MAX_ALIAS_VALUES = 100_000
+"""The most values that a YAML file's aliases (``*name``) may stand for, all together: enough to share
+effect chains and clip lists, too few for an alias bomb."""
+MAX_NAME_CHARS = 256
+"""The longest session, track, bus or send target name, in characters."""
+MAX_TRACKS = 512
+MAX_BUSES = 128
+MAX_CLIPS_PER_TRACK = 1024
+MAX_FX_PER_STRIP = 32
+MAX_SENDS_PER_STRIP = 32
+MAX_AUTOMATION_LANES = MAX_SENDS_PER_STRIP + 2
+"""One lane per automatable parameter: gain_db, pan and each send's level."""
+MAX_AUTOMATION_POINTS = 100_000
+"""The most [time_s, value] points in one automation lane."""
+MAX_OUTPUTS = 16
+MAX_PROBLEMS = 100
+"""The most problems one error lists; the rest are counted."""
+MAX_PROBLEM_CHARS = 2000
+"""The longest one problem may be, in characters; longer ones are cut."""
+MAX_ECHO_CHARS = 60
+"""The most characters of a value that a problem echoes."""
+
+LOUDNESS_PRESETS: dict[str, tuple[float, float]] = {
+    "spotify": (-14.0, -1.0),
+    "apple_music": (-16.0, -1.0),
+    "youtube": (-14.0, -1.0),
+    "amazon_music": (-14.0, -2.0),
+    "deezer": (-15.0, -1.0),
+    "ebu_r128": (-23.0, -1.0),
+    "atsc_a85": (-24.0, -2.0),
+    "aes_streaming": (-18.0, -1.0),
+    "cd": (-9.0, -0.3),
+}
+"""Platform loudness targets: preset -> (target_lufs, true_peak_dbtp)."""
+
+FadeShape = Literal["linear", "equal_power", "exponential"]
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+StripName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+FilePath = Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS)]
+AutomationKey = Annotated[str, Field(max_length=MAX_NAME_CHARS + len("sends..level_db"))]
+Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+Points = Annotated[list[Point], Field(max_length=MAX_AUTOMATION_POINTS)]
+SampleRate = Annotated[int, Field(ge=MIN_SAMPLE_RATE_HZ, le=MAX_SAMPLE_RATE_HZ)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Clip(_Model):
+    """A region of a stem placed on the timeline."""
+
+    file: FilePath
+    start_s: float = Field(0.0, ge=0.0)
+    offset_s: float = Field(0.0, ge=0.0)
+    duration_s: float | None = Field(None, gt=0.0)
+    gain_db: float = Field(0.0, ge=-96.0, le=48.0)
+    fade_in_s: float = Field(0.0, ge=0.0)
+    fade_out_s: float = Field(0.0, ge=0.0)
+    fade_shape: FadeShape = "equal_power"
+
+
+class Send(_Model):
+    """A feed from a track or bus into a bus."""
+
+    bus: Name
+    level_db: float = Field(0.0, ge=-144.0, le=24.0)
+    pre_fader: bool = False
+
+
+class Strip(_Model):
+    """What tracks and buses share: effects, fader, pan, sends, routing."""
+
+    name: StripName
+    gain_db: float = Field(0.0, ge=-144.0, le=24.0)
+    pan: float = Field(0.0, ge=-1.0, le=1.0)
+    width: float = Field(1.0, ge=0.0, le=2.0)
+    polarity_invert: bool = False
+    mute: bool = False
+    solo: bool = False
+    fx: list[FxSpec] = Field([], max_length=MAX_FX_PER_STRIP)
+    sends: list[Send] = Field([], max_length=MAX_SENDS_PER_STRIP)
+    output: Name = MASTER
+    automation: dict[AutomationKey, Points] = Field({}, max_length=MAX_AUTOMATION_LANES)
+
+
+class Track(Strip):
+    """A track: a stem (``file``) or clips, through its strip."""
+
+    file: FilePath | None = None
+    clips: Annotated[list[Clip], Field(max_length=MAX_CLIPS_PER_TRACK)] | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _one_source(self) -> "Track":
+        if (self.file is None) == (self.clips is None):
+            raise ValueError("give exactly one of file or clips")
+        return self
+
+    @property
+    def clip_list(self) -> list[Clip]:
+        """The clips, with ``file`` shorthand expanded to one clip at 0 s."""
+        return list(self.clips) if self.clips is not None else [Clip(file=self.file)]
+
+
+class Bus(Strip):
+    """A bus: the sum of what routes or sends into it, through its strip."""
+
+
+class Loudness(_Model):
+    """The loudness stage's target: a preset and/or explicit values."""
+
+    preset: Literal[tuple(LOUDNESS_PRESETS)] | None = None  # type: ignore[valid-type]
+    target_lufs: float | None = Field(None, ge=-70.0, le=0.0)
+    true_peak_dbtp: float | None = Field(None, ge=-20.0, le=0.0)
+
+    @pydantic.model_validator(mode="after")
+    def _resolvable(self) -> "Loudness":
+        if self.preset is None and (self.target_lufs is None or self.true_peak_dbtp is None):
+            raise ValueError("give a preset, or both target_lufs and true_peak_dbtp")
+        return self
+
+    @property
+    def target(self) -> tuple[float, float]:
+        """(target_lufs, true_peak_dbtp), explicit fields overriding the preset."""
+        preset_lufs, preset_dbtp = LOUDNESS_PRESETS.get(self.preset, (None, None))
+        lufs = self.target_lufs if self.target_lufs is not None else preset_lufs
+        dbtp = self.true_peak_dbtp if self.true_peak_dbtp is not None else preset_dbtp
+        return float(lufs), float(dbtp)
+
+
+class LimiterSettings(_Model):
+    """The loudness stage's final true-peak limiter."""
+
+    lookahead_s: float = Field(0.005, gt=0.0, le=MAX_LOOKAHEAD_S)
+    release_s: float = Field(0.05, gt=0.0, le=5.0)
+
+
+class Master(_Model):
+    """The master: its chain, the loudness stage, fades and tail."""
+
+    fx: list[FxSpec] = Field([], max_length=MAX_FX_PER_STRIP)
+    loudness: Loudness | None = None
+    limiter: LimiterSettings = LimiterSettings()
+    fade_in_s: float = Field(0.0, ge=0.0)
+    fade_out_s: float = Field(0.0, ge=0.0)
+    tail_s: float = Field(2.0, ge=0.0, le=600.0)
+
+
+class Output(_Model):
+    """One deliverable file."""
+
+    path: FilePath
+    format: Literal["wav", "aiff", "flac"] = "wav"
+    bit_depth: Literal[16, 24, "32f"] = 24
+    sample_rate: SampleRate | None = None
+    dither: Literal["none", "tpdf", "shaped"] = "tpdf"
+
+
+class Session(_Model):
+    """A whole session, format ``mixfarm/1``."""
+
+    format: Literal["mixfarm/1"]
+    name: Name = "untitled"
+    sample_rate: SampleRate | None = None
+    tempo_bpm: float | None = Field(None, gt=0.0, le=1000.0)
+    tracks: list[Track] = Field(min_length=1, max_length=MAX_TRACKS)
+    buses: list[Bus] = Field([], max_length=MAX_BUSES)
+    master: Master = Master()
+    outputs: list[Output] = Field([Output(path="master.wav")], max_length=MAX_OUTPUTS)
+
+
+def routes(strip: Strip) -> set[str]:
+    """Where a track or bus sends audio: its output and its sends' buses."""
+    return {strip.output} | {send.bus for send in strip.sends}
+
+
+def audibility(session: Session) -> dict[str, bool]:
+    """Which strips sound: not muted and, when anything is soloed, on a soloed path."""
+    strips = {strip.name: strip for strip in list(session.tracks) + list(session.buses)}
+    soloed = {name for name, strip in strips.items() if strip.solo}
+    if not soloed:
+        return {name: not strip.mute for name, strip in strips.items()}
+    below = {name: _downstream(name, strips) for name in strips}
+    on_path = set(soloed)
+    for name in soloed:
+        on_path |= below[name] | {other for other, found in below.items() if name in found}
+    return {name: (not strip.mute) and name in on_path for name, strip in strips.items()}
+
+
+def _downstream(name: str, strips: dict[str, Strip]) -> set[str]:
+    """The strips that ``name`` feeds, directly or through buses."""
+    found: set[str] = set()
+    pending = [name]
+    while pending:
+        for target in routes(strips[pending.pop()]):
+            if target in strips and target not in found:
+                found.add(target)
+                pending.append(target)
+    return found
+
+
+def tracks_reaching_master(session: Session) -> set[str]:
+    """Names of the tracks heard in the master: audible, through buses that are audible too."""
+    audible = audibility(session)
+    feeders: dict[str, list[str]] = {}
+    for strip in list(session.tracks) + list(session.buses):
+        for target in routes(strip) if audible[strip.name] else ():
+            feeders.setdefault(target, []).append(strip.name)
+    reaching: set[str] = set()
+    pending = [MASTER]
+    while pending:
+        for name in feeders.get(pending.pop(), ()):
+            if name not in reaching:
+                reaching.add(name)
+                pending.append(name)
+    return reaching & {track.name for track in session.tracks}

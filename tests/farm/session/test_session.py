@@ -1,0 +1,196 @@
+"""Session loading: every rule of the format, with errors that name the field and what is allowed."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+from farm.errors import SessionError
+from farm.session import LOUDNESS_PRESETS, Session, load
+from tests.helpers.sessions import RATE, impulse, write_session, write_stem
+
+
+@pytest.fixture
+def stem(tmp_path):
+    return write_stem(tmp_path, "kick.wav", impulse(RATE, at=0))
+
+
+def problems_of(path):
+    with pytest.raises(SessionError) as caught:
+        load(path)
+    return caught.value.problems
+
+
+def test_a_valid_session_loads_with_its_rate_and_files(tmp_path, stem):
+    loaded = load(write_session(tmp_path, {"tracks": [{"name": "kick", "file": stem}]}))
+    assert loaded.sample_rate == RATE
+    assert loaded.files[stem].frames == RATE
+    assert loaded.session.tracks[0].clip_list[0].start_s == 0.0
+
+
+def test_json_sessions_load_too(tmp_path, stem):
+    (tmp_path / "session.json").write_text(json.dumps({"format": "mixfarm/1", "tracks": [{"name": "kick", "file": stem}]}))
+    assert load(tmp_path / "session.json").session.name == "untitled"
+
+
+def test_unknown_field_names_its_path(tmp_path, stem):
+    path = write_session(tmp_path, {"tracks": [{"name": "kick", "file": stem, "fx": [{"type": "compressor", "treshold_db": -20, "ratio": 2}]}]})
+    assert "tracks[0].fx[0].treshold_db: unknown field" in problems_of(path)
+
+
+def test_unknown_effect_lists_the_known_ones(tmp_path, stem):
+    path = write_session(tmp_path, {"tracks": [{"name": "kick", "file": stem, "fx": [{"type": "chorus"}]}]})
+    (problem,) = problems_of(path)
+    assert problem.startswith("tracks[0].fx[0].type: unknown effect 'chorus'; known effects: 'gain', 'eq', 'compressor'")
+
+
+def test_effect_parameter_rule_is_stated(tmp_path, stem):
+    path = write_session(tmp_path, {"tracks": [{"name": "kick", "file": stem, "fx": [{"type": "gain"}, {"type": "compressor", "threshold_db": -20, "ratio": 0.5}]}]})
+    assert problems_of(path) == ["tracks[0].fx[1].ratio: must be >= 1, got 0.5"]
+
+
+def test_several_problems_are_reported_at_once(tmp_path, stem):
+    path = write_session(
+        tmp_path,
+        {
+            "tracks": [
+                {"name": "kick", "file": stem, "output": "drums", "sends": [{"bus": "verb"}]},
+                {"name": "kick", "file": stem, "fx": [{"type": "eq", "bands": [{"kind": "bell", "freq_hz": 30000}]}]},
+            ]
+        },
+    )
+    found = problems_of(path)
+    assert "tracks[0].output: no bus named 'drums' (buses: none, or 'master')" in found
+    assert "tracks[0].sends[0].bus: no bus named 'verb' (buses: none)" in found
+    assert "tracks[1].name: 'kick' is already the name of tracks[0]" in found
+    assert any(problem.startswith("tracks[1].fx[0].bands[0].freq_hz: must be such that 0 <") for problem in found)
+
+
+def test_bus_cycle_names_the_buses_involved(tmp_path, stem):
+    path = write_session(
+        tmp_path,
+        {
+            "tracks": [{"name": "kick", "file": stem, "output": "a"}],
+            "buses": [{"name": "a", "output": "b"}, {"name": "b", "sends": [{"bus": "a"}]}],
+        },
+    )
+    assert "buses: routing forms a cycle: a -> b -> a" in problems_of(path)
+
+
+def test_missing_stem_is_named(tmp_path):
+    path = write_session(tmp_path, {"tracks": [{"name": "kick", "file": "stems/gone.wav"}]})
+    (problem,) = problems_of(path)
+    assert problem.startswith("tracks[0].file: ") and problem.endswith("stems/gone.wav: no such file")
+
+
+def test_unreadable_and_truncated_stems_are_named(tmp_path, stem):
+    (tmp_path / "stems" / "junk.wav").write_bytes(b"RIFF....WAVEjunk")
+    raw = (tmp_path / stem).read_bytes()
+    (tmp_path / "stems" / "cut.wav").write_bytes(raw[: len(raw) // 3])
+    path = write_session(tmp_path, {"tracks": [{"name": "junk", "file": "stems/junk.wav"}, {"name": "cut", "file": "stems/cut.wav"}]})
+    junk, cut = problems_of(path)
+    assert "junk.wav: unreadable or unsupported audio file" in junk
+    assert cut.startswith("tracks[1].file: ") and "cut.wav: truncated WAV" in cut
+
+
+def test_clip_beyond_the_end_of_its_file(tmp_path, stem):
+    path = write_session(
+        tmp_path,
+        {"tracks": [{"name": "a", "clips": [{"file": stem, "offset_s": 2.0}]}, {"name": "b", "clips": [{"file": stem, "offset_s": 0.5, "duration_s": 1.0}]}]},
+    )
+    assert problems_of(path) == [
+        "tracks[0].clips[0].offset_s: 2 s is beyond the end of 'stems/kick.wav' (1 s)",
+        "tracks[1].clips[0].duration_s: offset_s + duration_s = 1.5 s runs past the end of 'stems/kick.wav' (1 s)",
+    ]
+
+
+def test_empty_session_is_rejected(tmp_path):
+    path = write_session(tmp_path, {"tracks": []})
+    assert problems_of(path) == ["tracks: must have at least 1 item(s), got 0"]
+
+
+def test_paths_outside_the_session_folder_are_refused(tmp_path, stem):
+    outside = tmp_path.parent / "outside.wav"
+    soundfile.write(outside, np.zeros((10, 1)), RATE)
+    (tmp_path / "stems" / "link.wav").symlink_to(outside)
+    path = write_session(
+        tmp_path,
+        {"tracks": [{"name": "a", "file": "../outside.wav"}, {"name": "b", "file": str(outside)}, {"name": "c", "file": "stems/link.wav"}]},
+    )
+    assert problems_of(path) == [
+        "tracks[0].file: must stay inside the session folder, got '../outside.wav'",
+        f"tracks[1].file: absolute paths must lie in an allowed root, got '{outside}'",
+        "tracks[2].file: must stay inside the session folder, got 'stems/link.wav'",
+    ]
+    assert load(path, allowed_roots=(tmp_path.parent,)).files["../outside.wav"].frames == 10
+
+
+def test_automation_targets_and_points_are_checked(tmp_path, stem):
+    path = write_session(
+        tmp_path,
+        {"tracks": [{"name": "a", "file": stem, "automation": {"volume": [[0, 0]], "pan": [[1, 0], [0.5, 2]], "sends.fx.level_db": [[0, 0]]}}]},
+    )
+    assert problems_of(path) == [
+        "tracks[0].automation.volume: unknown automation target; allowed: gain_db, pan, sends.<bus>.level_db",
+        "tracks[0].automation.pan[1]: times must not decrease, got 0.5 after 1",
+        "tracks[0].automation.pan[1]: value must be within [-1, 1], got 2",
+        "tracks[0].automation.sends.fx.level_db: this strip has no send to 'fx'",
+    ]
+
+
+def test_note_valued_delay_needs_a_tempo(tmp_path, stem):
+    path = write_session(tmp_path, {"tracks": [{"name": "a", "file": stem, "fx": [{"type": "delay", "time_note": "1/8."}]}]})
+    assert problems_of(path) == ["tracks[0].fx[0].time_note: '1/8.' needs the session's tempo_bpm"]
+
+
+def test_reserved_name_and_fades_longer_than_the_clip(tmp_path, stem):
+    path = write_session(tmp_path, {"tracks": [{"name": "master", "clips": [{"file": stem, "fade_in_s": 0.7, "fade_out_s": 0.5}]}]})
+    assert problems_of(path) == [
+        "tracks[0].name: 'master' is reserved for the master bus",
+        "tracks[0].clips[0]: fade_in_s + fade_out_s (1.2 s) is longer than the clip (1 s)",
+    ]
+
+
+def test_track_needs_exactly_one_source(tmp_path, stem):
+    path = write_session(tmp_path, {"tracks": [{"name": "a"}, {"name": "b", "file": stem, "clips": [{"file": stem}]}]})
+    assert problems_of(path) == ["tracks[0]: give exactly one of file or clips", "tracks[1]: give exactly one of file or clips"]
+
+
+def test_loudness_presets_match_the_format_table():
+    assert LOUDNESS_PRESETS == {
+        "spotify": (-14.0, -1.0), "apple_music": (-16.0, -1.0), "youtube": (-14.0, -1.0), "amazon_music": (-14.0, -2.0),
+        "deezer": (-15.0, -1.0), "ebu_r128": (-23.0, -1.0), "atsc_a85": (-24.0, -2.0), "aes_streaming": (-18.0, -1.0), "cd": (-9.0, -0.3),
+    }  # fmt: skip
+
+
+def test_unknown_preset_and_bad_format_version(tmp_path, stem):
+    path = write_session(tmp_path, {"tracks": [{"name": "a", "file": stem}], "master": {"loudness": {"preset": "tidal"}}})
+    assert problems_of(path)[0].startswith("master.loudness.preset: must be one of 'spotify', 'apple_music'")
+    path.write_text(path.read_text().replace("mixfarm/1", "mixfarm/2"))
+    assert problems_of(path)[0] == "format: must be one of 'mixfarm/1', got 'mixfarm/2'"
+
+
+def test_invalid_yaml_is_reported_with_its_position(tmp_path):
+    (tmp_path / "session.yaml").write_text("format: mixfarm/1\ntracks: [\n")
+    (problem,) = problems_of(tmp_path / "session.yaml")
+    assert problem.startswith("not valid YAML") and "line" in problem
+
+
+def test_validate_command_prints_every_problem_and_exits_1(tmp_path, stem):
+    path = write_session(tmp_path, {"tracks": [{"name": "a", "file": stem, "gain_db": 40, "pan": 2}]})
+    result = subprocess.run([sys.executable, "-m", "farm.cli", "validate", str(path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "tracks[0].gain_db: must be <= 24.0, got 40" in result.stderr
+    assert "tracks[0].pan: must be <= 1.0, got 2" in result.stderr
+
+
+def test_schema_command_prints_the_json_schema():
+    result = subprocess.run([sys.executable, "-m", "farm.cli", "schema"], capture_output=True, text=True, timeout=120)
+    schema = json.loads(result.stdout)
+    assert schema["properties"]["format"]["const"] == "mixfarm/1" or "mixfarm/1" in json.dumps(schema["properties"]["format"])
+    assert set(schema["required"]) == {"format", "tracks"} and schema["additionalProperties"] is False
+    assert "CompressorSpec" in schema["$defs"] and "threshold_db" in schema["$defs"]["CompressorSpec"]["required"]
+    assert Session.model_json_schema() == schema
