@@ -14,7 +14,6 @@ from pathlib import Path
 
 from farm import storage
 from farm.engine.executor import RayExecutor
-from farm.engine.plan import compile_plan
 from farm.errors import SessionError
 from farm.queue.bundle import check_bundle, unpack_bundle
 from farm.queue.driver import ProcessDriver, RenderDriver
@@ -101,7 +100,7 @@ class Service:
             try:
                 session_path = unpack_bundle(bundle_file, staging / "bundle", self.settings.bundle_limit_bytes)
                 loaded = self._load(session_path)
-                duration_s = compile_plan(loaded).timeline_frames / loaded.sample_rate
+                duration_s = loaded.timeline_frames / loaded.sample_rate
                 job_id = uuid.uuid4().hex[:16]
                 try:
                     self.files.keep_bundle(job_id, staging)

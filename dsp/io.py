@@ -186,6 +186,11 @@ def resample(samples: np.ndarray, from_rate: float, to_rate: float, quality: str
     return soxr.resample(samples, from_rate, to_rate, quality=quality)
 
 
+def resampled_frames(frames: int, from_rate: int, to_rate: int) -> int:
+    """Frames that :func:`resample` makes of ``frames`` frames: ``frames * to_rate / from_rate``, rounded half up (soxr's count)."""
+    return (2 * frames * to_rate + from_rate) // (2 * from_rate)
+
+
 def _name(source: Source, name: str | None) -> str:
     if name is not None:
         return name

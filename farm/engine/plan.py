@@ -9,14 +9,16 @@ The plan says, without touching any audio, what each task will do:
 - latency compensation: every feed into a summing point is delayed so all
   arrive aligned (the plugin-delay-compensation of a DAW), and the mix bus is
   read ``mix_latency`` frames late so the output lines up with the timeline;
-- which strips sound, after mute and solo.
+- which strips sound, after mute and solo;
+- the loudness stage (:mod:`farm.engine.mastering`) and every deliverable
+  (:mod:`farm.engine.delivery`): rates, chunk grids, lengths, quantisers.
 
-How joins stay exact (DESIGN.md, "Time-chunking that nulls"): the compiler
+How joins stay exact (docs/architecture.md explains it at length): the compiler
 picks one of two ways per strip.
 
 - **Pre-roll** (time-parallel): each chunk starts from silent state
   ``preroll_frames`` early and discards them, so the chunks of the strip run
-  at once, on any workers. The pre-roll is :data:`PREROLL_MARGIN` times the
+  at once, on any workers. The pre-roll is :data:`~farm.engine.preroll.PREROLL_MARGIN` times the
   chain's settle time (the sum of its effects' ``settle_s``, each the time
   after which a cold start matches a warm one below -120 dBFS) plus the
   longest latency-compensation delay of its feeds. A track reads its pre-roll
@@ -40,18 +42,18 @@ import math
 import operator
 from collections.abc import Iterator, Sequence
 
-from dsp import kweighting, truepeak
 from dsp.effect import Effect
 from farm.session import MASTER, Bus, LoadedSession, Track, audibility, routes
+from farm.session.clips import ClipSpan
+
+from .delivery import DeliverablePlan, plan_deliverable
+from .mastering import LoudnessPlan, plan_loudness
+from .preroll import chain_preroll_frames, first_frame, meter_preroll_frames
 
 DEFAULT_CHUNK_S = 10.0
 MIX_TRUE_PEAK_OVERSAMPLING = 4
 """The mix bus is metered with BS.1770's 4x true-peak interpolator."""
-PREROLL_MARGIN = 1.0
-"""Pre-roll is this many times a chain's settle time. Each effect's
-``settle_s`` bounds the worst case (a full-scale difference between a cold
-and a warm start); renders of the test sessions null at -137 dBFS or lower
-even after the loudness stage's gain."""
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,11 +86,11 @@ class StripPlan:
     audible
         False when mute or solo silence it.
     files
-        For tracks: each clip's file resolved to a path.
-    file_frames
-        For tracks: the frames of each clip's file (read from its header
-        once, when the session was loaded; the resampled copy's after a
-        render resamples it), so no task reads a header again.
+        For tracks: each clip's file resolved to a path (its resampled copy
+        once a render has made one).
+    spans
+        For tracks: where each clip plays at the render rate
+        (:class:`farm.session.clips.ClipSpan`), so no task reads a header.
     preroll_frames
         Frames each chunk starts early from silent state, so chunks run in
         parallel; None when the strip carries its state from chunk to chunk.
@@ -103,7 +105,7 @@ class StripPlan:
     latency_out: int
     audible: bool
     files: tuple[str, ...] = ()
-    file_frames: tuple[int, ...] = ()
+    spans: tuple[ClipSpan, ...] = ()
     preroll_frames: int | None = None
 
     @property
@@ -144,7 +146,27 @@ class ChunkGrid(Sequence[tuple[int, int]]):
 
 @dataclasses.dataclass(frozen=True)
 class RenderPlan:
-    """Everything the executors need; picklable, and free of audio."""
+    """Every stage of a render, as the executors need it; picklable, and free of audio.
+
+    Attributes
+    ----------
+    session_name, sample_rate
+        The session's name and the render rate in Hz.
+    timeline_frames, content_frames
+        The session's length (last clip end plus the master tail) and its
+        last clip's end, in frames.
+    chunk_frames
+        Frames per time chunk.
+    strips
+        The mix: every track, bus and the master, each after what feeds it.
+    mix_latency
+        Frames by which the mix bus lags the timeline.
+    loudness
+        The loudness stage (:class:`~farm.engine.mastering.LoudnessPlan`).
+    deliverables
+        One plan per output, in the session's order
+        (:class:`~farm.engine.delivery.DeliverablePlan`).
+    """
 
     session_name: str
     sample_rate: int
@@ -153,6 +175,8 @@ class RenderPlan:
     chunk_frames: int
     strips: tuple[StripPlan, ...]
     mix_latency: int
+    loudness: LoudnessPlan
+    deliverables: tuple[DeliverablePlan, ...]
 
     @property
     def render_frames(self) -> int:
@@ -176,17 +200,14 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     if not (isinstance(chunk_s, (int, float)) and math.isfinite(chunk_s) and chunk_s > 0):
         raise ValueError(f"chunk_s: must be > 0 seconds, got {chunk_s!r}")
     session, rate = loaded.session, loaded.sample_rate
-    content_frames = max(_track_end(track, loaded) for track in session.tracks)
-    timeline_frames = content_frames + int(round(session.master.tail_s * rate))
     audible = audibility(session)
     plans: dict[str, StripPlan] = {}
     for track in session.tracks:
         effects = loaded.effects[track.name]
         channels = max(loaded.files[clip.file].channels for clip in track.clip_list)
         files = tuple(loaded.locate(clip.file) for clip in track.clip_list)
-        file_frames = tuple(loaded.files[clip.file].frames for clip in track.clip_list)
         plans[track.name] = StripPlan(
-            track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], files, file_frames
+            track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], files, loaded.spans[track.name]
         )
     for bus in _bus_order(session):
         effects = loaded.effects[bus.name]
@@ -199,37 +220,18 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     for name, strip in plans.items():
         extra_frames = meter_preroll_frames(rate, MIX_TRUE_PEAK_OVERSAMPLING) if strip.kind == "master" else 0
         plans[name] = dataclasses.replace(strip, preroll_frames=_preroll(strip, rate, chunk_frames, extra_frames))
+    timeline_frames = loaded.timeline_frames
     return RenderPlan(
-        session.name, rate, timeline_frames, content_frames, chunk_frames, tuple(plans.values()), plans[MASTER].latency_out
+        session.name,
+        rate,
+        timeline_frames,
+        loaded.content_frames,
+        chunk_frames,
+        tuple(plans.values()),
+        plans[MASTER].latency_out,
+        plan_loudness(session.master, rate, chunk_frames),
+        tuple(plan_deliverable(index, output, session.name, rate, timeline_frames, chunk_frames) for index, output in enumerate(session.outputs)),
     )
-
-
-def first_frame(start: int, preroll_frames: int | None) -> int:
-    """Where rendering a chunk that starts at frame ``start`` begins: its pre-roll earlier (not before 0); None carries state."""
-    return start if preroll_frames is None else max(start - preroll_frames, 0)
-
-
-def preroll_frames(settle_s: float, sample_rate: int) -> int:
-    """Frames of pre-roll for a chain that settles in ``settle_s`` seconds, with :data:`PREROLL_MARGIN`."""
-    return math.ceil(PREROLL_MARGIN * settle_s * sample_rate)
-
-
-def meter_preroll_frames(sample_rate: int, true_peak_oversampling: int) -> int:
-    """Frames a loudness meter needs before a chunk to measure it as one meter fed everything would.
-
-    The K-weighting filter settles in :data:`dsp.kweighting.SETTLE_S`; the
-    true-peak interpolator holds a finite history.
-    """
-    return preroll_frames(kweighting.SETTLE_S, sample_rate) + truepeak.history_frames(true_peak_oversampling)
-
-
-def chain_preroll_frames(effects, sample_rate: int, chunk_frames: int, extra_frames: int = 0) -> int | None:
-    """Pre-roll for chunks of a chain of ``effects`` to start from silence, plus ``extra_frames``.
-
-    None (carry state instead) when it would be longer than ``chunk_frames``.
-    """
-    frames = preroll_frames(sum(effect.settle_s for effect in effects), sample_rate) + extra_frames
-    return frames if frames <= chunk_frames else None
 
 
 def _preroll(strip: StripPlan, sample_rate: int, chunk_frames: int, extra_frames: int) -> int | None:
@@ -239,16 +241,6 @@ def _preroll(strip: StripPlan, sample_rate: int, chunk_frames: int, extra_frames
 
 def _latency(effects: tuple[Effect, ...]) -> int:
     return sum(effect.latency_samples for effect in effects)
-
-
-def _track_end(track: Track, loaded: LoadedSession) -> int:
-    rate = loaded.sample_rate
-    end = 0
-    for clip in track.clip_list:
-        facts = loaded.files[clip.file]
-        length_s = clip.duration_s if clip.duration_s is not None else facts.duration_s - clip.offset_s
-        end = max(end, int(round(clip.start_s * rate)) + int(round(length_s * rate)))
-    return end
 
 
 def _bus_order(session) -> list[Bus]:

@@ -46,7 +46,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from dsp.limiter import Limiter, max_gain_reduction_db
+from dsp.limiter import max_gain_reduction_db
 from dsp.loudness import LoudnessPartial
 from farm import storage
 from farm.errors import RenderCancelled, RenderError
@@ -54,20 +54,13 @@ from farm.session import DEFAULT_MAX_DURATION_S, LoadedSession, load
 
 from . import pcmfile, tasks
 from .executor import Executor, RayExecutor
+from .mastering import MasterPass
 from .plan import (
     DEFAULT_CHUNK_S,
     RenderPlan,
-    chain_preroll_frames,
     compile_plan,
-    meter_preroll_frames,
 )
 from .strip import destinations
-from .tasks import (
-    MASTER_TRUE_PEAK_OVERSAMPLING,
-    deliverable_frames,
-    delivery_grid,
-    in_place,
-)
 
 LOUDNESS_TOLERANCE_LU = 0.05
 MAX_LOUDNESS_PASSES = 5
@@ -215,34 +208,44 @@ def _remove_workdir(workdir: Path) -> None:
         time.sleep(WORKDIR_REMOVE_PAUSE_S)
 
 
-def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tracker: _Tracker, window: int) -> dict:
-    session = loaded.session
+@dataclasses.dataclass
+class _Run:
+    """What every stage of one render works with: the plan (and the executor's reference to it), the work folder, the window."""
+
+    plan: RenderPlan
+    plan_ref: object
+    executor: Executor
+    workdir: Path
+    tracker: _Tracker
+    window: int
+
+    def submit(self, task, *args, num_returns: int = 1):
+        """Run ``task(plan, *args)`` on the executor."""
+        return self.executor.submit(task, self.plan_ref, *args, num_returns=num_returns)
+
+
+def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir: Path, tracker: _Tracker, window: int) -> dict:
     plan = _prepare_stems(loaded, plan, executor, workdir)
     mix_chunks = plan.chunks()
-    strips_per_chunk = len(plan.strips)
-    master_passes = 2 if session.master.loudness else 1
-    delivery_tasks = sum(
-        math.ceil(plan.timeline_frames / delivery_grid(plan.sample_rate, output.sample_rate or plan.sample_rate, plan.chunk_frames)) + 1
-        for output in session.outputs
-    )
-    tracker.total = len(mix_chunks) * strips_per_chunk + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks
+    loudness = plan.loudness
+    master_passes = 2 if loudness.normalises else 1
+    delivery_tasks = sum(math.ceil(plan.timeline_frames / deliverable.grid_frames) + 1 for deliverable in plan.deliverables)
+    tracker.total = len(mix_chunks) * len(plan.strips) + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks
     tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
-    plan_ref = executor.put(plan)
-    mix_partials = _mix(plan, plan_ref, executor, workdir, tracker, window)
-    mix_report = LoudnessPartial.merge(mix_partials).report()
+    run = _Run(plan, executor.put(plan), executor, workdir, tracker, window)
+    mix_report = LoudnessPartial.merge(_mix(run)).report()
 
-    master_settings = None
-    ceiling_margin_db, trims_db = 0.0, [0.0] * len(session.outputs)
+    mastered_with = None
+    ceiling_margin_db, trims_db = 0.0, [0.0] * len(plan.deliverables)
     for _ in range(MAX_CORRECTIONS + 1):
-        if master_settings != ceiling_margin_db:
-            gain_db, master_report, reduction_db, passes = _master(plan, plan_ref, session, mix_report, executor, workdir, tracker, window, ceiling_margin_db)
-            master_settings = ceiling_margin_db
-        deliverables = _deliver(plan, plan_ref, session, executor, workdir, tracker, trims_db)
-        if session.master.loudness is None:
+        if mastered_with != ceiling_margin_db:
+            gain_db, master_report, reduction_db, passes = _master(run, mix_report, ceiling_margin_db)
+            mastered_with = ceiling_margin_db
+        deliverables = _deliver(run, trims_db)
+        if not loudness.normalises:
             break
-        target_lufs, ceiling = session.master.loudness.target
-        errors_lu = [target_lufs - (item["loudness"]["integrated_lufs"] or -math.inf) for item in deliverables]
-        over_db = max((item["loudness"]["true_peak_dbtp"] or -math.inf) for item in deliverables) - ceiling
+        errors_lu = [loudness.target_lufs - (item["loudness"]["integrated_lufs"] or -math.inf) for item in deliverables]
+        over_db = max((item["loudness"]["true_peak_dbtp"] or -math.inf) for item in deliverables) - loudness.ceiling_dbtp
         if all(abs(error) <= LOUDNESS_TOLERANCE_LU for error in errors_lu) and over_db <= 0:
             break
         trims_db = [trim + (error if abs(error) > LOUDNESS_TOLERANCE_LU else 0.0) for trim, error in zip(trims_db, errors_lu)]
@@ -250,27 +253,26 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tr
             ceiling_margin_db += over_db + CEILING_STEP_MARGIN_DB
     else:
         raise RenderError(
-            f"deliverables: could not hold {target_lufs:g} LUFS within {LOUDNESS_TOLERANCE_LU} LU under the "
-            f"{ceiling:g} dBTP ceiling after {MAX_CORRECTIONS} corrections"
+            f"deliverables: could not hold {loudness.target_lufs:g} LUFS within {LOUDNESS_TOLERANCE_LU} LU under the "
+            f"{loudness.ceiling_dbtp:g} dBTP ceiling after {MAX_CORRECTIONS} corrections"
         )
 
     nodes = Counter(meta["node"] for meta in tracker.metas)
-    target = session.master.loudness.target if session.master.loudness else None
     return {
-        "session": session.name,
+        "session": plan.session_name,
         "sample_rate": plan.sample_rate,
         "duration_s": plan.timeline_frames / plan.sample_rate,
         "chunk_s": plan.chunk_frames / plan.sample_rate,
         "chunks": len(mix_chunks),
-        "target": {"integrated_lufs": target[0], "true_peak_dbtp": target[1]} if target else None,
+        "target": {"integrated_lufs": loudness.target_lufs, "true_peak_dbtp": loudness.ceiling_dbtp} if loudness.normalises else None,
         "input": mix_report.to_dict(),
         "output": master_report.to_dict(),
         "gain_db": gain_db,
         "loudness_passes": passes,
-        "limiter_ceiling_dbtp": (target[1] - ceiling_margin_db) if target else None,
+        "limiter_ceiling_dbtp": (loudness.ceiling_dbtp - ceiling_margin_db) if loudness.normalises else None,
         "limiter_max_gain_reduction_db": reduction_db,
         "latency_compensation_samples": plan.mix_latency,
-        "time_chunking": _time_chunking(plan, session),
+        "time_chunking": _time_chunking(plan),
         "deliverables": deliverables,
         "executor": executor.name,
         "tasks": len(tracker.metas),
@@ -280,50 +282,43 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path, tr
     }
 
 
-def _time_chunking(plan: RenderPlan, session) -> dict:
+def _time_chunking(plan: RenderPlan) -> dict:
     """How each strip and the loudness stage were chunked: pre-roll in seconds, or None where state was carried."""
 
     def seconds(frames: int | None) -> float | None:
         return None if frames is None else frames / plan.sample_rate
 
-    limiter = _limiter(plan, session, session.master.loudness.target[1]) if session.master.loudness else None
     return {
         "preroll_s": {strip.name: seconds(strip.preroll_frames) for strip in plan.strips},
-        "loudness_stage_preroll_s": seconds(_loudness_stage_preroll(plan, limiter)),
+        "loudness_stage_preroll_s": seconds(plan.loudness.preroll_frames),
     }
 
 
-def _prepare_stems(loaded: LoadedSession, plan: RenderPlan, executor, workdir: Path) -> RenderPlan:
-    """Resample stems at other rates once; return the plan pointing at the resampled copies and their frames."""
+def _prepare_stems(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir: Path) -> RenderPlan:
+    """Resample stems at other rates once; return the plan pointing at the resampled copies."""
     rates = {info.path: info.sample_rate for info in loaded.files.values()}
     replaced: dict[str, str] = {}
-    refs = {}
+    metas = []
     for strip in plan.strips:
         for path in strip.files:
             if path not in replaced and rates[path] != plan.sample_rate:
                 replaced[path] = str(workdir / "stems" / f"{len(replaced):04d}.wav")
-                refs[path] = executor.submit(tasks.resample_stem, path, replaced[path], plan.sample_rate, num_returns=2)
+                metas.append(executor.submit(tasks.resample_stem, path, replaced[path], plan.sample_rate))
     if not replaced:
         return plan
-    frames = dict(zip(refs, executor.get([ref[0] for ref in refs.values()])))
-    strips = tuple(
-        dataclasses.replace(
-            strip,
-            files=tuple(replaced.get(path, path) for path in strip.files),
-            file_frames=tuple(frames.get(path, count) for path, count in zip(strip.files, strip.file_frames)),
-        )
-        for strip in plan.strips
-    )
+    executor.get(metas)
+    strips = tuple(dataclasses.replace(strip, files=tuple(replaced.get(path, path) for path in strip.files)) for strip in plan.strips)
     return dataclasses.replace(plan, strips=strips)
 
 
-def _mix(plan: RenderPlan, plan_ref, executor, workdir: Path, tracker: _Tracker, window: int) -> list[LoudnessPartial]:
+def _mix(run: _Run) -> list[LoudnessPartial]:
     """Stage 2: every chunk of every strip; returns the mix bus's loudness partials in order.
 
     A strip that carries state waits for its previous chunk; a time-parallel
     one does not, and a bus or master among them also gets its feeds' blocks
     of the previous chunk for its pre-roll.
     """
+    plan, tracker = run.plan, run.tracker
     states: dict[str, object] = {strip.name: None for strip in plan.strips}
     in_flight: list[tuple[object, list]] = []
     partial_refs = []
@@ -337,11 +332,11 @@ def _mix(plan: RenderPlan, plan_ref, executor, workdir: Path, tracker: _Tracker,
             if strip.first_frame(start) < start:
                 feeds = [previous[feed.source][strip.name] for feed in strip.feeds] + feeds
             if strip.kind == "master":
-                partial, state, meta = executor.submit(tasks.mix_chunk, plan_ref, start, stop, states[strip.name], str(workdir), *feeds, num_returns=3)
+                partial, state, meta = run.submit(tasks.mix_chunk, start, stop, states[strip.name], str(run.workdir), *feeds, num_returns=3)
                 partial_refs.append(partial)
             else:
                 targets = destinations(strip)
-                refs = executor.submit(tasks.strip_chunk, plan_ref, strip.name, start, stop, states[strip.name], *feeds, num_returns=len(targets) + 2)
+                refs = run.submit(tasks.strip_chunk, strip.name, start, stop, states[strip.name], *feeds, num_returns=len(targets) + 2)
                 outputs[strip.name] = dict(zip(targets, refs[: len(targets)]))
                 state, meta = refs[-2], refs[-1]
             if not strip.time_parallel:
@@ -349,112 +344,84 @@ def _mix(plan: RenderPlan, plan_ref, executor, workdir: Path, tracker: _Tracker,
             metas.append(meta)
         previous = outputs
         in_flight.append((partial_refs[-1], metas))
-        if len(in_flight) >= window:
+        if len(in_flight) >= run.window:
             oldest, oldest_metas = in_flight.pop(0)
-            executor.wait([oldest], 1)
+            run.executor.wait([oldest], 1)
             tracker.audio_s += tracker.audio_s_per_task
             tracker.finished(oldest_metas)
     for _, metas in in_flight:
         tracker.audio_s += tracker.audio_s_per_task
         tracker.finished(metas)
-    return executor.get(partial_refs)
+    return run.executor.get(partial_refs)
 
 
-def _master(plan, plan_ref, session, mix_report, executor, workdir: Path, tracker: _Tracker, window: int, ceiling_margin_db: float):
+def _master(run: _Run, mix_report, ceiling_margin_db: float):
     """Stage 3: the loudness stage, corrected until it lands; returns (gain_db, report, max GR dB, passes)."""
-    master = session.master
-    rate = plan.sample_rate
-    settings = {
-        "gain_db": 0.0,
-        "limiter": None,
-        "fade_in_frames": int(round(master.fade_in_s * rate)),
-        "fade_out_frames": int(round(master.fade_out_s * rate)),
-        "store": "master",
-    }
-    if master.loudness is None:
-        settings["preroll_frames"] = _loudness_stage_preroll(plan, None)
-        report, _ = _master_pass(plan, plan_ref, settings, executor, workdir, tracker, window)
+    loudness = run.plan.loudness
+    master_pass = loudness.first_pass(ceiling_margin_db=ceiling_margin_db)
+    if not loudness.normalises:
+        report, _ = _master_pass(run, master_pass)
         return 0.0, report, None, 1
-    target_lufs, ceiling_dbtp = master.loudness.target
     if not math.isfinite(mix_report.integrated_lufs):
         raise RenderError("the mix is silent (or shorter than 400 ms): there is no loudness to normalise to the target")
-    settings["limiter"] = _limiter(plan, session, ceiling_dbtp - ceiling_margin_db)
-    settings["preroll_frames"] = _loudness_stage_preroll(plan, settings["limiter"])
-    gain_db = target_lufs - mix_report.integrated_lufs
+    gain_db = loudness.target_lufs - mix_report.integrated_lufs
     for passes in range(1, MAX_LOUDNESS_PASSES + 1):
-        settings["gain_db"] = gain_db
-        report, reduction_db = _master_pass(plan, plan_ref, settings, executor, workdir, tracker, window)
-        error_lu = target_lufs - report.integrated_lufs
+        report, reduction_db = _master_pass(run, master_pass.with_gain(gain_db))
+        error_lu = loudness.target_lufs - report.integrated_lufs
         if abs(error_lu) <= LOUDNESS_TOLERANCE_LU:
             return gain_db, report, reduction_db, passes
         gain_db += error_lu
     raise RenderError(
-        f"loudness stage: could not land {target_lufs:g} LUFS under a {ceiling_dbtp:g} dBTP ceiling in "
+        f"loudness stage: could not land {loudness.target_lufs:g} LUFS under a {loudness.ceiling_dbtp:g} dBTP ceiling in "
         f"{MAX_LOUDNESS_PASSES} passes (last {report.integrated_lufs:.2f} LUFS); the mix may be too dense for this target"
     )
 
 
-def _limiter(plan: RenderPlan, session, ceiling_dbtp: float) -> Limiter:
-    """The loudness stage's true-peak limiter, as the session sets it, holding ``ceiling_dbtp``."""
-    limiter = session.master.limiter
-    return Limiter(plan.sample_rate, ceiling_dbtp=ceiling_dbtp, lookahead_s=limiter.lookahead_s, release_s=limiter.release_s)
-
-
-def _loudness_stage_preroll(plan: RenderPlan, limiter: Limiter | None) -> int | None:
-    """Pre-roll of the loudness stage's chunks (the limiter's settle time and the meter's), or None to carry state."""
-    extra_frames = meter_preroll_frames(plan.sample_rate, MASTER_TRUE_PEAK_OVERSAMPLING)
-    return chain_preroll_frames([limiter] if limiter else [], plan.sample_rate, plan.chunk_frames, extra_frames)
-
-
-def _master_pass(plan, plan_ref, settings: dict, executor, workdir: Path, tracker: _Tracker, window: int):
+def _master_pass(run: _Run, master_pass: MasterPass):
     """One run of the loudness stage over the whole timeline; returns (report, max gain reduction dB).
 
     With a pre-roll the chunks run at once; without, each resumes from the
     previous chunk's state.
     """
-    latency = settings["limiter"].latency_samples if settings["limiter"] else 0
-    settings_ref = executor.put(settings)
+    plan, window = run.plan, run.window
+    pass_ref = run.executor.put(master_pass)
     state, partials, states, metas = None, [], [], []
-    chunks = plan.chunks(plan.timeline_frames + latency)
-    for start, stop in chunks:
-        tracker.check_cancel(metas[-window:])
-        carried = state if settings["preroll_frames"] is None else None
-        partial, state, meta = executor.submit(tasks.master_chunk, plan_ref, settings_ref, start, stop, carried, str(workdir), num_returns=3)
+    for start, stop in plan.chunks(plan.timeline_frames + master_pass.latency_frames):
+        run.tracker.check_cancel(metas[-window:])
+        carried = state if master_pass.preroll_frames is None else None
+        partial, state, meta = run.submit(tasks.master_chunk, pass_ref, start, stop, carried, str(run.workdir), num_returns=3)
         partials.append(partial)
         states.append(state)
         metas.append(meta)
         if len(partials) > window:
-            executor.wait([partials[-window - 1]], 1)
-    report = LoudnessPartial.merge(executor.get(partials)).report()
-    reduction = max(max_gain_reduction_db(chunk_state["limiter"]) for chunk_state in executor.get(states)) if settings["limiter"] else None
-    tracker.finished(metas)
+            run.executor.wait([partials[-window - 1]], 1)
+    report = LoudnessPartial.merge(run.executor.get(partials)).report()
+    limiter_states = [chunk_state["limiter"] for chunk_state in run.executor.get(states)]
+    reduction = max(max_gain_reduction_db(limiter_state) for limiter_state in limiter_states) if master_pass.limiter else None
+    run.tracker.finished(metas)
     return report, reduction
 
 
-def _deliver(plan, plan_ref, session, executor, workdir: Path, tracker: _Tracker, trims_db: list[float]) -> list[dict]:
+def _deliver(run: _Run, trims_db: list[float]) -> list[dict]:
     """Stage 4: every output at once, each with its trim, in time chunks; returns their facts in session order."""
-    tracker.check_cancel([])
+    plan, workdir = run.plan, run.workdir
+    run.tracker.check_cancel([])
     encoded, metas = [], []
-    for index, (output, trim_db) in enumerate(zip(session.outputs, trims_db)):
-        spec = output.model_dump()
-        out_rate = output.sample_rate or plan.sample_rate
-        target = workdir / "out" / output.path
+    for deliverable, trim_db in zip(plan.deliverables, trims_db):
+        target = workdir / "out" / deliverable.path
         data_offset = None
-        if in_place(spec):
+        if deliverable.in_place:
             target.parent.mkdir(parents=True, exist_ok=True)
-            data_offset = pcmfile.create(target, spec, out_rate, 2, deliverable_frames(plan.timeline_frames, plan.sample_rate, out_rate))
-        grid = delivery_grid(plan.sample_rate, out_rate, plan.chunk_frames)
+            data_offset = pcmfile.create(target, deliverable.format, deliverable.bit_depth, deliverable.sample_rate, 2, deliverable.frames)
         partials = []
-        for start in range(0, plan.timeline_frames, grid):
-            stop = min(start + grid, plan.timeline_frames)
-            partial, meta = executor.submit(
-                tasks.deliver_chunk, plan_ref, spec, trim_db, str(workdir), "master", index, start, stop, str(target), data_offset, num_returns=2
-            )
+        for start in range(0, plan.timeline_frames, deliverable.grid_frames):
+            stop = min(start + deliverable.grid_frames, plan.timeline_frames)
+            partial, meta = run.submit(tasks.deliver_chunk, deliverable.index, trim_db, str(workdir), start, stop, str(target), data_offset, num_returns=2)
             partials.append(partial)
             metas.append(meta)
-        encoded.append(executor.submit(tasks.encode, plan_ref, spec, trim_db, str(workdir), index, str(target), *partials, num_returns=2))
-    facts = executor.get([ref[0] for ref in encoded])
-    tracker.finished(metas + [ref[1] for ref in encoded])
+        encoded.append(run.submit(tasks.encode, deliverable.index, trim_db, str(workdir), str(target), *partials, num_returns=2))
+    facts = run.executor.get([ref[0] for ref in encoded])
+    run.tracker.finished(metas + [ref[1] for ref in encoded])
     return facts
 
 

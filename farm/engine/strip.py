@@ -43,12 +43,8 @@ def destinations(strip: StripPlan) -> list[str]:
 def track_source(strip: StripPlan, start: int, stop: int, sample_rate: int) -> np.ndarray:
     """A track's clips over frames ``[start, stop)``, with clip gain and fades, summed."""
     out = np.zeros((stop - start, strip.channels))
-    for clip, path, file_frames in zip(strip.spec.clip_list, strip.files, strip.file_frames):
-        clip_start = int(round(clip.start_s * sample_rate))
-        offset = int(round(clip.offset_s * sample_rate))
-        length = file_frames - offset
-        if clip.duration_s is not None:
-            length = min(length, int(round(clip.duration_s * sample_rate)))
+    for clip, path, span in zip(strip.spec.clip_list, strip.files, strip.spans):
+        clip_start, offset, length = span.start_frame, span.offset_frames, span.frames
         lo, hi = max(start, clip_start), min(stop, clip_start + length)
         if lo >= hi:
             continue

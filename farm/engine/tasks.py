@@ -11,8 +11,6 @@ one chunk of audio or a strip's state at a time.
 
 from __future__ import annotations
 
-import hashlib
-import math
 import os
 import time
 from pathlib import Path
@@ -22,7 +20,6 @@ import soundfile
 import soxr
 
 from dsp import io as audio_io
-from dsp.dither import Quantiser
 from dsp.fades import fade_gain
 from dsp.limiter import reset_gain_reduction
 from dsp.loudness import LoudnessMeter, LoudnessPartial
@@ -31,12 +28,13 @@ from farm.errors import RenderError
 from farm.storage import stems
 
 from . import pcmfile
+from .delivery import DeliverablePlan
 from .diskspace import writing_into
+from .mastering import MASTER_TRUE_PEAK_OVERSAMPLING, MasterPass
 from .plan import (
     MIX_TRUE_PEAK_OVERSAMPLING,
     RenderPlan,
     first_frame,
-    meter_preroll_frames,
 )
 from .scratch import ScratchSignal
 from .strip import (
@@ -49,12 +47,10 @@ from .strip import (
 )
 
 DELIVERY_BLOCK_FRAMES = 1 << 18
-RESAMPLE_MARGIN_S = 0.05
-"""Input each side of a delivery chunk that the resampler reads, in seconds,
-times the decimation ratio when downsampling (soxr's VHQ filter was measured
-to reach about 5 ms, and 20 ms decimating 48 kHz to 8 kHz)."""
-MASTER_TRUE_PEAK_OVERSAMPLING = 8
-"""The loudness stage and the deliverables are metered at 8x, closer than BS.1770's 4x."""
+MIX_SIGNAL = "mix"
+"""The scratch signal the mixing stage writes and the loudness stage reads."""
+MASTER_SIGNAL = "master"
+"""The scratch signal the loudness stage writes and the deliverables read."""
 
 
 def _node() -> str:
@@ -73,8 +69,11 @@ def _meta(kind: str, started: float, **details) -> dict:
     return {"kind": kind, "node": _node(), "seconds": seconds, "started_at": time.time() - seconds, **details}
 
 
-def resample_stem(source: str, target: str, sample_rate: int) -> tuple[int, dict]:
-    """Resample a whole stem to ``sample_rate`` with soxr VHQ into a float32 WAV at ``target``; returns its frames."""
+def resample_stem(source: str, target: str, sample_rate: int) -> dict:
+    """Resample a whole stem to ``sample_rate`` with soxr VHQ into a float32 WAV at ``target``; returns meta.
+
+    The copy holds :func:`dsp.io.resampled_frames` frames, as the plan's clip spans expect.
+    """
     started = time.perf_counter()
     facts = stems.info(source)
     audio, rate = stems.read_frames(source, 0, facts.frames), facts.sample_rate
@@ -82,7 +81,7 @@ def resample_stem(source: str, target: str, sample_rate: int) -> tuple[int, dict
     resampled = audio_io.resample(audio, rate, sample_rate, "VHQ")
     with writing_into(Path(target).parent):
         audio_io.write(target, resampled, sample_rate, bit_depth="32f")
-    return resampled.shape[0], _meta("resample", started)
+    return _meta("resample", started)
 
 
 def strip_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict | None, *feed_blocks: np.ndarray):
@@ -119,40 +118,39 @@ def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, workd
     audio, feed_states = sum_feeds(strip, feeds, state, rate, stop - begin)
     audio, fx_states = run_effects(strip, audio, state)
     first, lo, metered = _on_timeline(audio, begin, start, stop, latency, plan.timeline_frames)
-    ScratchSignal(Path(workdir) / "mix").write(lo, metered[lo - first :])
+    ScratchSignal(Path(workdir) / MIX_SIGNAL).write(lo, metered[lo - first :])
     meter = LoudnessMeter(rate, 2, MIX_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
     meter.process(metered)
     new_state = None if strip.time_parallel else {"fx": fx_states, "feeds": feed_states, "meter": meter.state()}
     return meter.partial(), new_state, _meta("mix", started, strip="master")
 
 
-def master_chunk(plan: RenderPlan, settings: dict, start: int, stop: int, state: dict | None, workdir: str):
-    """Frames ``[start, stop)`` of the loudness stage: gain, true-peak limiter, fades.
+def master_chunk(plan: RenderPlan, master_pass: MasterPass, start: int, stop: int, state: dict | None, workdir: str):
+    """Frames ``[start, stop)`` of one pass of the loudness stage: gain, true-peak limiter, fades; written to the master signal.
 
-    ``settings`` holds ``gain_db``, ``limiter`` (a Limiter or None),
-    ``fade_in_frames``, ``fade_out_frames`` and ``preroll_frames`` (None to
-    carry ``state`` from the previous chunk; else the chunk starts from
-    silence that many frames early). The limiter's latency is removed so the
-    master lines up with the timeline. Returns the loudness partial of the
-    written frames, the new state (the limiter's largest gain reduction is
-    counted from ``start`` on) and meta.
+    Without the pass's pre-roll, ``state`` carries on from the previous
+    chunk; with it, the chunk starts from silence that many frames early.
+    The limiter's latency is removed so the master lines up with the
+    timeline. Returns the loudness partial of the written frames, the new
+    state (the limiter's largest gain reduction is counted from ``start``
+    on) and meta.
     """
     started = time.perf_counter()
-    rate, limiter, preroll = plan.sample_rate, settings["limiter"], settings["preroll_frames"]
-    latency = limiter.latency_samples if limiter else 0
+    rate, limiter, preroll = plan.sample_rate, master_pass.limiter, master_pass.preroll_frames
     begin = first_frame(start, preroll)
     if state is None:
         state = {"limiter": limiter.init_state(2) if limiter else None, "meter": None}
-    audio = ScratchSignal(Path(workdir) / "mix").read(begin, stop) * db_to_linear(settings["gain_db"])
+    audio = ScratchSignal(Path(workdir) / MIX_SIGNAL).read(begin, stop) * db_to_linear(master_pass.gain_db)
     limiter_state = state["limiter"]
     if limiter:
         warm, limiter_state = limiter.process(audio[: start - begin], limiter_state)
         limiter_state = reset_gain_reduction(limiter_state)
         limited, limiter_state = limiter.process(audio[start - begin :], limiter_state)
         audio = np.concatenate([warm, limited])
-    first, lo, metered = _on_timeline(audio, begin, start, stop, latency, plan.timeline_frames)
-    metered = metered * fade_gain(first, metered.shape[0], plan.timeline_frames, settings["fade_in_frames"], settings["fade_out_frames"])[:, None]
-    ScratchSignal(Path(workdir) / settings["store"]).write(lo, metered[lo - first :])
+    first, lo, metered = _on_timeline(audio, begin, start, stop, master_pass.latency_frames, plan.timeline_frames)
+    fades = fade_gain(first, metered.shape[0], plan.timeline_frames, master_pass.fade_in_frames, master_pass.fade_out_frames)
+    metered = metered * fades[:, None]
+    ScratchSignal(Path(workdir) / MASTER_SIGNAL).write(lo, metered[lo - first :])
     meter = LoudnessMeter(rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
     meter.process(metered)
     new_state = {"limiter": limiter_state, "meter": None if preroll is not None else meter.state()}
@@ -170,137 +168,97 @@ def _on_timeline(audio: np.ndarray, begin: int, start: int, stop: int, latency: 
     return first, lo, audio[first - (begin - latency) : max(lo, hi) - (begin - latency)]
 
 
-def dither_seed(session_name: str, output_path: str) -> int:
-    """A stable seed from the session and the output, so re-renders are bit-identical."""
-    digest = hashlib.sha256(f"{session_name}\0{output_path}".encode()).digest()
-    return int.from_bytes(digest[:8], "little")
+def deliver_chunk(plan: RenderPlan, index: int, trim_db: float, workdir: str, start: int, stop: int, target: str, data_offset: int | None):
+    """Frames ``[start, stop)`` of the master (on the deliverable's grid) as deliverable ``index``: resampled, trimmed, quantised.
 
-
-def delivery_grid(sample_rate: int, out_rate: int, chunk_frames: int) -> int:
-    """Frames (at ``sample_rate``) per delivery chunk: ``chunk_frames`` rounded to whole resampling periods.
-
-    A chunk that starts on a whole period starts on a whole output frame, so
-    chunks resampled apart line up with the one-pass resampling.
-    """
-    period = sample_rate // math.gcd(sample_rate, out_rate)
-    return max(1, round(chunk_frames / period)) * period
-
-
-def resample_margin_frames(sample_rate: int, out_rate: int) -> int:
-    """Input frames each side of a chunk that soxr's VHQ filter reaches, in whole resampling periods."""
-    if out_rate == sample_rate:
-        return 0
-    period = sample_rate // math.gcd(sample_rate, out_rate)
-    frames = RESAMPLE_MARGIN_S * sample_rate * max(1.0, sample_rate / out_rate)
-    return math.ceil(frames / period) * period
-
-
-def deliver_chunk(
-    plan: RenderPlan, output: dict, trim_db: float, workdir: str, store: str, index: int, start: int, stop: int, target: str, data_offset: int | None
-):
-    """Frames ``[start, stop)`` of the master (on :func:`delivery_grid`) as deliverable ``index``: resampled, trimmed, quantised.
-
-    The chunk is resampled with soxr VHQ from the master with
-    :func:`resample_margin_frames` each side, which matches resampling the
-    whole master to within 1e-15. It is quantised with TPDF dither drawn for
-    its frames' positions (:class:`dsp.dither.Quantiser`), written to the
-    ``deliver-<index>`` store at the output rate, or straight into the file
-    at ``target`` when it is made for writing in place (``data_offset``, see
-    :mod:`farm.pcmfile`), and metered from the values written (8x true peak),
-    with a meter pre-roll recomputed the same way.
-    Shaped dither feeds its error back from sample to sample, so such a
-    deliverable's chunks are written unquantised and :func:`encode` quantises
-    and meters them in order. Returns the loudness partial (None for shaped
-    dither) and meta.
+    The chunk is resampled with soxr VHQ from the master with the plan's
+    margin each side, which matches resampling the whole master to within
+    1e-15. It is quantised with TPDF dither drawn for its frames' positions
+    (:class:`dsp.dither.Quantiser`), written to the deliverable's scratch
+    signal at the output rate, or straight into the file at ``target`` when
+    it is written in place (``data_offset``, see :mod:`farm.engine.pcmfile`),
+    and metered from the values written (8x true peak), after a meter
+    pre-roll made the same way. Shaped dither feeds its error back from
+    sample to sample, so such a deliverable's chunks are kept unquantised and
+    :func:`encode` quantises and meters them in order. Returns the loudness
+    partial (None for shaped dither) and meta.
     """
     started = time.perf_counter()
-    rate = plan.sample_rate
-    out_rate = output["sample_rate"] or rate
-    period = rate // math.gcd(rate, out_rate)
-    meter_frames = math.ceil(meter_preroll_frames(out_rate, MASTER_TRUE_PEAK_OVERSAMPLING) * rate / out_rate / period) * period
-    margin = resample_margin_frames(rate, out_rate)
-    lo = max(start - meter_frames - margin, 0)
+    deliverable = plan.deliverables[index]
+    rate, out_rate = plan.sample_rate, deliverable.sample_rate
+    margin = deliverable.margin_frames
+    lo = max(start - deliverable.meter_frames - margin, 0)
     hi = min(stop + margin, plan.timeline_frames) if margin else stop
-    block = ScratchSignal(Path(workdir) / store).read(lo, hi)
+    block = ScratchSignal(Path(workdir) / MASTER_SIGNAL).read(lo, hi)
     if out_rate != rate:
         block = soxr.resample(block, rate, out_rate, quality="VHQ")
     out_lo, out_start, out_stop = (frame * out_rate // rate for frame in (lo, start, stop))
     if stop >= plan.timeline_frames:
         out_stop = out_lo + block.shape[0]
-    metered_from = max(start - meter_frames, 0) * out_rate // rate
+    metered_from = max(start - deliverable.meter_frames, 0) * out_rate // rate
     block = block[metered_from - out_lo : out_stop - out_lo] * db_to_linear(trim_db)
-    quantiser = _quantiser(plan, output)
-    shaped = quantiser is not None and quantiser.dither == "shaped"
+    quantiser = deliverable.quantiser
     if quantiser is None:
         block = block.astype(np.float32).astype(np.float64)
-    elif not shaped:
+    elif not deliverable.shaped:
         block, _ = quantiser.process(block, {**quantiser.init_state(2), "frame": np.array(metered_from, dtype=np.int64)})
-    samples = _to_store(block[out_start - metered_from :], output)
+    samples = _as_written(block[out_start - metered_from :], deliverable)
     if data_offset is None:
-        _delivery_signal(workdir, index, output).write(out_start, samples)
+        _scratch(workdir, deliverable).write(out_start, samples)
     else:
-        pcmfile.write(target, output, data_offset, out_start, samples)
-    if shaped:
+        pcmfile.write(target, deliverable.format, deliverable.bit_depth, data_offset, out_start, samples)
+    if deliverable.shaped:
         return None, _meta("deliver", started)
     meter = LoudnessMeter(out_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING, start_frame=out_start, preroll_frames=out_start - metered_from)
     meter.process(block)
     return meter.partial(), _meta("deliver", started)
 
 
-def encode(plan: RenderPlan, output: dict, trim_db: float, workdir: str, index: int, target: str, *partials):
+def encode(plan: RenderPlan, index: int, trim_db: float, workdir: str, target: str, *partials):
     """Finish deliverable ``index`` at ``target`` from its chunks (:func:`deliver_chunk`, one partial each, in order).
 
-    A file written in place (:func:`in_place`) is already whole; any other is
-    written here from the chunks' store, shaped dither applied in order and
-    the result metered as it is written. Returns the file's facts (path,
-    format, rate, bit depth, frames, bytes, and the loudness of the samples
-    written, 8x true peak) and meta.
+    A file written in place is already whole; any other is written here from
+    the chunks' scratch signal, shaped dither applied in order and the result
+    metered as it is written. Returns the file's facts (path, format, rate,
+    bit depth, frames, bytes, and the loudness of the samples written, 8x
+    true peak) and meta.
     """
     started = time.perf_counter()
-    out_rate = output["sample_rate"] or plan.sample_rate
-    quantiser = _quantiser(plan, output)
-    if in_place(output):
+    deliverable = plan.deliverables[index]
+    if deliverable.in_place:
         merged, frames = LoudnessPartial.merge(partials), soundfile.info(target).frames
         if merged.end_frame != frames:
-            raise RenderError(f"{output['path']}: the chunks wrote {merged.end_frame} frames into a file made for {frames}")
+            raise RenderError(f"{deliverable.path}: the chunks wrote {merged.end_frame} frames into a file made for {frames}")
         loudness = merged.report()
     else:
-        loudness, frames = _write_from_store(plan, output, workdir, index, target, quantiser, partials)
+        loudness, frames = _write_from_scratch(deliverable, workdir, target, partials)
+    bit_depth = deliverable.bit_depth
     return {
-        "path": output["path"],
-        "format": output["format"],
-        "bit_depth": output["bit_depth"],
-        "sample_rate": out_rate,
-        "dither": output["dither"] if quantiser else "none",
+        "path": deliverable.path,
+        "format": deliverable.format,
+        "bit_depth": bit_depth if bit_depth == "32f" else int(bit_depth),
+        "sample_rate": deliverable.sample_rate,
+        "dither": deliverable.dither,
         "trim_db": trim_db,
         "frames": frames,
-        "duration_s": frames / out_rate,
+        "duration_s": frames / deliverable.sample_rate,
         "bytes": os.path.getsize(target),
         "loudness": loudness.to_dict(),
     }, _meta("encode", started)
 
 
-def in_place(output: dict) -> bool:
-    """Whether deliverable chunks write straight into the file (:mod:`farm.pcmfile`); not with shaped dither, which runs in order."""
-    return pcmfile.supports(output) and output["dither"] != "shaped"
-
-
-def deliverable_frames(frames: int, sample_rate: int, out_rate: int) -> int:
-    """Frames of a deliverable made from ``frames`` at ``sample_rate``: soxr's count, ``frames * out_rate / sample_rate`` rounded half up."""
-    return (2 * frames * out_rate + sample_rate) // (2 * sample_rate)
-
-
-def _write_from_store(plan: RenderPlan, output: dict, workdir: str, index: int, target: str, quantiser: Quantiser | None, partials):
-    """Write a deliverable from its chunks' store; returns (loudness report, frames)."""
-    out_rate = output["sample_rate"] or plan.sample_rate
-    source = _delivery_signal(workdir, index, output)
+def _write_from_scratch(deliverable: DeliverablePlan, workdir: str, target: str, partials) -> tuple:
+    """Write a deliverable from its chunks' scratch signal; returns (loudness report, frames)."""
+    source = _scratch(workdir, deliverable)
     frames = source.frames()
-    shaped = quantiser is not None and quantiser.dither == "shaped"
+    quantiser, shaped = deliverable.quantiser, deliverable.shaped
     q_state = quantiser.init_state(2) if shaped else None
-    meter = LoudnessMeter(out_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING) if shaped else None
-    subtype = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}[str(output["bit_depth"])]
+    meter = LoudnessMeter(deliverable.sample_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING) if shaped else None
     _make_folder_in(Path(workdir), Path(target).parent)
-    with writing_into(Path(target).parent), audio_io.open_for_writing(target, out_rate, 2, output["format"], subtype) as handle:
+    with (
+        writing_into(Path(target).parent),
+        audio_io.open_for_writing(target, deliverable.sample_rate, 2, deliverable.format, deliverable.subtype) as handle,
+    ):
         for begin in range(0, frames, DELIVERY_BLOCK_FRAMES):
             block = source.read(begin, min(begin + DELIVERY_BLOCK_FRAMES, frames))
             if shaped:
@@ -318,26 +276,13 @@ def _make_folder_in(workdir: Path, folder: Path) -> None:
         current.mkdir(exist_ok=True)
 
 
-def _delivery_signal(workdir: str, index: int, output: dict) -> ScratchSignal:
-    """Where deliverable ``index``'s chunks wait to be written: the file's own samples as int32 or float32, float64 before shaped dither."""
-    if str(output["bit_depth"]) == "32f":
-        dtype = np.float32
-    else:
-        dtype = np.float64 if output["dither"] == "shaped" else np.int32
-    return ScratchSignal(Path(workdir) / f"deliver-{index}", dtype=dtype)
+def _scratch(workdir: str, deliverable: DeliverablePlan) -> ScratchSignal:
+    """Where deliverable's chunks wait to be written, at its rate."""
+    return ScratchSignal(Path(workdir) / f"deliver-{deliverable.index}", dtype=deliverable.scratch_dtype)
 
 
-def _to_store(block: np.ndarray, output: dict) -> np.ndarray:
+def _as_written(block: np.ndarray, deliverable: DeliverablePlan) -> np.ndarray:
     """Quantised float samples as the int32 that libsndfile writes exactly (the bit depth's steps in the top bits)."""
-    bit_depth = str(output["bit_depth"])
-    if bit_depth == "32f" or output["dither"] == "shaped":
+    if deliverable.bit_depth == "32f" or deliverable.shaped:
         return block
     return np.round(block * 2.0 ** 31).astype(np.int32)
-
-
-def _quantiser(plan: RenderPlan, output: dict) -> Quantiser | None:
-    bit_depth = str(output["bit_depth"])
-    if bit_depth == "32f":
-        return None
-    return Quantiser(int(bit_depth), output["dither"], dither_seed(plan.session_name, output["path"]))
-

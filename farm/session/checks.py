@@ -10,6 +10,7 @@ from dsp.errors import DspError
 from farm.storage import stems
 
 from . import samplescan
+from .clips import clip_span
 from .effects import MAX_TOTAL_IMPULSE_RESPONSE_S, build_effect
 from .model import MASTER, REPORT_NAME, Clip, Output, Session, tracks_reaching_master
 from .paths import locate
@@ -175,12 +176,13 @@ def check_files(session: Session, folder: Path | str, roots: list[Path]) -> tupl
 
 
 def _clip_length_s(clip: Clip, facts: audio_io.AudioInfo) -> float:
-    return clip.duration_s if clip.duration_s is not None else facts.duration_s - clip.offset_s
+    """How long a clip plays, in seconds, at its file's own rate."""
+    return clip_span(clip, facts.frames, facts.sample_rate, facts.sample_rate).frames / facts.sample_rate
 
 
-def check_duration(session: Session, files: dict[str, audio_io.AudioInfo], max_duration_s: float | None) -> list[str]:
-    """The timeline (last clip end plus ``master.tail_s``, as the plan lays it out) against ``max_duration_s``
-    seconds, and the master fades against the timeline; computed from the clips alone.
+def check_duration(session: Session, files: dict[str, audio_io.AudioInfo], sample_rate: int, max_duration_s: float | None) -> list[str]:
+    """The timeline (last clip end plus ``master.tail_s``, as the plan lays it out at ``sample_rate`` Hz)
+    against ``max_duration_s`` seconds, and the master fades against the timeline; computed from the clips alone.
 
     A clip whose file could not be read counts with its ``duration_s``, or as
     ending where it starts.
@@ -188,7 +190,10 @@ def check_duration(session: Session, files: dict[str, audio_io.AudioInfo], max_d
     ends = []
     for where, clip in _clip_fields(session):
         facts = files.get(clip.file)
-        length_s = _clip_length_s(clip, facts) if facts else (clip.duration_s or 0.0)
+        if facts:
+            length_s = clip_span(clip, facts.frames, facts.sample_rate, sample_rate).frames / sample_rate
+        else:
+            length_s = clip.duration_s or 0.0
         field = where.rsplit(".", 1)[0] + ".start_s" if clip.start_s > 0 else where
         ends.append((clip.start_s + length_s, field))
     end_s, where = max(ends, key=lambda end: end[0], default=(0.0, "tracks"))
@@ -275,14 +280,9 @@ def _plays_only_silence(session: Session, scans: dict[str, samplescan.SampleScan
     for track in session.tracks:
         for clip in track.clip_list if track.name in heard else ():
             found = scans.get(clip.file)
-            if found is None or not found.is_silent(*_clip_frames(clip, found)):
+            if found is None:
+                return False
+            span = clip_span(clip, found.frames, found.sample_rate, found.sample_rate)
+            if not found.is_silent(span.offset_frames, span.offset_frames + span.frames):
                 return False
     return bool(heard)
-
-
-def _clip_frames(clip: Clip, found: samplescan.SampleScan) -> tuple[int, int]:
-    """The frames ``[start, stop)`` of its file that a clip plays."""
-    start = int(round(clip.offset_s * found.sample_rate))
-    if clip.duration_s is None:
-        return start, found.frames
-    return start, min(start + int(round(clip.duration_s * found.sample_rate)), found.frames)

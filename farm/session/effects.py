@@ -103,16 +103,22 @@ def _bounded(name: str, hint: object) -> object:
 EqBandSpec = pydantic.create_model("EqBandSpec", __base__=_Spec, **_fields_of(EqBand))
 
 _OVERRIDES: dict[str, dict[str, tuple[object, object]]] = {
-    "eq": {"bands": (list[EqBandSpec], Field([], max_length=MAX_EQ_BANDS))},
-    "delay": {"time_s": (Seconds | None, None), "time_note": (Text | None, None)},
-    "convolution": {"ir_file": (Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS)], ...)},
+    "eq": {"bands": (list[EqBandSpec], Field([], max_length=MAX_EQ_BANDS, description="The bands, in order, as one cascade; none passes the signal unchanged."))},
+    "delay": {
+        "time_s": (Seconds | None, Field(None, description="Delay time in seconds, up to 20, rounded to the nearest sample (at least one). Give time_s or time_note.")),
+        "time_note": (
+            Text | None,
+            Field(None, description='Delay time as a note value at the session\'s tempo_bpm: "1/4" one beat, "1/8." dotted, "1/8t" triplet, "3/16"; denominators 1 to 128. Give time_s or time_note.'),
+        ),
+    },
+    "convolution": {"ir_file": (Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS, description="The impulse response, an audio file relative to the session file's folder.")], ...)},
 }
 
 
 def _spec_model(name: str, cls: type[Effect]) -> type[BaseModel]:
     fields = _fields_of(cls)
     fields.update(_OVERRIDES.get(name, {}))
-    return pydantic.create_model(f"{cls.__name__}Spec", __base__=_Spec, type=(Literal[name], ...), **fields)
+    return pydantic.create_model(f"{cls.__name__}Spec", __base__=_Spec, type=(Literal[name], Field(description="Which effect this entry is.")), **fields)
 
 
 SPEC_MODELS: dict[str, type[BaseModel]] = {name: _spec_model(name, cls) for name, cls in EFFECTS.items()}

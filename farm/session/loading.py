@@ -20,7 +20,8 @@ from .checks import (
     check_meaning,
     check_sample_data,
 )
-from .model import DEFAULT_MAX_DURATION_S, MAX_PROBLEMS, Session
+from .clips import ClipSpan, clip_span
+from .model import DEFAULT_MAX_DURATION_S, DEFAULT_SAMPLE_RATE_HZ, MAX_PROBLEMS, Session
 from .paths import locate
 from .problems import format_pydantic_error, relative_to_folder, session_error
 from .reading import read_document
@@ -44,6 +45,9 @@ class LoadedSession:
     effects : dict
         Each strip's name (``"master"`` for the master) -> its insert chain,
         built at ``sample_rate`` while validating, for the compiler to use.
+    spans : dict
+        Each track's name -> where each of its clips plays at ``sample_rate``
+        (:class:`~farm.session.clips.ClipSpan`, in ``clip_list`` order).
     roots : tuple
         The folders paths may point into.
     """
@@ -53,7 +57,18 @@ class LoadedSession:
     sample_rate: int
     files: dict[str, audio_io.AudioInfo]
     effects: dict[str, tuple[Effect, ...]]
+    spans: dict[str, tuple[ClipSpan, ...]]
     roots: tuple[Path, ...] = ()
+
+    @property
+    def content_frames(self) -> int:
+        """Frames from the start of the timeline to the end of its last clip, at ``sample_rate``."""
+        return max((span.end_frame for spans in self.spans.values() for span in spans), default=0)
+
+    @property
+    def timeline_frames(self) -> int:
+        """Frames the session lasts: its last clip's end plus ``master.tail_s``, at ``sample_rate``."""
+        return self.content_frames + round(self.session.master.tail_s * self.sample_rate)
 
     @property
     def folder(self) -> Path | str:
@@ -110,8 +125,8 @@ def validate(
     folder = storage.parent(source) if isinstance(source, str) else source.parent
     roots = [] if isinstance(folder, str) else [folder.resolve()] + [Path(root).resolve() for root in allowed_roots]
     files, file_problems = check_files(session, folder, roots)
-    problems += file_problems + check_duration(session, files, max_duration_s)
-    sample_rate = session.sample_rate or (next(iter(files.values())).sample_rate if files else 48000)
+    sample_rate = int(session.sample_rate or (next(iter(files.values())).sample_rate if files else DEFAULT_SAMPLE_RATE_HZ))
+    problems += file_problems + check_duration(session, files, sample_rate, max_duration_s)
     effects: dict[str, tuple[Effect, ...]] = {}
     if files or session.sample_rate:
         effects, effect_problems = check_effects(session, sample_rate, folder, roots)
@@ -121,4 +136,8 @@ def validate(
     if problems:
         shown = problems[:MAX_PROBLEMS]
         raise session_error(source, [relative_to_folder(problem, folder) for problem in shown] if isinstance(folder, Path) else shown, len(problems))
-    return LoadedSession(session, source, int(sample_rate), files, effects, tuple(roots))
+    spans = {
+        track.name: tuple(clip_span(clip, files[clip.file].frames, files[clip.file].sample_rate, sample_rate) for clip in track.clip_list)
+        for track in session.tracks
+    }
+    return LoadedSession(session, source, sample_rate, files, effects, spans, tuple(roots))

@@ -14,6 +14,8 @@ from .samplescan import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
 FORMAT = "mixfarm/1"
 MASTER = "master"
 REPORT_NAME = "report.json"
+DEFAULT_SAMPLE_RATE_HZ = 48000
+"""The render rate of a session that names no rate and no stem."""
 """The render report's file name in the output folder; no output may take it."""
 
 DEFAULT_MAX_DURATION_S = 4 * 3600
@@ -73,45 +75,51 @@ class _Model(BaseModel):
 class Clip(_Model):
     """A region of a stem placed on the timeline."""
 
-    file: FilePath
-    start_s: float = Field(0.0, ge=0.0)
-    offset_s: float = Field(0.0, ge=0.0)
-    duration_s: float | None = Field(None, gt=0.0)
-    gain_db: float = Field(0.0, ge=-96.0, le=48.0)
-    fade_in_s: float = Field(0.0, ge=0.0)
-    fade_out_s: float = Field(0.0, ge=0.0)
-    fade_shape: FadeShape = "equal_power"
+    file: FilePath = Field(description="The audio file the clip plays, relative to the session file's folder.")
+    start_s: float = Field(0.0, ge=0.0, description="Where the clip starts on the timeline, in seconds.")
+    offset_s: float = Field(0.0, ge=0.0, description="Where in its file the clip starts playing, in seconds; before the file's end.")
+    duration_s: float | None = Field(
+        None, gt=0.0, description="How long the clip plays, in seconds; null plays to the end of the file. offset_s + duration_s may not pass the file's end."
+    )
+    gain_db: float = Field(0.0, ge=-96.0, le=48.0, description="Clip gain in dB, before the track's polarity and effects.")
+    fade_in_s: float = Field(0.0, ge=0.0, description="Fade-in at the clip's start, in seconds.")
+    fade_out_s: float = Field(0.0, ge=0.0, description="Fade-out at the clip's end, in seconds; fade_in_s + fade_out_s may not pass the clip's length.")
+    fade_shape: FadeShape = Field("equal_power", description="The curve of both clip fades.")
 
 
 class Send(_Model):
     """A feed from a track or bus into a bus."""
 
-    bus: Name
-    level_db: float = Field(0.0, ge=-144.0, le=24.0)
-    pre_fader: bool = False
+    bus: Name = Field(description="The bus fed: the name of one of the session's buses.")
+    level_db: float = Field(0.0, ge=-144.0, le=24.0, description="Send level in dB; automatable as sends.<bus>.level_db.")
+    pre_fader: bool = Field(False, description="true: tap after the effects, before width, fader and pan; false: tap after the pan.")
 
 
 class Strip(_Model):
     """What tracks and buses share: effects, fader, pan, sends, routing."""
 
-    name: StripName
-    gain_db: float = Field(0.0, ge=-144.0, le=24.0)
-    pan: float = Field(0.0, ge=-1.0, le=1.0)
-    width: float = Field(1.0, ge=0.0, le=2.0)
-    polarity_invert: bool = False
-    mute: bool = False
-    solo: bool = False
-    fx: list[FxSpec] = Field([], max_length=MAX_FX_PER_STRIP)
-    sends: list[Send] = Field([], max_length=MAX_SENDS_PER_STRIP)
-    output: Name = MASTER
-    automation: dict[AutomationKey, Points] = Field({}, max_length=MAX_AUTOMATION_LANES)
+    name: StripName = Field(description="Unique across tracks and buses; master is reserved.")
+    gain_db: float = Field(0.0, ge=-144.0, le=24.0, description="Fader level in dB, after the effects and width; automatable.")
+    pan: float = Field(0.0, ge=-1.0, le=1.0, description="-1 hard left, 0 centre, +1 hard right; after the fader; automatable.")
+    width: float = Field(1.0, ge=0.0, le=2.0, description="Mid/side stereo width after the effects: 0 mono, 1 unchanged, 2 widest.")
+    polarity_invert: bool = Field(False, description="Invert the polarity, before the effects.")
+    mute: bool = Field(False, description="Silence the strip: its output and its sends.")
+    solo: bool = Field(False, description="When any strip is soloed, only soloed paths sound (see Routing).")
+    fx: list[FxSpec] = Field([], max_length=MAX_FX_PER_STRIP, description="Insert effects, in signal order.")
+    sends: list[Send] = Field([], max_length=MAX_SENDS_PER_STRIP, description="Feeds into buses, besides the output.")
+    output: Name = Field(MASTER, description="Where the strip's signal goes: a bus's name or master.")
+    automation: dict[AutomationKey, Points] = Field(
+        {}, max_length=MAX_AUTOMATION_LANES, description="Breakpoint envelopes, [[time_s, value], ...], by parameter: gain_db, pan, sends.<bus>.level_db."
+    )
 
 
 class Track(Strip):
     """A track: a stem (``file``) or clips, through its strip."""
 
-    file: FilePath | None = None
-    clips: Annotated[list[Clip], Field(max_length=MAX_CLIPS_PER_TRACK)] | None = None
+    file: FilePath | None = Field(None, description="A stem played from 0 s to its end: shorthand for one clip. Give file or clips, not both.")
+    clips: Annotated[list[Clip], Field(max_length=MAX_CLIPS_PER_TRACK)] | None = Field(
+        None, description="Regions of stems placed on the timeline, summed. Give file or clips, not both."
+    )
 
     @pydantic.model_validator(mode="after")
     def _one_source(self) -> "Track":
@@ -132,9 +140,9 @@ class Bus(Strip):
 class Loudness(_Model):
     """The loudness stage's target: a preset and/or explicit values."""
 
-    preset: Literal[tuple(LOUDNESS_PRESETS)] | None = None  # type: ignore[valid-type]
-    target_lufs: float | None = Field(None, ge=-70.0, le=0.0)
-    true_peak_dbtp: float | None = Field(None, ge=-20.0, le=0.0)
+    preset: Literal[tuple(LOUDNESS_PRESETS)] | None = Field(None, description="A platform's target and ceiling (see the presets).")  # type: ignore[valid-type]
+    target_lufs: float | None = Field(None, ge=-70.0, le=0.0, description="Integrated loudness target in LUFS; overrides the preset's.")
+    true_peak_dbtp: float | None = Field(None, ge=-20.0, le=0.0, description="True-peak ceiling in dBTP; overrides the preset's.")
 
     @pydantic.model_validator(mode="after")
     def _resolvable(self) -> "Loudness":
@@ -154,42 +162,42 @@ class Loudness(_Model):
 class LimiterSettings(_Model):
     """The loudness stage's final true-peak limiter."""
 
-    lookahead_s: float = Field(0.005, gt=0.0, le=MAX_LOOKAHEAD_S)
-    release_s: float = Field(0.05, gt=0.0, le=5.0)
+    lookahead_s: float = Field(0.005, gt=0.0, le=MAX_LOOKAHEAD_S, description="Look-ahead in seconds: the length of the gain's attack ramp.")
+    release_s: float = Field(0.05, gt=0.0, le=5.0, description="Release time constant in seconds.")
 
 
 class Master(_Model):
     """The master: its chain, the loudness stage, fades and tail."""
 
-    fx: list[FxSpec] = Field([], max_length=MAX_FX_PER_STRIP)
-    loudness: Loudness | None = None
-    limiter: LimiterSettings = LimiterSettings()
-    fade_in_s: float = Field(0.0, ge=0.0)
-    fade_out_s: float = Field(0.0, ge=0.0)
-    tail_s: float = Field(2.0, ge=0.0, le=600.0)
+    fx: list[FxSpec] = Field([], max_length=MAX_FX_PER_STRIP, description="The master's insert effects, in order, before the loudness stage.")
+    loudness: Loudness | None = Field(None, description="The loudness target; null: no normalisation and no limiter.")
+    limiter: LimiterSettings = Field(LimiterSettings(), description="The loudness stage's true-peak limiter; used only with loudness.")
+    fade_in_s: float = Field(0.0, ge=0.0, description="Equal-power fade-in at the start of the timeline, in seconds.")
+    fade_out_s: float = Field(0.0, ge=0.0, description="Equal-power fade-out at the end of the timeline (tail included), in seconds.")
+    tail_s: float = Field(2.0, ge=0.0, le=600.0, description="Seconds rendered after the last clip ends, for reverb and delay tails.")
 
 
 class Output(_Model):
     """One deliverable file."""
 
-    path: FilePath
-    format: Literal["wav", "aiff", "flac"] = "wav"
-    bit_depth: Literal[16, 24, "32f"] = 24
-    sample_rate: SampleRate | None = None
-    dither: Literal["none", "tpdf", "shaped"] = "tpdf"
+    path: FilePath = Field(description="The file to write, relative to the output folder.")
+    format: Literal["wav", "aiff", "flac"] = Field("wav", description="The file format.")
+    bit_depth: Literal[16, 24, "32f"] = Field(24, description="16- or 24-bit integer PCM, or 32f for 32-bit float (not with flac).")
+    sample_rate: SampleRate | None = Field(None, description="The file's rate in Hz, resampled before dither; null: the render rate.")
+    dither: Literal["none", "tpdf", "shaped"] = Field("tpdf", description="Dither before quantising to 16 or 24 bits; ignored for 32f.")
 
 
 class Session(_Model):
     """A whole session, format ``mixfarm/1``."""
 
-    format: Literal["mixfarm/1"]
-    name: Name = "untitled"
-    sample_rate: SampleRate | None = None
-    tempo_bpm: float | None = Field(None, gt=0.0, le=1000.0)
-    tracks: list[Track] = Field(min_length=1, max_length=MAX_TRACKS)
-    buses: list[Bus] = Field([], max_length=MAX_BUSES)
-    master: Master = Master()
-    outputs: list[Output] = Field([Output(path="master.wav")], max_length=MAX_OUTPUTS)
+    format: Literal["mixfarm/1"] = Field(description="The format and its version.")
+    name: Name = Field("untitled", description="The session's name; it seeds the dither, with each output's path.")
+    sample_rate: SampleRate | None = Field(None, description="The render rate in Hz; null: the rate of the first stem.")
+    tempo_bpm: float | None = Field(None, gt=0.0, le=1000.0, description="Quarter notes per minute; needed only by a delay's time_note.")
+    tracks: list[Track] = Field(min_length=1, max_length=MAX_TRACKS, description="The tracks.")
+    buses: list[Bus] = Field([], max_length=MAX_BUSES, description="The buses.")
+    master: Master = Field(Master(), description="The master: its effects, the loudness stage, fades and tail.")
+    outputs: list[Output] = Field([Output(path="master.wav")], max_length=MAX_OUTPUTS, description="The deliverables, all rendered from one master.")
 
 
 def routes(strip: Strip) -> set[str]:

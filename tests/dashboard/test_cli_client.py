@@ -18,7 +18,7 @@ import pytest
 import soundfile
 import yaml
 
-from dashboard.commands import main
+from farm.cli import main
 from tests.helpers.service import ServiceProcess, free_port, wait_for_state
 
 RATE = 48000

@@ -17,11 +17,8 @@ import yaml
 
 from farm.engine.executor import LocalExecutor
 from farm.engine.render import render
+from tests.helpers.s3server import moto_server
 from tests.helpers.service import ServiceProcess, free_port, long_bundle, wait_for_state
-
-boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
-pytest.importorskip("s3fs")
 
 BUCKET = "farm-bucket"
 PREFIX = "studio/farm"
@@ -56,19 +53,8 @@ def room_bundle() -> bytes:
 
 @pytest.fixture(scope="module")
 def s3():
-    port = free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    environment = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-    }
-    client = boto3.client("s3", endpoint_url=environment["AWS_ENDPOINT_URL"], aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    yield client, environment
-    server.stop()
+    with moto_server(BUCKET) as server:
+        yield server
 
 
 def keys(client, prefix: str) -> list[str]:
@@ -78,9 +64,8 @@ def keys(client, prefix: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def service(s3, tmp_path_factory):
-    _, environment = s3
     # A Ray cluster of its own (not one another process started on this machine): its workers get the AWS_* variables.
-    environment = {**environment, "RAY_ADDRESS": "local"}
+    environment = {**s3.environment, "RAY_ADDRESS": "local"}
     service = ServiceProcess(tmp_path_factory.mktemp("s3-service") / "data", environment, ("--storage", f"s3://{BUCKET}/{PREFIX}", "--max-running", "1"))
     yield service
     service.stop()
@@ -102,8 +87,7 @@ def room_job(api):
 
 
 def test_a_job_reads_its_bundle_from_and_writes_its_outputs_to_the_bucket(room_job, s3, service):
-    client, _ = s3
-    assert keys(client, f"{PREFIX}/jobs/{room_job['id']}/") == [
+    assert keys(s3.client, f"{PREFIX}/jobs/{room_job['id']}/") == [
         "bundle/irs/room.wav",
         "bundle/session.yaml",
         "bundle/stems/tone.wav",
@@ -133,11 +117,10 @@ def test_the_job_page_analyses_an_output_in_the_bucket(room_job, service):
 
 
 def test_an_output_gone_from_the_bucket_is_410_naming_it(api, s3):
-    client, _ = s3
     created = api.post("/api/jobs", files={"bundle": ("room.zip", room_bundle())}, data={"name": "vanishing"})
     job = wait_for_state(api, created.json()["id"], {"succeeded", "failed", "cancelled"})
     assert job["state"] == "succeeded", job["error"]
-    client.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/jobs/{job['id']}/out/master.wav")
+    s3.client.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/jobs/{job['id']}/out/master.wav")
     response = api.get(f"/api/jobs/{job['id']}/outputs/master.wav")
     assert response.status_code == 410
     assert response.json()["detail"] == f"job {job['id']!r}: output 'master.wav' is no longer in storage"
@@ -146,19 +129,18 @@ def test_an_output_gone_from_the_bucket_is_410_naming_it(api, s3):
 
 
 def test_a_retried_job_renders_again_into_a_cleared_output_folder(api, s3):
-    client, _ = s3
     blocker = api.post("/api/jobs", files={"bundle": ("long.zip", long_bundle(240.0, name="blocker"))}).json()
     wait_for_state(api, blocker["id"], {"running"}, 60)
     waiting = api.post("/api/jobs", files={"bundle": ("room.zip", room_bundle())}, data={"name": "retried"}).json()
     assert api.post(f"/api/jobs/{waiting['id']}/cancel").json()["state"] == "cancelled"
     assert api.post(f"/api/jobs/{blocker['id']}/cancel").status_code == 200
     wait_for_state(api, blocker["id"], {"cancelled"}, 60)
-    client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/jobs/{waiting['id']}/out/stale.wav", Body=b"left over")
+    s3.client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/jobs/{waiting['id']}/out/stale.wav", Body=b"left over")
     assert api.post(f"/api/jobs/{waiting['id']}/retry").json()["state"] == "queued"
     job = wait_for_state(api, waiting["id"], {"succeeded", "failed", "cancelled"})
     assert job["state"] == "succeeded", job["error"]
-    assert keys(client, f"{PREFIX}/jobs/{waiting['id']}/out/") == ["cd/master.flac", "master.wav", "report.json"]
-    assert keys(client, f"{PREFIX}/jobs/{blocker['id']}/out/") == []
+    assert keys(s3.client, f"{PREFIX}/jobs/{waiting['id']}/out/") == ["cd/master.flac", "master.wav", "report.json"]
+    assert keys(s3.client, f"{PREFIX}/jobs/{blocker['id']}/out/") == []
 
 
 def serve(tmp_path, environment: dict, *args: str) -> tuple[int, str]:
@@ -182,17 +164,15 @@ def serve(tmp_path, environment: dict, *args: str) -> tuple[int, str]:
     ids=["missing-bucket", "unknown-scheme", "local-under-a-file"],
 )
 def test_a_storage_that_cannot_be_written_stops_the_service_at_startup_naming_it(s3, tmp_path, storage):
-    _, environment = s3
     (tmp_path / "a-file").write_text("not a folder")
     storage = storage.format(tmp=tmp_path)
-    status, stderr = serve(tmp_path, environment, "--storage", storage)
+    status, stderr = serve(tmp_path, s3.environment, "--storage", storage)
     assert status == 2, stderr
     assert f"mixfarm serve: storage {storage}: cannot be written" in stderr
     assert "Traceback" not in stderr
 
 
 def test_mixfarm_storage_variable_sets_the_storage(s3, tmp_path):
-    _, environment = s3
     storage = f"s3://no-such-bucket-{os.getpid()}/from-env"
-    status, stderr = serve(tmp_path, {**environment, "MIXFARM_STORAGE": storage})
+    status, stderr = serve(tmp_path, {**s3.environment, "MIXFARM_STORAGE": storage})
     assert status == 2 and f"storage {storage}: cannot be written" in stderr

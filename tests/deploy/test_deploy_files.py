@@ -26,8 +26,8 @@ import yaml
 from packaging.requirements import Requirement
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboard.commands import build_parser
 from dashboard.metrics import FarmMetrics
+from farm.cli import build_parser
 from farm.queue.jobstore import JobStore
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,25 +9,17 @@ import soxr
 import yaml
 
 from dsp.analyze import analyze_file
+from dsp.io import resampled_frames
 from farm.engine import pcmfile
+from farm.engine.delivery import delivery_grid, plan_deliverable, resample_margin_frames
 from farm.engine.executor import LocalExecutor
-from farm.engine.plan import (
-    PREROLL_MARGIN,
-    RenderPlan,
-    compile_plan,
-    meter_preroll_frames,
-)
+from farm.engine.mastering import plan_loudness
+from farm.engine.plan import RenderPlan, compile_plan
+from farm.engine.preroll import PREROLL_MARGIN, meter_preroll_frames
 from farm.engine.render import render
 from farm.engine.scratch import ScratchSignal
-from farm.engine.tasks import (
-    deliver_chunk,
-    deliverable_frames,
-    delivery_grid,
-    encode,
-    in_place,
-    resample_margin_frames,
-)
-from farm.session import load
+from farm.engine.tasks import MASTER_SIGNAL, deliver_chunk, encode
+from farm.session import Master, Output, load
 from tests.helpers.sessions import (
     NULL_LEVEL,
     RATE,
@@ -136,28 +128,28 @@ def test_a_deliverable_written_in_chunks_is_identical_to_one_written_whole(tmp_p
     rng = np.random.default_rng(5)
     frames = int(7.3 * RATE)
     master = np.clip(rng.standard_normal((frames, 2)) * 0.2 * np.sin(np.arange(frames) / RATE * 3.0)[:, None], -0.99, 0.99)
-    spec = {"sample_rate": None, **output}
     files = {}
     for label, chunk_s in (("whole", 1000.0), ("chunked", 0.77)):
         workdir = tmp_path / label
         workdir.mkdir()
-        ScratchSignal(workdir / "master").write(0, master)
-        plan = RenderPlan("test", RATE, frames, frames, int(chunk_s * RATE), (), 0)
-        grid = delivery_grid(RATE, spec["sample_rate"] or RATE, plan.chunk_frames)
-        target = workdir / "out" / spec["path"]
+        ScratchSignal(workdir / MASTER_SIGNAL).write(0, master)
+        chunk_frames = int(chunk_s * RATE)
+        deliverable = plan_deliverable(0, Output(**output), "test", RATE, frames, chunk_frames)
+        loudness = plan_loudness(Master(), RATE, chunk_frames)
+        plan = RenderPlan("test", RATE, frames, frames, chunk_frames, (), 0, loudness, (deliverable,))
+        target = workdir / "out" / deliverable.path
         target.parent.mkdir(parents=True)
-        out_rate = spec["sample_rate"] or RATE
-        data_offset = pcmfile.create(target, spec, out_rate, 2, deliverable_frames(frames, RATE, out_rate)) if in_place(spec) else None
-        partials = [
-            deliver_chunk(plan, spec, -0.5, str(workdir), "master", 0, start, min(start + grid, frames), str(target), data_offset)[0]
-            for start in range(0, frames, grid)
-        ]
+        data_offset = None
+        if deliverable.in_place:
+            data_offset = pcmfile.create(target, deliverable.format, deliverable.bit_depth, deliverable.sample_rate, 2, deliverable.frames)
+        grid = deliverable.grid_frames
+        partials = [deliver_chunk(plan, 0, -0.5, str(workdir), start, min(start + grid, frames), str(target), data_offset)[0] for start in range(0, frames, grid)]
         assert (len(partials) > 5) == (label == "chunked")
-        files[label] = encode(plan, spec, -0.5, str(workdir), 0, str(target), *partials)[0], target
+        files[label] = encode(plan, 0, -0.5, str(workdir), str(target), *partials)[0], target
     (whole, whole_path), (chunked, chunked_path) = files["whole"], files["chunked"]
     expected, rate = soundfile.read(whole_path, always_2d=True)
     written, _ = soundfile.read(chunked_path, always_2d=True)
-    assert rate == (spec["sample_rate"] or RATE) and written.shape == expected.shape
+    assert rate == (output.get("sample_rate") or RATE) and written.shape == expected.shape
     assert np.array_equal(written, expected)
     for key in ("integrated_lufs", "true_peak_dbtp", "loudness_range_lu", "sample_peak_dbfs"):
         assert chunked["loudness"][key] == pytest.approx(whole["loudness"][key], abs=1e-9), key
@@ -193,5 +185,5 @@ def test_chunks_resampled_with_their_margins_match_the_whole_resampled(rates):
         first = (start - lo) * out_rate // rate
         pieces.append(block[first:] if stop == signal.shape[0] else block[first : first + (stop - start) * out_rate // rate])
     joined = np.concatenate(pieces)
-    assert joined.shape == whole.shape and joined.shape[0] == deliverable_frames(signal.shape[0], rate, out_rate)
+    assert joined.shape == whole.shape and joined.shape[0] == resampled_frames(signal.shape[0], rate, out_rate)
     assert np.max(np.abs(joined - whole)) < 1e-12

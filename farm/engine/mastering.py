@@ -1,0 +1,98 @@
+"""The loudness stage's plan: the target, the true-peak limiter, the fades, and one pass over the timeline."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from dsp.limiter import Limiter
+from farm.session import Master
+
+from .preroll import chain_preroll_frames, meter_preroll_frames
+
+MASTER_TRUE_PEAK_OVERSAMPLING = 8
+"""The loudness stage and the deliverables are metered at 8x, closer than BS.1770's 4x."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LoudnessPlan:
+    """The loudness stage as the session sets it, at the render rate.
+
+    Attributes
+    ----------
+    sample_rate
+        The render rate in Hz.
+    target_lufs, ceiling_dbtp
+        The integrated loudness to land on and the true-peak ceiling; both
+        None when the session sets no target (only the fades apply).
+    lookahead_s, release_s
+        The true-peak limiter's settings.
+    fade_in_frames, fade_out_frames
+        The master fades.
+    preroll_frames
+        Frames each chunk of a pass starts early from silence (the limiter's
+        settle time and the meter's); None when a pass carries its state from
+        chunk to chunk.
+    """
+
+    sample_rate: int
+    target_lufs: float | None
+    ceiling_dbtp: float | None
+    lookahead_s: float
+    release_s: float
+    fade_in_frames: int
+    fade_out_frames: int
+    preroll_frames: int | None
+
+    @property
+    def normalises(self) -> bool:
+        """Whether the stage brings the mix to a loudness target."""
+        return self.target_lufs is not None
+
+    def limiter(self, ceiling_margin_db: float = 0.0) -> Limiter | None:
+        """The true-peak limiter holding ``ceiling_margin_db`` dB under the ceiling; None without a target."""
+        if not self.normalises:
+            return None
+        return Limiter(self.sample_rate, ceiling_dbtp=self.ceiling_dbtp - ceiling_margin_db, lookahead_s=self.lookahead_s, release_s=self.release_s)
+
+    def first_pass(self, gain_db: float = 0.0, ceiling_margin_db: float = 0.0) -> MasterPass:
+        """A pass with ``gain_db`` of gain and the limiter ``ceiling_margin_db`` dB under the ceiling."""
+        return MasterPass(gain_db, self.limiter(ceiling_margin_db), self.preroll_frames, self.fade_in_frames, self.fade_out_frames)
+
+
+@dataclasses.dataclass(frozen=True)
+class MasterPass:
+    """One run of the loudness stage over the timeline: gain, limiter, fades, and how its chunks join."""
+
+    gain_db: float
+    limiter: Limiter | None
+    preroll_frames: int | None
+    fade_in_frames: int
+    fade_out_frames: int
+
+    @property
+    def latency_frames(self) -> int:
+        """Frames by which the limiter delays the master (removed when it is written)."""
+        return self.limiter.latency_samples if self.limiter else 0
+
+    def with_gain(self, gain_db: float) -> MasterPass:
+        """The same pass with ``gain_db`` of gain."""
+        return dataclasses.replace(self, gain_db=gain_db)
+
+
+def plan_loudness(master: Master, sample_rate: int, chunk_frames: int) -> LoudnessPlan:
+    """The loudness stage of ``master`` at ``sample_rate`` Hz, its passes in chunks of ``chunk_frames``."""
+    target_lufs, ceiling_dbtp = master.loudness.target if master.loudness else (None, None)
+    limiter = master.limiter
+    plan = LoudnessPlan(
+        sample_rate,
+        target_lufs,
+        ceiling_dbtp,
+        limiter.lookahead_s,
+        limiter.release_s,
+        round(master.fade_in_s * sample_rate),
+        round(master.fade_out_s * sample_rate),
+        None,
+    )
+    chain = [plan.limiter()] if plan.normalises else []
+    extra_frames = meter_preroll_frames(sample_rate, MASTER_TRUE_PEAK_OVERSAMPLING)
+    return dataclasses.replace(plan, preroll_frames=chain_preroll_frames(chain, sample_rate, chunk_frames, extra_frames))
