@@ -38,7 +38,7 @@ What to expect, and why
 The goal is 85 % parallel efficiency at 16 CPUs for both sessions.
 
 The compiler gives every strip whose effects settle within a chunk a
-pre-roll (DESIGN.md, "Time-chunking that nulls", strategy 4; ``farm.plan``):
+pre-roll (``farm.engine.plan``; see "How chunks stay exact" in docs/architecture.md):
 its chunks start from silence a little early and run at once, so the 4-track
 session spreads over as many CPUs as it has chunks in flight, not only over
 its tracks. Here every strip pre-rolls at 10 s chunks (the tracks' EQ and

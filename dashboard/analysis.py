@@ -15,16 +15,15 @@ import logging
 import math
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
 from dsp import io as audio_io
 from dsp.loudness import LoudnessMeter, segment_frames
-from farm import storage
 from farm.queue.jobfiles import job_folder
 from farm.queue.jobstore import Job
 from farm.queue.state import JobState
+from farm.storage import Location
 
 log = logging.getLogger("mixfarm.dashboard")
 
@@ -41,8 +40,8 @@ TIME_STEPS_S = (0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 180
 MAX_TIME_TICKS = 10
 
 
-def analyse_file(path: str | os.PathLike, columns: int = WAVEFORM_COLUMNS) -> dict:
-    """Waveform peaks and loudness series of the audio file at ``path`` (a path or a storage URI), read block by block.
+def analyse_file(location: Location, columns: int = WAVEFORM_COLUMNS) -> dict:
+    """Waveform peaks and loudness series of the audio file at ``location``, read block by block.
 
     ``peaks_min[c]`` / ``peaks_max[c]`` are the lowest and highest sample over
     all channels in column ``c`` of ``min(columns, frames)`` equal spans.
@@ -50,7 +49,7 @@ def analyse_file(path: str | os.PathLike, columns: int = WAVEFORM_COLUMNS) -> di
     likewise ``short_term_lufs``; ``None`` where the window is silent (-inf),
     and both are empty for more than 5 channels (BS.1770 weights 5 at most).
     """
-    with storage.open_binary(path) as handle, audio_io.open_audio(handle, name=str(path)) as audio:
+    with location.open() as handle, audio_io.open_audio(handle, name=str(location)) as audio:
         frames, rate, channels = audio.frames, audio.samplerate, audio.channels
         columns = max(1, min(columns, frames))
         low, high = np.full(columns, np.inf), np.full(columns, -np.inf)
@@ -69,7 +68,7 @@ def analyse_file(path: str | os.PathLike, columns: int = WAVEFORM_COLUMNS) -> di
     step_s = segment_frames(rate) / rate
     return {
         "version": ANALYSIS_VERSION,
-        "file": str(path).rsplit("/", 1)[-1],
+        "file": location.name,
         "duration_s": frames / rate,
         "sample_rate": rate,
         "channels": channels,
@@ -87,8 +86,8 @@ def _rounded(values: np.ndarray, digits: int) -> list[float | None]:
     return [round(float(value), digits) if math.isfinite(value) else None for value in values]
 
 
-def job_analysis(data_dir: str | os.PathLike, job: Job, output_path: str | Path | None) -> dict | None:
-    """The cached analysis of a succeeded ``job``'s first output (``output_path``, a path or a URI), made on first call.
+def job_analysis(data_dir: str | os.PathLike, job: Job, output: Location | None) -> dict | None:
+    """The cached analysis of a succeeded ``job``'s first output (``output``), made on first call.
 
     The cache lies in the job's folder under the local ``data_dir``, wherever the outputs are stored.
 
@@ -97,19 +96,19 @@ def job_analysis(data_dir: str | os.PathLike, job: Job, output_path: str | Path 
     """
     if job.state is not JobState.SUCCEEDED:
         return None
-    cache = job_folder(data_dir, job.id) / ANALYSIS_FILE
+    cache = job_folder(data_dir, job.id).joinpath(ANALYSIS_FILE).local_path
     try:
         cached = json.loads(cache.read_text())
         if cached.get("version") == ANALYSIS_VERSION:
             return cached
     except (OSError, ValueError, AttributeError):
         pass
-    if output_path is None:
+    if output is None:
         return None
     try:
-        analysis = analyse_file(output_path)
+        analysis = analyse_file(output)
     except (OSError, RuntimeError, ValueError) as exc:
-        log.warning("job %s: cannot analyse %s: %s", job.id, output_path, exc)
+        log.warning("job %s: cannot analyse %s: %s", job.id, output, exc)
         return None
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)

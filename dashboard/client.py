@@ -9,16 +9,14 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from farm.errors import FarmError
 from farm.queue.bundle import pack_bundle
+
+from .errors import ServiceError
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 TOKEN_VARIABLE = "MIXFARM_TOKEN"
 SERVER_VARIABLE = "MIXFARM_SERVER"
 
-
-class ServiceError(FarmError):
-    """The service answered with an error; the message gives its status and detail."""
 
 
 class Client:

@@ -9,15 +9,14 @@ from pathlib import Path
 
 from farm.session import DEFAULT_MAX_DURATION_S
 
+from .errors import ConfigError
+
 TOKENS_VARIABLE = "MIXFARM_API_TOKENS"
 METRICS_TOKEN_VARIABLE = "MIXFARM_METRICS_TOKEN"
 STORAGE_VARIABLE = "MIXFARM_STORAGE"
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 DEFAULT_STUDIO_QUOTA_BYTES = 100 * 1024**3
 
-
-class ConfigError(ValueError):
-    """A setting is invalid; the message names it."""
 
 
 @dataclasses.dataclass(frozen=True)

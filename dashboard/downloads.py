@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 import mimetypes
-from pathlib import Path
 from urllib.parse import quote
 
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
-from farm import storage
+from farm.storage import Location
 
 CHUNK_BYTES = 1 << 20
 """How much of a stored object is read and sent at a time (bytes)."""
 
 
-def file_response(location: str | Path) -> Response:
+def file_response(location: Location) -> Response:
     """A response sending the file at ``location`` as an attachment.
 
-    A URI is streamed from storage in :data:`CHUNK_BYTES` pieces, never held
-    whole. Raises FileNotFoundError if nothing is there (any other storage
-    failure as it comes).
+    A local file is sent by the server from disk; a URI is streamed from
+    storage in :data:`CHUNK_BYTES` pieces, never held whole. Raises
+    FileNotFoundError if nothing is there (any other storage failure as it
+    comes).
     """
-    size = storage.size(location)
-    name = str(location).rsplit("/", 1)[-1]
-    if not storage.is_remote(str(location)):
-        return FileResponse(location, filename=name)
-    headers = {"Content-Length": str(size), "Content-Disposition": _attachment(name)}
-    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return StreamingResponse(storage.read_chunks(location, CHUNK_BYTES), media_type=media_type, headers=headers)
+    size = location.size()
+    if location.is_local:
+        return FileResponse(location.local_path, filename=location.name)
+    headers = {"Content-Length": str(size), "Content-Disposition": _attachment(location.name)}
+    media_type = mimetypes.guess_type(location.name)[0] or "application/octet-stream"
+    return StreamingResponse(location.read_chunks(CHUNK_BYTES), media_type=media_type, headers=headers)
 
 
 def _attachment(name: str) -> str:

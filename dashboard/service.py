@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
 import shutil
 import tempfile
 import threading
@@ -12,7 +13,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from farm import storage
 from farm.engine.executor import RayExecutor
 from farm.errors import SessionError
 from farm.queue.bundle import check_bundle, unpack_bundle
@@ -22,14 +22,12 @@ from farm.queue.jobstore import Job, JobStore
 from farm.queue.scheduler import Scheduler
 from farm.queue.state import JobState
 from farm.session import LoadedSession, load
+from farm.storage import Location
 
 from .config import Settings
+from .errors import QuotaExceeded
 from .events import EventBroker
 from .metrics import FarmMetrics
-
-
-class QuotaExceeded(Exception):
-    """Storing a bundle would take its studio past its storage quota; the message gives the numbers."""
 
 
 @dataclasses.dataclass
@@ -50,7 +48,7 @@ class Service:
         """Check that the storage can be written, open the store under ``settings.data_dir``
         and wire the scheduler, events and metrics.
 
-        Renders run through ``driver``, by default a :class:`farm.driver.ProcessDriver`
+        Renders run through ``driver``, by default a :class:`farm.queue.driver.ProcessDriver`
         on Ray (a child process that the service supervises).
 
         Raises StorageError (naming the location) if the storage cannot be written.
@@ -147,7 +145,7 @@ class Service:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def output_location(self, job: Job, name: str) -> str | Path | None:
+    def output_location(self, job: Job, name: str) -> Location | None:
         """Where a succeeded job's deliverable ``name`` is stored (it may have gone since), or None if it has none such."""
         if job.state is not JobState.SUCCEEDED or name not in {item["name"] for item in job.outputs}:
             return None
@@ -166,7 +164,7 @@ class Service:
         """The job's error, its bundle's and outputs' paths shown relative to those folders."""
         return None if job.error is None else self.public_text(job.error, self.files.bundle(job.id), self.files.out(job.id))
 
-    def public_text(self, text: str, *folders: str | Path) -> str:
+    def public_text(self, text: str, *folders: str | os.PathLike | Location) -> str:
         """``text`` without the server's absolute paths: the front of every path inside ``folders``, the data
         folder or the storage root is cut off (a folder named alone becomes ``.``)."""
         for prefix in _path_forms([*folders, self.settings.data_dir, self.settings.storage_root]):
@@ -174,13 +172,14 @@ class Service:
         return text
 
 
-def _path_forms(folders: list[str | Path]) -> list[str]:
+def _path_forms(folders: list[str | os.PathLike | Location]) -> list[str]:
     """The ways each of ``folders`` may be written in a message (as given, absolute, resolved), longest first."""
     forms: set[str] = set()
     for folder in folders:
-        if storage.is_remote(str(folder)):
-            forms.add(str(folder).rstrip("/"))
+        location = Location.of(folder)
+        if location.is_remote:
+            forms.add(str(location))
         else:
-            local = Path(str(folder).removeprefix("file://"))
-            forms.update({str(local), str(local.absolute()), str(local.resolve())})
+            given = Path(str(folder).removeprefix("file://"))
+            forms.update({str(given), str(location), str(location.local_path.resolve())})
     return sorted((form for form in forms if form not in ("", ".")), key=len, reverse=True)

@@ -3,7 +3,7 @@
 Each block is convolved whole with the IR (``y = x * h``, ``frames + M - 1``
 samples); its first ``frames`` samples, plus the tail still pending from earlier
 blocks, are the output, and the rest is added to the pending tail carried in
-the state (overlap-add; DESIGN.md, "Time-chunking that nulls", way 3). A block
+the state (overlap-add; see "How chunks stay exact" in docs/architecture.md). A block
 is convolved directly when that is cheaper (short blocks, by
 ``scipy.signal.choose_conv_method``'s estimate) and by FFT overlap-add in
 segments otherwise (FFT size about four IR lengths), so a tiny block costs

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from dashboard.deps import OwnedJobDep, ServiceDep, StoreDep, StudioDep
 from dashboard.downloads import file_response
+from dashboard.errors import QuotaExceeded
 from dashboard.failures import storage_failure
 from dashboard.models import (
     UNAUTHORIZED,
@@ -25,7 +26,6 @@ from dashboard.models import (
     SessionProblems,
     refusal,
 )
-from dashboard.service import QuotaExceeded
 from dashboard.views import MAX_OFFSET, job_view
 from farm.errors import (
     BundleError,

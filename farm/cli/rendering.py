@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from farm import storage
 from farm.engine.plan import DEFAULT_CHUNK_S
+from farm.storage import Location
 
 from .options import add_max_duration, max_duration
 
@@ -26,12 +26,7 @@ if TYPE_CHECKING:
 
 def render(args: argparse.Namespace) -> int:
     """Render the session into ``--output`` (default: ``render/`` beside the session file)."""
-    if args.output:
-        out_dir = args.output
-    elif storage.is_remote(args.session):
-        out_dir = f"{storage.parent(args.session)}/render"
-    else:
-        out_dir = str(Path(args.session).resolve().parent / "render")
+    out_dir = args.output or str(Location.of(args.session).parent.joinpath("render"))
     render_and_print(args.session, out_dir, args)
     return 0
 

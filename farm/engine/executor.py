@@ -1,7 +1,7 @@
 """Executors run the renderer's tasks: in this process, or on a Ray cluster.
 
 Both follow :class:`Executor`: ``submit`` takes a task function (one of
-:mod:`farm.tasks`, as :class:`concurrent.futures.Executor` takes a callable)
+:mod:`farm.engine.tasks`, as :class:`concurrent.futures.Executor` takes a callable)
 with arguments that may be references to earlier results, and hands back
 references. The in-process executor runs each task at once and is what unit
 tests use; the Ray executor submits it to a cluster, which runs it when its
@@ -11,6 +11,7 @@ holding any audio.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -72,6 +73,16 @@ def _restore_signal_handlers(handlers: dict) -> None:
             signal.signal(number, handler)
 
 
+def run_task(task: Callable[..., Any], *args: Any) -> Any:
+    """Run ``task(*args)``; an exception other than farm's becomes a RenderError naming the task (transient when its cause is)."""
+    try:
+        return task(*args)
+    except FarmError:
+        raise
+    except Exception as exc:
+        raise RenderError(f"task {task.__name__} failed: {exc}", transient=is_transient(exc)) from exc
+
+
 class LocalRef:
     """A finished result held in this process."""
 
@@ -92,13 +103,7 @@ class LocalExecutor:
 
     def submit(self, task: Callable[..., Any], *args: Any, num_returns: int = 1) -> LocalRef | list[LocalRef]:
         """Run ``task`` now; return a reference, or one per result when ``num_returns`` > 1."""
-        values = [arg.value if isinstance(arg, LocalRef) else arg for arg in args]
-        try:
-            result = task(*values)
-        except FarmError:
-            raise
-        except Exception as exc:
-            raise RenderError(f"task {task.__name__} failed: {exc}", transient=is_transient(exc)) from exc
+        result = run_task(task, *[arg.value if isinstance(arg, LocalRef) else arg for arg in args])
         if num_returns == 1:
             return LocalRef(result)
         return [LocalRef(value) for value in result]
@@ -145,8 +150,14 @@ class RayExecutor:
         self._remotes: dict[Callable[..., Any], Any] = {}
 
     def _remote(self, task: Callable[..., Any]):
+        """``task`` as a Ray remote function that runs it through :func:`run_task`."""
         if task not in self._remotes:
-            self._remotes[task] = self._ray.remote(max_retries=TASK_RETRIES)(task)
+
+            @functools.wraps(task)
+            def named(*args: Any) -> Any:
+                return run_task(task, *args)
+
+            self._remotes[task] = self._ray.remote(max_retries=TASK_RETRIES)(named)
         return self._remotes[task]
 
     def put(self, value: Any):

@@ -132,7 +132,9 @@ class ChunkGrid(Sequence[tuple[int, int]]):
     def __len__(self) -> int:
         return max(1, -(-self.frames // self.chunk_frames))
 
-    def __getitem__(self, index: int) -> tuple[int, int]:
+    def __getitem__(self, index: int | slice) -> tuple[int, int] | list[tuple[int, int]]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(len(self)))]
         index = operator.index(index)
         count = len(self)
         if not -count <= index < count:
@@ -205,7 +207,7 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     for track in session.tracks:
         effects = loaded.effects[track.name]
         channels = max(loaded.files[clip.file].channels for clip in track.clip_list)
-        files = tuple(loaded.locate(clip.file) for clip in track.clip_list)
+        files = tuple(loaded.files[clip.file].path for clip in track.clip_list)
         plans[track.name] = StripPlan(
             track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], files, loaded.spans[track.name]
         )

@@ -5,7 +5,7 @@
    order, then the master's sum and chain. A strip the compiler gave a
    pre-roll renders its chunks at once, each from silence a little early; a
    strip that carries state resumes from its previous chunk (see
-   :mod:`farm.plan`). The mix bus goes to disk and its loudness is measured
+   :mod:`farm.engine.plan`). The mix bus goes to disk and its loudness is measured
    on the way (:class:`dsp.loudness.LoudnessPartial` per chunk, merged). At
    most ``window`` chunks are in flight, so memory stays flat however long
    the session.
@@ -18,7 +18,7 @@
 4. **Deliver**: every output in time chunks at once, each resampled,
    dithered and metered (8x true peak) from the values it will write. The
    chunks of a 16 or 24-bit WAV or AIFF write themselves into the file
-   (:mod:`farm.pcmfile`); other files (FLAC, 32-bit float, shaped dither) are
+   (:mod:`farm.engine.pcmfile`); other files (FLAC, 32-bit float, shaped dither) are
    written by one task per output from the chunks. A deliverable whose loudness misses
    the target (sample-rate conversion removes the content above its Nyquist
    frequency, which K-weighting counts) is trimmed and written again; if a
@@ -48,9 +48,9 @@ from pathlib import Path
 
 from dsp.limiter import max_gain_reduction_db
 from dsp.loudness import LoudnessPartial
-from farm import storage
 from farm.errors import RenderCancelled, RenderError
 from farm.session import DEFAULT_MAX_DURATION_S, LoadedSession, load
+from farm.storage import Location
 
 from . import pcmfile, tasks
 from .executor import Executor, RayExecutor
@@ -168,15 +168,16 @@ def render_plan(
     began, for the report's wall time and realtime factor; default now.
     """
     started = time.perf_counter() if started is None else started
-    if storage.is_remote(str(out_dir)):
+    location = Location.of(out_dir)
+    if location.is_remote:
         with tempfile.TemporaryDirectory(prefix="mixfarm-out-") as staging:
             report = render_plan(
                 loaded, plan, staging, executor=executor, progress=progress, window=window, cancel=cancel, on_tasks=on_tasks, started=started
             )
             for name in [item["path"] for item in report["deliverables"]] + ["report.json"]:
-                storage.upload(Path(staging) / name, f"{str(out_dir).rstrip('/')}/{name}")
+                location.joinpath(name).upload_from(Path(staging) / name)
         return report
-    out_dir = Path(out_dir)
+    out_dir = location.local_path
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         workdir = out_dir / f".mixfarm-render-{uuid.uuid4().hex[:12]}"

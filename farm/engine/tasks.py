@@ -89,7 +89,7 @@ def strip_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict 
 
     A time-parallel strip starts from silence its pre-roll early and returns
     no state; a bus among them gets its feeds' blocks of the previous chunk
-    before this chunk's (see :func:`farm.strip.join_feeds`).
+    before this chunk's (see :func:`farm.engine.strip.join_feeds`).
     """
     started = time.perf_counter()
     strip = plan.strip(name)

@@ -147,7 +147,7 @@ def pack_bundle(path: str | os.PathLike) -> bytes:
             archive.write(path, "session.json" if path.suffix.lower() == ".json" else "session.yaml")
             named = {posixpath.normpath(PurePosixPath(name).as_posix()) for name in set(loaded.files) | _impulse_responses(loaded.session)}
             for relative in sorted(named):
-                archive.write(loaded.folder / relative, relative)
+                archive.write(loaded.folder.local_path / relative, relative)
     return buffer.getvalue()
 
 

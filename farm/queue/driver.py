@@ -71,7 +71,7 @@ class RenderDriver(Protocol):
         on_tasks: TasksDone | None = None,
         max_duration_s: float | None = None,
     ) -> dict:
-        """Render ``session`` into ``out_dir``; returns the render report (see :func:`farm.render.render`)."""
+        """Render ``session`` into ``out_dir``; returns the render report (see :func:`farm.engine.render.render`)."""
 
     def cluster(self) -> dict:
         """The cluster's nodes and CPUs (total and busy)."""
@@ -88,7 +88,7 @@ def render_failure(exc: BaseException) -> Exception:
 
 
 class InProcessDriver:
-    """Renders in the calling thread on ``executor`` (see :mod:`farm.executor`)."""
+    """Renders in the calling thread on ``executor`` (see :mod:`farm.engine.executor`)."""
 
     def __init__(self, executor_factory: Callable[[], Any]) -> None:
         self._executor_factory = executor_factory

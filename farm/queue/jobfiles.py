@@ -12,54 +12,54 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 import uuid
 from pathlib import Path
 
-from farm import storage
 from farm.errors import StorageError
+from farm.storage import Location
 
 from .bundle import SESSION_NAMES
 
 log = logging.getLogger("mixfarm.jobfiles")
 
 
-def job_folder(root: str | Path, job_id: str) -> str | Path:
-    """Where a job's bundle and outputs live: a path under a local root, a URI under a URI."""
-    return storage.join(root, "jobs", job_id)
+def job_folder(root: str | os.PathLike | Location, job_id: str) -> Location:
+    """Where a job's bundle and outputs live under ``root``."""
+    return Location.of(root).joinpath("jobs", job_id)
 
 
 @dataclasses.dataclass(frozen=True)
 class JobFiles:
     """The jobs' folders under ``root``: a local folder (a path or a ``file://`` URI) or a storage URI."""
 
-    root: str | Path
+    root: Location
 
-    def __post_init__(self) -> None:
-        root = str(self.root).rstrip("/") if storage.is_remote(str(self.root)) else Path(str(self.root).removeprefix("file://"))
-        object.__setattr__(self, "root", root)
+    def __init__(self, root: str | os.PathLike | Location) -> None:
+        object.__setattr__(self, "root", Location.of(root))
 
-    def bundle(self, job_id: str) -> str | Path:
+    def bundle(self, job_id: str) -> Location:
         """The folder of the job's unpacked bundle."""
-        return storage.join(job_folder(self.root, job_id), "bundle")
+        return job_folder(self.root, job_id).joinpath("bundle")
 
-    def out(self, job_id: str) -> str | Path:
+    def out(self, job_id: str) -> Location:
         """The folder of the job's outputs."""
-        return storage.join(job_folder(self.root, job_id), "out")
+        return job_folder(self.root, job_id).joinpath("out")
 
-    def output(self, job_id: str, name: str) -> str | Path:
+    def output(self, job_id: str, name: str) -> Location:
         """Where the job's output ``name`` (a path inside ``out/``) lies."""
-        return storage.join(self.out(job_id), *name.split("/"))
+        return self.out(job_id).joinpath(*name.split("/"))
 
     def check(self) -> None:
         """Make sure the root can be written: write a small probe file there and delete it.
 
         Raises StorageError naming the root.
         """
-        probe = storage.join(self.root, f".mixfarm-probe-{uuid.uuid4().hex[:12]}")
+        probe = self.root.joinpath(f".mixfarm-probe-{uuid.uuid4().hex[:12]}")
         try:
-            storage.write_bytes(probe, b"mixfarm")
-            storage.remove(probe)
+            probe.write_bytes(b"mixfarm")
+            probe.remove()
         except Exception as exc:  # noqa: BLE001 - any backend's failure means the same: unusable storage
             raise StorageError(f"storage {self.root}: cannot be written ({type(exc).__name__}: {exc})") from None
 
@@ -71,27 +71,27 @@ class JobFiles:
         Raises StorageError.
         """
         try:
-            if isinstance(self.root, Path):
-                folder = job_folder(self.root, job_id)
+            if self.root.is_local:
+                folder = job_folder(self.root, job_id).local_path
                 folder.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(staging, folder)
             else:
-                storage.upload_folder(staging / "bundle", self.bundle(job_id))
+                self.bundle(job_id).upload_folder_from(staging / "bundle")
         except Exception as exc:  # noqa: BLE001 - any backend's failure means the same: the bundle is not stored
             raise StorageError(f"storage {self.root}: cannot store the bundle of job {job_id} ({type(exc).__name__}: {exc})") from None
 
-    def session_file(self, job_id: str) -> str | Path | None:
+    def session_file(self, job_id: str) -> Location | None:
         """The session file at the root of the job's bundle, or None."""
-        locations = (storage.join(self.bundle(job_id), name) for name in SESSION_NAMES)
-        return next((location for location in locations if storage.is_file(location)), None)
+        locations = (self.bundle(job_id).joinpath(name) for name in SESSION_NAMES)
+        return next((location for location in locations if location.is_file()), None)
 
     def clear_out(self, job_id: str) -> None:
         """Delete the job's outputs (before it renders again)."""
-        storage.remove(self.out(job_id))
+        self.out(job_id).remove()
 
     def remove(self, job_id: str) -> None:
         """Delete the job's folder, as far as storage lets: a failure is logged, not raised."""
         try:
-            storage.remove(job_folder(self.root, job_id))
+            job_folder(self.root, job_id).remove()
         except Exception as exc:  # noqa: BLE001 - cleanup must not hide the error that caused it
             log.warning("storage %s: could not delete the files of job %s: %s", self.root, job_id, exc)

@@ -1,7 +1,7 @@
 """The job store: every job and its history in one SQLite file (WAL mode).
 
 Jobs never vanish: a job is created queued and moves only through
-:func:`farm.jobstate.check_transition`; the move is checked and written in
+:func:`farm.queue.state.check_transition`; the move is checked and written in
 one transaction, so two threads can never both claim a job or step it
 twice. Everything the service shows (the queue, progress, outputs, reports,
 errors) is read from here, so a restart loses nothing: :meth:`JobStore.recover_interrupted`

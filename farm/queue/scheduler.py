@@ -2,7 +2,7 @@
 
 A background thread claims jobs from the store (highest priority, then
 oldest) while fewer than ``max_running`` run, and renders each in a thread of
-its own through a render driver (:mod:`farm.driver`): the service's driver
+its own through a render driver (:mod:`farm.queue.driver`): the service's driver
 runs Ray in a supervised child process, so a crash in there costs the jobs
 it ran an attempt, never the service. Progress goes to the store as tasks
 finish.
@@ -16,7 +16,7 @@ What becomes of a job whose render ends:
 - it was cancelled: cancelled, also when the service stops meanwhile;
 - the service stopped: queued again, as it was;
 - the render driver, or the service itself, died while it ran: queued again,
-  unless that happened :data:`farm.store.MAX_INTERRUPTIONS` times, when it is
+  unless that happened :data:`farm.queue.jobstore.MAX_INTERRUPTIONS` times, when it is
   failed, naming why (the job may be what kills them).
 
 Every job ends in one of those states whatever happens: the outcome is
@@ -24,7 +24,7 @@ written to the store until the store takes it, and a watchdog settles any job
 the store shows running that no render of this scheduler is running.
 
 A job's files live under ``jobs/<id>/`` of a local folder or of object
-storage (:mod:`farm.jobfiles`): ``bundle/`` holds the session and its stems,
+storage (:mod:`farm.queue.jobfiles`): ``bundle/`` holds the session and its stems,
 ``out/`` the deliverables and ``report.json``.
 """
 
@@ -35,9 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from farm import storage
 from farm.errors import (
     DriverLost,
     IllegalTransition,
@@ -47,6 +45,7 @@ from farm.errors import (
     UnknownJob,
 )
 from farm.session import DEFAULT_MAX_DURATION_S
+from farm.storage import Location
 
 from .driver import RenderDriver
 from .jobfiles import JobFiles, job_folder
@@ -76,7 +75,7 @@ class Scheduler:
     files : JobFiles
         Where the jobs' bundles and outputs live.
     driver : RenderDriver
-        What renders run through (:mod:`farm.driver`); started by :meth:`start`.
+        What renders run through (:mod:`farm.queue.driver`); started by :meth:`start`.
     max_running : int, optional
         Jobs rendering at once; default: the cluster's CPU count, followed as
         nodes join and leave.
@@ -258,8 +257,8 @@ class Scheduler:
             self.files.clear_out(job.id)
             report = self.driver.render(
                 job.id,
-                session,
-                self.files.out(job.id),
+                str(session),
+                str(self.files.out(job.id)),
                 progress=self._progress_writer(job.id),
                 cancel=cancel,
                 on_tasks=self.on_tasks,
@@ -344,8 +343,9 @@ class Scheduler:
         return text
 
 
-def _forms(folder: str | Path) -> list[str]:
-    """The ways a folder's path can appear in a message: as given, and resolved."""
-    if storage.is_remote(str(folder)):
-        return [str(folder)]
-    return list(dict.fromkeys([str(folder), str(Path(folder).resolve())]))
+def _forms(folder: Location) -> list[str]:
+    """The ways a folder's path can appear in a message: as given, and (a local one) resolved."""
+    forms = [str(folder)]
+    if folder.is_local:
+        forms.append(str(folder.local_path.resolve()))
+    return list(dict.fromkeys(forms))

@@ -7,13 +7,12 @@ from pathlib import Path
 from dsp import io as audio_io
 from dsp.effect import Effect
 from dsp.errors import DspError
-from farm.storage import stems
+from farm.storage import Location, stems
 
 from . import samplescan
 from .clips import clip_span
 from .effects import MAX_TOTAL_IMPULSE_RESPONSE_S, build_effect
 from .model import MASTER, REPORT_NAME, Clip, Output, Session, tracks_reaching_master
-from .paths import locate
 from .problems import echo, format_path
 
 
@@ -140,14 +139,14 @@ def _clip_fields(session: Session):
             yield (f"tracks[{t}].file" if track.file is not None else f"tracks[{t}].clips[{c}].file"), clip
 
 
-def check_files(session: Session, folder: Path | str, roots: list[Path]) -> tuple[dict[str, audio_io.AudioInfo], list[str]]:
+def check_files(session: Session, folder: Location, roots: list[Path]) -> tuple[dict[str, audio_io.AudioInfo], list[str]]:
     """Resolve and read the header of every stem; check its rate and each clip against its file."""
     problems: list[str] = []
     files: dict[str, audio_io.AudioInfo] = {}
     for where, clip in _clip_fields(session):
         if clip.file not in files:
             try:
-                facts = stems.info(locate(folder, clip.file, roots))
+                facts = stems.info(folder.resolve_inside(clip.file, roots))
             except (ValueError, OSError) as exc:
                 problems.append(f"{where}: {exc}")
                 continue
@@ -214,12 +213,12 @@ def _hours(seconds: float) -> str:
 
 
 def check_effects(
-    session: Session, sample_rate: int, folder: Path | str, roots: list[Path]
+    session: Session, sample_rate: int, folder: Location, roots: list[Path]
 ) -> tuple[dict[str, tuple[Effect, ...]], list[str]]:
     """Build every effect at the render rate so its own parameter rules apply; returns each strip's chain
     (by strip name, ``"master"`` for the master) and the problems found.
 
-    Convolutions past :data:`~farm.effects.MAX_TOTAL_IMPULSE_RESPONSE_S` of
+    Convolutions past :data:`~farm.session.effects.MAX_TOTAL_IMPULSE_RESPONSE_S` of
     impulse responses in all are not read.
     """
     problems: list[str] = []
@@ -250,8 +249,8 @@ def check_effects(
     return built, problems
 
 
-def check_sample_data(session: Session, files: dict[str, audio_io.AudioInfo], folder: Path | str, roots: list[Path]) -> list[str]:
-    """Read every stem through (see :mod:`farm.samplescan`): NaN or infinite samples, and a loudness target
+def check_sample_data(session: Session, files: dict[str, audio_io.AudioInfo], folder: Location, roots: list[Path]) -> list[str]:
+    """Read every stem through (see :mod:`farm.session.samplescan`): NaN or infinite samples, and a loudness target
     when every track heard in the master plays only digital silence."""
     problems: list[str] = []
     scans: dict[str, samplescan.SampleScan | None] = {}
@@ -260,7 +259,7 @@ def check_sample_data(session: Session, files: dict[str, audio_io.AudioInfo], fo
             continue
         scans[clip.file] = None
         try:
-            found = scans[clip.file] = samplescan.scan(locate(folder, clip.file, roots))
+            found = scans[clip.file] = samplescan.scan(folder.resolve_inside(clip.file, roots))
         except OSError as exc:
             problems.append(f"{where}: {exc}")
             continue

@@ -7,7 +7,7 @@ never disagree; the class's own validation checks the values when the effect
 is built at the render sample rate. A few session-level conveniences are
 translated here: ``eq`` bands, ``delay``'s ``time_note`` (needs the session's
 ``tempo_bpm``) and ``convolution``'s ``ir_file`` (a file inside the session
-folder, on disk or in object storage, read through :mod:`farm.stems`).
+folder, on disk or in object storage, read through :mod:`farm.storage.stems`).
 
 Every number must be finite, and what a session controls is bounded before
 any audio is touched: times (:data:`MAX_EFFECT_TIME_S`, a limiter's
@@ -39,10 +39,9 @@ from dsp.limiter import Limiter
 from dsp.reverb import Reverb
 from dsp.saturation import Saturation
 from dsp.stereo import Width
-from farm import storage
-from farm.storage import stems
+from farm.storage import Location, stems
 
-from .paths import MAX_PATH_CHARS, locate
+from .paths import MAX_PATH_CHARS
 from .samplescan import rate_problem
 
 EFFECTS: dict[str, type[Effect]] = {
@@ -133,7 +132,7 @@ def build_effect(
     sample_rate: float,
     *,
     tempo_bpm: float | None = None,
-    folder: Path | str | None = None,
+    folder: Location | None = None,
     roots: list[Path] | None = None,
 ) -> Effect:
     """The :mod:`dsp` effect an ``fx`` entry describes, at ``sample_rate`` Hz.
@@ -154,15 +153,15 @@ def build_effect(
     return EFFECTS[name](sample_rate, **params)
 
 
-def _convolution(params: dict, sample_rate: float, folder: Path | str | None, roots: list[Path] | None) -> Convolution:
-    """The convolution effect with its ``ir_file`` located in the session folder (a path or a URI) and read."""
+def _convolution(params: dict, sample_rate: float, folder: Location | None, roots: list[Path] | None) -> Convolution:
+    """The convolution effect with its ``ir_file`` located in the session folder (a path or a URI; further
+    allowed folders: ``roots``) and read."""
     if folder is None:
         raise ValueError("ir_file: cannot be resolved without the session folder")
-    roots = roots or ([] if isinstance(folder, str) else [folder.resolve()])
     written = params.pop("ir_file")
     try:
-        location = locate(folder, written, roots)
-        if not storage.is_file(location):
+        location = folder.resolve_inside(written, roots or ())
+        if not location.is_file():
             raise AudioFileError(f"{location}: impulse response file not found")
         _check_impulse_response(stems.info(location), written)
         samples, rate = stems.read_impulse_response(location)

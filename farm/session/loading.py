@@ -10,8 +10,8 @@ import pydantic
 
 from dsp import io as audio_io
 from dsp.effect import Effect
-from farm import storage
 from farm.errors import SessionError
+from farm.storage import Location
 
 from .checks import (
     check_duration,
@@ -22,7 +22,6 @@ from .checks import (
 )
 from .clips import ClipSpan, clip_span
 from .model import DEFAULT_MAX_DURATION_S, DEFAULT_SAMPLE_RATE_HZ, MAX_PROBLEMS, Session
-from .paths import locate
 from .problems import format_pydantic_error, relative_to_folder, session_error
 from .reading import read_document
 
@@ -35,7 +34,7 @@ class LoadedSession:
     ----------
     session : Session
         The model as written.
-    source : pathlib.Path
+    source : farm.storage.Location
         The session file.
     sample_rate : int
         The render rate in Hz: ``session.sample_rate`` or the first stem's.
@@ -49,11 +48,13 @@ class LoadedSession:
         Each track's name -> where each of its clips plays at ``sample_rate``
         (:class:`~farm.session.clips.ClipSpan`, in ``clip_list`` order).
     roots : tuple
-        The folders paths may point into.
+        The folders (resolved paths) that paths may point into besides the
+        session folder, when that is local (a session in object storage keeps
+        to its folder).
     """
 
     session: Session
-    source: Path | str
+    source: Location
     sample_rate: int
     files: dict[str, audio_io.AudioInfo]
     effects: dict[str, tuple[Effect, ...]]
@@ -71,17 +72,13 @@ class LoadedSession:
         return self.content_frames + round(self.session.master.tail_s * self.sample_rate)
 
     @property
-    def folder(self) -> Path | str:
-        """The folder (a path, or a URI) that relative paths start from."""
-        return storage.parent(self.source) if isinstance(self.source, str) else self.source.parent
-
-    def locate(self, relative: str) -> str:
-        """The path or URI of a file the session names."""
-        return locate(self.folder, relative, list(self.roots))
+    def folder(self) -> Location:
+        """The folder that relative paths start from."""
+        return self.source.parent
 
 
 def load(
-    path: str | os.PathLike,
+    path: str | os.PathLike | Location,
     allowed_roots: tuple[str | os.PathLike, ...] = (),
     *,
     max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
@@ -101,29 +98,30 @@ def load(
     SessionError
         Listing every problem found.
     """
-    source = str(path) if storage.is_remote(str(path)) else Path(path)
+    source = Location.of(path)
     data = read_document(source)
     return validate(data, source, allowed_roots, max_duration_s=max_duration_s, check_samples=check_samples)
 
 
 def validate(
     data: object,
-    source: Path | str,
+    source: str | os.PathLike | Location,
     allowed_roots: tuple[str | os.PathLike, ...] = (),
     *,
     max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
     check_samples: bool = False,
 ) -> LoadedSession:
     """Validate parsed session data as if read from ``source``; see :func:`load`."""
+    source = Location.of(source)
     if not isinstance(data, dict):
         raise SessionError(str(source), [f"the document must be a mapping of fields, got {type(data).__name__}"])
     try:
         session = Session.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise session_error(source, [format_pydantic_error(error) for error in exc.errors()[:MAX_PROBLEMS]], exc.error_count()) from None
+        raise session_error(str(source), [format_pydantic_error(error) for error in exc.errors()[:MAX_PROBLEMS]], exc.error_count()) from None
     problems = check_meaning(session)
-    folder = storage.parent(source) if isinstance(source, str) else source.parent
-    roots = [] if isinstance(folder, str) else [folder.resolve()] + [Path(root).resolve() for root in allowed_roots]
+    folder = source.parent
+    roots = [Path(root).resolve() for root in allowed_roots]
     files, file_problems = check_files(session, folder, roots)
     sample_rate = int(session.sample_rate or (next(iter(files.values())).sample_rate if files else DEFAULT_SAMPLE_RATE_HZ))
     problems += file_problems + check_duration(session, files, sample_rate, max_duration_s)
@@ -135,7 +133,7 @@ def validate(
         problems += check_sample_data(session, files, folder, roots)
     if problems:
         shown = problems[:MAX_PROBLEMS]
-        raise session_error(source, [relative_to_folder(problem, folder) for problem in shown] if isinstance(folder, Path) else shown, len(problems))
+        raise session_error(str(source), [relative_to_folder(problem, folder.local_path) for problem in shown] if folder.is_local else shown, len(problems))
     spans = {
         track.name: tuple(clip_span(clip, files[clip.file].frames, files[clip.file].sample_rate, sample_rate) for clip in track.clip_list)
         for track in session.tracks

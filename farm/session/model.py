@@ -14,9 +14,9 @@ from .samplescan import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
 FORMAT = "mixfarm/1"
 MASTER = "master"
 REPORT_NAME = "report.json"
+"""The render report's file name in the output folder; no output may take it."""
 DEFAULT_SAMPLE_RATE_HZ = 48000
 """The render rate of a session that names no rate and no stem."""
-"""The render report's file name in the output folder; no output may take it."""
 
 DEFAULT_MAX_DURATION_S = 4 * 3600
 """The longest a session may last by default (last clip end plus ``master.tail_s``), in seconds."""

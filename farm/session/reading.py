@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -18,8 +17,8 @@ from yaml.events import (
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
-from farm import storage
 from farm.errors import SessionError
+from farm.storage import Location
 
 from .model import MAX_ALIAS_VALUES, MAX_ECHO_CHARS, MAX_NESTING, MAX_SESSION_FILE_BYTES
 from .problems import echo, shorten
@@ -29,8 +28,8 @@ class _Refused(Exception):
     """A session file refused while it was read; the message is the problem."""
 
 
-def read_document(source: Path | str) -> object:
-    """Parse a YAML or JSON session file (a path or a URI) into plain data.
+def read_document(source: Location) -> object:
+    """Parse a YAML or JSON session file into plain data.
 
     Raises SessionError for a file over :data:`MAX_SESSION_FILE_BYTES`, not
     valid, nested more than :data:`MAX_NESTING` deep, or with YAML aliases
@@ -47,10 +46,10 @@ def read_document(source: Path | str) -> object:
         raise SessionError(str(source), [shorten(f"not valid {'JSON' if is_json else 'YAML'}: {exc}")]) from None
 
 
-def _read_text(source: Path | str) -> str:
+def _read_text(source: Location) -> str:
     """The session file as text; never reads more than one byte past :data:`MAX_SESSION_FILE_BYTES`."""
     try:
-        with storage.open_binary(source) as handle:
+        with source.open() as handle:
             data = handle.read(MAX_SESSION_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SessionError(str(source), ["no such file"]) from None

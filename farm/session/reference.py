@@ -85,14 +85,14 @@ _UNIT_NAMES = {"sample_rate": "Hz"}
 _SCALAR_TYPES = {"number": "number", "integer": "integer", "string": "text", "boolean": "true/false", "null": "null"}
 
 
-def documented_models(root: type[BaseModel] = Session) -> dict[str, type[BaseModel]]:
-    """Every model a session file may hold, from ``root`` down, by its name in the document.
+def documented_models() -> dict[str, type[BaseModel]]:
+    """Every model a session file may hold, from :class:`Session` down, by its name in the document.
 
     An effect's model is named by its ``type`` (``compressor``); any other model by its class name.
     """
     effect_names = {model: name for name, model in SPEC_MODELS.items()}
     found: dict[type[BaseModel], None] = {}
-    pending = [root]
+    pending: list[type[BaseModel]] = [Session]
     while pending:
         model = pending.pop(0)
         if model in found:
@@ -183,15 +183,29 @@ def _type(node: dict) -> str:
     if "oneOf" in node:
         return "[effect](#effects)"
     if "type" not in node:
-        return " or ".join(dict.fromkeys(_SCALAR_TYPES["string" if isinstance(value, str) else "integer"] for value in node["enum"]))
+        return " or ".join(dict.fromkeys(_SCALAR_TYPES[_json_type(value)] for value in node["enum"]))
     if node["type"] == "array":
         items = node["items"]
-        if node.get("minItems") == node.get("maxItems") and "type" in items:
+        if _fixed_length(node) and "type" in items:
             return "[" + ", ".join([_type(items)] * node["minItems"]) + "]"
         return f"list of {_type(items)}"
     if node["type"] == "object":
         return f"mapping of text to {_type(node['additionalProperties'])}"
     return _SCALAR_TYPES[node["type"]]
+
+
+def _fixed_length(array: dict) -> bool:
+    """Whether a JSON-schema array holds an exact number of items (a ``[time_s, value]`` point)."""
+    return array.get("minItems") is not None and array.get("minItems") == array.get("maxItems")
+
+
+def _json_type(value: object) -> str:
+    """The JSON-schema type of a plain value."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return "number" if isinstance(value, float) else "string"
 
 
 def _link(class_name: str) -> str:
@@ -215,7 +229,7 @@ def _allowed(node: dict) -> str:
     rules = [_range(node)]
     if node.get("type") == "string":
         rules.append(_count(node.get("minLength"), node.get("maxLength"), "characters"))
-    elif node.get("type") == "array" and node.get("minItems") != node.get("maxItems"):
+    elif node.get("type") == "array" and not _fixed_length(node):
         rules.append(_count(node.get("minItems"), node.get("maxItems"), "items"))
         if _allowed(node["items"]) != "-":
             rules.append(f"each {_allowed(node['items'])}")
@@ -288,21 +302,23 @@ def limits_table() -> str:
 _TABLES = {"presets": presets_table, "limits": limits_table}
 
 
-def render_region(kind: str, key: str) -> str | None:
-    """The generated text of region ``<!-- kind: key -->``, or None when no model or table has that name."""
+def render_region(kind: str, key: str, models: dict[str, type[BaseModel]] | None = None) -> str | None:
+    """The generated text of region ``<!-- kind: key -->``, or None when no model (of ``models``, default:
+    every model of a session) or table has that name."""
     if kind == "fields":
-        model = documented_models().get(key)
+        model = (documented_models() if models is None else models).get(key)
         return field_table(model) if model else None
     table = _TABLES.get(key)
     return table() if table else None
 
 
-def regenerate(text: str) -> str:
-    """``text`` with every known region filled afresh; the prose, and regions naming nothing, unchanged."""
+def regenerate(text: str, models: dict[str, type[BaseModel]] | None = None) -> str:
+    """``text`` with every known region filled afresh from ``models`` (default: every model of a session);
+    the prose, and regions naming nothing, unchanged."""
 
     def fill(match: re.Match) -> str:
         kind, key, _ = match.groups()
-        content = render_region(kind, key)
+        content = render_region(kind, key, models)
         return match.group(0) if content is None else f"<!-- {kind}: {key} -->\n{content}<!-- end {kind} -->"
 
     return _REGION.sub(fill, text)
@@ -323,7 +339,7 @@ def problems(text: str, models: dict[str, type[BaseModel]] | None = None) -> lis
     regions = _REGION.findall(text)
     found = []
     for kind, key, content in regions:
-        expected = render_region(kind, key)
+        expected = render_region(kind, key, models)
         if expected is None:
             found.append(f"region '{kind}: {key}' names no model or table")
         elif expected != content:

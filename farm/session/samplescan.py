@@ -16,7 +16,7 @@ import soundfile
 
 from dsp import io as audio_io
 from dsp.errors import AudioFileError
-from farm import storage
+from farm.storage import Location
 
 MIN_SAMPLE_RATE_HZ = 8000
 MAX_SAMPLE_RATE_HZ = 384000
@@ -70,7 +70,7 @@ class SampleScan:
         return not np.any((self.sound_starts < stop) & (self.sound_stops > start))
 
 
-def scan(location: str) -> SampleScan:
+def scan(location: Location) -> SampleScan:
     """Read the stem at ``location`` (a path or a URI) through, in blocks of :data:`SCAN_BLOCK_FRAMES` frames.
 
     Raises
@@ -106,20 +106,20 @@ def scan(location: str) -> SampleScan:
 
 
 @contextlib.contextmanager
-def _open(location: str) -> Iterator[soundfile.SoundFile]:
-    """The stem at a local path or a URI, open for reading from its start."""
-    if not storage.is_remote(location):
-        with audio_io.open_audio(location) as handle:
+def _open(location: Location) -> Iterator[soundfile.SoundFile]:
+    """The stem at a local path (opened natively) or a URI, open for reading from its start."""
+    if location.is_local:
+        with audio_io.open_audio(location.local_path) as handle:
             yield handle
         return
     try:
-        with storage.open_binary(location) as raw, audio_io.open_audio(raw, location) as handle:
+        with location.open() as raw, audio_io.open_audio(raw, str(location)) as handle:
             yield handle
     except FileNotFoundError:
         raise AudioFileError(f"{location}: no such file") from None
 
 
-def _blocks(handle: soundfile.SoundFile, location: str, dtype: str) -> Iterator[np.ndarray]:
+def _blocks(handle: soundfile.SoundFile, location: Location, dtype: str) -> Iterator[np.ndarray]:
     """The file's frames as ``dtype`` blocks (frames x channels) of at most :data:`SCAN_BLOCK_FRAMES` frames."""
     while True:
         start = handle.tell()

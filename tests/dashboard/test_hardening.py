@@ -17,7 +17,8 @@ import soundfile
 import yaml
 
 from dashboard import auth
-from dashboard.config import ConfigError, Settings, mebibytes
+from dashboard.config import Settings, mebibytes
+from dashboard.errors import ConfigError
 from dashboard.main import create_app
 from farm.errors import StorageError
 

@@ -34,7 +34,7 @@ def farm(tmp_path_factory):
             store.close()
             jobs = {key: wait_for_state(client, job_id, {"succeeded", "failed"}) for key, job_id in ids.items()}
         assert jobs["done"]["state"] == jobs["gone"]["state"] == "succeeded", jobs
-        (job_folder(service.data_dir, ids["gone"]) / "out" / "master.wav").unlink()
+        job_folder(service.data_dir, ids["gone"]).joinpath("out", "master.wav").local_path.unlink()
         yield service, jobs
     finally:
         service.stop()
@@ -80,7 +80,7 @@ def test_job_page_shows_loudness_report_downloads_and_plots(farm):
     assert re.search(r'<svg class="chart waveform".*?<path class="wave" d="M[^"]+Z"', page.text, re.S)
     assert re.search(r'<svg class="chart loudness-plot".*?<path class="short-term" d="M[^"]+"', page.text, re.S)
     assert 'class="target"' in page.text
-    assert (job_folder(service.data_dir, job["id"]) / "analysis.json").is_file()
+    assert job_folder(service.data_dir, job["id"]).joinpath("analysis.json").is_file()
 
 
 def test_job_page_without_its_output_file_shows_the_rest(farm):

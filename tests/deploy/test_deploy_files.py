@@ -353,7 +353,7 @@ def test_ray_cluster_autoscales_a_cpu_worker_group(name, spec):
     assert spec["rayVersion"] == ray_pin()
     assert spec["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"
     (group,) = spec["workerGroupSpecs"]
-    # min >= 1: a render fails when the cluster has had no CPUs for farm.executor.NO_CPU_GRACE_S
+    # min >= 1: a render fails when the cluster has had no CPUs for farm.engine.executor.NO_CPU_GRACE_S
     assert 1 <= group["minReplicas"] <= group["replicas"] <= group["maxReplicas"]
     for container in objects_at(group, "template.spec.containers[]"):
         assert container["resources"]["requests"]["cpu"] == container["resources"]["limits"]["cpu"]

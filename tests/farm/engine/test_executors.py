@@ -106,7 +106,7 @@ def test_references_passed_to_a_later_submit_are_resolved(executor):
 
 @pytest.mark.parametrize(
     "executor",
-    ["local", pytest.param("ray", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason="RayExecutor.get says 'a task failed', not which task"))],
+    ["local", "ray"],
     indirect=True,
 )
 def test_a_task_that_raises_surfaces_as_a_render_error_naming_the_task(executor):

@@ -2,7 +2,6 @@
 
 import pytest
 
-from farm import storage
 from farm.errors import StorageError
 from farm.queue.jobfiles import JobFiles
 from tests.helpers.s3server import moto_s3
@@ -37,14 +36,14 @@ def staged_bundle(tmp_path):
 def test_a_kept_bundle_is_found_and_its_outputs_are_cleared_alone(files, tmp_path):
     files.check()
     files.keep_bundle("job1", staged_bundle(tmp_path))
-    assert files.session_file("job1") == storage.join(files.bundle("job1"), "session.json")
-    assert storage.is_file(storage.join(files.bundle("job1"), "stems", "a.wav"))
+    assert files.session_file("job1") == files.bundle("job1").joinpath("session.json")
+    assert files.bundle("job1").joinpath("stems", "a.wav").is_file()
     assert files.session_file("job2") is None
     for name in ("master.wav", "cd/master.flac"):
-        storage.write_bytes(files.output("job1", name), b"out")
-    assert storage.size(files.output("job1", "cd/master.flac")) == 3
+        files.output("job1", name).write_bytes(b"out")
+    assert files.output("job1", "cd/master.flac").size() == 3
     files.clear_out("job1")
-    assert not storage.is_file(files.output("job1", "master.wav")) and not storage.is_file(files.output("job1", "cd/master.flac"))
+    assert not files.output("job1", "master.wav").is_file() and not files.output("job1", "cd/master.flac").is_file()
     assert files.session_file("job1") is not None
     files.remove("job1")
     assert files.session_file("job1") is None

@@ -101,7 +101,7 @@ def test_a_job_renders_in_process_to_its_deliverable(farm, tmp_path):
     job = wait_final(store, job_id)
     assert job.state is JobState.SUCCEEDED, job.error
     assert [item["name"] for item in job.outputs] == ["master.wav"]
-    assert Path(files.output(job_id, "master.wav")).stat().st_size == job.outputs[0]["bytes"]
+    assert files.output(job_id, "master.wav").size() == job.outputs[0]["bytes"]
 
 
 def test_a_failure_of_the_render_itself_fails_at_once_without_retries(farm, tmp_path):
@@ -121,7 +121,7 @@ def test_a_failure_of_the_render_itself_fails_at_once_without_retries(farm, tmp_
 def test_a_session_that_no_longer_loads_fails_without_retries_or_server_paths(farm, tmp_path):
     store, files, start = farm
     job_id = add_job(store, files, tmp_path)
-    os.remove(Path(files.bundle(job_id)) / "stems" / "tone.wav")
+    files.bundle(job_id).joinpath("stems", "tone.wav").remove()
     start(InProcessDriver(LocalExecutor))
     job = wait_final(store, job_id)
     assert job.state is JobState.FAILED and job.attempts == 1
@@ -253,7 +253,7 @@ def test_a_killed_driver_process_ends_its_render_and_the_next_one_starts_a_new_p
 
         def run_slow():
             try:
-                driver.render(slow, files.session_file(slow), files.out(slow), progress=lambda *_: progressed.set())
+                driver.render(slow, str(files.session_file(slow)), str(files.out(slow)), progress=lambda *_: progressed.set())
             except BaseException as exc:  # noqa: BLE001 - the test inspects it
                 outcome.append(exc)
 
@@ -264,7 +264,7 @@ def test_a_killed_driver_process_ends_its_render_and_the_next_one_starts_a_new_p
         worker.join(WAIT_S)
         assert len(outcome) == 1 and isinstance(outcome[0], DriverLost)
         assert str(outcome[0]) == f"the render driver process died (exit code {-signal.SIGKILL})"
-        report = driver.render(quick, files.session_file(quick), files.out(quick))
+        report = driver.render(quick, str(files.session_file(quick)), str(files.out(quick)))
         assert report["deliverables"][0]["path"] == "master.wav"
         assert driver.pid not in (None, first_pid) and driver.restarts == 1
     finally:
