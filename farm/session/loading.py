@@ -96,11 +96,17 @@ def load(
     Raises
     ------
     SessionError
-        Listing every problem found.
+        Listing every problem found, naming the session file as ``path`` does.
     """
     source = Location.of(path)
-    data = read_document(source)
-    return validate(data, source, allowed_roots, max_duration_s=max_duration_s, check_samples=check_samples)
+    named = str(path) if isinstance(path, Location) else os.fspath(path)
+    try:
+        data = read_document(source)
+        return validate(data, source, allowed_roots, max_duration_s=max_duration_s, check_samples=check_samples)
+    except SessionError as exc:
+        if exc.source == named:
+            raise
+        raise SessionError(named, exc.problems) from None
 
 
 def validate(

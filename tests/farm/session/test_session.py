@@ -194,3 +194,11 @@ def test_schema_command_prints_the_json_schema():
     assert set(schema["required"]) == {"format", "tracks"} and schema["additionalProperties"] is False
     assert "CompressorSpec" in schema["$defs"] and "threshold_db" in schema["$defs"]["CompressorSpec"]["required"]
     assert Session.model_json_schema() == schema
+
+
+def test_an_error_names_the_session_file_as_the_caller_wrote_it(tmp_path, monkeypatch):
+    write_session(tmp_path, {"tracks": [{"name": "a", "file": "stems/missing.wav"}]})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SessionError) as raised:
+        load("session.yaml")
+    assert raised.value.source == "session.yaml" and str(raised.value).startswith("session.yaml: 1 problem")
