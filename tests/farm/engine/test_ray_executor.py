@@ -13,7 +13,7 @@ from tests.helpers.sessions import RATE, tone, write_session, write_stem
 def ray_executor():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     yield RayExecutor()
     ray.shutdown()
 
