@@ -54,7 +54,7 @@ class LoudnessPlan:
             return None
         return Limiter(self.sample_rate, ceiling_dbtp=self.ceiling_dbtp - ceiling_margin_db, lookahead_s=self.lookahead_s, release_s=self.release_s)
 
-    def first_pass(self, gain_db: float = 0.0, ceiling_margin_db: float = 0.0) -> MasterPass:
+    def master_pass(self, gain_db: float = 0.0, ceiling_margin_db: float = 0.0) -> MasterPass:
         """A pass with ``gain_db`` of gain and the limiter ``ceiling_margin_db`` dB under the ceiling."""
         return MasterPass(gain_db, self.limiter(ceiling_margin_db), self.preroll_frames, self.fade_in_frames, self.fade_out_frames)
 

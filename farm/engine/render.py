@@ -359,7 +359,7 @@ def _mix(run: _Run) -> list[LoudnessPartial]:
 def _master(run: _Run, mix_report, ceiling_margin_db: float):
     """Stage 3: the loudness stage, corrected until it lands; returns (gain_db, report, max GR dB, passes)."""
     loudness = run.plan.loudness
-    master_pass = loudness.first_pass(ceiling_margin_db=ceiling_margin_db)
+    master_pass = loudness.master_pass(ceiling_margin_db=ceiling_margin_db)
     if not loudness.normalises:
         report, _ = _master_pass(run, master_pass)
         return 0.0, report, None, 1

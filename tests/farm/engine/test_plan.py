@@ -99,7 +99,7 @@ def test_the_loudness_stage_plan_holds_the_preset_the_fades_and_its_preroll(sess
     assert limiter.ceiling_dbtp == pytest.approx(-1.25) and (limiter.lookahead_s, limiter.release_s) == (0.005, 0.05)
     settle_frames = math.ceil(limiter.settle_s * RATE)
     assert loudness.preroll_frames == settle_frames + meter_preroll_frames(RATE, MASTER_TRUE_PEAK_OVERSAMPLING)
-    first = loudness.first_pass(gain_db=3.0)
+    first = loudness.master_pass(gain_db=3.0)
     assert first.gain_db == 3.0 and first.latency_frames == first.limiter.latency_samples > 0
     assert compile_plan(load(session), chunk_s=0.01).loudness.preroll_frames is None, "chunks shorter than the settle time carry state"
 
@@ -108,7 +108,7 @@ def test_a_session_without_a_target_plans_only_the_fades(tmp_path):
     stem = write_stem(tmp_path, "tone.wav", tone(440.0, 2.0))
     loudness = compile_plan(load(write_session(tmp_path, {"tracks": [{"name": "a", "file": stem}], "master": {"fade_out_s": 1.0}}))).loudness
     assert not loudness.normalises and loudness.limiter() is None
-    assert loudness.first_pass().latency_frames == 0 and loudness.fade_out_frames == RATE
+    assert loudness.master_pass().latency_frames == 0 and loudness.fade_out_frames == RATE
 
 
 def test_each_deliverable_is_planned_with_its_rate_grid_length_quantiser_and_writer(session):
