@@ -27,10 +27,10 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 class Commands:
-    """Where a group of commands adds its subcommands to ``mixfarm``."""
+    """Where a group of commands adds its subcommands to ``mixfarm`` (the subcommands of ``parser``)."""
 
-    def __init__(self, subparsers: argparse._SubParsersAction) -> None:
-        self._subparsers = subparsers
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(self, name: str, handler: Handler, help: str, description: str | None = None) -> argparse.ArgumentParser:
         """Add the command ``name`` run by ``handler``; returns its parser, for its arguments."""
@@ -42,7 +42,7 @@ class Commands:
 def build_parser() -> argparse.ArgumentParser:
     """The parser with farm's commands and every installed ``mixfarm.commands`` group."""
     parser = argparse.ArgumentParser(prog="mixfarm", description="mixfarm: a distributed mix-render farm.")
-    commands = Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    commands = Commands(parser)
     for group in (audio, sessions, rendering):
         group.register(commands)
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda entry: entry.name):
