@@ -21,8 +21,8 @@ Highpass and lowpass take ``slope_db_oct`` of 12, 24, 36 or 48: a cascade of
 ``slope_db_oct / 12`` sections with the Q values of a Butterworth filter of
 that order, the most resonant of them scaled by ``q / 0.7071`` (so q 0.707
 gives a Butterworth response). The cascade runs through
-``scipy.signal.sosfilt`` with its state carried, so blocks of any size give
-bit-identical output.
+:func:`dsp.biquad.sosfilt` (``scipy.signal.sosfilt``'s arithmetic) with its
+state carried, so blocks of any size give bit-identical output.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ import math
 from typing import ClassVar
 
 import numpy as np
-import scipy.signal
 
+from .biquad import sosfilt
 from .effect import Effect, State
 from .errors import ParameterError
 from .validate import check_choice, check_frequency, check_number
@@ -184,5 +184,5 @@ class Equalizer(Effect):
         sos = self.sos
         if sos.shape[0] == 0:
             return block, {"zi": state["zi"].copy()}
-        out, zf = scipy.signal.sosfilt(sos, block, axis=0, zi=state["zi"])
+        out, zf = sosfilt(sos, block, state["zi"])
         return out, {"zi": zf}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from dsp.automation import Envelope
-from dsp.delayline import DelayLine
 from dsp.errors import AudioFileError
 from dsp.fades import fade_gain
 from dsp.gain import invert_polarity
@@ -31,7 +30,7 @@ def initial_state(strip: StripPlan, sample_rate: int) -> dict:
     """The silent state of a strip before its first chunk."""
     return {
         "fx": [effect.init_state(strip.channels) for effect in strip.effects],
-        "feeds": [DelayLine(sample_rate, delay_samples=feed.delay_samples).init_state(2) for feed in strip.feeds],
+        "feeds": [{"history": np.zeros((feed.delay_samples, 2))} for feed in strip.feeds],
     }
 
 
@@ -61,29 +60,37 @@ def track_source(strip: StripPlan, start: int, stop: int, sample_rate: int) -> n
     return out
 
 
-def join_feeds(strip: StripPlan, blocks: list[np.ndarray], begin: int, start: int) -> list[np.ndarray]:
-    """Each feed over frames ``[begin, ...)`` of a chunk that starts at ``start``.
+def sum_feeds(strip: StripPlan, blocks: list[np.ndarray], state: dict, begin: int, start: int, stop: int) -> tuple[np.ndarray, list]:
+    """The feeds of a bus (or the master) over frames ``[begin, stop)``, each delayed by its compensation, summed.
 
-    ``blocks`` holds one block per feed for the chunk, preceded, when the
-    chunk has pre-roll (``begin < start``), by one block per feed for the
-    previous chunk, which supplies the pre-roll's frames.
+    ``blocks`` holds one block per feed for the chunk ``[start, stop)``,
+    preceded, when the chunk has pre-roll (``begin < start``), by one block
+    per feed for the previous chunk, whose last frames supply the pre-roll.
+    Each feed's delay line (its last ``delay_samples`` frames, carried in
+    ``state["feeds"]``) comes first. Returns the sum and the new delay states.
     """
-    count = len(strip.feeds)
-    if begin == start:
-        return blocks[-count:] if count else []
-    previous, current = blocks[:count], blocks[count:]
-    return [np.concatenate([before[before.shape[0] - (start - begin) :], block]) for before, block in zip(previous, current)]
-
-
-def sum_feeds(strip: StripPlan, blocks: list[np.ndarray], state: dict, sample_rate: int, frames: int) -> tuple[np.ndarray, list]:
-    """Delay each feed by its compensation and sum them; returns the sum and the delay states."""
+    count, frames = len(strip.feeds), stop - begin
+    previous, current = (blocks[:count], blocks[count:]) if begin < start else ([None] * count, blocks[-count:] if count else [])
     total = np.zeros((frames, 2))
     new_states = []
-    for feed, block, feed_state in zip(strip.feeds, blocks, state["feeds"]):
-        delayed, feed_state = DelayLine(sample_rate, delay_samples=feed.delay_samples).process(block, feed_state)
-        total += delayed
-        new_states.append(feed_state)
+    for feed_state, before, block in zip(state["feeds"], previous, current):
+        pieces = [feed_state["history"], block] if before is None else [feed_state["history"], before[before.shape[0] - (start - begin) :], block]
+        offset = 0
+        for piece in pieces:
+            used = min(piece.shape[0], frames - offset)
+            if used > 0:
+                total[offset : offset + used] += piece[:used]
+            offset += piece.shape[0]
+        new_states.append({"history": _last_frames(pieces, feed_state["history"].shape[0])})
     return total, new_states
+
+
+def _last_frames(pieces: list[np.ndarray], frames: int) -> np.ndarray:
+    """The last ``frames`` frames of the pieces joined end to end, as a new array."""
+    if frames <= pieces[-1].shape[0]:
+        return pieces[-1][pieces[-1].shape[0] - frames :].copy()
+    joined = np.concatenate(pieces)
+    return joined[joined.shape[0] - frames :].copy()
 
 
 def run_effects(strip: StripPlan, audio: np.ndarray, state: dict) -> tuple[np.ndarray, list]:
@@ -109,27 +116,30 @@ def _gain(value: np.ndarray | float) -> np.ndarray | float:
 def route(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) -> dict[str, np.ndarray]:
     """Width, fader, pan and sends of a processed chunk: stereo audio per destination."""
     spec, frames = strip.spec, audio.shape[0]
-    outputs = {name: np.zeros((frames, 2)) for name in destinations(strip)}
     if not strip.audible:
-        return outputs
+        return {name: np.zeros((frames, 2)) for name in destinations(strip)}
     main = apply_width(audio, spec.width) * _gain(_parameter(strip, "gain_db", spec.gain_db, start, frames, sample_rate))
-    main = pan(main, _parameter(strip, "pan", spec.pan, start, frames, sample_rate))
-    outputs[spec.output] += main
+    outputs = {spec.output: pan(main, _parameter(strip, "pan", spec.pan, start, frames, sample_rate))}
     for send in spec.sends:
         level = _parameter(strip, f"sends.{send.bus}.level_db", send.level_db, start, frames, sample_rate)
-        outputs[send.bus] += (audio if send.pre_fader else main) * _gain(level)
+        tap = audio if send.pre_fader else outputs[spec.output]
+        sent = np.multiply(tap, _gain(level), out=np.empty((frames, 2)))
+        outputs[send.bus] = outputs[send.bus] + sent if send.bus in outputs else sent
     return outputs
 
 
 def render_strip_chunk(
-    strip: StripPlan, start: int, stop: int, state: dict, feed_blocks: list[np.ndarray], sample_rate: int
+    strip: StripPlan, begin: int, start: int, stop: int, state: dict, feed_blocks: list[np.ndarray], sample_rate: int
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """Render frames ``[start, stop)`` of a track or bus; returns its outputs and new state."""
+    """Render frames ``[begin, stop)`` of a track or bus, for its chunk ``[start, stop)``; returns its outputs and new state.
+
+    ``feed_blocks`` are a bus's, as :func:`sum_feeds` takes them.
+    """
     if strip.kind == "track":
-        audio, feed_states = track_source(strip, start, stop, sample_rate), state["feeds"]
+        audio, feed_states = track_source(strip, begin, stop, sample_rate), state["feeds"]
     else:
-        audio, feed_states = sum_feeds(strip, feed_blocks, state, sample_rate, stop - start)
+        audio, feed_states = sum_feeds(strip, feed_blocks, state, begin, start, stop)
     if strip.spec.polarity_invert:
         audio = invert_polarity(audio)
     audio, fx_states = run_effects(strip, audio, state)
-    return route(strip, audio, start, sample_rate), {"fx": fx_states, "feeds": feed_states}
+    return route(strip, audio, begin, sample_rate), {"fx": fx_states, "feeds": feed_states}

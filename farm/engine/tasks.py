@@ -40,7 +40,6 @@ from .scratch import ScratchSignal
 from .strip import (
     destinations,
     initial_state,
-    join_feeds,
     render_strip_chunk,
     run_effects,
     sum_feeds,
@@ -89,14 +88,13 @@ def strip_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict 
 
     A time-parallel strip starts from silence its pre-roll early and returns
     no state; a bus among them gets its feeds' blocks of the previous chunk
-    before this chunk's (see :func:`farm.engine.strip.join_feeds`).
+    before this chunk's (see :func:`farm.engine.strip.sum_feeds`).
     """
     started = time.perf_counter()
     strip = plan.strip(name)
     begin = strip.first_frame(start)
     state = initial_state(strip, plan.sample_rate) if state is None else state
-    feeds = join_feeds(strip, list(feed_blocks), begin, start)
-    outputs, state = render_strip_chunk(strip, begin, stop, state, feeds, plan.sample_rate)
+    outputs, state = render_strip_chunk(strip, begin, start, stop, state, list(feed_blocks), plan.sample_rate)
     carried = None if strip.time_parallel else state
     return (*[outputs[target][start - begin :] for target in destinations(strip)], carried, _meta(strip.kind, started, strip=name))
 
@@ -114,8 +112,7 @@ def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, workd
     if state is None:
         state = initial_state(strip, rate)
         state["meter"] = None
-    feeds = join_feeds(strip, list(feed_blocks), begin, start)
-    audio, feed_states = sum_feeds(strip, feeds, state, rate, stop - begin)
+    audio, feed_states = sum_feeds(strip, list(feed_blocks), state, begin, start, stop)
     audio, fx_states = run_effects(strip, audio, state)
     first, lo, metered = _on_timeline(audio, begin, start, stop, latency, plan.timeline_frames)
     ScratchSignal(Path(workdir) / MIX_SIGNAL).write(lo, metered[lo - first :])
