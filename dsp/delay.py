@@ -74,7 +74,7 @@ def note_to_seconds(time_note: str, tempo_bpm: float) -> float:
     return whole_notes * 4.0 * 60.0 / tempo_bpm
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _run_delay(block, buffer, position, feedback, coeffs, filter_state, use_filter, ping_pong, mix):
     """Run the loop in place on ``buffer`` and ``filter_state``; return (output, position)."""
     frames, channels = block.shape

@@ -42,7 +42,7 @@ def lsb(bit_depth: int) -> float:
     return 2.0 ** (1 - bit_depth)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _shaped_quantise(block, noise, errors, coefficients, step, low, high):
     frames, channels = block.shape
     taps = coefficients.shape[0]

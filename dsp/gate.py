@@ -24,7 +24,7 @@ from .units import db_to_linear
 from .validate import check_number
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _gate(
     audio: np.ndarray,
     threshold: float,

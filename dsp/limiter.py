@@ -128,7 +128,7 @@ def _folded_phases() -> tuple[np.ndarray, np.ndarray, float]:
     return sums, differences, gain_bound
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _dot_rows(coefficients: np.ndarray, rows: np.ndarray, width: int, acc: np.ndarray) -> None:
     """``acc[:width] = sum_k coefficients[k] * rows[k, :width]``, two rows per pass (``len(coefficients)`` even)."""
     acc[:width] = 0.0
@@ -141,7 +141,7 @@ def _dot_rows(coefficients: np.ndarray, rows: np.ndarray, width: int, acc: np.nd
             acc[i] += a * first[i] + b * second[i]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _tile_peaks(
     block: np.ndarray,
     history: np.ndarray,
@@ -203,7 +203,7 @@ def _tile_peaks(
                     peaks[i] = max(peaks[i], abs(acc_sum[i]))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _sliding_minimum(
     values: np.ndarray, span: int, length: int, prefix: np.ndarray, suffix: np.ndarray, out: np.ndarray
 ) -> None:
@@ -228,7 +228,7 @@ def _sliding_minimum(
         out[j] = min(suffix[j], prefix[j + span - 1])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _limit(
     block: np.ndarray,
     history: np.ndarray,

@@ -480,7 +480,7 @@ def _check_state_array(name: str, value: np.ndarray, shape: tuple[int, ...]) -> 
 # bit-identically to one met whole inside a block.
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _sum_squares(weighted):
     channels = weighted.shape[1]
     energies = np.zeros(channels)
@@ -493,7 +493,7 @@ def _sum_squares(weighted):
     return energies
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _k_weighted_energies(block, sos, zi, skip_frames, head_frames, segment):
     # K-weights ``block`` from state ``zi`` with the two biquads in transposed
     # direct form II, the arithmetic of scipy.signal.sosfilt. Past the first

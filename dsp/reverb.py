@@ -105,7 +105,7 @@ def absorption_filters(lengths: np.ndarray, sample_rate: float, decay_s: float, 
     return gains, poles
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _run_fdn(block, lines, offsets, lengths, positions, filter_state, predelay, predelay_position, feed, poles, in_gains, out_gains, mix, width):
     """Run the network in place on the state arrays; return (output, predelay_position).
 

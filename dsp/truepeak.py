@@ -325,7 +325,7 @@ _EIGHT_X_REVERSED = np.ascontiguousarray(EIGHT_X_PHASES[:, ::-1])
 _TILE_FRAMES = 2048
 
 
-@numba.njit(inline="always")
+@numba.njit(nogil=True, inline="always")
 def _peaks(history, block, reversed_phases, phase_step, skip_frames, peaks_out):
     n_phases, taps = reversed_phases.shape
     lag = taps - 1
@@ -362,11 +362,11 @@ def _peaks(history, block, reversed_phases, phase_step, skip_frames, peaks_out):
     return interpolated, sampled
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _annex2_kernel(history, block, phase_step, skip_frames, peaks_out):
     return _peaks(history, block, _ANNEX2_REVERSED, phase_step, skip_frames, peaks_out)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _eight_x_kernel(history, block, phase_step, skip_frames, peaks_out):
     return _peaks(history, block, _EIGHT_X_REVERSED, phase_step, skip_frames, peaks_out)

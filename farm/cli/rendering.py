@@ -1,7 +1,9 @@
 """``mixfarm render`` and ``mixfarm demo``: render a session, or synthesise the demo and render it.
 
 The session is loaded and compiled, with every check, before an executor
-starts, so a bad session fails in a moment without starting Ray.
+starts, so a bad session fails in a moment without starting Ray. The
+executor is chosen by :func:`farm.engine.executor.choose_executor`, and the
+report says which and why.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ from farm.storage import Location
 from .options import add_max_duration, max_duration
 
 if TYPE_CHECKING:
-    from farm.engine.executor import Executor
-
     from . import Commands
 
 
@@ -43,15 +43,9 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def executor_for(args: argparse.Namespace) -> Executor:
-    """The executor ``--executor`` and ``--address`` ask for."""
-    from farm.engine.executor import LocalExecutor, RayExecutor
-
-    return LocalExecutor() if args.executor == "local" else RayExecutor(args.address)
-
-
 def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) -> dict:
     """Load and compile (cheap checks first), then render; print the report as text or JSON and return it."""
+    from farm.engine.executor import choose_executor
     from farm.engine.plan import compile_plan
     from farm.engine.render import render_plan
     from farm.session import load
@@ -62,7 +56,8 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) 
     loaded = load(session_path, max_duration_s=max_duration(args))
     plan = compile_plan(loaded, args.chunk_s)
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
-    report = render_plan(loaded, plan, out_dir, executor=executor_for(args), progress=bar, started=started)
+    choice = choose_executor(args.executor, args.address)
+    report = render_plan(loaded, plan, out_dir, executor=choice.build(), progress=bar, started=started, executor_reason=choice.reason)
     if bar:
         bar.close()
     if args.json:
@@ -70,6 +65,7 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) 
         return report
     output = report["output"]
     print(f"rendered {report['session']!r}: {report['duration_s']:.1f} s in {report['wall_s']:.1f} s ({report['realtime_factor']:.1f}x realtime)")
+    print(f"  executor: {report['executor']} ({report['executor_reason']})")
     loudness = output["integrated_lufs"]
     print(f"  master: {loudness:.2f} LUFS, true peak {output['true_peak_dbtp']:.2f} dBTP" if loudness is not None else "  master: silent")
     for item in report["deliverables"]:
@@ -92,8 +88,14 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--chunk-s", type=chunk_seconds, default=DEFAULT_CHUNK_S, help=f"time-chunk length in seconds (default {DEFAULT_CHUNK_S:g}); longer than the song renders in one pass"
     )
-    parser.add_argument("--address", default=None, help="Ray cluster to join (default: $RAY_ADDRESS, else a local cluster)")
-    parser.add_argument("--executor", choices=("ray", "local"), default="ray", help="ray (default) or local: in this process, no cluster")
+    parser.add_argument("--address", default=None, help="Ray cluster to run on (default: $RAY_ADDRESS, else one `ray start` runs on this machine)")
+    parser.add_argument(
+        "--executor",
+        choices=("auto", "ray", "local"),
+        default="auto",
+        help="auto (default): Ray when there is a cluster to run on (--address, $RAY_ADDRESS or one running here), else this process "
+        "on threads; ray: Ray, starting a cluster on this machine when there is none; local: this process",
+    )
     parser.add_argument("--json", action="store_true", help="print the render report as JSON on stdout")
 
 

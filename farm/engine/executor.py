@@ -3,20 +3,27 @@
 Both follow :class:`Executor`: ``submit`` takes a task function (one of
 :mod:`farm.engine.tasks`, as :class:`concurrent.futures.Executor` takes a callable)
 with arguments that may be references to earlier results, and hands back
-references. The in-process executor runs each task at once and is what unit
-tests use; the Ray executor submits it to a cluster, which runs it when its
-inputs are ready, retries it if its worker dies, and frees the driver from
-holding any audio.
+references. The in-process executor runs tasks on threads of this process
+as their inputs become ready (or each at once, with one worker); the Ray
+executor submits them to a cluster, which runs them when their inputs are
+ready, retries them if their worker dies, and frees the driver from holding
+any audio.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import signal
+import socket
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from typing import Any, Protocol
 
 from farm.errors import FarmError, RenderError, is_transient
@@ -30,6 +37,9 @@ NO_CPU_GRACE_S = 30.0
 """How long tasks may wait on a cluster with no CPUs before the render fails."""
 
 WAIT_POLL_S = 1.0
+
+CLUSTER_PROBE_TIMEOUT_S = 0.25
+"""How long :func:`running_cluster_address` waits for a recorded cluster to answer."""
 
 
 class Executor(Protocol):
@@ -83,49 +93,135 @@ def run_task(task: Callable[..., Any], *args: Any) -> Any:
         raise RenderError(f"task {task.__name__} failed: {exc}", transient=is_transient(exc)) from exc
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
+
+
 class LocalRef:
-    """A finished result held in this process."""
+    """The result of a task run in this process: finished, or a future (one item of it when ``index`` is set)."""
 
-    __slots__ = ("value",)
+    __slots__ = ("future", "index")
 
-    def __init__(self, value: Any) -> None:
-        self.value = value
+    def __init__(self, future: Future, index: int | None = None) -> None:
+        self.future = future
+        self.index = index
+
+    @classmethod
+    def of(cls, value: Any) -> LocalRef:
+        """A reference to a value already at hand."""
+        future: Future = Future()
+        future.set_result(value)
+        return cls(future)
+
+    @property
+    def value(self) -> Any:
+        """The result, waiting for it; the task's exception if it failed."""
+        result = self.future.result()
+        return result if self.index is None else result[self.index]
 
 
 class LocalExecutor:
-    """Runs every task at once, in this process."""
+    """Runs tasks in this process, on ``workers`` threads (default: every CPU it may use).
+
+    A task starts when the references among its arguments are ready, so a
+    render's chunks run side by side as on a cluster, with no start-up cost.
+    The audio work releases the GIL (numpy, the numba kernels, libsndfile),
+    so threads use several cores. With one worker every task runs at once,
+    in the calling thread.
+    """
 
     name = "local"
 
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = available_cpus() if workers is None else workers
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f"workers: must be a positive integer, got {workers!r}")
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="mixfarm-task") if self.workers > 1 else None
+
     def put(self, value: Any) -> LocalRef:
         """Hold a value for tasks to share."""
-        return LocalRef(value)
+        return LocalRef.of(value)
 
     def submit(self, task: Callable[..., Any], *args: Any, num_returns: int = 1) -> LocalRef | list[LocalRef]:
-        """Run ``task`` now; return a reference, or one per result when ``num_returns`` > 1."""
-        result = run_task(task, *[arg.value if isinstance(arg, LocalRef) else arg for arg in args])
+        """Run ``task`` once its inputs are ready; return a reference, or one per result when ``num_returns`` > 1."""
+        future: Future = Future()
+        if self._pool is None:
+            _settle(future, task, args)
+        else:
+            self._when_ready([arg.future for arg in args if isinstance(arg, LocalRef)], lambda: self._pool.submit(_settle, future, task, args))
         if num_returns == 1:
-            return LocalRef(result)
-        return [LocalRef(value) for value in result]
+            return LocalRef(future)
+        return [LocalRef(future, index) for index in range(num_returns)]
+
+    @staticmethod
+    def _when_ready(inputs: list[Future], start: Callable[[], Any]) -> None:
+        """Call ``start`` once every future in ``inputs`` is done (at once if they are).
+
+        A future keeps the callbacks it has called, so they hold ``start`` (and
+        through it the task's arguments) only until it runs: otherwise every
+        finished chunk would keep the next one's audio alive.
+        """
+        pending = [start, len(inputs) + 1]
+        lock = threading.Lock()
+
+        def one_done(_: Future | None = None) -> None:
+            with lock:
+                pending[1] -= 1
+                ready = pending[0] if pending[1] == 0 else None
+                if ready is not None:
+                    pending[0] = None
+            if ready is not None:
+                ready()
+
+        for future in inputs:
+            future.add_done_callback(one_done)
+        one_done()
 
     def get(self, refs: LocalRef | list[LocalRef]) -> Any:
-        """The values behind references."""
+        """The values behind references, waiting for them; a failed task's exception is raised."""
         if isinstance(refs, list):
             return [ref.value for ref in refs]
         return refs.value
 
     def wait(self, refs: list[LocalRef], count: int) -> None:
-        """Nothing to wait for: every task has finished."""
+        """Block until at least ``count`` of ``refs`` are done."""
+        pending = {ref.future for ref in refs}
+        done = len(refs) - len(pending)
+        while pending and done < count:
+            finished, pending = futures_wait(pending, return_when=FIRST_COMPLETED)
+            done += len(finished)
 
     def cancel(self, refs: list[LocalRef]) -> None:
-        """Nothing to cancel: every task has finished."""
+        """Stop the tasks behind ``refs`` that have not started; running ones finish."""
+        for ref in refs:
+            ref.future.cancel()
 
     def shutdown(self) -> None:
-        """Nothing to let go of."""
+        """Stop the worker threads, dropping tasks not yet started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def cluster(self) -> dict:
-        """Nodes and CPUs: this process only."""
-        return {"nodes": [{"id": "local", "alive": True, "cpus": 1}], "cpus": 1, "cpus_busy": 0}
+        """Nodes and CPUs: this process, with one CPU per worker thread."""
+        return {"nodes": [{"id": "local", "alive": True, "cpus": self.workers}], "cpus": self.workers, "cpus_busy": 0}
+
+
+def _settle(future: Future, task: Callable[..., Any], args: tuple) -> None:
+    """Run ``task`` on the resolved ``args`` into ``future``; a failed input fails it with the same exception."""
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        resolved = [arg.value if isinstance(arg, LocalRef) else arg for arg in args]
+    except BaseException as exc:
+        future.set_exception(exc)
+        return
+    try:
+        future.set_result(run_task(task, *resolved))
+    except BaseException as exc:
+        future.set_exception(exc)
 
 
 class RayExecutor:
@@ -234,3 +330,71 @@ class RayExecutor:
         total = self._ray.cluster_resources().get("CPU", 0)
         available = self._ray.available_resources().get("CPU", 0)
         return {"nodes": nodes, "cpus": total, "cpus_busy": max(total - available, 0)}
+
+
+def running_cluster_address() -> str | None:
+    """The address of the Ray cluster ``ray start`` last started on this machine, if it is still up; else None.
+
+    ``ray start --head`` records the cluster's address in
+    ``ray_current_cluster`` in Ray's temporary folder (``ray`` under
+    ``$RAY_TMPDIR``, else ``$TMPDIR`` on Linux, else ``/tmp``), which is how
+    ``ray.init`` finds it too; the cluster counts as up when its GCS port
+    accepts a connection. Ray is not imported, so the check takes
+    milliseconds.
+    """
+    folder = os.path.join(_system_temp_dir(), "ray")
+    try:
+        with open(os.path.join(folder, "ray_current_cluster")) as handle:
+            address = handle.read().strip()
+        host, port = address.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=CLUSTER_PROBE_TIMEOUT_S):
+            return address
+    except (OSError, ValueError):
+        return None
+
+
+def _system_temp_dir() -> str:
+    """The folder Ray keeps its temporary files under, chosen as Ray chooses it."""
+    if "RAY_TMPDIR" in os.environ:
+        return os.environ["RAY_TMPDIR"]
+    if sys.platform.startswith("linux") and "TMPDIR" in os.environ:
+        return os.environ["TMPDIR"]
+    return "/tmp" if sys.platform.startswith(("linux", "darwin")) else tempfile.gettempdir()
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutorChoice:
+    """Which executor a render runs on, and why (the render report says so)."""
+
+    kind: str
+    """``"ray"`` or ``"local"``."""
+    address: str | None
+    reason: str
+
+    def build(self) -> Executor:
+        """Start (or join) the chosen executor."""
+        return RayExecutor(self.address) if self.kind == "ray" else LocalExecutor()
+
+
+def choose_executor(kind: str = "auto", address: str | None = None) -> ExecutorChoice:
+    """The executor for ``kind`` (``"auto"``, ``"ray"`` or ``"local"``) and cluster ``address``.
+
+    ``auto`` runs on Ray when there is a cluster to run on: ``address``, else
+    ``$RAY_ADDRESS``, else one running on this machine
+    (:func:`running_cluster_address`). With none, it renders in this process
+    on threads: starting a cluster costs seconds that a render on one
+    machine never wins back, as threads already use every core.
+    """
+    if kind == "local":
+        return ExecutorChoice("local", None, "asked for: rendered in this process")
+    given = address or os.environ.get("RAY_ADDRESS") or None
+    if kind == "ray":
+        return ExecutorChoice("ray", given, f"asked for: Ray at {given}" if given else "asked for: Ray (a cluster on this machine, joined or started)")
+    if kind != "auto":
+        raise ValueError(f"executor: must be one of auto, ray, local; got {kind!r}")
+    if given:
+        return ExecutorChoice("ray", given, f"a cluster address was given: Ray at {given}")
+    running = running_cluster_address()
+    if running:
+        return ExecutorChoice("ray", running, f"joined the Ray cluster running on this machine at {running}")
+    return ExecutorChoice("local", None, f"no Ray cluster is running here: rendered in this process on {available_cpus()} thread(s)")

@@ -53,7 +53,7 @@ from farm.session import DEFAULT_MAX_DURATION_S, LoadedSession, load
 from farm.storage import Location
 
 from . import pcmfile, tasks
-from .executor import Executor, RayExecutor
+from .executor import Executor, choose_executor
 from .mastering import MasterPass
 from .plan import (
     DEFAULT_CHUNK_S,
@@ -161,18 +161,29 @@ def render_plan(
     cancel: threading.Event | None = None,
     on_tasks: Callable[[list[dict]], None] | None = None,
     started: float | None = None,
+    executor_reason: str | None = None,
 ) -> dict:
     """Render a compiled ``plan`` of ``loaded`` into ``out_dir`` (a path or a storage URI); see :func:`render`.
 
     ``started`` (a :func:`time.perf_counter` reading) is when the render
     began, for the report's wall time and realtime factor; default now.
+    ``executor_reason`` says in the report why the render ran on its executor.
     """
     started = time.perf_counter() if started is None else started
     location = Location.of(out_dir)
     if location.is_remote:
         with tempfile.TemporaryDirectory(prefix="mixfarm-out-") as staging:
             report = render_plan(
-                loaded, plan, staging, executor=executor, progress=progress, window=window, cancel=cancel, on_tasks=on_tasks, started=started
+                loaded,
+                plan,
+                staging,
+                executor=executor,
+                progress=progress,
+                window=window,
+                cancel=cancel,
+                on_tasks=on_tasks,
+                started=started,
+                executor_reason=executor_reason,
             )
             for name in [item["path"] for item in report["deliverables"]] + ["report.json"]:
                 location.joinpath(name).upload_from(Path(staging) / name)
@@ -184,10 +195,13 @@ def render_plan(
         workdir.mkdir()
     except OSError as exc:
         raise RenderError(f"{out_dir}: output folder is not writable ({exc.strerror or exc})") from None
-    executor = executor or RayExecutor()
+    if executor is None:
+        choice = choose_executor()
+        executor, executor_reason = choice.build(), choice.reason
     try:
         tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks)
         report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
+        report["executor_reason"] = executor_reason
         tracker.report(1.0)
         report["wall_s"] = time.perf_counter() - started
         report["realtime_factor"] = report["duration_s"] / report["wall_s"]

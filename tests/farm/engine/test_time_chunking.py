@@ -61,9 +61,10 @@ def test_chunks_shorter_than_the_preroll_carry_state(tmp_path):
 
 
 class RecordingExecutor(LocalExecutor):
-    """Runs tasks in this process and records each submission's kind and arguments."""
+    """Runs tasks in this process, each at once, and records each submission's kind and arguments."""
 
     def __init__(self):
+        super().__init__(workers=1)
         self.submitted = []
 
     def submit(self, task, *args, num_returns=1):
