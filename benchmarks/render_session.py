@@ -22,8 +22,9 @@ pages in every worker that reads them); PSS splits shared pages between those
 processes and is the fairer sum. CPU seconds (user + system, of every process
 in the tree, less the sampler's own) are printed beside wall seconds: on a
 shared machine they move less with other load. ``local s`` and ``local CPU s``
-are the same render in this process with ``LocalExecutor`` (no Ray; CPU
-seconds of this process, which include the idle Ray driver's threads).
+are the same render in this process with ``LocalExecutor`` (no Ray; one thread
+per CPU; CPU seconds of this process, which include the idle Ray driver's
+threads).
 
 ffmpeg renders the same session with the equivalent filtergraph: per track
 highpass, equalizer, asoftclip (type tanh with its threshold at ``1 / g``,
@@ -65,20 +66,22 @@ touched, so the first render after a start reads lower; repeats even that out.)
 
 Cold mode (``--cold``, default session ``song17``) times what a user waits for
 at the command line: ``mixfarm render SESSION -o OUT --json`` as a new process
-that imports everything and starts (and at exit stops) its own local Ray
-cluster (RAY_ADDRESS is removed from its environment), then the same with
-``--executor local``, then ffmpeg, each ``--repeats`` times. ``cold s`` is the
-wall until the command exits; ``in render s`` the ``wall_s`` of its JSON report
-(from loading the session to the written outputs, so ``cold s`` less it is
-start-up: imports and, for Ray, the cluster). ``CPU s`` is user + system
-seconds of the command and all its descendants: the RUSAGE_CHILDREN delta
-around it, which counts every descendant once it has been waited for. Ray's
-workers outlive the command (the raylet that started them is killed at exit);
-this process makes itself a child subreaper (PR_SET_CHILD_SUBREAPER) so that
-they are re-parented to it, waits up to 60 s for them to exit and reaps them,
-so their CPU seconds are counted too; any still running then are named under
-the table and not counted. ``ratio`` is ffmpeg wall / cold Ray wall and
-``ratio local`` ffmpeg wall / cold local wall.
+(RAY_ADDRESS removed from its environment) with the default executor, which
+with no cluster running renders in process on threads (the row names the
+executor the report gives and why), then the same with ``--executor ray``,
+which starts (and at exit stops) its own local Ray cluster, then ffmpeg, each
+``--repeats`` times. ``cold s`` is the wall until the command exits; ``in
+render s`` the ``wall_s`` of its JSON report (from loading the session to the
+written outputs, so ``cold s`` less it is start-up: imports and, for Ray, the
+cluster). ``CPU s`` is user + system seconds of the command and all its
+descendants: the RUSAGE_CHILDREN delta around it, which counts every
+descendant once it has been waited for. Ray's workers outlive the command (the
+raylet that started them is killed at exit); this process makes itself a child
+subreaper (PR_SET_CHILD_SUBREAPER) so that they are re-parented to it, waits
+up to 60 s for them to exit and reaps them, so their CPU seconds are counted
+too; any still running then are named under the table and not counted.
+``ratio`` is ffmpeg wall / cold wall and ``ratio ray`` ffmpeg wall / cold Ray
+wall.
 Linux only (reads /proc); needs ``ffmpeg`` on the PATH, and ``mixfarm`` for
 ``--cold``.
 
@@ -535,12 +538,13 @@ def reap_orphans(deadline: float) -> int:
             time.sleep(0.05)
 
 
-def run_cold(command: list[str]) -> tuple[float, float, float, int]:
+def run_cold(command: list[str]) -> tuple[float, float, float, int, str]:
     """Run a ``mixfarm render --json`` command line as a new process.
 
     Returns (wall seconds until the command exits, the render's own wall
     seconds from its JSON report, CPU seconds of the command and every
-    descendant, how many descendants still ran after COLD_LINGER_S). CPU is
+    descendant, how many descendants still ran after COLD_LINGER_S, the
+    report's executor and why it was chosen). CPU is
     the RUSAGE_CHILDREN delta after the command and the processes that
     outlive it (Ray's workers), adopted by this subreaper, have been reaped.
     """
@@ -554,7 +558,8 @@ def run_cold(command: list[str]) -> tuple[float, float, float, int]:
     if completed.returncode:
         raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}): {completed.stderr}")
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, json.loads(completed.stdout)["wall_s"], cpu, lingering
+    report = json.loads(completed.stdout)
+    return wall, report["wall_s"], cpu, lingering, f"{report['executor']}: {report['executor_reason']}"
 
 
 def descendants(root: int) -> list[int]:
@@ -738,49 +743,51 @@ def format_row(row: dict) -> str:
 
 
 def measure_cold(size: Size, folder: Path, args: argparse.Namespace, options: FfmpegOptions) -> dict:
-    """Build one session; run ``mixfarm render`` (Ray, then --executor local) and ffmpeg ``args.repeats`` times each as new processes; return its row."""
+    """Build one session; run ``mixfarm render`` (as it is, then --executor ray) and ffmpeg ``args.repeats`` times each as new processes; return its row."""
     status(f"{size.label}: writing stems")
     session_path, specs = build_session(folder, size)
     (folder / "ffmpeg").mkdir()
     ffmpeg = ffmpeg_command(folder, size, specs, folder / "ffmpeg" / "master.wav", options)
     mixfarm = ["mixfarm", "render", str(session_path), "--json", "--chunk-s", f"{args.chunk_s:g}", "-o"]
-    ray_runs, local_runs, ffmpeg_runs = [], [], []
+    default_runs, ray_runs, ffmpeg_runs = [], [], []
     for repeat in range(args.repeats):
         status(f"{size.label}: cold run {repeat + 1} of {args.repeats}")
-        ray_runs.append(run_cold([*mixfarm, str(folder / "ray")]))
-        local_runs.append(run_cold([*mixfarm, str(folder / "local"), "--executor", "local"]))
+        default_runs.append(run_cold([*mixfarm, str(folder / "default")]))
+        ray_runs.append(run_cold([*mixfarm, str(folder / "ray"), "--executor", "ray"]))
         ffmpeg_runs.append(run_ffmpeg(ffmpeg))
+    default_wall = statistics.median(run[0] for run in default_runs)
     ray_wall = statistics.median(run[0] for run in ray_runs)
-    local_wall = statistics.median(run[0] for run in local_runs)
     ffmpeg_wall = statistics.median(run[0] for run in ffmpeg_runs)
     return {
         "size": size,
+        "default_s": default_wall,
+        "default_render_s": statistics.median(run[1] for run in default_runs),
+        "default_cpu_s": statistics.median(run[2] for run in default_runs),
+        "default_executor": default_runs[0][4],
         "ray_s": ray_wall,
         "ray_render_s": statistics.median(run[1] for run in ray_runs),
         "ray_cpu_s": statistics.median(run[2] for run in ray_runs),
-        "local_s": local_wall,
-        "local_render_s": statistics.median(run[1] for run in local_runs),
-        "local_cpu_s": statistics.median(run[2] for run in local_runs),
         "ffmpeg_s": ffmpeg_wall,
         "ffmpeg_cpu_s": statistics.median(run[1] for run in ffmpeg_runs),
-        "ratio": ffmpeg_wall / ray_wall,
-        "local_ratio": ffmpeg_wall / local_wall,
-        "lingering": max(run[3] for run in ray_runs + local_runs),
+        "ratio": ffmpeg_wall / default_wall,
+        "ray_ratio": ffmpeg_wall / ray_wall,
+        "lingering": max(run[3] for run in default_runs + ray_runs),
     }
 
 
 COLD_HEADER = (
-    f"{'session':>8} {'tracks':>6} {'min':>5} {'cold ray s':>11} {'in render s':>12} {'CPU s':>7} "
-    f"{'cold local s':>13} {'in render s':>12} {'CPU s':>7} {'ffmpeg s':>9} {'ffmpeg CPU s':>13} {'ratio':>6} {'ratio local':>12}"
+    f"{'session':>8} {'tracks':>6} {'min':>5} {'cold s':>7} {'in render s':>12} {'CPU s':>7} "
+    f"{'cold ray s':>11} {'in render s':>12} {'CPU s':>7} {'ffmpeg s':>9} {'ffmpeg CPU s':>13} {'ratio':>6} {'ratio ray':>10}"
 )
 
 
 def format_cold_row(row: dict) -> str:
     size = row["size"]
     return (
-        f"{size.label:>8} {size.tracks:>6} {size.minutes:>5g} {row['ray_s']:>11.1f} {row['ray_render_s']:>12.1f} {row['ray_cpu_s']:>7.1f} "
-        f"{row['local_s']:>13.1f} {row['local_render_s']:>12.1f} {row['local_cpu_s']:>7.1f} "
-        f"{row['ffmpeg_s']:>9.1f} {row['ffmpeg_cpu_s']:>13.1f} {row['ratio']:>5.2f}x {row['local_ratio']:>11.2f}x"
+        f"{size.label:>8} {size.tracks:>6} {size.minutes:>5g} {row['default_s']:>7.1f} {row['default_render_s']:>12.1f} {row['default_cpu_s']:>7.1f} "
+        f"{row['ray_s']:>11.1f} {row['ray_render_s']:>12.1f} {row['ray_cpu_s']:>7.1f} "
+        f"{row['ffmpeg_s']:>9.1f} {row['ffmpeg_cpu_s']:>13.1f} {row['ratio']:>5.2f}x {row['ray_ratio']:>9.2f}x\n"
+        f"  the default executor here: {row['default_executor']}"
     )
 
 
@@ -813,7 +820,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--sessions", type=parse_sizes, default=None, help=f"comma-separated TRACKSxMINUTES or {SONG.label} (default 16x3; {SONG.label} with --cold)"
     )
     parser.add_argument("--memory-check", action="store_true", help=f"render {MEMORY_CHECK.replace(',', ' and ')} instead and compare their peak memory")
-    parser.add_argument("--cold", action="store_true", help="time `mixfarm render` as a new process (own Ray cluster, then --executor local) beside ffmpeg")
+    parser.add_argument("--cold", action="store_true", help="time `mixfarm render` as a new process (the default executor, then --executor ray) beside ffmpeg")
     parser.add_argument("--chunk-s", type=float, default=10.0, help="mixfarm's time chunk in seconds (default 10)")
     parser.add_argument(
         "--repeats", type=int, default=None, help="renders per session and renderer; walls are medians, memory the highest peak (default 1; 3 with --memory-check)"
@@ -866,16 +873,17 @@ def run_warm(root: Path, args: argparse.Namespace, options: FfmpegOptions) -> No
 
 
 def run_cold_mode(root: Path, args: argparse.Namespace, options: FfmpegOptions) -> None:
-    """Time every session as new processes: mixfarm's command line (Ray, local) and ffmpeg; print the table."""
+    """Time every session as new processes: mixfarm's command line (as it is, then on Ray) and ffmpeg; print the table."""
     become_subreaper()
     print(
-        f"cold command-line renders: `mixfarm render SESSION -o OUT --json --chunk-s {args.chunk_s:g}` (own local Ray cluster), then with --executor local; "
+        f"cold command-line renders: `mixfarm render SESSION -o OUT --json --chunk-s {args.chunk_s:g}` (the default executor), then with --executor ray "
+        "(its own local cluster); "
         f"ffmpeg {ffmpeg_version()}; {os.cpu_count()} CPUs; {args.repeats} run(s) each, median wall; load average {os.getloadavg()[0]:.2f}"
     )
     print(
         "cold s = wall until the command exits; in render s = the report's wall_s (loading the session to the written outputs; the rest is start-up); "
         "CPU s = user + system seconds of the command and all its descendants, Ray's lingering workers included; "
-        "ratio = ffmpeg wall / cold ray wall; ratio local = ffmpeg wall / cold local wall"
+        "ratio = ffmpeg wall / cold wall; ratio ray = ffmpeg wall / cold ray wall"
     )
     print(COLD_HEADER, flush=True)
     for number, size in enumerate(args.sessions, 1):

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import soundfile
 
 from dsp import io
 from dsp.errors import AudioFileError, ParameterError
@@ -28,6 +29,21 @@ def test_read_frames_reads_exactly_the_requested_range(tmp_path):
     io.write(tmp_path / "x.wav", samples, 48000, bit_depth="32f")
     part = io.read_frames(tmp_path / "x.wav", 1234, 5678)
     np.testing.assert_array_equal(part, samples[1234:5678])
+
+
+@pytest.mark.parametrize(
+    "fmt,subtype",
+    [("WAV", "PCM_U8"), ("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_32"), ("AIFF", "PCM_S8"), ("AIFF", "PCM_24"), ("FLAC", "PCM_16"), ("FLAC", "PCM_24")],
+)
+def test_integer_pcm_reads_as_libsndfiles_own_float_conversion(tmp_path, fmt, subtype):
+    samples = np.random.default_rng(3).uniform(-1.0, 1.0, (6000, 2))
+    samples[:6] = [[1.0, -1.0], [0.99999999, -0.99999999], [2**-30, -(2**-30)], [0.5, 0.25], [0.0, -0.0], [1e-9, -1e-9]]
+    path = tmp_path / f"x.{subtype}.{fmt.lower()}"
+    soundfile.write(path, samples, 48000, format=fmt, subtype=subtype)
+    expected, _ = soundfile.read(path, dtype="float32", always_2d=True)
+    part = io.read_frames(path, 0, 6000)
+    assert part.dtype == np.float32
+    np.testing.assert_array_equal(part, expected)
 
 
 def test_read_frames_past_the_end_names_the_file_and_length(tmp_path):
