@@ -250,8 +250,8 @@ def stages(metas: list[dict], report: dict) -> dict[str, tuple[float, float]]:
     for index in range(passes):
         work = sum(master) / passes
         result[f"loudness pass {index + 1}"] = (work, max(master) if report["time_chunking"]["loudness_stage_preroll_s"] is not None else work)
-    deliver, encode = by_kind["deliver"], by_kind["encode"]
-    result["delivery"] = (sum(deliver) + sum(encode), max(deliver, default=0.0) + max(encode, default=0.0))
+    deliver = by_kind["deliver"]
+    result["delivery"] = (sum(deliver), max(deliver, default=0.0))
     return result
 
 

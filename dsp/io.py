@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +26,9 @@ from .validate import check_block, check_choice, check_sample_rate
 FORMATS = ("wav", "aiff", "flac")
 BIT_DEPTHS = ("16", "24", "32f")
 RESAMPLE_QUALITIES = ("HQ", "VHQ")
+RESAMPLE_MARGIN_S = 0.05
+"""Input each side of a stretch resampled apart that soxr's VHQ filter reaches, in seconds, times the
+decimation ratio when downsampling (measured: about 5 ms, and 20 ms decimating 48 kHz to 8 kHz)."""
 INTEGER_PCM_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32"})
 """libsndfile subtypes whose samples are integers, read as int32 and scaled (see :func:`read_frames`)."""
 
@@ -193,6 +197,39 @@ def resample(samples: np.ndarray, from_rate: float, to_rate: float, quality: str
     if from_rate == to_rate:
         return samples
     return soxr.resample(samples, from_rate, to_rate, quality=quality)
+
+
+def resample_margin_frames(from_rate: int, to_rate: int) -> int:
+    """Input frames each side of a stretch that soxr's VHQ filter reaches, in whole resampling periods (0 at equal rates).
+
+    :data:`RESAMPLE_MARGIN_S` of input, times the decimation ratio when
+    downsampling; a period is ``from_rate / gcd(from_rate, to_rate)`` frames.
+    """
+    if to_rate == from_rate:
+        return 0
+    period = from_rate // math.gcd(from_rate, to_rate)
+    frames = RESAMPLE_MARGIN_S * from_rate * max(1.0, from_rate / to_rate)
+    return math.ceil(frames / period) * period
+
+
+def resample_range(read: Callable[[int, int], np.ndarray], frames: int, from_rate: int, to_rate: int, start: int, stop: int) -> np.ndarray:
+    """Frames ``[start, stop)`` of a signal resampled whole to ``to_rate``, made from a stretch of it.
+
+    ``read(lo, hi)`` returns input frames ``[lo, hi)`` of the ``frames``-frame
+    signal at ``from_rate``. The stretch starts on a whole resampling period
+    (so its first output frame is a whole output frame) and reaches
+    :func:`resample_margin_frames` further each side, clipped to the signal:
+    soxr VHQ then gives what it gives resampling the whole signal, to within
+    1e-12 of full scale. Returns float64 (frames, channels).
+    """
+    in_period = from_rate // math.gcd(from_rate, to_rate)
+    out_period = to_rate // math.gcd(from_rate, to_rate)
+    margin = resample_margin_frames(from_rate, to_rate)
+    lo = max(start // out_period * in_period - margin, 0)
+    hi = min(-(-stop // out_period) * in_period + margin, frames)
+    out = resample(np.asarray(read(lo, hi), dtype=np.float64), from_rate, to_rate)
+    first = lo // in_period * out_period
+    return out[start - first : stop - first]
 
 
 def resampled_frames(frames: int, from_rate: int, to_rate: int) -> int:

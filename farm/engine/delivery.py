@@ -1,4 +1,4 @@
-"""The deliverables' plans: each output's rate, chunk grid, length, quantiser and how its file is written."""
+"""The deliverables' plans: each output's rate, chunk grid, length and quantiser."""
 
 from __future__ import annotations
 
@@ -6,20 +6,12 @@ import dataclasses
 import hashlib
 import math
 
-import numpy as np
-
 from dsp.dither import Quantiser
-from dsp.io import resampled_frames
+from dsp.io import resample_margin_frames, resampled_frames
 from farm.session import Output
 
-from . import pcmfile
 from .mastering import MASTER_TRUE_PEAK_OVERSAMPLING
 from .preroll import meter_preroll_frames
-
-RESAMPLE_MARGIN_S = 0.05
-"""Input each side of a delivery chunk that the resampler reads, in seconds,
-times the decimation ratio when downsampling (soxr's VHQ filter was measured
-to reach about 5 ms, and 20 ms decimating 48 kHz to 8 kHz)."""
 
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
 """libsndfile's subtype for each bit depth."""
@@ -50,9 +42,6 @@ class DeliverablePlan:
         at the output's rate).
     frames
         Frames of the file: the timeline's at its rate.
-    in_place
-        Whether chunks write straight into the file (:mod:`farm.engine.pcmfile`);
-        otherwise one task writes it from the chunks kept in scratch.
     quantiser
         The dither and quantiser (None for 32-bit float), seeded from the
         session's and the output's names so a render is reproducible.
@@ -68,7 +57,6 @@ class DeliverablePlan:
     margin_frames: int
     meter_frames: int
     frames: int
-    in_place: bool
     quantiser: Quantiser | None
 
     @property
@@ -80,13 +68,6 @@ class DeliverablePlan:
     def subtype(self) -> str:
         """libsndfile's subtype for its bit depth."""
         return SUBTYPES[self.bit_depth]
-
-    @property
-    def scratch_dtype(self) -> np.dtype:
-        """How its chunks wait in scratch: as written (int32 steps, float32), or float64 before shaped dither."""
-        if self.bit_depth == "32f":
-            return np.dtype(np.float32)
-        return np.dtype(np.float64 if self.shaped else np.int32)
 
 
 def plan_deliverable(index: int, output: Output, session_name: str, sample_rate: int, timeline_frames: int, chunk_frames: int) -> DeliverablePlan:
@@ -105,7 +86,6 @@ def plan_deliverable(index: int, output: Output, session_name: str, sample_rate:
         margin_frames=resample_margin_frames(sample_rate, out_rate),
         meter_frames=delivery_meter_frames(sample_rate, out_rate),
         frames=resampled_frames(timeline_frames, sample_rate, out_rate),
-        in_place=pcmfile.supports(output.format, bit_depth) and output.dither != "shaped",
         quantiser=quantiser,
     )
 
@@ -130,12 +110,3 @@ def delivery_grid(sample_rate: int, out_rate: int, chunk_frames: int) -> int:
     """
     period = sample_rate // math.gcd(sample_rate, out_rate)
     return max(1, round(chunk_frames / period)) * period
-
-
-def resample_margin_frames(sample_rate: int, out_rate: int) -> int:
-    """Input frames each side of a chunk that soxr's VHQ filter reaches, in whole resampling periods."""
-    if out_rate == sample_rate:
-        return 0
-    period = sample_rate // math.gcd(sample_rate, out_rate)
-    frames = RESAMPLE_MARGIN_S * sample_rate * max(1.0, sample_rate / out_rate)
-    return math.ceil(frames / period) * period

@@ -43,6 +43,7 @@ import operator
 from collections.abc import Iterator, Sequence
 
 from dsp.effect import Effect
+from dsp.io import AudioInfo
 from farm.session import MASTER, Bus, LoadedSession, Track, audibility, routes
 from farm.session.clips import ClipSpan
 
@@ -85,9 +86,9 @@ class StripPlan:
         Frames by which its output lags the timeline.
     audible
         False when mute or solo silence it.
-    files
-        For tracks: each clip's file resolved to a path (its resampled copy
-        once a render has made one).
+    stems
+        For tracks: each clip's file's header facts (path, rate, frames);
+        a file at another rate is resampled chunk by chunk as it is read.
     spans
         For tracks: where each clip plays at the render rate
         (:class:`farm.session.clips.ClipSpan`), so no task reads a header.
@@ -104,7 +105,7 @@ class StripPlan:
     effects: tuple[Effect, ...]
     latency_out: int
     audible: bool
-    files: tuple[str, ...] = ()
+    stems: tuple[AudioInfo, ...] = ()
     spans: tuple[ClipSpan, ...] = ()
     preroll_frames: int | None = None
 
@@ -207,9 +208,9 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     for track in session.tracks:
         effects = loaded.effects[track.name]
         channels = max(loaded.files[clip.file].channels for clip in track.clip_list)
-        files = tuple(loaded.files[clip.file].path for clip in track.clip_list)
+        stems = tuple(loaded.files[clip.file] for clip in track.clip_list)
         plans[track.name] = StripPlan(
-            track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], files, loaded.spans[track.name]
+            track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], stems, loaded.spans[track.name]
         )
     for bus in _bus_order(session):
         effects = loaded.effects[bus.name]

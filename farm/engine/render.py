@@ -1,34 +1,35 @@
 """Rendering a session: the stages, run on an executor, and the render report.
 
-1. **Prepare**: stems at another sample rate are resampled once (soxr VHQ).
-2. **Mix**: for each time chunk, every track, then every bus in routing
+1. **Mix**: for each time chunk, every track, then every bus in routing
    order, then the master's sum and chain. A strip the compiler gave a
    pre-roll renders its chunks at once, each from silence a little early; a
    strip that carries state resumes from its previous chunk (see
-   :mod:`farm.engine.plan`). The mix bus goes to disk and its loudness is measured
-   on the way (:class:`dsp.loudness.LoudnessPartial` per chunk, merged). At
-   most ``window`` chunks are in flight, so memory stays flat however long
-   the session.
-3. **Master** (only with ``master.loudness``): gain to the target, the
+   :mod:`farm.engine.plan`). The mix bus stays as the blocks the chunks
+   returned (:mod:`farm.engine.blocks`) and its loudness is measured on the
+   way (:class:`dsp.loudness.LoudnessPartial` per chunk, merged). At most
+   ``window`` chunks are in flight.
+2. **Master** (only with ``master.loudness``): gain to the target, the
    true-peak limiter, fades; the result is measured and the gain corrected
    (limiting lowers loudness) until it lands within
    :data:`LOUDNESS_TOLERANCE_LU`, at most :data:`MAX_LOUDNESS_PASSES` passes.
    Without a loudness target only the fades apply. Each pass runs its chunks
-   at once, with the limiter's and the meter's pre-roll.
-4. **Deliver**: every output in time chunks at once, each resampled,
-   dithered and metered (8x true peak) from the values it will write. The
-   chunks of a 16 or 24-bit WAV or AIFF write themselves into the file
-   (:mod:`farm.engine.pcmfile`); other files (FLAC, 32-bit float, shaped dither) are
-   written by one task per output from the chunks. A deliverable whose loudness misses
+   at once, with the limiter's and the meter's pre-roll, each reading the
+   mix blocks that cover it; the last pass's master is kept the same way.
+3. **Deliver**: every output in time chunks, each resampled, dithered and
+   metered (8x true peak) from the values it will write, from the master
+   blocks that cover it; this process writes each file from its chunks in
+   order (:mod:`farm.engine.writer`). A deliverable whose loudness misses
    the target (sample-rate conversion removes the content above its Nyquist
    frequency, which K-weighting counts) is trimmed and written again; if a
    file overshoots the ceiling (conversion and trims can raise peaks), the
-   limiter's ceiling is lowered by the excess and stages 3 and 4 run again;
+   limiter's ceiling is lowered by the excess and stages 2 and 3 run again;
    at most :data:`MAX_CORRECTIONS` times.
 
-Outputs are written into a hidden folder inside the output folder and moved
-into place only when all of them are done, with ``report.json`` last; a
-failed render leaves no file that looks finished.
+Tasks take and return their audio (stems aside, which they read from
+storage), so the nodes of a cluster share no folder. Outputs are written into
+a hidden folder inside the output folder and moved into place only when all
+of them are done, with ``report.json`` last; a failed render leaves no file
+that looks finished.
 """
 
 from __future__ import annotations
@@ -52,23 +53,23 @@ from farm.errors import RenderCancelled, RenderError
 from farm.session import DEFAULT_MAX_DURATION_S, LoadedSession, load
 from farm.storage import Location
 
-from . import pcmfile, tasks
+from . import tasks
+from .blocks import BlockSignal
 from .executor import Executor, choose_executor
 from .mastering import MasterPass
 from .plan import (
     DEFAULT_CHUNK_S,
     RenderPlan,
     compile_plan,
+    first_frame,
 )
 from .strip import destinations
+from .writer import write_deliverable
 
 LOUDNESS_TOLERANCE_LU = 0.05
 MAX_LOUDNESS_PASSES = 5
 MAX_CORRECTIONS = 4
 CEILING_STEP_MARGIN_DB = 0.02
-
-WORKDIR_REMOVE_ATTEMPTS = 50
-WORKDIR_REMOVE_PAUSE_S = 0.1
 
 PROGRESS_BEFORE_END = 0.99
 """Progress stops here until the render has finished."""
@@ -208,19 +209,7 @@ def render_plan(
         _publish(workdir, out_dir, report)
         return report
     finally:
-        _remove_workdir(workdir)
-
-
-def _remove_workdir(workdir: Path) -> None:
-    """Remove the work folder, again while a task left running (after a cancel or a failure) adds a file to it.
-
-    Tasks never re-create a removed work folder, so once it is gone it stays gone.
-    """
-    for _ in range(WORKDIR_REMOVE_ATTEMPTS):
         shutil.rmtree(workdir, ignore_errors=True)
-        if not workdir.exists():
-            return
-        time.sleep(WORKDIR_REMOVE_PAUSE_S)
 
 
 @dataclasses.dataclass
@@ -240,23 +229,23 @@ class _Run:
 
 
 def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir: Path, tracker: _Tracker, window: int) -> dict:
-    plan = _prepare_stems(loaded, plan, executor, workdir)
     mix_chunks = plan.chunks()
     loudness = plan.loudness
     master_passes = 2 if loudness.normalises else 1
-    delivery_tasks = sum(math.ceil(plan.timeline_frames / deliverable.grid_frames) + 1 for deliverable in plan.deliverables)
+    delivery_tasks = sum(math.ceil(plan.timeline_frames / deliverable.grid_frames) for deliverable in plan.deliverables)
     tracker.total = len(mix_chunks) * len(plan.strips) + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks
     tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
     run = _Run(plan, executor.put(plan), executor, workdir, tracker, window)
-    mix_report = LoudnessPartial.merge(_mix(run)).report()
+    mix_partials, mix = _mix(run)
+    mix_report = LoudnessPartial.merge(mix_partials).report()
 
     mastered_with = None
     ceiling_margin_db, trims_db = 0.0, [0.0] * len(plan.deliverables)
     for _ in range(MAX_CORRECTIONS + 1):
         if mastered_with != ceiling_margin_db:
-            gain_db, master_report, reduction_db, passes = _master(run, mix_report, ceiling_margin_db)
+            gain_db, master_report, reduction_db, passes, master = _master(run, mix, mix_report, ceiling_margin_db)
             mastered_with = ceiling_margin_db
-        deliverables = _deliver(run, trims_db)
+        deliverables = _deliver(run, master, trims_db)
         if not loudness.normalises:
             break
         errors_lu = [loudness.target_lufs - (item["loudness"]["integrated_lufs"] or -math.inf) for item in deliverables]
@@ -309,25 +298,8 @@ def _time_chunking(plan: RenderPlan) -> dict:
     }
 
 
-def _prepare_stems(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir: Path) -> RenderPlan:
-    """Resample stems at other rates once; return the plan pointing at the resampled copies."""
-    rates = {info.path: info.sample_rate for info in loaded.files.values()}
-    replaced: dict[str, str] = {}
-    metas = []
-    for strip in plan.strips:
-        for path in strip.files:
-            if path not in replaced and rates[path] != plan.sample_rate:
-                replaced[path] = str(workdir / "stems" / f"{len(replaced):04d}.wav")
-                metas.append(executor.submit(tasks.resample_stem, path, replaced[path], plan.sample_rate))
-    if not replaced:
-        return plan
-    executor.get(metas)
-    strips = tuple(dataclasses.replace(strip, files=tuple(replaced.get(path, path) for path in strip.files)) for strip in plan.strips)
-    return dataclasses.replace(plan, strips=strips)
-
-
-def _mix(run: _Run) -> list[LoudnessPartial]:
-    """Stage 2: every chunk of every strip; returns the mix bus's loudness partials in order.
+def _mix(run: _Run) -> tuple[list[LoudnessPartial], BlockSignal]:
+    """Stage 1: every chunk of every strip; returns the mix bus's loudness partials in order, and the mix bus.
 
     A strip that carries state waits for its previous chunk; a time-parallel
     one does not, and a bus or master among them also gets its feeds' blocks
@@ -337,6 +309,7 @@ def _mix(run: _Run) -> list[LoudnessPartial]:
     states: dict[str, object] = {strip.name: None for strip in plan.strips}
     in_flight: list[tuple[object, list]] = []
     partial_refs = []
+    mix = BlockSignal()
     previous: dict[str, dict[str, object]] = {}
     for start, stop in plan.chunks():
         tracker.check_cancel([ref for _, metas in in_flight for ref in metas])
@@ -347,7 +320,8 @@ def _mix(run: _Run) -> list[LoudnessPartial]:
             if strip.first_frame(start) < start:
                 feeds = [previous[feed.source][strip.name] for feed in strip.feeds] + feeds
             if strip.kind == "master":
-                partial, state, meta = run.submit(tasks.mix_chunk, start, stop, states[strip.name], str(run.workdir), *feeds, num_returns=3)
+                block, partial, state, meta = run.submit(tasks.mix_chunk, start, stop, states[strip.name], *feeds, num_returns=4)
+                mix.add(*tasks.timeline_span(start, stop, plan.mix_latency, plan.timeline_frames), block)
                 partial_refs.append(partial)
             else:
                 targets = destinations(strip)
@@ -367,24 +341,24 @@ def _mix(run: _Run) -> list[LoudnessPartial]:
     for _, metas in in_flight:
         tracker.audio_s += tracker.audio_s_per_task
         tracker.finished(metas)
-    return run.executor.get(partial_refs)
+    return run.executor.get(partial_refs), mix
 
 
-def _master(run: _Run, mix_report, ceiling_margin_db: float):
-    """Stage 3: the loudness stage, corrected until it lands; returns (gain_db, report, max GR dB, passes)."""
+def _master(run: _Run, mix: BlockSignal, mix_report, ceiling_margin_db: float):
+    """Stage 2: the loudness stage, corrected until it lands; returns (gain_db, report, max GR dB, passes, the master)."""
     loudness = run.plan.loudness
     master_pass = loudness.master_pass(ceiling_margin_db=ceiling_margin_db)
     if not loudness.normalises:
-        report, _ = _master_pass(run, master_pass)
-        return 0.0, report, None, 1
+        report, _, master = _master_pass(run, mix, master_pass)
+        return 0.0, report, None, 1, master
     if not math.isfinite(mix_report.integrated_lufs):
         raise RenderError("the mix is silent (or shorter than 400 ms): there is no loudness to normalise to the target")
     gain_db = loudness.target_lufs - mix_report.integrated_lufs
     for passes in range(1, MAX_LOUDNESS_PASSES + 1):
-        report, reduction_db = _master_pass(run, master_pass.with_gain(gain_db))
+        report, reduction_db, master = _master_pass(run, mix, master_pass.with_gain(gain_db))
         error_lu = loudness.target_lufs - report.integrated_lufs
         if abs(error_lu) <= LOUDNESS_TOLERANCE_LU:
-            return gain_db, report, reduction_db, passes
+            return gain_db, report, reduction_db, passes, master
         gain_db += error_lu
     raise RenderError(
         f"loudness stage: could not land {loudness.target_lufs:g} LUFS under a {loudness.ceiling_dbtp:g} dBTP ceiling in "
@@ -392,8 +366,8 @@ def _master(run: _Run, mix_report, ceiling_margin_db: float):
     )
 
 
-def _master_pass(run: _Run, master_pass: MasterPass):
-    """One run of the loudness stage over the whole timeline; returns (report, max gain reduction dB).
+def _master_pass(run: _Run, mix: BlockSignal, master_pass: MasterPass):
+    """One run of the loudness stage over the whole timeline; returns (report, max gain reduction dB, the master).
 
     With a pre-roll the chunks run at once; without, each resumes from the
     previous chunk's state.
@@ -401,10 +375,13 @@ def _master_pass(run: _Run, master_pass: MasterPass):
     plan, window = run.plan, run.window
     pass_ref = run.executor.put(master_pass)
     state, partials, states, metas = None, [], [], []
+    master = BlockSignal()
     for start, stop in plan.chunks(plan.timeline_frames + master_pass.latency_frames):
         run.tracker.check_cancel(metas[-window:])
         carried = state if master_pass.preroll_frames is None else None
-        partial, state, meta = run.submit(tasks.master_chunk, pass_ref, start, stop, carried, str(run.workdir), num_returns=3)
+        mix_starts, mix_blocks = mix.covering(first_frame(start, master_pass.preroll_frames), stop)
+        block, partial, state, meta = run.submit(tasks.master_chunk, pass_ref, start, stop, carried, mix_starts, *mix_blocks, num_returns=4)
+        master.add(*tasks.timeline_span(start, stop, master_pass.latency_frames, plan.timeline_frames), block)
         partials.append(partial)
         states.append(state)
         metas.append(meta)
@@ -414,29 +391,50 @@ def _master_pass(run: _Run, master_pass: MasterPass):
     limiter_states = [chunk_state["limiter"] for chunk_state in run.executor.get(states)]
     reduction = max(max_gain_reduction_db(limiter_state) for limiter_state in limiter_states) if master_pass.limiter else None
     run.tracker.finished(metas)
-    return report, reduction
+    return report, reduction, master
 
 
-def _deliver(run: _Run, trims_db: list[float]) -> list[dict]:
-    """Stage 4: every output at once, each with its trim, in time chunks; returns their facts in session order."""
-    plan, workdir = run.plan, run.workdir
+def _deliver(run: _Run, master: BlockSignal, trims_db: list[float]) -> list[dict]:
+    """Stage 3: every output, each with its trim, in time chunks; returns their facts in session order.
+
+    The chunks of all outputs run ahead of the writing by up to twice the
+    window; this process writes each file from its chunks in order
+    (:func:`farm.engine.writer.write_deliverable`).
+    """
+    plan = run.plan
     run.tracker.check_cancel([])
-    encoded, metas = [], []
+    jobs = [
+        (deliverable, trim_db, start, min(start + deliverable.grid_frames, plan.timeline_frames))
+        for deliverable, trim_db in zip(plan.deliverables, trims_db)
+        for start in range(0, plan.timeline_frames, deliverable.grid_frames)
+    ]
+    submitted: list[tuple[object, object, object]] = []
+
+    def submit_up_to(count: int) -> None:
+        while len(submitted) < min(count, len(jobs)):
+            deliverable, trim_db, start, stop = jobs[len(submitted)]
+            master_starts, master_blocks = master.covering(*tasks.delivery_read_span(plan, deliverable, start, stop))
+            submitted.append(run.submit(tasks.deliver_chunk, deliverable.index, trim_db, start, stop, master_starts, *master_blocks, num_returns=3))
+
+    lookahead = 2 * run.window
+    facts, taken = [], 0
     for deliverable, trim_db in zip(plan.deliverables, trims_db):
-        target = workdir / "out" / deliverable.path
-        data_offset = None
-        if deliverable.in_place:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            data_offset = pcmfile.create(target, deliverable.format, deliverable.bit_depth, deliverable.sample_rate, 2, deliverable.frames)
-        partials = []
-        for start in range(0, plan.timeline_frames, deliverable.grid_frames):
-            stop = min(start + deliverable.grid_frames, plan.timeline_frames)
-            partial, meta = run.submit(tasks.deliver_chunk, deliverable.index, trim_db, str(workdir), start, stop, str(target), data_offset, num_returns=2)
-            partials.append(partial)
-            metas.append(meta)
-        encoded.append(run.submit(tasks.encode, deliverable.index, trim_db, str(workdir), str(target), *partials, num_returns=2))
-    facts = run.executor.get([ref[0] for ref in encoded])
-    run.tracker.finished(metas + [ref[1] for ref in encoded])
+        first, count = taken, sum(1 for job in jobs if job[0] is deliverable)
+        partials: list = []
+
+        def chunks(first: int = first, count: int = count, partials: list = partials):
+            for position in range(first, first + count):
+                submit_up_to(position + 1 + lookahead)
+                samples_ref, partial_ref, meta_ref = submitted[position]
+                samples, partial = run.executor.get([samples_ref, partial_ref])
+                submitted[position] = (None, None, None)
+                partials.append(partial)
+                run.tracker.finished([meta_ref])
+                run.tracker.check_cancel([])
+                yield samples
+
+        facts.append(write_deliverable(deliverable, run.workdir / "out" / deliverable.path, chunks(), partials, trim_db))
+        taken += count
     return facts
 
 

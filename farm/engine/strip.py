@@ -11,8 +11,11 @@ pre-fader tap feeds both sides of the bus at unity.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from dsp import io as audio_io
 from dsp.automation import Envelope
 from dsp.errors import AudioFileError
 from dsp.fades import fade_gain
@@ -40,24 +43,36 @@ def destinations(strip: StripPlan) -> list[str]:
 
 
 def track_source(strip: StripPlan, start: int, stop: int, sample_rate: int) -> np.ndarray:
-    """A track's clips over frames ``[start, stop)``, with clip gain and fades, summed."""
+    """A track's clips over frames ``[start, stop)``, with clip gain and fades, summed.
+
+    A stem at another rate is resampled as it is read (:func:`dsp.io.resample_range`).
+    """
     out = np.zeros((stop - start, strip.channels))
-    for clip, path, span in zip(strip.spec.clip_list, strip.files, strip.spans):
+    for clip, stem, span in zip(strip.spec.clip_list, strip.stems, strip.spans):
         clip_start, offset, length = span.start_frame, span.offset_frames, span.frames
         lo, hi = max(start, clip_start), min(stop, clip_start + length)
         if lo >= hi:
             continue
-        first = offset + lo - clip_start
-        audio = stems.read_frames(path, first, offset + hi - clip_start)
-        if not np.isfinite(audio).all():
-            bad = first + int(np.argmin(np.isfinite(audio).all(axis=1)))
-            raise AudioFileError(f"{path}: NaN or infinite sample at frame {bad} ({bad / sample_rate:.3f} s into the file)")
+        first, last = offset + lo - clip_start, offset + hi - clip_start
+        if stem.sample_rate == sample_rate:
+            audio = _stem_frames(stem, first, last)
+        else:
+            audio = audio_io.resample_range(functools.partial(_stem_frames, stem), stem.frames, stem.sample_rate, sample_rate, first, last)
         fade_in, fade_out = int(round(clip.fade_in_s * sample_rate)), int(round(clip.fade_out_s * sample_rate))
         gain = db_to_linear(clip.gain_db)
         if fade_in or fade_out:
             gain = gain * fade_gain(lo - clip_start, hi - lo, length, fade_in, fade_out, clip.fade_shape)[:, None]
         out[lo - start : hi - start] += audio * gain
     return out
+
+
+def _stem_frames(stem: audio_io.AudioInfo, start: int, stop: int) -> np.ndarray:
+    """Frames ``[start, stop)`` of a stem file, refused if one is NaN or infinite."""
+    audio = stems.read_frames(stem.path, start, stop)
+    if not np.isfinite(audio).all():
+        bad = start + int(np.argmin(np.isfinite(audio).all(axis=1)))
+        raise AudioFileError(f"{stem.path}: NaN or infinite sample at frame {bad} ({bad / stem.sample_rate:.3f} s into the file)")
+    return audio
 
 
 def sum_feeds(strip: StripPlan, blocks: list[np.ndarray], state: dict, begin: int, start: int, stop: int) -> tuple[np.ndarray, list]:

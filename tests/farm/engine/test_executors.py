@@ -11,7 +11,13 @@ import weakref
 import numpy as np
 import pytest
 
-from farm.engine.executor import ExecutorChoice, LocalExecutor, RayExecutor, choose_executor, running_cluster_address
+from farm.engine.executor import (
+    ExecutorChoice,
+    LocalExecutor,
+    RayExecutor,
+    choose_executor,
+    running_cluster_address,
+)
 from farm.engine.plan import compile_plan
 from farm.engine.render import render_plan
 from farm.errors import RenderError

@@ -2,16 +2,18 @@
 
 The cluster runs on this machine (``ray.cluster_utils.Cluster``): a head with no
 CPUs, so every task goes to a worker node, and worker nodes of one CPU each,
-every one with its own raylet and object store. Killing a worker's raylet
-loses the tasks running there and the results held in its object store; Ray
-re-runs the tasks (``max_retries``) and rebuilds lost results from their
-lineage (the farm passes references between tasks), so the render finishes and
-still nulls.
+every one with its own raylet and object store. Tasks take and return their
+audio, the mix and master blocks included, so nothing but the object stores
+holds it between tasks. Killing a worker's raylet loses the tasks running there
+and the results held in its object store; Ray re-runs the tasks
+(``max_retries``) and rebuilds lost results from their lineage (the farm passes
+references between tasks), so the render finishes and still nulls.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 
@@ -175,15 +177,31 @@ def session(tmp_path_factory):
     return path, read_master(folder / "local", report)
 
 
-def test_a_render_spreads_over_the_worker_nodes_and_nulls_against_the_in_process_render(cluster, executor, session, tmp_path):
+class RecordingRayExecutor(RayExecutor):
+    """The Ray executor, keeping every argument it submits."""
+
+    def __init__(self):
+        super().__init__()
+        self.arguments: list = []
+
+    def submit(self, task, *args, num_returns=1):
+        self.arguments.extend(args)
+        return super().submit(task, *args, num_returns=num_returns)
+
+
+def test_a_render_spreads_over_the_worker_nodes_shares_no_folder_with_them_and_nulls(cluster, session, tmp_path):
+    """The workers get their audio as arguments and give it back as results: no task is told a path into the output folder."""
     ensure_workers(cluster)
     path, reference = session
+    executor = RecordingRayExecutor()
     report = render(path, tmp_path / "out", chunk_s=CHUNK_S, executor=executor)
     workers = {node.node_id for node in cluster.worker_nodes}
     busy = {node for node, count in report["nodes"].items() if count > 0}
     assert len(busy) > 1, report["nodes"]
     assert busy <= workers, "a task ran on the head, which has no CPUs"
     assert sum(report["nodes"].values()) == report["tasks"]
+    paths = [str(arg) for arg in executor.arguments if isinstance(arg, (str, os.PathLike))]
+    assert paths and not [arg for arg in paths if str(tmp_path / "out") in arg], "a task was handed a path into the output folder"
     assert_nulls(read_master(tmp_path / "out", report), reference)
 
 

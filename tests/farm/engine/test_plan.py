@@ -111,7 +111,7 @@ def test_a_session_without_a_target_plans_only_the_fades(tmp_path):
     assert loudness.master_pass().latency_frames == 0 and loudness.fade_out_frames == RATE
 
 
-def test_each_deliverable_is_planned_with_its_rate_grid_length_quantiser_and_writer(session):
+def test_each_deliverable_is_planned_with_its_rate_grid_length_and_quantiser(session):
     plan = compile_plan(load(session), chunk_s=1.0)
     master, cd, hi_res, floating = plan.deliverables
     assert [item.index for item in plan.deliverables] == [0, 1, 2, 3]
@@ -122,11 +122,10 @@ def test_each_deliverable_is_planned_with_its_rate_grid_length_quantiser_and_wri
         assert item.frames == audio_io.resampled_frames(plan.timeline_frames, RATE, item.sample_rate)
         assert item.meter_frames == delivery_meter_frames(RATE, item.sample_rate) and item.meter_frames % period == 0
     assert master.margin_frames == 0 < cd.margin_frames and hi_res.margin_frames > 0
-    assert (master.in_place, cd.in_place, hi_res.in_place, floating.in_place) == (True, False, False, False)
-    assert cd.shaped and not master.shaped and cd.scratch_dtype == np.float64
+    assert cd.shaped and not master.shaped
     assert (master.quantiser.bit_depth, master.quantiser.dither, master.subtype) == (24, "tpdf", "PCM_24")
-    assert floating.quantiser is None and floating.dither == "none" and floating.scratch_dtype == np.float32
-    assert hi_res.scratch_dtype == np.int32 and hi_res.subtype == "PCM_24"
+    assert floating.quantiser is None and floating.dither == "none" and floating.subtype == "FLOAT"
+    assert hi_res.subtype == "PCM_24"
     assert len({item.quantiser.seed for item in (master, cd, hi_res)}) == 3, "each output draws its own dither"
     assert compile_plan(load(session), chunk_s=1.0).deliverables == plan.deliverables, "the same session plans the same seeds"
 

@@ -9,16 +9,15 @@ import soxr
 import yaml
 
 from dsp.analyze import analyze_file
-from dsp.io import resampled_frames
-from farm.engine import pcmfile
-from farm.engine.delivery import delivery_grid, plan_deliverable, resample_margin_frames
+from dsp.io import resample_margin_frames, resampled_frames
+from farm.engine.delivery import delivery_grid, plan_deliverable
 from farm.engine.executor import LocalExecutor
 from farm.engine.mastering import plan_loudness
 from farm.engine.plan import RenderPlan, compile_plan
 from farm.engine.preroll import PREROLL_MARGIN, meter_preroll_frames
 from farm.engine.render import render
-from farm.engine.scratch import ScratchSignal
-from farm.engine.tasks import MASTER_SIGNAL, deliver_chunk, encode
+from farm.engine.tasks import deliver_chunk, delivery_read_span
+from farm.engine.writer import write_deliverable
 from farm.session import Master, Output, load
 from tests.helpers.sessions import (
     NULL_LEVEL,
@@ -131,22 +130,21 @@ def test_a_deliverable_written_in_chunks_is_identical_to_one_written_whole(tmp_p
     master = np.clip(rng.standard_normal((frames, 2)) * 0.2 * np.sin(np.arange(frames) / RATE * 3.0)[:, None], -0.99, 0.99)
     files = {}
     for label, chunk_s in (("whole", 1000.0), ("chunked", 0.77)):
-        workdir = tmp_path / label
-        workdir.mkdir()
-        ScratchSignal(workdir / MASTER_SIGNAL).write(0, master)
         chunk_frames = int(chunk_s * RATE)
         deliverable = plan_deliverable(0, Output(**output), "test", RATE, frames, chunk_frames)
         loudness = plan_loudness(Master(), RATE, chunk_frames)
         plan = RenderPlan("test", RATE, frames, frames, chunk_frames, (), 0, loudness, (deliverable,))
-        target = workdir / "out" / deliverable.path
-        target.parent.mkdir(parents=True)
-        data_offset = None
-        if deliverable.in_place:
-            data_offset = pcmfile.create(target, deliverable.format, deliverable.bit_depth, deliverable.sample_rate, 2, deliverable.frames)
+        master_blocks = [(start, master[start : start + chunk_frames]) for start in range(0, frames, chunk_frames)]
         grid = deliverable.grid_frames
-        partials = [deliver_chunk(plan, 0, -0.5, str(workdir), start, min(start + grid, frames), str(target), data_offset)[0] for start in range(0, frames, grid)]
-        assert (len(partials) > 5) == (label == "chunked")
-        files[label] = encode(plan, 0, -0.5, str(workdir), str(target), *partials)[0], target
+        chunks = []
+        for start in range(0, frames, grid):
+            stop = min(start + grid, frames)
+            lo, hi = delivery_read_span(plan, deliverable, start, stop)
+            covering = [(first, block) for first, block in master_blocks if first < hi and first + block.shape[0] > lo]
+            chunks.append(deliver_chunk(plan, 0, -0.5, start, stop, tuple(first for first, _ in covering), *[block for _, block in covering]))
+        assert (len(chunks) > 5) == (label == "chunked")
+        target = tmp_path / label / deliverable.path
+        files[label] = write_deliverable(deliverable, target, [samples for samples, _, _ in chunks], [partial for _, partial, _ in chunks], -0.5), target
     (whole, whole_path), (chunked, chunked_path) = files["whole"], files["chunked"]
     expected, rate = soundfile.read(whole_path, always_2d=True)
     written, _ = soundfile.read(chunked_path, always_2d=True)

@@ -1,0 +1,51 @@
+"""A long signal held as the consecutive blocks that tasks returned, wherever the executor keeps results.
+
+The mixing stage returns the mix bus chunk by chunk and the loudness stage
+the master; a later task reads any frame range of them from the blocks that
+cover it, which the driver hands it as arguments. So intermediate audio
+moves between machines the way every task result does: on Ray, through its
+object store (which spills to the node's local disk when full); in process,
+as arrays. No folder needs to be shared between nodes, and no process holds
+more of a signal than the range it works on, apart from the store itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class BlockSignal:
+    """The driver's index of a signal: which frames each block covers, and the executor's reference to it."""
+
+    starts: list[int] = dataclasses.field(default_factory=list)
+    stops: list[int] = dataclasses.field(default_factory=list)
+    refs: list[Any] = dataclasses.field(default_factory=list)
+
+    def add(self, start: int, stop: int, ref: Any) -> None:
+        """Record the block ``ref`` covering frames ``[start, stop)``; an empty one is left out."""
+        if stop > start:
+            self.starts.append(start)
+            self.stops.append(stop)
+            self.refs.append(ref)
+
+    def covering(self, start: int, stop: int) -> tuple[tuple[int, ...], list[Any]]:
+        """The blocks that overlap frames ``[start, stop)``: their first frames, and their references."""
+        chosen = [index for index, (lo, hi) in enumerate(zip(self.starts, self.stops)) if lo < stop and hi > start]
+        return tuple(self.starts[index] for index in chosen), [self.refs[index] for index in chosen]
+
+
+def assemble(starts: tuple[int, ...], blocks: tuple[np.ndarray, ...] | list[np.ndarray], start: int, stop: int, channels: int = 2) -> np.ndarray:
+    """Frames ``[start, stop)`` of a signal from ``blocks``, the one at index i beginning at frame ``starts[i]``.
+
+    Frames no block covers (before the first, after the last) read as silence.
+    """
+    out = np.zeros((max(0, stop - start), channels))
+    for first, block in zip(starts, blocks):
+        lo, hi = max(start, first), min(stop, first + block.shape[0])
+        if lo < hi:
+            out[lo - start : hi - start] = block[lo - first : hi - first]
+    return out
