@@ -59,7 +59,7 @@ and this process's CPU seconds, stem reading and WAV writing included;
 ``local/pb CPU`` is local CPU s / pedalboard CPU s (above 1: mixfarm uses more).
 
 With ``--repeats`` above 1, walls are medians and memory the highest peak.
-``--memory-check`` renders 8 tracks of 2 and of 8 minutes, 3 times each, and
+``--memory-check`` renders 16 tracks of 3 and of 12 minutes, 3 times each, and
 compares their peaks: with time-chunked rendering they should not grow with
 session length. (The object store keeps the shared-memory pages it has
 touched, so the first render after a start reads lower; repeats even that out.)
@@ -156,7 +156,7 @@ COLD_LINGER_S = 60.0
 """How long a cold run waits for the processes that outlive the command (Ray workers) to exit and be reaped."""
 PR_SET_CHILD_SUBREAPER = 36
 WARM_UP = "4x0.25"
-MEMORY_CHECK = "8x2,8x8"
+MEMORY_CHECK = "16x3,16x12"
 MEMORY_CHECK_REPEATS = 3
 """Peaks settle after a few renders: Ray's object store keeps the pages it has touched."""
 MB = 1e6

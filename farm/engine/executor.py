@@ -12,6 +12,7 @@ any audio.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import os
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
@@ -224,6 +226,42 @@ def _settle(future: Future, task: Callable[..., Any], args: tuple) -> None:
         future.set_exception(exc)
 
 
+@dataclasses.dataclass(frozen=True)
+class SharedRef:
+    """A value :meth:`RayExecutor.put` placed for many tasks: a key, and its object reference.
+
+    The reference sits in a tuple, so Ray hands tasks the reference rather
+    than the value, and each worker fetches and unpickles the value once
+    (:func:`_shared_value`): a render plan takes milliseconds to unpickle,
+    and hundreds of tasks share it.
+    """
+
+    key: str
+    refs: tuple
+
+
+SHARED_VALUES_KEPT = 16
+"""How many shared values a Ray worker keeps unpickled (the most recently used)."""
+
+_shared_values: collections.OrderedDict[str, Any] = collections.OrderedDict()
+
+
+def _shared_value(arg: Any) -> Any:
+    """``arg``, or the value behind it if it is a :class:`SharedRef` (fetched once per worker process)."""
+    if not isinstance(arg, SharedRef):
+        return arg
+    if arg.key in _shared_values:
+        _shared_values.move_to_end(arg.key)
+        return _shared_values[arg.key]
+    import ray
+
+    value = ray.get(arg.refs[0])
+    _shared_values[arg.key] = value
+    while len(_shared_values) > SHARED_VALUES_KEPT:
+        _shared_values.popitem(last=False)
+    return value
+
+
 class RayExecutor:
     """Runs tasks on Ray: a local cluster started on demand, or the one at ``address``.
 
@@ -251,14 +289,14 @@ class RayExecutor:
 
             @functools.wraps(task)
             def named(*args: Any) -> Any:
-                return run_task(task, *args)
+                return run_task(task, *[_shared_value(arg) for arg in args])
 
             self._remotes[task] = self._ray.remote(max_retries=TASK_RETRIES)(named)
         return self._remotes[task]
 
-    def put(self, value: Any):
-        """Place a value in the object store once, for many tasks to share."""
-        return self._ray.put(value)
+    def put(self, value: Any) -> SharedRef:
+        """Place a value in the object store once, for many tasks to share; each worker unpickles it once."""
+        return SharedRef(uuid.uuid4().hex, (self._ray.put(value),))
 
     def submit(self, task: Callable[..., Any], *args: Any, num_returns: int = 1):
         """Submit ``task``; Ray runs it when the references among ``args`` are ready."""

@@ -239,10 +239,11 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     mix_partials, mix = _mix(run)
     mix_report = LoudnessPartial.merge(mix_partials).report()
 
-    mastered_with = None
+    mastered_with, master = None, None
     ceiling_margin_db, trims_db = 0.0, [0.0] * len(plan.deliverables)
     for _ in range(MAX_CORRECTIONS + 1):
         if mastered_with != ceiling_margin_db:
+            master = None  # the master made under the old ceiling goes before the new one is made
             gain_db, master_report, reduction_db, passes, master = _master(run, mix, mix_report, ceiling_margin_db)
             mastered_with = ceiling_margin_db
         deliverables = _deliver(run, master, trims_db)
@@ -355,6 +356,7 @@ def _master(run: _Run, mix: BlockSignal, mix_report, ceiling_margin_db: float):
         raise RenderError("the mix is silent (or shorter than 400 ms): there is no loudness to normalise to the target")
     gain_db = loudness.target_lufs - mix_report.integrated_lufs
     for passes in range(1, MAX_LOUDNESS_PASSES + 1):
+        master = None  # a pass that missed the target lets its master go before the next one is made
         report, reduction_db, master = _master_pass(run, mix, master_pass.with_gain(gain_db))
         error_lu = loudness.target_lufs - report.integrated_lufs
         if abs(error_lu) <= LOUDNESS_TOLERANCE_LU:
