@@ -36,7 +36,6 @@ from typing import BinaryIO, ClassVar
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 import soundfile
 
 from .effect import Effect, State
@@ -104,6 +103,8 @@ def _convolve(block: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     FFT overlap-add in segments of ``nfft - taps + 1`` frames with ``nfft`` about
     four times the IR (at least ``MIN_FFT``), or one FFT for a shorter block.
     """
+    import scipy.signal  # its import costs half a second; only a render with a convolution needs it
+
     frames, taps = block.shape[0], kernel.shape[0]
     if scipy.signal.choose_conv_method(block[:, 0], kernel[:, 0], mode="full") == "direct":
         columns = kernel.shape[1]

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-import scipy.signal
+import scipy.special
 
 from .errors import ParameterError
 from .units import linear_to_db
@@ -80,10 +80,16 @@ def _eight_x_taps() -> np.ndarray:
     """
     centre = 80
     offsets = np.arange(2 * centre + 1) - centre
-    taps = np.sinc(offsets / 8.0) * scipy.signal.windows.kaiser(offsets.size, 8.0)
+    taps = np.sinc(offsets / 8.0) * _kaiser(offsets.size, 8.0)
     taps[offsets % 8 == 0] = 0.0
     taps[centre] = 1.0
     return taps
+
+
+def _kaiser(frames: int, beta: float) -> np.ndarray:
+    """The symmetric Kaiser window, computed as ``scipy.signal.windows.kaiser`` computes it (which costs scipy.signal's import)."""
+    alpha = (frames - 1) / 2.0
+    return scipy.special.i0(beta * np.sqrt(1.0 - ((np.arange(frames) - alpha) / alpha) ** 2.0)) / scipy.special.i0(beta)
 
 
 EIGHT_X_TAPS = _eight_x_taps()

@@ -160,3 +160,10 @@ def test_nan_in_a_block_is_refused():
     block[3] = np.nan
     with pytest.raises(BlockError, match="NaN or infinite samples, first at frame 3"):
         truepeak.TruePeakMeter(RATE_HZ, 1).process(block)
+
+
+def test_the_8x_window_is_scipys_kaiser_to_the_bit():
+    import scipy.signal
+
+    for frames in (49, 64, 161):
+        assert np.array_equal(truepeak._kaiser(frames, 8.0), scipy.signal.windows.kaiser(frames, 8.0))
