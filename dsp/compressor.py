@@ -35,8 +35,9 @@ with the level detector in the log domain after the gain computer.
    the parallel blend ``out = x * ((1 - mix) + mix * g)``: ``mix = 0`` returns
    the input exactly.
 
-The logarithm and exponential run as numpy ufuncs over tiles of frames; the
-recursions run in numba.
+The logarithm and exponential run as numpy ufuncs, in place, over tiles of
+frames; the detector, the recursions (with their states in registers) and the
+gain's application run in numba.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ DETECTORS = ("peak", "rms")
 
 DB_PER_NEPER = 20.0 / math.log(10.0)
 
+_HALF_DB_PER_NEPER = 0.5 * DB_PER_NEPER
+"""dB per unit of natural logarithm of a power."""
+
 _TILE_FRAMES = 32768
 """Frames per pass through the pipeline, which bounds the temporaries' memory."""
 
@@ -71,12 +75,18 @@ _TILE_FRAMES = 32768
 @functools.lru_cache(maxsize=64)
 def _sidechain_sos(corner_hz: float, sample_rate: float) -> np.ndarray:
     """The side-chain high-pass: 2nd-order Butterworth, as second-order sections."""
-    return scipy.signal.butter(SIDECHAIN_HPF_ORDER, corner_hz, btype="highpass", output="sos", fs=sample_rate)
+    return scipy.signal.butter(
+        SIDECHAIN_HPF_ORDER, corner_hz, btype="highpass", output="sos", fs=sample_rate
+    )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _detector_power(
-    key: np.ndarray, mean_square: np.ndarray, rms: bool, rms_coefficient: float, controls: int
+    key: np.ndarray,
+    mean_square: np.ndarray,
+    rms: bool,
+    rms_coefficient: float,
+    controls: int,
 ) -> np.ndarray:
     """Detector power (squared level) per frame and control channel, shape (frames, controls).
 
@@ -84,21 +94,40 @@ def _detector_power(
     detector's one-pole mean squares are updated in ``mean_square`` in place.
     """
     frames, channels = key.shape
-    power = np.zeros((frames, controls))
+    power = np.empty((frames, controls))
     for n in range(frames):
+        loudest = 0.0
         for c in range(channels):
             square = key[n, c] * key[n, c]
             if rms:
                 mean_square[c] = square + rms_coefficient * (mean_square[c] - square)
                 square = mean_square[c]
-            k = c if controls > 1 else 0
-            power[n, k] = max(power[n, k], square)
+            if controls > 1:
+                power[n, c] = square
+            else:
+                loudest = max(loudest, square)
+        if controls == 1:
+            power[n, 0] = loudest
     return power
 
 
-@numba.njit(cache=True)
-def _gain_reduction(
-    level_db: np.ndarray,
+@numba.njit(inline="always")
+def _static_curve_db(
+    level_db: float, threshold_db: float, knee_db: float, slope: float
+) -> float:
+    """Gain reduction in dB that the soft-knee curve asks for at detector level ``level_db``."""
+    if level_db <= threshold_db - 0.5 * knee_db:
+        return 0.0
+    over_db = level_db - threshold_db
+    if 2.0 * over_db >= knee_db:
+        return slope * over_db
+    into_knee_db = over_db + 0.5 * knee_db
+    return slope * into_knee_db * into_knee_db / (2.0 * knee_db)
+
+
+@numba.njit(cache=True, nogil=True)
+def _gain_exponent(
+    log_power: np.ndarray,
     peak_db: np.ndarray,
     reduction_db: np.ndarray,
     threshold_db: float,
@@ -106,31 +135,42 @@ def _gain_reduction(
     slope: float,
     attack: float,
     release: float,
+    makeup_db: float,
 ) -> np.ndarray:
-    """Smoothed gain reduction in dB, shape of ``level_db`` (frames, controls).
+    """Natural logarithm of the gain, shape of ``log_power`` (frames, controls).
 
-    Static curve, then the peak (instant rise, ``release``) and attack
-    (``attack``, instant fall) stages, whose states ``peak_db`` and
-    ``reduction_db`` are updated in place.
+    ``log_power`` is the natural logarithm of the detector power. Static curve,
+    then the peak (instant rise, ``release``) and attack (``attack``, instant
+    fall) stages, whose states ``peak_db`` and ``reduction_db`` are updated in
+    place; the result is ``(makeup_db - reduction) / DB_PER_NEPER``.
     """
-    frames, controls = level_db.shape
-    smoothed = np.empty_like(level_db)
-    knee_start_db = threshold_db - 0.5 * knee_db
+    frames, controls = log_power.shape
+    exponent = np.empty_like(log_power)
+    for k in range(controls):
+        peak = peak_db[k]
+        reduction = reduction_db[k]
+        for n in range(frames):
+            target_db = _static_curve_db(
+                log_power[n, k] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope
+            )
+            peak = branching_step(peak, target_db, 0.0, release)
+            reduction = branching_step(reduction, peak, attack, 0.0)
+            exponent[n, k] = (makeup_db - reduction) / DB_PER_NEPER
+        peak_db[k] = peak
+        reduction_db[k] = reduction
+    return exponent
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply_gain(
+    block: np.ndarray, gain: np.ndarray, dry: float, wet: float, out: np.ndarray
+) -> None:
+    """``out = block * (dry + wet * gain)``, one gain column per channel or one for all."""
+    frames, channels = block.shape
+    linked = gain.shape[1] == 1
     for n in range(frames):
-        for k in range(controls):
-            level = level_db[n, k]
-            target_db = 0.0
-            if level > knee_start_db:
-                over_db = level - threshold_db
-                if 2.0 * over_db >= knee_db:
-                    target_db = slope * over_db
-                else:
-                    into_knee_db = over_db + 0.5 * knee_db
-                    target_db = slope * into_knee_db * into_knee_db / (2.0 * knee_db)
-            peak_db[k] = branching_step(peak_db[k], target_db, 0.0, release)
-            reduction_db[k] = branching_step(reduction_db[k], peak_db[k], attack, 0.0)
-            smoothed[n, k] = reduction_db[k]
-    return smoothed
+        for c in range(channels):
+            out[n, c] = block[n, c] * (dry + wet * gain[n, 0 if linked else c])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,7 +229,9 @@ class Compressor(Effect):
         if self.sidechain_hpf_hz is not None:
             check_frequency("sidechain_hpf_hz", self.sidechain_hpf_hz, self.sample_rate)
         if not isinstance(self.stereo_link, (bool, np.bool_)):
-            raise ParameterError(f"stereo_link: must be true or false, got {self.stereo_link!r}")
+            raise ParameterError(
+                f"stereo_link: must be true or false, got {self.stereo_link!r}"
+            )
         check_number("mix", self.mix, minimum=0.0, maximum=1.0)
 
     @property
@@ -227,7 +269,9 @@ class Compressor(Effect):
         key = block
         if self.sidechain_hpf_hz is not None:
             sos = _sidechain_sos(self.sidechain_hpf_hz, self.sample_rate)
-            key, new_state["sidechain_zi"] = scipy.signal.sosfilt(sos, block, axis=0, zi=state["sidechain_zi"])
+            key, new_state["sidechain_zi"] = scipy.signal.sosfilt(
+                sos, block, axis=0, zi=state["sidechain_zi"]
+            )
         rms = self.detector == "rms"
         controls = new_state["reduction_db"].shape[0]
         rms_coefficient = one_pole_coefficient(RMS_TIME_CONSTANT_S, self.sample_rate)
@@ -236,11 +280,13 @@ class Compressor(Effect):
         out = np.empty_like(block)
         for start in range(0, block.shape[0], _TILE_FRAMES):
             tile = slice(start, start + _TILE_FRAMES)
-            power = _detector_power(key[tile], new_state["mean_square"], rms, rms_coefficient, controls)
+            power = _detector_power(
+                key[tile], new_state["mean_square"], rms, rms_coefficient, controls
+            )
             with np.errstate(divide="ignore"):
-                level_db = np.log(power) * (0.5 * DB_PER_NEPER)
-            reduction_db = _gain_reduction(
-                level_db,
+                log_power = np.log(power, out=power)
+            exponent = _gain_exponent(
+                log_power,
                 new_state["peak_reduction_db"],
                 new_state["reduction_db"],
                 float(self.threshold_db),
@@ -248,7 +294,8 @@ class Compressor(Effect):
                 1.0 - 1.0 / self.ratio,
                 attack,
                 release,
+                float(self.makeup_db),
             )
-            gain = np.exp((self.makeup_db - reduction_db) / DB_PER_NEPER)
-            out[tile] = block[tile] * ((1.0 - self.mix) + self.mix * gain)
+            gain = np.exp(exponent, out=exponent)
+            _apply_gain(block[tile], gain, 1.0 - self.mix, float(self.mix), out[tile])
         return out, new_state

@@ -37,7 +37,7 @@ def one_pole_coefficient(time_s: float, sample_rate: float) -> float:
     return math.exp(-1.0 / (time_s * sample_rate))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def branching_step(previous: float, target: float, rise: float, fall: float) -> float:
     """One sample of a branching one-pole: coefficient ``rise`` upward, ``fall`` downward."""
     coefficient = rise if target > previous else fall
