@@ -686,49 +686,64 @@ def render_mixfarm(session_path: Path, out_dir: Path, executor: RayExecutor, chu
     return wall, cpu, sampler.peaks
 
 
-def measure(size: Size, folder: Path, executor: RayExecutor, args: argparse.Namespace, options: FfmpegOptions) -> dict:
-    """Build one session, render it ``args.repeats`` times with each renderer; return its row of figures."""
+def measure_mixfarm(size: Size, folder: Path, executor: RayExecutor, args: argparse.Namespace) -> dict:
+    """Build one session and render it ``args.repeats`` times on the warm Ray cluster; return its row's mixfarm figures."""
     status(f"{size.label}: writing stems")
     session_path, specs = build_session(folder, size)
-    command = ffmpeg_command(folder, size, specs, folder / "ffmpeg" / "master.wav", options)
-    (folder / "ffmpeg").mkdir()
-    (folder / "pedalboard").mkdir()
-    mixfarm_runs, local_runs, ffmpeg_runs, pedalboard_runs = [], [], [], []
+    runs = []
     for repeat in range(args.repeats):
-        status(f"{size.label}: render {repeat + 1} of {args.repeats}")
-        mixfarm_runs.append(render_mixfarm(session_path, folder / "mixfarm", executor, args.chunk_s))
-        local_runs.append(render_local(session_path, folder / "local", args.chunk_s))
-        ffmpeg_runs.append(run_ffmpeg(command))
-        pedalboard_runs.append(render_pedalboard(folder, size, specs, folder / "pedalboard" / "master.wav"))
-    mixfarm_wall = statistics.median(run[0] for run in mixfarm_runs)
-    ffmpeg_wall = statistics.median(run[0] for run in ffmpeg_runs)
-    local_cpu = statistics.median(run[1] for run in local_runs)
-    pedalboard_cpu = statistics.median(run[1] for run in pedalboard_runs)
-    peaks = [run[2] for run in mixfarm_runs]
+        status(f"{size.label}: Ray render {repeat + 1} of {args.repeats}")
+        runs.append(render_mixfarm(session_path, folder / "mixfarm", executor, args.chunk_s))
+    wall = statistics.median(run[0] for run in runs)
+    peaks = [run[2] for run in runs]
     return {
         "size": size,
-        "mixfarm_s": mixfarm_wall,
-        "mixfarm_cpu_s": statistics.median(run[1] for run in mixfarm_runs),
-        "rtf": size.seconds / mixfarm_wall,
+        "folder": folder,
+        "session_path": session_path,
+        "specs": specs,
+        "mixfarm_s": wall,
+        "mixfarm_cpu_s": statistics.median(run[1] for run in runs),
+        "rtf": size.seconds / wall,
         "rss_mb": max(peak.rss for peak in peaks) / MB,
         "pss_mb": max(peak.pss for peak in peaks) / MB,
         "store_mb": max(peak.object_store for peak in peaks) / MB,
+    }
+
+
+def measure_peers(row: dict, args: argparse.Namespace, options: FfmpegOptions) -> dict:
+    """Render ``row``'s session in this process, with ffmpeg and with pedalboard, ``args.repeats`` times each; return the row completed."""
+    size, folder, session_path, specs = row["size"], row["folder"], row["session_path"], row["specs"]
+    command = ffmpeg_command(folder, size, specs, folder / "ffmpeg" / "master.wav", options)
+    (folder / "ffmpeg").mkdir()
+    (folder / "pedalboard").mkdir()
+    local_runs, ffmpeg_runs, pedalboard_runs = [], [], []
+    for repeat in range(args.repeats):
+        status(f"{size.label}: in-process and peer renders {repeat + 1} of {args.repeats}")
+        local_runs.append(render_local(session_path, folder / "local", args.chunk_s))
+        ffmpeg_runs.append(run_ffmpeg(command))
+        pedalboard_runs.append(render_pedalboard(folder, size, specs, folder / "pedalboard" / "master.wav"))
+    ffmpeg_wall = statistics.median(run[0] for run in ffmpeg_runs)
+    local_cpu = statistics.median(run[1] for run in local_runs)
+    pedalboard_cpu = statistics.median(run[1] for run in pedalboard_runs)
+    return {
+        **row,
         "ffmpeg_s": ffmpeg_wall,
         "ffmpeg_cpu_s": statistics.median(run[1] for run in ffmpeg_runs),
         "ffmpeg_rss_mb": max(run[2] for run in ffmpeg_runs) / MB,
-        "ratio": ffmpeg_wall / mixfarm_wall,
+        "ratio": ffmpeg_wall / row["mixfarm_s"],
         "local_s": statistics.median(run[0] for run in local_runs),
         "local_cpu_s": local_cpu,
         "pedalboard_s": statistics.median(run[0] for run in pedalboard_runs),
         "pedalboard_cpu_s": pedalboard_cpu,
         "cpu_ratio": local_cpu / pedalboard_cpu,
+        "ray_local_cpu": row["mixfarm_cpu_s"] / local_cpu,
     }
 
 
 HEADER = (
     f"{'session':>8} {'tracks':>6} {'min':>5} {'mixfarm s':>10} {'CPU s':>7} {'realtime':>9} {'peak RSS MB':>12} {'peak PSS MB':>12} "
     f"{'obj store MB':>13} {'ffmpeg s':>9} {'ffmpeg CPU s':>13} {'ffmpeg RSS MB':>14} {'ratio':>6} "
-    f"{'local s':>8} {'local CPU s':>12} {'pedalboard s':>13} {'pedalboard CPU s':>17} {'local/pb CPU':>13}"
+    f"{'local s':>8} {'local CPU s':>12} {'Ray/local CPU':>13} {'pedalboard s':>13} {'pedalboard CPU s':>17} {'local/pb CPU':>13}"
 )
 
 
@@ -738,7 +753,8 @@ def format_row(row: dict) -> str:
         f"{size.label:>8} {size.tracks:>6} {size.minutes:>5g} {row['mixfarm_s']:>10.1f} {row['mixfarm_cpu_s']:>7.1f} {row['rtf']:>8.1f}x "
         f"{row['rss_mb']:>12.0f} {row['pss_mb']:>12.0f} {row['store_mb']:>13.0f} "
         f"{row['ffmpeg_s']:>9.1f} {row['ffmpeg_cpu_s']:>13.1f} {row['ffmpeg_rss_mb']:>14.0f} {row['ratio']:>5.2f}x "
-        f"{row['local_s']:>8.1f} {row['local_cpu_s']:>12.1f} {row['pedalboard_s']:>13.1f} {row['pedalboard_cpu_s']:>17.1f} {row['cpu_ratio']:>12.2f}x"
+        f"{row['local_s']:>8.1f} {row['local_cpu_s']:>12.1f} {row['ray_local_cpu']:>12.2f}x {row['pedalboard_s']:>13.1f} {row['pedalboard_cpu_s']:>17.1f} "
+        f"{row['cpu_ratio']:>12.2f}x"
     )
 
 
@@ -860,14 +876,15 @@ def run_warm(root: Path, args: argparse.Namespace, options: FfmpegOptions) -> No
         "ratio = ffmpeg wall / mixfarm wall; ffmpeg skips loudness normalisation (one pass, no -14 LUFS)"
     )
     print(
-        "local = mixfarm in this process (LocalExecutor); pedalboard = the nearest pedalboard chains in this process, no loudness normalisation; "
-        "local/pb CPU = local CPU s / pedalboard CPU s"
+        "local = mixfarm in this process (LocalExecutor); Ray/local CPU = Ray CPU s / local CPU s; pedalboard = the nearest pedalboard chains in "
+        "this process, no loudness normalisation; local/pb CPU = local CPU s / pedalboard CPU s. Every Ray render runs before the in-process ones."
     )
+    # Every Ray render first: the in-process renders leave memory in this process, which is the Ray driver and counted.
+    rows = [measure_mixfarm(size, root / f"{number}-{size.label}", executor, args) for number, size in enumerate(args.sessions, 1)]
     print(HEADER, flush=True)
-    rows = []
-    for number, size in enumerate(args.sessions, 1):
-        rows.append(measure(size, root / f"{number}-{size.label}", executor, args, options))
-        print(format_row(rows[-1]), flush=True)
+    for index, row in enumerate(rows):
+        rows[index] = measure_peers(row, args, options)
+        print(format_row(rows[index]), flush=True)
     if args.memory_check:
         print(memory_comparison(rows, idle_pss / MB))
 
