@@ -139,17 +139,24 @@ def _run_fdn(block, lines, offsets, lengths, positions, filter_state, predelay, 
             first = min(count, lengths[i] - position)
             values[i, :first] = lines[base + position : base + position + first]
             values[i, first:count] = lines[base : base + count - first]
-        for i in range(0, LINES, 4):
-            f0, f1, f2, f3 = feed[i], feed[i + 1], feed[i + 2], feed[i + 3]
-            p0, p1, p2, p3 = poles[i], poles[i + 1], poles[i + 2], poles[i + 3]
+        for i in range(0, LINES, 8):
+            f0, f1, f2, f3, f4, f5, f6, f7 = feed[i], feed[i + 1], feed[i + 2], feed[i + 3], feed[i + 4], feed[i + 5], feed[i + 6], feed[i + 7]
+            p0, p1, p2, p3, p4, p5, p6, p7 = poles[i], poles[i + 1], poles[i + 2], poles[i + 3], poles[i + 4], poles[i + 5], poles[i + 6], poles[i + 7]
             s0, s1, s2, s3 = filter_state[i], filter_state[i + 1], filter_state[i + 2], filter_state[i + 3]
+            s4, s5, s6, s7 = filter_state[i + 4], filter_state[i + 5], filter_state[i + 6], filter_state[i + 7]
             for b in range(count):
                 s0 = f0 * values[i, b] + p0 * s0
                 s1 = f1 * values[i + 1, b] + p1 * s1
                 s2 = f2 * values[i + 2, b] + p2 * s2
                 s3 = f3 * values[i + 3, b] + p3 * s3
+                s4 = f4 * values[i + 4, b] + p4 * s4
+                s5 = f5 * values[i + 5, b] + p5 * s5
+                s6 = f6 * values[i + 6, b] + p6 * s6
+                s7 = f7 * values[i + 7, b] + p7 * s7
                 values[i, b], values[i + 1, b], values[i + 2, b], values[i + 3, b] = s0, s1, s2, s3
+                values[i + 4, b], values[i + 5, b], values[i + 6, b], values[i + 7, b] = s4, s5, s6, s7
             filter_state[i], filter_state[i + 1], filter_state[i + 2], filter_state[i + 3] = s0, s1, s2, s3
+            filter_state[i + 4], filter_state[i + 5], filter_state[i + 6], filter_state[i + 7] = s4, s5, s6, s7
         for ch in range(channels):
             for b in range(count):
                 wet[ch, b] = out_gains[ch, 0] * values[0, b]

@@ -23,7 +23,7 @@ from dsp.limiter import reset_gain_reduction
 from dsp.loudness import LoudnessMeter
 from dsp.units import db_to_linear
 
-from .blocks import assemble
+from .blocks import BLOCK_DTYPE, assemble
 from .delivery import DeliverablePlan
 from .mastering import MASTER_TRUE_PEAK_OVERSAMPLING, MasterPass
 from .plan import (
@@ -75,8 +75,9 @@ def strip_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict 
 def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, *feed_blocks: np.ndarray):
     """Frames ``[start, stop)`` of the master's sum and chain, on the timeline and metered.
 
-    Returns the mix bus over timeline frames :func:`timeline_span` gives,
-    the loudness partial of those frames, the new state (None when the
+    Returns the mix bus over timeline frames :func:`timeline_span` gives
+    (as :data:`~farm.engine.blocks.BLOCK_DTYPE`), the loudness partial of
+    the values kept, the new state (None when the
     master is time-parallel) and meta.
     """
     started = time.perf_counter()
@@ -89,10 +90,11 @@ def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, *feed
     audio, feed_states = sum_feeds(strip, list(feed_blocks), state, begin, start, stop)
     audio, fx_states = run_effects(strip, audio, state)
     first, lo, metered = _on_timeline(audio, begin, start, stop, latency, plan.timeline_frames)
+    kept = metered.astype(BLOCK_DTYPE)
     meter = LoudnessMeter(rate, 2, MIX_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
-    meter.process(metered)
+    meter.process(kept)
     new_state = None if strip.time_parallel else {"fx": fx_states, "feeds": feed_states, "meter": meter.state()}
-    return metered[lo - first :], meter.partial(), new_state, _meta("mix", started, strip="master")
+    return kept[lo - first :], meter.partial(), new_state, _meta("mix", started, strip="master")
 
 
 def master_chunk(plan: RenderPlan, master_pass: MasterPass, start: int, stop: int, state: dict | None, mix_starts: tuple[int, ...], *mix_blocks: np.ndarray):
@@ -104,7 +106,8 @@ def master_chunk(plan: RenderPlan, master_pass: MasterPass, start: int, stop: in
     chunk; with it, the chunk starts from silence that many frames early.
     The limiter's latency is removed so the master lines up with the
     timeline. Returns the master over timeline frames :func:`timeline_span`
-    gives, the loudness partial of those frames, the new state (the
+    gives (as :data:`~farm.engine.blocks.BLOCK_DTYPE`), the loudness partial
+    of the values kept, the new state (the
     limiter's largest gain reduction is counted from ``start`` on) and meta.
     """
     started = time.perf_counter()
@@ -121,11 +124,11 @@ def master_chunk(plan: RenderPlan, master_pass: MasterPass, start: int, stop: in
         audio = np.concatenate([warm, limited])
     first, lo, metered = _on_timeline(audio, begin, start, stop, master_pass.latency_frames, plan.timeline_frames)
     fades = fade_gain(first, metered.shape[0], plan.timeline_frames, master_pass.fade_in_frames, master_pass.fade_out_frames)
-    metered = metered * fades[:, None]
+    kept = (metered * fades[:, None]).astype(BLOCK_DTYPE)
     meter = LoudnessMeter(rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
-    meter.process(metered)
+    meter.process(kept)
     new_state = {"limiter": limiter_state, "meter": None if preroll is not None else meter.state()}
-    return metered[lo - first :], meter.partial(), new_state, _meta("master", started)
+    return kept[lo - first :], meter.partial(), new_state, _meta("master", started)
 
 
 def _on_timeline(audio: np.ndarray, begin: int, start: int, stop: int, latency: int, timeline_frames: int):
