@@ -29,9 +29,9 @@ bound that leaves Ray's and the driver's overheads out: work / the sum over
 the stages (mixing, each loudness pass, delivery) of max(the stage's work / N,
 its longest chain). The longest chain of the mixing stage is the strip that
 carries its state from chunk to chunk (its chunks run in sequence) with the
-most seconds; of a loudness pass, one chunk; of delivery, one chunk plus the
-task that finishes the file. It is how a run on a small machine says something about
-a big one.
+most seconds; of a loudness pass, one chunk; of delivery, one chunk (the driver
+writes each file as its chunks arrive, which the bound leaves out). It is how a run
+on a small machine says something about a big one.
 
 What to expect, and why
 -----------------------
