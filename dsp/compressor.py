@@ -49,8 +49,8 @@ from typing import ClassVar
 
 import numba
 import numpy as np
-import scipy.signal
 
+from .biquad import sosfilt
 from .effect import Effect, State
 from .envelope import SETTLE_TIME_CONSTANTS, branching_step, one_pole_coefficient
 from .errors import ParameterError
@@ -75,6 +75,8 @@ _TILE_FRAMES = 32768
 @functools.lru_cache(maxsize=64)
 def _sidechain_sos(corner_hz: float, sample_rate: float) -> np.ndarray:
     """The side-chain high-pass: 2nd-order Butterworth, as second-order sections."""
+    import scipy.signal  # its import costs half a second; only a compressor with a side-chain filter needs it
+
     return scipy.signal.butter(
         SIDECHAIN_HPF_ORDER, corner_hz, btype="highpass", output="sos", fs=sample_rate
     )
@@ -269,9 +271,7 @@ class Compressor(Effect):
         key = block
         if self.sidechain_hpf_hz is not None:
             sos = _sidechain_sos(self.sidechain_hpf_hz, self.sample_rate)
-            key, new_state["sidechain_zi"] = scipy.signal.sosfilt(
-                sos, block, axis=0, zi=state["sidechain_zi"]
-            )
+            key, new_state["sidechain_zi"] = sosfilt(sos, block, state["sidechain_zi"])
         rms = self.detector == "rms"
         controls = new_state["reduction_db"].shape[0]
         rms_coefficient = one_pole_coefficient(RMS_TIME_CONSTANT_S, self.sample_rate)
