@@ -325,10 +325,25 @@ def _run_kernel(
 # y_p[n] = sum_j r[p, j] x[n - taps + 1 + j] indexes forwards; numba freezes a
 # global array as a constant, which lets LLVM unroll the taps and vectorise
 # over frames. Every value's sum runs in the same order (j ascending) wherever
-# its frame falls, which keeps streaming bit-exact.
+# its frame falls, which keeps streaming bit-exact. When only the largest peak
+# is wanted, a tile whose samples, times the largest L1 norm of a phase, cannot
+# beat the peak found so far is not interpolated: the maximum is the same.
 _ANNEX2_REVERSED = np.ascontiguousarray(ANNEX2_PHASES[:, ::-1])
 _EIGHT_X_REVERSED = np.ascontiguousarray(EIGHT_X_PHASES[:, ::-1])
-_TILE_FRAMES = 2048
+_TILE_FRAMES = 256
+
+
+_BOUND_MARGIN = 1.0 + 1e-9
+"""Headroom on the bound of a tile's interpolated values for the rounding of their sums."""
+
+
+@numba.njit(nogil=True, inline="always")
+def _tile_bound(window, length, gain_bound):
+    """The most any interpolated value over ``window[:length]`` can reach: its largest magnitude times the phases' largest L1 norm."""
+    largest = 0.0
+    for i in range(length):
+        largest = max(largest, abs(window[i]))
+    return largest * gain_bound
 
 
 @numba.njit(nogil=True, inline="always")
@@ -337,6 +352,13 @@ def _peaks(history, block, reversed_phases, phase_step, skip_frames, peaks_out):
     lag = taps - 1
     frames, channels = block.shape
     write_peaks = peaks_out.shape[0] == frames
+    gain_bound = 0.0
+    for p in range(0, n_phases, phase_step):
+        total = 0.0
+        for j in range(taps):
+            total += abs(reversed_phases[p, j])
+        gain_bound = max(gain_bound, total)
+    gain_bound *= _BOUND_MARGIN
     window = np.empty(_TILE_FRAMES + lag)
     tile_peaks = np.empty(_TILE_FRAMES)
     interpolated = np.zeros(channels)
@@ -347,18 +369,21 @@ def _peaks(history, block, reversed_phases, phase_step, skip_frames, peaks_out):
             for i in range(count + lag):
                 source = start + i - lag
                 window[i] = block[source, c] if source >= 0 else history[lag + source, c]
-            for t in range(count):
-                tile_peaks[t] = 0.0
-            for p in range(0, n_phases, phase_step):
-                for t in range(count):
-                    value = 0.0
-                    for j in range(taps):
-                        value += reversed_phases[p, j] * window[t + j]
-                    tile_peaks[t] = max(tile_peaks[t], abs(value))
             interpolated_c = interpolated[c]
             sampled_c = sampled[c]
-            for t in range(max(0, skip_frames - start), count):
-                interpolated_c = max(interpolated_c, tile_peaks[t])
+            first = max(0, skip_frames - start)
+            if write_peaks or first < count and _tile_bound(window, count + lag, gain_bound) > interpolated_c:
+                for t in range(count):
+                    tile_peaks[t] = 0.0
+                for p in range(0, n_phases, phase_step):
+                    for t in range(count):
+                        value = 0.0
+                        for j in range(taps):
+                            value += reversed_phases[p, j] * window[t + j]
+                        tile_peaks[t] = max(tile_peaks[t], abs(value))
+                for t in range(first, count):
+                    interpolated_c = max(interpolated_c, tile_peaks[t])
+            for t in range(first, count):
                 sampled_c = max(sampled_c, abs(window[t + lag]))
             interpolated[c] = interpolated_c
             sampled[c] = sampled_c
