@@ -419,23 +419,22 @@ def _deliver(run: _Run, master: BlockSignal, trims_db: list[float]) -> list[dict
             submitted.append(run.submit(tasks.deliver_chunk, deliverable.index, trim_db, start, stop, master_starts, *master_blocks, num_returns=3))
 
     lookahead = 2 * run.window
+
+    def results(first: int, count: int):
+        """Chunks ``first`` to ``first + count - 1``: each one's (samples, loudness partial), in order, submitting ahead."""
+        for position in range(first, first + count):
+            submit_up_to(position + 1 + lookahead)
+            samples_ref, partial_ref, meta_ref = submitted[position]
+            chunk = run.executor.get([samples_ref, partial_ref])
+            submitted[position] = (None, None, None)
+            run.tracker.finished([meta_ref])
+            run.tracker.check_cancel([])
+            yield chunk
+
     facts, taken = [], 0
     for deliverable, trim_db in zip(plan.deliverables, trims_db):
-        first, count = taken, sum(1 for job in jobs if job[0] is deliverable)
-        partials: list = []
-
-        def chunks(first: int = first, count: int = count, partials: list = partials):
-            for position in range(first, first + count):
-                submit_up_to(position + 1 + lookahead)
-                samples_ref, partial_ref, meta_ref = submitted[position]
-                samples, partial = run.executor.get([samples_ref, partial_ref])
-                submitted[position] = (None, None, None)
-                partials.append(partial)
-                run.tracker.finished([meta_ref])
-                run.tracker.check_cancel([])
-                yield samples
-
-        facts.append(write_deliverable(deliverable, run.workdir / "out" / deliverable.path, chunks(), partials, trim_db))
+        count = len(range(0, plan.timeline_frames, deliverable.grid_frames))
+        facts.append(write_deliverable(deliverable, run.workdir / "out" / deliverable.path, results(taken, count), trim_db))
         taken += count
     return facts
 

@@ -22,12 +22,11 @@ from .diskspace import writing_into
 from .mastering import MASTER_TRUE_PEAK_OVERSAMPLING
 
 
-def write_deliverable(deliverable: DeliverablePlan, target: Path, chunks: Iterable[np.ndarray], partials: list[LoudnessPartial | None], trim_db: float) -> dict:
-    """Write ``deliverable`` at ``target`` from its ``chunks`` (in order); return the file's facts.
+def write_deliverable(deliverable: DeliverablePlan, target: Path, chunks: Iterable[tuple[np.ndarray, LoudnessPartial | None]], trim_db: float) -> dict:
+    """Write ``deliverable`` at ``target`` from its ``chunks``, each (samples, loudness partial), in order; return the file's facts.
 
     Shaped dither is applied here, in order, and the samples metered as they
-    are written; otherwise the chunks' ``partials`` (one each) give the
-    loudness. The facts: path, format, bit depth, rate, dither, trim, frames,
+    are written; otherwise the chunks' partials give the loudness. The facts: path, format, bit depth, rate, dither, trim, frames,
     duration, bytes, and the loudness of the samples written (8x true peak).
 
     Raises
@@ -39,12 +38,13 @@ def write_deliverable(deliverable: DeliverablePlan, target: Path, chunks: Iterab
     q_state = quantiser.init_state(2) if shaped else None
     meter = LoudnessMeter(deliverable.sample_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING) if shaped else None
     target.parent.mkdir(parents=True, exist_ok=True)
-    frames = 0
+    frames, partials = 0, []
     with (
         writing_into(target.parent),
         audio_io.open_for_writing(target, deliverable.sample_rate, 2, deliverable.format, deliverable.subtype) as handle,
     ):
-        for block in chunks:
+        for block, partial in chunks:
+            partials.append(partial)
             if shaped:
                 block, q_state = quantiser.process(block, q_state)
                 meter.process(block)

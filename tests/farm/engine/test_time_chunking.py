@@ -144,7 +144,7 @@ def test_a_deliverable_written_in_chunks_is_identical_to_one_written_whole(tmp_p
             chunks.append(deliver_chunk(plan, 0, -0.5, start, stop, tuple(first for first, _ in covering), *[block for _, block in covering]))
         assert (len(chunks) > 5) == (label == "chunked")
         target = tmp_path / label / deliverable.path
-        files[label] = write_deliverable(deliverable, target, [samples for samples, _, _ in chunks], [partial for _, partial, _ in chunks], -0.5), target
+        files[label] = write_deliverable(deliverable, target, [(samples, partial) for samples, partial, _ in chunks], -0.5), target
     (whole, whole_path), (chunked, chunked_path) = files["whole"], files["chunked"]
     expected, rate = soundfile.read(whole_path, always_2d=True)
     written, _ = soundfile.read(chunked_path, always_2d=True)
