@@ -18,6 +18,7 @@ they keep, so the loudness the report gives is that of the stored signal.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from typing import Any
 
@@ -36,7 +37,9 @@ class BlockSignal:
     refs: list[Any] = dataclasses.field(default_factory=list)
 
     def add(self, start: int, stop: int, ref: Any) -> None:
-        """Record the block ``ref`` covering frames ``[start, stop)``; an empty one is left out."""
+        """Record the block ``ref`` covering frames ``[start, stop)``, after the last one; an empty one is left out."""
+        if self.stops and start < self.stops[-1]:
+            raise ValueError(f"blocks: must be added in order, got [{start}, {stop}) after one ending at {self.stops[-1]}")
         if stop > start:
             self.starts.append(start)
             self.stops.append(stop)
@@ -44,8 +47,8 @@ class BlockSignal:
 
     def covering(self, start: int, stop: int) -> tuple[tuple[int, ...], list[Any]]:
         """The blocks that overlap frames ``[start, stop)``: their first frames, and their references."""
-        chosen = [index for index, (lo, hi) in enumerate(zip(self.starts, self.stops)) if lo < stop and hi > start]
-        return tuple(self.starts[index] for index in chosen), [self.refs[index] for index in chosen]
+        first, last = bisect.bisect_right(self.stops, start), bisect.bisect_left(self.starts, stop)
+        return tuple(self.starts[first:last]), self.refs[first:last]
 
 
 def assemble(starts: tuple[int, ...], blocks: tuple[np.ndarray, ...] | list[np.ndarray], start: int, stop: int, channels: int = 2) -> np.ndarray:
