@@ -6,6 +6,11 @@ order of operations), but reads and writes the block in its own
 (frames, channels) layout: scipy's filters along the last axis, so a
 (frames, channels) block costs a transposed copy on the way in and returns
 a Fortran-ordered array that the next stage must copy back.
+
+A biquad's recursion is bound by the latency of its multiply-add chain, not
+by arithmetic, so the kernel runs several independent recursions per frame:
+two sections of the cascade (the second one a frame behind the first, as
+it were) on two channels at once, with every state in a register.
 """
 
 from __future__ import annotations
@@ -13,29 +18,69 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+_IDENTITY_SECTION = np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
+"""``y = x``: pads an odd count of sections to pairs; its state stays zero for finite input."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _section_pair_stereo(sos: np.ndarray, s: int, src: np.ndarray, out: np.ndarray, z: np.ndarray, c: int) -> None:
+    """Sections ``s`` and ``s + 1`` over channels ``c`` and ``c + 1`` of ``src`` into ``out``; state ``z`` updated."""
+    b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+    d0, d1, d2, e1, e2 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2], sos[s + 1, 4], sos[s + 1, 5]
+    p0l, p1l, q0l, q1l = z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c]
+    p0r, p1r, q0r, q1r = z[s, 0, c + 1], z[s, 1, c + 1], z[s + 1, 0, c + 1], z[s + 1, 1, c + 1]
+    for n in range(src.shape[0]):
+        xl, xr = src[n, c], src[n, c + 1]
+        yl = b0 * xl + p0l
+        yr = b0 * xr + p0r
+        p0l = b1 * xl - a1 * yl + p1l
+        p0r = b1 * xr - a1 * yr + p1r
+        p1l = b2 * xl - a2 * yl
+        p1r = b2 * xr - a2 * yr
+        wl = d0 * yl + q0l
+        wr = d0 * yr + q0r
+        q0l = d1 * yl - e1 * wl + q1l
+        q0r = d1 * yr - e1 * wr + q1r
+        q1l = d2 * yl - e2 * wl
+        q1r = d2 * yr - e2 * wr
+        out[n, c] = wl
+        out[n, c + 1] = wr
+    z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c] = p0l, p1l, q0l, q1l
+    z[s, 0, c + 1], z[s, 1, c + 1], z[s + 1, 0, c + 1], z[s + 1, 1, c + 1] = p0r, p1r, q0r, q1r
+
+
+@numba.njit(cache=True, nogil=True)
+def _section_pair_mono(sos: np.ndarray, s: int, src: np.ndarray, out: np.ndarray, z: np.ndarray, c: int) -> None:
+    """Sections ``s`` and ``s + 1`` over channel ``c`` of ``src`` into ``out``; state ``z`` updated."""
+    b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+    d0, d1, d2, e1, e2 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2], sos[s + 1, 4], sos[s + 1, 5]
+    p0, p1, q0, q1 = z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c]
+    for n in range(src.shape[0]):
+        x = src[n, c]
+        y = b0 * x + p0
+        p0 = b1 * x - a1 * y + p1
+        p1 = b2 * x - a2 * y
+        w = d0 * y + q0
+        q0 = d1 * y - e1 * w + q1
+        q1 = d2 * y - e2 * w
+        out[n, c] = w
+    z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c] = p0, p1, q0, q1
+
 
 @numba.njit(cache=True, nogil=True)
 def _cascade(sos: np.ndarray, block: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    frames, channels = block.shape
-    sections = sos.shape[0]
-    out = np.empty((frames, channels))
+    """``sos`` has an even count of sections; ``zi`` one state per section and channel."""
+    channels = block.shape[1]
+    out = np.empty_like(block)
     zf = zi.copy()
-    state = np.empty((sections, 2))
-    for c in range(channels):
-        for s in range(sections):
-            state[s, 0] = zf[s, 0, c]
-            state[s, 1] = zf[s, 1, c]
-        for n in range(frames):
-            x = block[n, c]
-            for s in range(sections):
-                y = sos[s, 0] * x + state[s, 0]
-                state[s, 0] = sos[s, 1] * x - sos[s, 4] * y + state[s, 1]
-                state[s, 1] = sos[s, 2] * x - sos[s, 5] * y
-                x = y
-            out[n, c] = x
-        for s in range(sections):
-            zf[s, 0, c] = state[s, 0]
-            zf[s, 1, c] = state[s, 1]
+    for s in range(0, sos.shape[0], 2):
+        src = block if s == 0 else out
+        c = 0
+        while c + 1 < channels:
+            _section_pair_stereo(sos, s, src, out, zf, c)
+            c += 2
+        if c < channels:
+            _section_pair_mono(sos, s, src, out, zf, c)
     return out, zf
 
 
@@ -57,4 +102,11 @@ def sosfilt(sos: np.ndarray, block: np.ndarray, zi: np.ndarray) -> tuple[np.ndar
         The C-ordered output, shaped like ``block``, and the final state (``zi``
         is left untouched).
     """
-    return _cascade(np.ascontiguousarray(sos, dtype=np.float64), np.ascontiguousarray(block, dtype=np.float64), zi)
+    sos = np.asarray(sos, dtype=np.float64)
+    block = np.ascontiguousarray(block, dtype=np.float64)
+    sections = sos.shape[0]
+    if sections % 2:
+        sos = np.concatenate([sos, _IDENTITY_SECTION])
+        zi = np.concatenate([zi, np.zeros((1, 2, block.shape[1]))])
+    out, zf = _cascade(np.ascontiguousarray(sos), block, np.asarray(zi, dtype=np.float64))
+    return out, zf[:sections].copy() if sections % 2 else zf

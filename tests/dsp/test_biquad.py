@@ -33,3 +33,17 @@ def test_state_carries_across_blocks():
     first, state = sosfilt(sos, block[:1234], np.zeros((2, 2, 2)))
     second, _ = sosfilt(sos, block[1234:], state)
     assert np.array_equal(np.concatenate([first, second]), whole)
+
+
+@pytest.mark.parametrize("order", [1, 2, 5])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_odd_section_counts_match_scipy_bit_for_bit(order, channels):
+    rng = np.random.default_rng(order + 10 * channels)
+    sos = scipy.signal.butter(order, [300.0, 2000.0], "bandpass", fs=44100, output="sos")
+    block = rng.standard_normal((5000, channels))
+    zi = rng.standard_normal((sos.shape[0], 2, channels))
+    expected, expected_zf = scipy.signal.sosfilt(sos, block, axis=0, zi=zi)
+    out, zf = sosfilt(sos, block, zi)
+    assert np.array_equal(out, expected)
+    assert np.array_equal(zf, expected_zf)
+    assert zf.shape == zi.shape
