@@ -169,10 +169,15 @@ def _apply_gain(
 ) -> None:
     """``out = block * (dry + wet * gain)``, one gain column per channel or one for all."""
     frames, channels = block.shape
-    linked = gain.shape[1] == 1
+    if gain.shape[1] == 1:
+        for n in range(frames):
+            factor = dry + wet * gain[n, 0]
+            for c in range(channels):
+                out[n, c] = block[n, c] * factor
+        return
     for n in range(frames):
         for c in range(channels):
-            out[n, c] = block[n, c] * (dry + wet * gain[n, 0 if linked else c])
+            out[n, c] = block[n, c] * (dry + wet * gain[n, c])
 
 
 @dataclasses.dataclass(frozen=True)
