@@ -9,6 +9,7 @@ array for sample-accurate automation.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .errors import BlockError, ParameterError
@@ -38,8 +39,24 @@ def balance_gains(pan: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 1.0 - np.maximum(pan, 0.0), 1.0 + np.minimum(pan, 0.0)
 
 
-def pan(block: np.ndarray, pan: float | np.ndarray) -> np.ndarray:
-    """Place a mono (frames, 1) or stereo (frames, 2) block in stereo.
+@numba.njit(cache=True, nogil=True)
+def _place(block: np.ndarray, gain: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``(block * gain) * left`` and ``(block * gain) * right`` per frame, each factor one value or one per frame."""
+    frames = block.shape[0]
+    last = block.shape[1] - 1
+    out = np.empty((frames, 2))
+    for n in range(frames):
+        g = gain[n if gain.shape[0] > 1 else 0]
+        out[n, 0] = block[n, 0] * g * left[n if left.shape[0] > 1 else 0]
+        out[n, 1] = block[n, last] * g * right[n if right.shape[0] > 1 else 0]
+    return out
+
+
+def pan(block: np.ndarray, pan: float | np.ndarray, gain: float | np.ndarray = 1.0) -> np.ndarray:
+    """Place a mono (frames, 1) or stereo (frames, 2) block in stereo, after a linear ``gain``.
+
+    ``gain`` (a fader, say) is a number or one value per frame, applied
+    before the pan law in the same pass.
 
     Returns
     -------
@@ -49,9 +66,12 @@ def pan(block: np.ndarray, pan: float | np.ndarray) -> np.ndarray:
     block = np.asarray(block, dtype=np.float64)
     if block.ndim != 2 or block.shape[1] not in (1, 2):
         raise BlockError(f"block: must be shaped (frames, 1) or (frames, 2) to pan, got shape {block.shape}")
-    position = _check_pan(pan, block.shape[0])
+    frames = block.shape[0]
+    position = _check_pan(pan, frames)
+    gain = np.asarray(gain, dtype=np.float64)
+    if gain.ndim not in (0, 1) or (gain.ndim == 1 and gain.shape[0] != frames):
+        raise ParameterError(f"gain: must be a number or one value per frame ({frames}), got shape {gain.shape}")
     left, right = constant_power_gains(position) if block.shape[1] == 1 else balance_gains(position)
-    out = np.empty((block.shape[0], 2))
-    np.multiply(block[:, 0], left, out=out[:, 0])
-    np.multiply(block[:, -1], right, out=out[:, 1])
-    return out
+    if frames == 0:
+        return np.empty((0, 2))
+    return _place(np.ascontiguousarray(block), np.atleast_1d(gain), np.atleast_1d(left), np.atleast_1d(right))

@@ -20,6 +20,7 @@ from dsp.automation import Envelope
 from dsp.errors import AudioFileError
 from dsp.fades import fade_gain
 from dsp.gain import invert_polarity
+from dsp.mixing import add_into
 from dsp.pan import pan
 from dsp.stereo import apply_width
 from dsp.units import db_to_linear
@@ -61,8 +62,8 @@ def track_source(strip: StripPlan, start: int, stop: int, sample_rate: int) -> n
         fade_in, fade_out = int(round(clip.fade_in_s * sample_rate)), int(round(clip.fade_out_s * sample_rate))
         gain = db_to_linear(clip.gain_db)
         if fade_in or fade_out:
-            gain = gain * fade_gain(lo - clip_start, hi - lo, length, fade_in, fade_out, clip.fade_shape)[:, None]
-        out[lo - start : hi - start] += audio * gain
+            gain = gain * fade_gain(lo - clip_start, hi - lo, length, fade_in, fade_out, clip.fade_shape)
+        add_into(out, audio, lo - start, gain)
     return out
 
 
@@ -94,7 +95,7 @@ def sum_feeds(strip: StripPlan, blocks: list[np.ndarray], state: dict, begin: in
         for piece in pieces:
             used = min(piece.shape[0], frames - offset)
             if used > 0:
-                total[offset : offset + used] += piece[:used]
+                add_into(total, piece[:used], offset)
             offset += piece.shape[0]
         new_states.append({"history": _last_frames(pieces, feed_state["history"].shape[0])})
     return total, new_states
@@ -133,8 +134,8 @@ def route(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) -> 
     spec, frames = strip.spec, audio.shape[0]
     if not strip.audible:
         return {name: np.zeros((frames, 2)) for name in destinations(strip)}
-    main = apply_width(audio, spec.width) * _gain(_parameter(strip, "gain_db", spec.gain_db, start, frames, sample_rate))
-    outputs = {spec.output: pan(main, _parameter(strip, "pan", spec.pan, start, frames, sample_rate))}
+    fader = db_to_linear(_parameter(strip, "gain_db", spec.gain_db, start, frames, sample_rate))
+    outputs = {spec.output: pan(apply_width(audio, spec.width), _parameter(strip, "pan", spec.pan, start, frames, sample_rate), fader)}
     for send in spec.sends:
         level = _parameter(strip, f"sends.{send.bus}.level_db", send.level_db, start, frames, sample_rate)
         tap = audio if send.pre_fader else outputs[spec.output]

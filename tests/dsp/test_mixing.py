@@ -80,3 +80,33 @@ def test_add_into_sums_at_offset_and_spreads_mono():
     np.testing.assert_array_equal(bus[:, 0], [0, 1, 3, 2, 2, 0])
     with pytest.raises(BlockError, match=r"frames \[5, 7\) fall outside the bus of 6 frames"):
         add_into(bus, np.ones((2, 2)), offset=5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("gain", [0.5, np.linspace(0.0, 1.0, 5)])
+def test_add_into_scales_by_a_number_or_one_gain_per_frame(dtype, channels, gain):
+    rng = np.random.default_rng(channels)
+    block = rng.standard_normal((5, channels)).astype(dtype)
+    bus = rng.standard_normal((8, 2))
+    expected = bus.copy()
+    expected[2:7] += block.astype(np.float64) * np.reshape(gain, (-1, 1))
+    add_into(bus, block, offset=2, gain=gain)
+    np.testing.assert_array_equal(bus, expected)
+
+
+def test_add_into_refuses_a_gain_of_the_wrong_length():
+    with pytest.raises(BlockError, match=r"gain: must be a number or one value per frame \(2\), got shape \(3,\)"):
+        add_into(np.zeros((4, 2)), np.ones((2, 2)), gain=np.ones(3))
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_pan_with_a_gain_is_the_gain_then_the_pan_law(channels):
+    rng = np.random.default_rng(4)
+    block = rng.standard_normal((64, channels))
+    fader = rng.uniform(0.1, 2.0, 64)
+    position = np.linspace(-1.0, 1.0, 64)
+    np.testing.assert_array_equal(pan(block, position, fader), pan(block * fader[:, None], position))
+    np.testing.assert_array_equal(pan(block, 0.3, 0.5), pan(block * 0.5, 0.3))
+    with pytest.raises(ParameterError, match=r"gain: must be a number or one value per frame \(64\), got shape \(3,\)"):
+        pan(block, 0.0, np.ones(3))
