@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 import numpy as np
-import scipy.fft
 import soundfile
 
 from .effect import Effect, State
@@ -103,7 +102,8 @@ def _convolve(block: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     FFT overlap-add in segments of ``nfft - taps + 1`` frames with ``nfft`` about
     four times the IR (at least ``MIN_FFT``), or one FFT for a shorter block.
     """
-    import scipy.signal  # its import costs half a second; only a render with a convolution needs it
+    import scipy.fft  # scipy's imports cost half a second; only a render with a convolution needs them
+    import scipy.signal
 
     frames, taps = block.shape[0], kernel.shape[0]
     if scipy.signal.choose_conv_method(block[:, 0], kernel[:, 0], mode="full") == "direct":

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-import scipy.special
 
 from .errors import ParameterError
 from .units import linear_to_db
@@ -87,9 +86,9 @@ def _eight_x_taps() -> np.ndarray:
 
 
 def _kaiser(frames: int, beta: float) -> np.ndarray:
-    """The symmetric Kaiser window, computed as ``scipy.signal.windows.kaiser`` computes it (which costs scipy.signal's import)."""
+    """The symmetric Kaiser window, ``scipy.signal.windows.kaiser``'s formula with numpy's Bessel I0 (importing scipy's costs a fifth of a second)."""
     alpha = (frames - 1) / 2.0
-    return scipy.special.i0(beta * np.sqrt(1.0 - ((np.arange(frames) - alpha) / alpha) ** 2.0)) / scipy.special.i0(beta)
+    return np.i0(beta * np.sqrt(1.0 - ((np.arange(frames) - alpha) / alpha) ** 2.0)) / np.i0(beta)
 
 
 EIGHT_X_TAPS = _eight_x_taps()

@@ -13,6 +13,7 @@ another node would need to see.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -41,13 +42,10 @@ from .strip import (
 
 
 def _node() -> str:
-    try:
-        import ray
-
-        if ray.is_initialized():
-            return ray.get_runtime_context().get_node_id()
-    except ImportError:
-        pass
+    """The Ray node this task runs on, or "local" outside Ray (which is then never imported: that takes half a second)."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        return ray.get_runtime_context().get_node_id()
     return "local"
 
 
