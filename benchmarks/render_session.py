@@ -23,8 +23,9 @@ processes and is the fairer sum. CPU seconds (user + system, of every process
 in the tree, less the sampler's own) are printed beside wall seconds: on a
 shared machine they move less with other load. ``local s`` and ``local CPU s``
 are the same render in this process with ``LocalExecutor`` (no Ray; one thread
-per CPU; CPU seconds of this process, which include the idle Ray driver's
-threads).
+per CPU; CPU seconds of this process). They, and the peers below, run after
+every Ray render, with the Ray cluster stopped: an idle cluster still polls,
+in this process's threads and in its daemons.
 
 ffmpeg renders the same session with the equivalent filtergraph: per track
 highpass, equalizer, asoftclip (type tanh with its threshold at ``1 / g``,
@@ -877,10 +878,13 @@ def run_warm(root: Path, args: argparse.Namespace, options: FfmpegOptions) -> No
     )
     print(
         "local = mixfarm in this process (LocalExecutor); Ray/local CPU = Ray CPU s / local CPU s; pedalboard = the nearest pedalboard chains in "
-        "this process, no loudness normalisation; local/pb CPU = local CPU s / pedalboard CPU s. Every Ray render runs before the in-process ones."
+        "this process, no loudness normalisation; local/pb CPU = local CPU s / pedalboard CPU s. Every Ray render runs before the in-process ones, "
+        "and the Ray cluster is stopped before them."
     )
     # Every Ray render first: the in-process renders leave memory in this process, which is the Ray driver and counted.
     rows = [measure_mixfarm(size, root / f"{number}-{size.label}", executor, args) for number, size in enumerate(args.sessions, 1)]
+    # An idle Ray cluster still polls: its threads in this process and its daemons would be counted against the in-process renders.
+    executor.shutdown()
     print(HEADER, flush=True)
     for index, row in enumerate(rows):
         rows[index] = measure_peers(row, args, options)
