@@ -52,7 +52,7 @@ import numpy as np
 
 from .biquad import sosfilt
 from .effect import Effect, State
-from .envelope import SETTLE_TIME_CONSTANTS, branching_step, one_pole_coefficient
+from .envelope import SETTLE_TIME_CONSTANTS, one_pole_coefficient
 from .errors import ParameterError
 from .validate import check_choice, check_frequency, check_number
 
@@ -155,8 +155,10 @@ def _gain_exponent(
             target_db = _static_curve_db(
                 log_power[n, k] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope
             )
-            peak = branching_step(peak, target_db, 0.0, release)
-            reduction = branching_step(reduction, peak, attack, 0.0)
+            # A one-pole with an instant rise (fall) is the max (min) of its target and its smoothed step;
+            # this form keeps the compare off the recursion's critical path.
+            peak = max(target_db, release * peak + (1.0 - release) * target_db)
+            reduction = min(peak, attack * reduction + (1.0 - attack) * peak)
             exponent[n, k] = (makeup_db - reduction) / DB_PER_NEPER
         peak_db[k] = peak
         reduction_db[k] = reduction
