@@ -39,8 +39,14 @@ def page(browser):
     context.close()
 
 
-SLOW = {**MASTERED, "tracks": [{"name": f"t{i}", "file": "stems/tone.wav", "fx": [{"type": "reverb", "decay_s": 2.0}]} for i in range(24)]}
-"""Session fields that keep the farm's one render slot busy for tens of seconds."""
+SLOW = {
+    **MASTERED,
+    "tracks": [
+        {"name": f"t{i}", "file": "stems/tone.wav", "fx": [{"type": "saturation", "drive_db": 12.0}, {"type": "reverb", "decay_s": 2.0}]}
+        for i in range(128)
+    ],
+}
+"""Session fields that keep the farm's one render slot busy for about ten seconds on two cores, long past the moment the test cancels it."""
 
 
 def submit(service: ServiceProcess, seconds: float, name: str, extra: dict = MASTERED) -> str:
