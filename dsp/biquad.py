@@ -22,49 +22,61 @@ _IDENTITY_SECTION = np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
 """``y = x``: pads an odd count of sections to pairs; its state stays zero for finite input."""
 
 
+@numba.njit(inline="always")
+def section_pair_step(x: float, coefficients: tuple, state: tuple) -> tuple[float, tuple]:
+    """One frame through two cascaded sections: the output and the new state.
+
+    ``coefficients`` is ``(b0, b1, b2, a1, a2)`` of the first section then of
+    the second; ``state`` is ``(z0, z1)`` of the first then of the second.
+    scipy.signal.sosfilt's arithmetic, operation for operation.
+    """
+    b0, b1, b2, a1, a2, d0, d1, d2, e1, e2 = coefficients
+    p0, p1, q0, q1 = state
+    y = b0 * x + p0
+    p0 = b1 * x - a1 * y + p1
+    p1 = b2 * x - a2 * y
+    w = d0 * y + q0
+    q0 = d1 * y - e1 * w + q1
+    q1 = d2 * y - e2 * w
+    return w, (p0, p1, q0, q1)
+
+
+@numba.njit(inline="always")
+def section_pair_coefficients(sos: np.ndarray, s: int) -> tuple:
+    """Sections ``s`` and ``s + 1`` of ``sos`` as :func:`section_pair_step` takes them."""
+    return (sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5], sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2], sos[s + 1, 4], sos[s + 1, 5])
+
+
+@numba.njit(inline="always")
+def _load(z: np.ndarray, s: int, c: int) -> tuple:
+    return (z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c])
+
+
+@numba.njit(inline="always")
+def _store(z: np.ndarray, s: int, c: int, state: tuple) -> None:
+    z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c] = state
+
+
 @numba.njit(cache=True, nogil=True)
 def _section_pair_stereo(sos: np.ndarray, s: int, src: np.ndarray, out: np.ndarray, z: np.ndarray, c: int) -> None:
     """Sections ``s`` and ``s + 1`` over channels ``c`` and ``c + 1`` of ``src`` into ``out``; state ``z`` updated."""
-    b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-    d0, d1, d2, e1, e2 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2], sos[s + 1, 4], sos[s + 1, 5]
-    p0l, p1l, q0l, q1l = z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c]
-    p0r, p1r, q0r, q1r = z[s, 0, c + 1], z[s, 1, c + 1], z[s + 1, 0, c + 1], z[s + 1, 1, c + 1]
+    coefficients = section_pair_coefficients(sos, s)
+    left, right = _load(z, s, c), _load(z, s, c + 1)
     for n in range(src.shape[0]):
-        xl, xr = src[n, c], src[n, c + 1]
-        yl = b0 * xl + p0l
-        yr = b0 * xr + p0r
-        p0l = b1 * xl - a1 * yl + p1l
-        p0r = b1 * xr - a1 * yr + p1r
-        p1l = b2 * xl - a2 * yl
-        p1r = b2 * xr - a2 * yr
-        wl = d0 * yl + q0l
-        wr = d0 * yr + q0r
-        q0l = d1 * yl - e1 * wl + q1l
-        q0r = d1 * yr - e1 * wr + q1r
-        q1l = d2 * yl - e2 * wl
-        q1r = d2 * yr - e2 * wr
-        out[n, c] = wl
-        out[n, c + 1] = wr
-    z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c] = p0l, p1l, q0l, q1l
-    z[s, 0, c + 1], z[s, 1, c + 1], z[s + 1, 0, c + 1], z[s + 1, 1, c + 1] = p0r, p1r, q0r, q1r
+        out[n, c], left = section_pair_step(src[n, c], coefficients, left)
+        out[n, c + 1], right = section_pair_step(src[n, c + 1], coefficients, right)
+    _store(z, s, c, left)
+    _store(z, s, c + 1, right)
 
 
 @numba.njit(cache=True, nogil=True)
 def _section_pair_mono(sos: np.ndarray, s: int, src: np.ndarray, out: np.ndarray, z: np.ndarray, c: int) -> None:
     """Sections ``s`` and ``s + 1`` over channel ``c`` of ``src`` into ``out``; state ``z`` updated."""
-    b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-    d0, d1, d2, e1, e2 = sos[s + 1, 0], sos[s + 1, 1], sos[s + 1, 2], sos[s + 1, 4], sos[s + 1, 5]
-    p0, p1, q0, q1 = z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c]
+    coefficients = section_pair_coefficients(sos, s)
+    state = _load(z, s, c)
     for n in range(src.shape[0]):
-        x = src[n, c]
-        y = b0 * x + p0
-        p0 = b1 * x - a1 * y + p1
-        p1 = b2 * x - a2 * y
-        w = d0 * y + q0
-        q0 = d1 * y - e1 * w + q1
-        q1 = d2 * y - e2 * w
-        out[n, c] = w
-    z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c] = p0, p1, q0, q1
+        out[n, c], state = section_pair_step(src[n, c], coefficients, state)
+    _store(z, s, c, state)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -57,6 +57,7 @@ import numba
 import numpy as np
 
 from . import kweighting, truepeak
+from .biquad import section_pair_coefficients, section_pair_step
 from .errors import ParameterError
 from .units import linear_to_db, power_to_db
 from .validate import check_block, check_sample_rate
@@ -509,21 +510,14 @@ def _k_weighted_energies(block, sos, zi, skip_frames, head_frames, segment):
     energies = np.zeros((complete, channels))
     tail = np.empty((frames - tail_start, channels))
     state = zi.copy()
-    b10, b11, b12, a11, a12 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
-    b20, b21, b22, a21, a22 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    coefficients = section_pair_coefficients(sos, 0)
     for c in range(channels):
-        z10, z11, z20, z21 = state[0, 0, c], state[0, 1, c], state[1, 0, c], state[1, 1, c]
+        filter_state = (state[0, 0, c], state[0, 1, c], state[1, 0, c], state[1, 1, c])
         index = 0
         filled = 0
         total = 0.0
         for n in range(frames):
-            x = block[n, c]
-            shelved = b10 * x + z10
-            z10 = b11 * x - a11 * shelved + z11
-            z11 = b12 * x - a12 * shelved
-            y = b20 * shelved + z20
-            z20 = b21 * shelved - a21 * y + z21
-            z21 = b22 * shelved - a22 * y
+            y, filter_state = section_pair_step(block[n, c], coefficients, filter_state)
             m = n - skip_frames
             if m < 0:
                 continue
@@ -539,5 +533,5 @@ def _k_weighted_energies(block, sos, zi, skip_frames, head_frames, segment):
                     index += 1
                     filled = 0
                     total = 0.0
-        state[0, 0, c], state[0, 1, c], state[1, 0, c], state[1, 1, c] = z10, z11, z20, z21
+        state[0, 0, c], state[0, 1, c], state[1, 0, c], state[1, 1, c] = filter_state
     return head, energies, tail, state
