@@ -48,6 +48,7 @@ from farm.session import MASTER, Bus, LoadedSession, Track, audibility, routes
 from farm.session.clips import ClipSpan
 
 from .delivery import DeliverablePlan, plan_deliverable
+from .groups import TrackGroup, group_tracks
 from .mastering import LoudnessPlan, plan_loudness
 from .preroll import chain_preroll_frames, first_frame, meter_preroll_frames
 
@@ -79,7 +80,8 @@ class StripPlan:
         Channels of its processing chain (a track of mono stems stays mono
         until it is panned; buses and the master are stereo).
     feeds
-        What it sums (empty for tracks).
+        What it sums: track groups (:mod:`farm.engine.groups`) and buses;
+        empty for tracks.
     effects
         Its insert chain, built at the render rate.
     latency_out
@@ -162,6 +164,8 @@ class RenderPlan:
         Frames per time chunk.
     strips
         The mix: every track, bus and the master, each after what feeds it.
+    groups
+        The tracks as the tasks render them (:class:`~farm.engine.groups.TrackGroup`).
     mix_latency
         Frames by which the mix bus lags the timeline.
     loudness
@@ -177,6 +181,7 @@ class RenderPlan:
     content_frames: int
     chunk_frames: int
     strips: tuple[StripPlan, ...]
+    groups: tuple[TrackGroup, ...]
     mix_latency: int
     loudness: LoudnessPlan
     deliverables: tuple[DeliverablePlan, ...]
@@ -194,6 +199,10 @@ class RenderPlan:
         """The strip called ``name``."""
         return next(strip for strip in self.strips if strip.name == name)
 
+    def group(self, name: str) -> TrackGroup:
+        """The track group called ``name``."""
+        return next(group for group in self.groups if group.name == name)
+
 
 def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> RenderPlan:
     """Compile a loaded session into a :class:`RenderPlan` with chunks of ``chunk_s`` seconds.
@@ -203,26 +212,25 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     if not (isinstance(chunk_s, (int, float)) and math.isfinite(chunk_s) and chunk_s > 0):
         raise ValueError(f"chunk_s: must be > 0 seconds, got {chunk_s!r}")
     session, rate = loaded.session, loaded.sample_rate
+    chunk_frames = max(1, int(round(chunk_s * rate)))
     audible = audibility(session)
     plans: dict[str, StripPlan] = {}
     for track in session.tracks:
         effects = loaded.effects[track.name]
         channels = max(loaded.files[clip.file].channels for clip in track.clip_list)
         stems = tuple(loaded.files[clip.file] for clip in track.clip_list)
-        plans[track.name] = StripPlan(
-            track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], stems, loaded.spans[track.name]
-        )
+        strip = StripPlan(track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], stems, loaded.spans[track.name])
+        plans[track.name] = dataclasses.replace(strip, preroll_frames=_preroll(strip, rate, chunk_frames, 0))
+    groups = group_tracks(plans.values(), {track.name for track in session.tracks} | {bus.name for bus in session.buses} | {MASTER})
     for bus in _bus_order(session):
         effects = loaded.effects[bus.name]
-        feeds, arrival = _feeds_into(bus.name, session, plans)
-        plans[bus.name] = StripPlan(bus.name, "bus", bus, 2, feeds, effects, arrival + _latency(effects), audible[bus.name])
+        feeds, arrival = _feeds_into(bus.name, session, groups, plans)
+        strip = StripPlan(bus.name, "bus", bus, 2, feeds, effects, arrival + _latency(effects), audible[bus.name])
+        plans[bus.name] = dataclasses.replace(strip, preroll_frames=_preroll(strip, rate, chunk_frames, 0))
     master_effects = loaded.effects[MASTER]
-    feeds, arrival = _feeds_into(MASTER, session, plans)
-    plans[MASTER] = StripPlan(MASTER, "master", None, 2, feeds, master_effects, arrival + _latency(master_effects), True)
-    chunk_frames = max(1, int(round(chunk_s * rate)))
-    for name, strip in plans.items():
-        extra_frames = meter_preroll_frames(rate, MIX_TRUE_PEAK_OVERSAMPLING) if strip.kind == "master" else 0
-        plans[name] = dataclasses.replace(strip, preroll_frames=_preroll(strip, rate, chunk_frames, extra_frames))
+    feeds, arrival = _feeds_into(MASTER, session, groups, plans)
+    master = StripPlan(MASTER, "master", None, 2, feeds, master_effects, arrival + _latency(master_effects), True)
+    plans[MASTER] = dataclasses.replace(master, preroll_frames=_preroll(master, rate, chunk_frames, meter_preroll_frames(rate, MIX_TRUE_PEAK_OVERSAMPLING)))
     timeline_frames = loaded.timeline_frames
     return RenderPlan(
         session.name,
@@ -231,6 +239,7 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
         loaded.content_frames,
         chunk_frames,
         tuple(plans.values()),
+        groups,
         plans[MASTER].latency_out,
         plan_loudness(session.master, rate, chunk_frames),
         tuple(plan_deliverable(index, output, session.name, rate, timeline_frames, chunk_frames) for index, output in enumerate(session.outputs)),
@@ -266,7 +275,9 @@ def _bus_order(session) -> list[Bus]:
     return order
 
 
-def _feeds_into(target: str, session, plans: dict[str, StripPlan]) -> tuple[tuple[Feed, ...], int]:
-    sources = [strip for strip in list(session.tracks) + list(session.buses) if target in routes(strip)]
-    arrival = max((plans[source.name].latency_out for source in sources), default=0)
-    return tuple(Feed(source.name, arrival - plans[source.name].latency_out) for source in sources), arrival
+def _feeds_into(target: str, session, groups: tuple[TrackGroup, ...], plans: dict[str, StripPlan]) -> tuple[tuple[Feed, ...], int]:
+    """The feeds of ``target``, from track groups and buses, each with its compensation delay; and when they all arrive."""
+    latencies = {group.name: group.latency_out for group in groups if target in group.destinations}
+    latencies.update((bus.name, plans[bus.name].latency_out) for bus in session.buses if target in routes(bus))
+    arrival = max(latencies.values(), default=0)
+    return tuple(Feed(source, arrival - latency) for source, latency in latencies.items()), arrival

@@ -1,7 +1,8 @@
 """Rendering a session: the stages, run on an executor, and the render report.
 
-1. **Mix**: for each time chunk, every track, then every bus in routing
-   order, then the master's sum and chain. A strip the compiler gave a
+1. **Mix**: for each time chunk, every track (in groups, each group's
+   outputs summed per destination: :mod:`farm.engine.groups`), then every
+   bus in routing order, then the master's sum and chain. A strip the compiler gave a
    pre-roll renders its chunks at once, each from silence a little early; a
    strip that carries state resumes from its previous chunk (see
    :mod:`farm.engine.plan`). The mix bus stays as the blocks the chunks
@@ -233,7 +234,8 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     loudness = plan.loudness
     master_passes = 2 if loudness.normalises else 1
     delivery_tasks = sum(math.ceil(plan.timeline_frames / deliverable.grid_frames) for deliverable in plan.deliverables)
-    tracker.total = len(mix_chunks) * len(plan.strips) + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks
+    mixing_tasks = len(plan.groups) + sum(strip.kind != "track" for strip in plan.strips)
+    tracker.total = len(mix_chunks) * mixing_tasks + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks
     tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
     run = _Run(plan, executor.put(plan), executor, workdir, tracker, window)
     mix_partials, mix = _mix(run)
@@ -307,7 +309,7 @@ def _mix(run: _Run) -> tuple[list[LoudnessPartial], BlockSignal]:
     of the previous chunk for its pre-roll.
     """
     plan, tracker = run.plan, run.tracker
-    states: dict[str, object] = {strip.name: None for strip in plan.strips}
+    states: dict[str, object] = {name: None for name in [group.name for group in plan.groups] + [strip.name for strip in plan.strips]}
     in_flight: list[tuple[object, list]] = []
     partial_refs = []
     mix = BlockSignal()
@@ -316,7 +318,15 @@ def _mix(run: _Run) -> tuple[list[LoudnessPartial], BlockSignal]:
         tracker.check_cancel([ref for _, metas in in_flight for ref in metas])
         outputs: dict[str, dict[str, object]] = {}
         metas = []
+        for group in plan.groups:
+            refs = run.submit(tasks.tracks_chunk, group.name, start, stop, states[group.name], num_returns=len(group.destinations) + 2)
+            outputs[group.name] = dict(zip(group.destinations, refs[:-2]))
+            if not group.time_parallel:
+                states[group.name] = refs[-2]
+            metas.append(refs[-1])
         for strip in plan.strips:
+            if strip.kind == "track":
+                continue
             feeds = [outputs[feed.source][strip.name] for feed in strip.feeds]
             if strip.first_frame(start) < start:
                 feeds = [previous[feed.source][strip.name] for feed in strip.feeds] + feeds
@@ -326,7 +336,7 @@ def _mix(run: _Run) -> tuple[list[LoudnessPartial], BlockSignal]:
                 partial_refs.append(partial)
             else:
                 targets = destinations(strip)
-                refs = run.submit(tasks.strip_chunk, strip.name, start, stop, states[strip.name], *feeds, num_returns=len(targets) + 2)
+                refs = run.submit(tasks.bus_chunk, strip.name, start, stop, states[strip.name], *feeds, num_returns=len(targets) + 2)
                 outputs[strip.name] = dict(zip(targets, refs[: len(targets)]))
                 state, meta = refs[-2], refs[-1]
             if not strip.time_parallel:

@@ -1,9 +1,9 @@
 """The kinds of task a render is made of, each a plain function.
 
-The renderer hands these functions to an executor (``executor.submit(strip_chunk,
-...)``), so every call site names the task it runs. Every task returns
-its results followed by a small ``meta`` dict (``kind``, ``node``,
-``seconds``, ``started_at`` in Unix seconds, and ``strip`` for a strip's
+The renderer hands these functions to an executor (``executor.submit(bus_chunk,
+...)``), so every call site names the task it runs. Every task returns its
+results followed by a small ``meta`` dict (``kind``, ``node``, ``seconds``,
+``started_at`` in Unix seconds, and ``strip`` for a track group's or a bus's
 chunk) so the renderer can report where work ran. Tasks read their stems from
 storage themselves; everything else they take and return as arguments and
 results: a chunk of audio, the blocks of the mix or master that cover a range
@@ -22,6 +22,7 @@ import soxr
 from dsp.fades import fade_gain
 from dsp.limiter import reset_gain_reduction
 from dsp.loudness import LoudnessMeter
+from dsp.mixing import add_into
 from dsp.units import db_to_linear
 
 from .blocks import BLOCK_DTYPE, assemble
@@ -54,12 +55,38 @@ def _meta(kind: str, started: float, **details) -> dict:
     return {"kind": kind, "node": _node(), "seconds": seconds, "started_at": time.time() - seconds, **details}
 
 
-def strip_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict | None, *feed_blocks: np.ndarray):
-    """Frames ``[start, stop)`` of a track or bus: one block per destination, the new state, meta.
+def tracks_chunk(plan: RenderPlan, group_name: str, start: int, stop: int, states: tuple | None):
+    """Frames ``[start, stop)`` of a track group: one block per destination (its members' outputs there, summed), the new states, meta.
 
-    A time-parallel strip starts from silence its pre-roll early and returns
-    no state; a bus among them gets its feeds' blocks of the previous chunk
-    before this chunk's (see :func:`farm.engine.strip.sum_feeds`).
+    Time-parallel members start from silence their pre-roll early and the
+    group returns no states; otherwise ``states`` holds each member's state
+    from the previous chunk (None before the first).
+    """
+    started = time.perf_counter()
+    group, rate = plan.group(group_name), plan.sample_rate
+    sums: dict[str, np.ndarray] = {}
+    new_states = []
+    for name, state in zip(group.tracks, states or (None,) * len(group.tracks)):
+        strip = plan.strip(name)
+        begin = strip.first_frame(start)
+        state = initial_state(strip, rate) if state is None else state
+        outputs, state = render_strip_chunk(strip, begin, start, stop, state, [], rate)
+        for target, audio in outputs.items():
+            if target in sums:
+                add_into(sums[target], audio[start - begin :])
+            else:
+                sums[target] = audio[start - begin :]
+        new_states.append(state)
+    carried = tuple(new_states) if not group.time_parallel else None
+    return (*[sums[target] for target in group.destinations], carried, _meta("tracks", started, strip=group_name, tracks=list(group.tracks)))
+
+
+def bus_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict | None, *feed_blocks: np.ndarray):
+    """Frames ``[start, stop)`` of a bus: one block per destination, the new state, meta.
+
+    A time-parallel bus starts from silence its pre-roll early and returns
+    no state; it gets its feeds' blocks of the previous chunk before this
+    chunk's (see :func:`farm.engine.strip.sum_feeds`).
     """
     started = time.perf_counter()
     strip = plan.strip(name)
@@ -67,7 +94,7 @@ def strip_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict 
     state = initial_state(strip, plan.sample_rate) if state is None else state
     outputs, state = render_strip_chunk(strip, begin, start, stop, state, list(feed_blocks), plan.sample_rate)
     carried = None if strip.time_parallel else state
-    return (*[outputs[target][start - begin :] for target in destinations(strip)], carried, _meta(strip.kind, started, strip=name))
+    return (*[outputs[target][start - begin :] for target in destinations(strip)], carried, _meta("bus", started, strip=name))
 
 
 def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, *feed_blocks: np.ndarray):

@@ -71,10 +71,12 @@ def test_strips_follow_their_feeds_and_feeds_are_delayed_to_arrive_together(sess
     order = [strip.name for strip in plan.strips]
     assert order.index("echo") < order.index("glue") < order.index("master") == len(order) - 1
     glue, echo, master = plan.strip("glue"), plan.strip("echo"), plan.strip("master")
-    assert {feed.source: feed.delay_samples for feed in glue.feeds} == {"lead": 0, "echo": 0}
+    (tracks,) = plan.groups
+    assert tracks.tracks == ("lead", "bass") and tracks.destinations == ("echo", "glue", "master")
+    assert {feed.source: feed.delay_samples for feed in glue.feeds} == {tracks.name: 0, "echo": 0}
     limiter_latency = glue.effects[0].latency_samples
     assert limiter_latency > 0 and glue.latency_out == limiter_latency
-    assert {feed.source: feed.delay_samples for feed in master.feeds} == {"bass": limiter_latency, "glue": 0}
+    assert {feed.source: feed.delay_samples for feed in master.feeds} == {tracks.name: limiter_latency, "glue": 0}
     assert plan.mix_latency == master.latency_out == limiter_latency
     assert echo.preroll_frames is None, "a feedback echo longer than a chunk carries its state"
     assert plan.strip("lead").preroll_frames == 0, "a track without effects needs no pre-roll"

@@ -77,12 +77,14 @@ def test_time_parallel_chunks_take_no_state_from_an_earlier_chunk(tmp_path):
     report = render(path, tmp_path / "out", chunk_s=3.0, executor=executor)
     assert report["time_chunking"]["preroll_s"]["lead"] is not None
     assert report["time_chunking"]["preroll_s"]["echo"] is None
+    (lead,) = compile_plan(load(path), chunk_s=3.0).groups
+    assert lead.tracks == ("lead",)
     states = {}
     for kind, args in executor.submitted:
-        if kind == "strip_chunk":
+        if kind in ("tracks_chunk", "bus_chunk"):
             states.setdefault(args[1], []).append(args[4])
-    assert len(states["lead"]) == report["chunks"] > 2
-    assert all(state is None for state in states["lead"])
+    assert len(states[lead.name]) == report["chunks"] > 2
+    assert all(state is None for state in states[lead.name])
     assert states["echo"][0] is None and all(state is not None for state in states["echo"][1:])
     master_states = [args[4] for kind, args in executor.submitted if kind == "master_chunk"]
     assert len(master_states) > 2 and all(state is None for state in master_states)
@@ -93,7 +95,7 @@ def test_a_bus_with_preroll_gets_its_feeds_of_the_previous_chunk(tmp_path):
     path = write_session(tmp_path, {"tracks": [{"name": "lead", "file": stem, "output": "glue"}], "buses": [{"name": "glue", "fx": [COMPRESSOR]}]})
     executor = RecordingExecutor()
     report = render(path, tmp_path / "out", chunk_s=3.0, executor=executor)
-    feeds_per_chunk = [len(args) - 5 for kind, args in executor.submitted if kind == "strip_chunk" and args[1] == "glue"]
+    feeds_per_chunk = [len(args) - 5 for kind, args in executor.submitted if kind == "bus_chunk" and args[1] == "glue"]
     assert feeds_per_chunk == [1] + [2] * (report["chunks"] - 1)
 
 
@@ -133,7 +135,7 @@ def test_a_deliverable_written_in_chunks_is_identical_to_one_written_whole(tmp_p
         chunk_frames = int(chunk_s * RATE)
         deliverable = plan_deliverable(0, Output(**output), "test", RATE, frames, chunk_frames)
         loudness = plan_loudness(Master(), RATE, chunk_frames)
-        plan = RenderPlan("test", RATE, frames, frames, chunk_frames, (), 0, loudness, (deliverable,))
+        plan = RenderPlan("test", RATE, frames, frames, chunk_frames, (), (), 0, loudness, (deliverable,))
         master_blocks = [(start, master[start : start + chunk_frames]) for start in range(0, frames, chunk_frames)]
         grid = deliverable.grid_frames
         chunks = []
