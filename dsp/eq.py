@@ -17,6 +17,14 @@ notch      zero
 bandpass   0 dB (constant peak gain)
 ========== ======================================================
 
+Each band filters the whole signal (``mode`` ``stereo``) or one part of a
+stereo signal: its mid ``M = (L + R) / 2``, its side ``S = (L - R) / 2``
+(the mid-side pair returns to left and right as ``L = M + S``, ``R = M - S``),
+or its left or right channel alone. Bands run in their order, so a mid band
+after a stereo band filters the stereo band's output. A mono signal is its
+own mid and has no side: mid bands filter it and side bands leave it as it
+is; left and right bands need two channels.
+
 Highpass and lowpass take ``slope_db_oct`` of 12, 24, 36 or 48: a cascade of
 ``slope_db_oct / 12`` sections with the Q values of a Butterworth filter of
 that order, the most resonant of them scaled by ``q / 0.7071`` (so q 0.707
@@ -39,6 +47,7 @@ from .errors import ParameterError
 from .validate import check_choice, check_frequency, check_number
 
 KINDS = ("highpass", "lowpass", "bell", "low_shelf", "high_shelf", "notch", "bandpass")
+MODES = ("stereo", "mid", "side", "left", "right")
 SLOPES_DB_OCT = (12, 24, 36, 48)
 BUTTERWORTH_Q = 1.0 / math.sqrt(2.0)
 MAX_GAIN_DB = 48.0
@@ -112,6 +121,9 @@ class EqBand:
         12, 24, 36 or 48, for highpass and lowpass.
     enabled : bool
         A disabled band passes the signal unchanged.
+    mode : str
+        What the band filters: ``stereo`` (every channel), ``mid``, ``side``,
+        ``left`` or ``right``.
     """
 
     kind: str
@@ -120,6 +132,7 @@ class EqBand:
     q: float = BUTTERWORTH_Q
     slope_db_oct: int = 12
     enabled: bool = True
+    mode: str = "stereo"
 
     def check(self, sample_rate: float, name: str = "band") -> None:
         """Raise ParameterError, prefixed with ``name``, if a field breaks its rule."""
@@ -128,6 +141,7 @@ class EqBand:
         check_number(f"{name}.gain_db", self.gain_db, minimum=-MAX_GAIN_DB, maximum=MAX_GAIN_DB)
         check_number(f"{name}.q", self.q, exclusive_minimum=0.0, maximum=100.0)
         check_choice(f"{name}.slope_db_oct", self.slope_db_oct, SLOPES_DB_OCT)
+        check_choice(f"{name}.mode", self.mode, MODES)
         if self.slope_db_oct != 12 and self.kind not in ("highpass", "lowpass"):
             raise ParameterError(f"{name}.slope_db_oct: applies to highpass and lowpass only, got {self.slope_db_oct} for {self.kind}")
         if self.gain_db != 0.0 and self.kind not in ("bell", "low_shelf", "high_shelf"):
@@ -177,12 +191,52 @@ class Equalizer(Effect):
         """The filters ring out as they settle: the same time as :attr:`settle_s`."""
         return self.settle_s
 
+    def stages(self) -> list[tuple[str, np.ndarray]]:
+        """The enabled bands as ``(mode, sections)``: each run of consecutive bands of one mode as one cascade."""
+        stages: list[tuple[str, list[np.ndarray]]] = []
+        for band in self.bands:
+            if not band.enabled:
+                continue
+            if stages and stages[-1][0] == band.mode:
+                stages[-1][1].append(band.sections(self.sample_rate))
+            else:
+                stages.append((band.mode, [band.sections(self.sample_rate)]))
+        return [(mode, np.concatenate(sections, axis=0)) for mode, sections in stages]
+
     def _init_state(self, channels: int) -> State:
+        if channels == 1:
+            for index, band in enumerate(self.bands):
+                if band.enabled and band.mode in ("left", "right"):
+                    raise ParameterError(f"bands[{index}].mode: {band.mode} filters one channel of a stereo signal; this signal is mono")
         return {"zi": np.zeros((self.sos.shape[0], 2, channels))}
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        sos = self.sos
-        if sos.shape[0] == 0:
-            return block, {"zi": state["zi"].copy()}
-        out, zf = sosfilt(sos, block, state["zi"])
-        return out, {"zi": zf}
+        """Each stage's cascade on its part of the signal; stage ``k`` keeps its filter memories in its rows of ``zi``
+        (a one-channel part in the first column)."""
+        zi = state["zi"].copy()
+        out, first = block, 0
+        for mode, sos in self.stages():
+            rows = slice(first, first + sos.shape[0])
+            first = rows.stop
+            if mode == "stereo":
+                out, zi[rows] = sosfilt(sos, out, state["zi"][rows])
+            elif out.shape[1] == 1:
+                if mode == "mid":
+                    out, zi[rows] = sosfilt(sos, out, state["zi"][rows])
+            else:
+                out = self._filter_part(mode, sos, out, state["zi"][rows, :, :1], zi[rows, :, :1])
+        return out, {"zi": zi}
+
+    @staticmethod
+    def _filter_part(mode: str, sos: np.ndarray, block: np.ndarray, zi: np.ndarray, zf: np.ndarray) -> np.ndarray:
+        """Filter the ``mode`` part (mid, side, left or right) of a stereo ``block``; the new memories go into ``zf``."""
+        left, right = block[:, :1], block[:, 1:]
+        if mode in ("left", "right"):
+            filtered, zf[...] = sosfilt(sos, left if mode == "left" else right, zi)
+            return np.concatenate([filtered, right] if mode == "left" else [left, filtered], axis=1)
+        mid, side = 0.5 * (left + right), 0.5 * (left - right)
+        if mode == "mid":
+            mid, zf[...] = sosfilt(sos, mid, zi)
+        else:
+            side, zf[...] = sosfilt(sos, side, zi)
+        return np.concatenate([mid + side, mid - side], axis=1)

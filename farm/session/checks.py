@@ -12,7 +12,15 @@ from farm.storage import Location, stems
 from . import samplescan
 from .clips import clip_span
 from .effects import MAX_TOTAL_IMPULSE_RESPONSE_S, build_effect
-from .model import MASTER, REPORT_NAME, Clip, Output, Session, tracks_reaching_master
+from .model import (
+    MASTER,
+    REPORT_NAME,
+    Clip,
+    Output,
+    Session,
+    Track,
+    tracks_reaching_master,
+)
 from .problems import echo, format_path
 
 
@@ -213,27 +221,33 @@ def _hours(seconds: float) -> str:
 
 
 def check_effects(
-    session: Session, sample_rate: int, folder: Location, roots: list[Path]
+    session: Session, sample_rate: int, folder: Location, roots: list[Path], files: dict[str, audio_io.AudioInfo]
 ) -> tuple[dict[str, tuple[Effect, ...]], list[str]]:
     """Build every effect at the render rate so its own parameter rules apply; returns each strip's chain
     (by strip name, ``"master"`` for the master) and the problems found.
+
+    Each effect must also start on its strip's channels (a track's, from its
+    stems in ``files``, stays as it is until its pan; buses and the master are
+    stereo): a left-only EQ band on a mono track is a problem.
 
     Convolutions past :data:`~farm.session.effects.MAX_TOTAL_IMPULSE_RESPONSE_S` of
     impulse responses in all are not read.
     """
     problems: list[str] = []
-    chains = [(f"tracks[{i}].fx", track.name, track.fx) for i, track in enumerate(session.tracks)]
-    chains += [(f"buses[{i}].fx", bus.name, bus.fx) for i, bus in enumerate(session.buses)]
-    chains.append(("master.fx", MASTER, session.master.fx))
+    chains = [(f"tracks[{i}].fx", track.name, track.fx, _track_channels(track, files)) for i, track in enumerate(session.tracks)]
+    chains += [(f"buses[{i}].fx", bus.name, bus.fx, 2) for i, bus in enumerate(session.buses)]
+    chains.append(("master.fx", MASTER, session.master.fx, 2))
     built: dict[str, tuple[Effect, ...]] = {}
     impulse_responses_s = 0.0
-    for where, name, chain in chains:
+    for where, name, chain, channels in chains:
         effects: list[Effect] = []
         for index, spec in enumerate(chain):
             if spec.type == "convolution" and impulse_responses_s > MAX_TOTAL_IMPULSE_RESPONSE_S:
                 continue
             try:
                 effect = build_effect(spec, sample_rate, tempo_bpm=session.tempo_bpm, folder=folder, roots=roots)
+                if channels is not None:
+                    effect.init_state(channels)
             except (DspError, ValueError) as exc:
                 problems.append(f"{where}[{index}].{exc}")
                 continue
@@ -247,6 +261,13 @@ def check_effects(
                     )
         built[name] = tuple(effects)
     return built, problems
+
+
+def _track_channels(track: Track, files: dict[str, audio_io.AudioInfo]) -> int | None:
+    """The channels of a track's chain (its widest stem), or None when a stem could not be read."""
+    if any(clip.file not in files for clip in track.clip_list):
+        return None
+    return max(files[clip.file].channels for clip in track.clip_list)
 
 
 def check_sample_data(session: Session, files: dict[str, audio_io.AudioInfo], folder: Location, roots: list[Path]) -> list[str]:

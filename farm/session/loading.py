@@ -133,7 +133,7 @@ def validate(
     problems += file_problems + check_duration(session, files, sample_rate, max_duration_s)
     effects: dict[str, tuple[Effect, ...]] = {}
     if files or session.sample_rate:
-        effects, effect_problems = check_effects(session, sample_rate, folder, roots)
+        effects, effect_problems = check_effects(session, sample_rate, folder, roots, files)
         problems += effect_problems
     if check_samples:
         problems += check_sample_data(session, files, folder, roots)

@@ -129,3 +129,79 @@ def test_nan_in_block_is_rejected_with_its_time():
     block[2400, 0] = np.inf
     with pytest.raises(ValueError, match=r"first at frame 2400 \(0\.050000 s\)"):
         eq.process_whole(block)
+
+
+def stereo_response_db(eq, left_gain, right_gain, freqs_hz, seconds=2.0):
+    """Magnitude in dB, per output channel, of the impulse ``(left_gain, right_gain)`` through ``eq``."""
+    frames = int(seconds * eq.sample_rate)
+    impulse = np.zeros((frames, 2))
+    impulse[0] = (left_gain, right_gain)
+    spectra = np.fft.rfft(eq.process_whole(impulse), axis=0)
+    bins = np.fft.rfftfreq(frames, 1 / eq.sample_rate)
+    return np.array([[20 * np.log10(abs(np.interp(f, bins, spectra[:, c].real) + 1j * np.interp(f, bins, spectra[:, c].imag)) + 1e-300) for c in (0, 1)] for f in freqs_hz])
+
+
+def test_a_side_band_leaves_a_mono_signal_exactly_as_it_was():
+    eq = Equalizer(48000, bands=[EqBand("high_shelf", 3000.0, 9.0, mode="side"), EqBand("bell", 200.0, -6.0, 2.0, mode="side")])
+    mono = np.repeat(np.random.default_rng(7).standard_normal((20000, 1)), 2, axis=1)
+    np.testing.assert_array_equal(eq.process_whole(mono), mono)
+    one_channel = mono[:, :1]
+    np.testing.assert_array_equal(eq.process_whole(one_channel), one_channel)
+
+
+def test_a_side_band_filters_only_what_differs_between_the_channels():
+    eq = Equalizer(48000, bands=[EqBand("bell", 1000.0, 6.0, 1.0, mode="side")])
+    (side_left, side_right), (far_left, far_right) = stereo_response_db(eq, 1.0, -1.0, [1000.0, 50.0])
+    assert side_left == pytest.approx(6.0, abs=0.05) and side_right == pytest.approx(6.0, abs=0.05)
+    assert abs(far_left) < 0.05 and abs(far_right) < 0.05
+    (mid_left, mid_right), = stereo_response_db(eq, 1.0, 1.0, [1000.0])
+    assert abs(mid_left) < 1e-9 and abs(mid_right) < 1e-9
+
+
+def test_a_mid_band_filters_the_sum_and_leaves_the_difference():
+    eq = Equalizer(48000, bands=[EqBand("bell", 1000.0, -8.0, 1.0, mode="mid")])
+    (mid_left, mid_right), = stereo_response_db(eq, 1.0, 1.0, [1000.0])
+    (side_left, side_right), = stereo_response_db(eq, 1.0, -1.0, [1000.0])
+    assert mid_left == pytest.approx(-8.0, abs=0.05) and mid_right == pytest.approx(-8.0, abs=0.05)
+    assert abs(side_left) < 1e-9 and abs(side_right) < 1e-9
+    mono = np.random.default_rng(8).standard_normal((9000, 1))
+    np.testing.assert_array_equal(eq.process_whole(mono), Equalizer(48000, bands=[EqBand("bell", 1000.0, -8.0, 1.0)]).process_whole(mono))
+
+
+@pytest.mark.parametrize("mode, filtered", [("left", 0), ("right", 1)])
+def test_a_left_or_right_band_filters_that_channel_alone(mode, filtered):
+    eq = Equalizer(48000, bands=[EqBand("highpass", 500.0, mode=mode, slope_db_oct=24)])
+    signal = np.random.default_rng(9).standard_normal((48000, 2))
+    out = eq.process_whole(signal)
+    np.testing.assert_array_equal(out[:, 1 - filtered], signal[:, 1 - filtered])
+    alone = Equalizer(48000, bands=[EqBand("highpass", 500.0, slope_db_oct=24)]).process_whole(signal[:, filtered : filtered + 1])
+    np.testing.assert_array_equal(out[:, filtered : filtered + 1], alone)
+
+
+def test_a_left_band_on_a_mono_signal_is_an_error():
+    eq = Equalizer(48000, bands=[EqBand("bell", 1000.0, 3.0), EqBand("bell", 2000.0, 3.0, mode="right")])
+    with pytest.raises(ParameterError, match=r"bands\[1\]\.mode: right filters one channel of a stereo signal; this signal is mono"):
+        eq.init_state(1)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(1, 3000), min_size=1, max_size=12))
+def test_bands_of_every_mode_in_one_eq_are_bit_exact_in_blocks_of_any_size(block_frames):
+    eq = Equalizer(
+        48000,
+        bands=[
+            EqBand("highpass", 40.0, slope_db_oct=24),
+            EqBand("low_shelf", 150.0, -3.0, mode="side"),
+            EqBand("high_shelf", 8000.0, 2.0, mode="side"),
+            EqBand("bell", 3000.0, -2.0, 2.0, mode="mid"),
+            EqBand("bell", 500.0, 4.0, mode="left"),
+            EqBand("lowpass", 15000.0, mode="right"),
+        ],
+    )
+    signal = np.random.default_rng(4).standard_normal((9000, 2))
+    np.testing.assert_array_equal(process_in_blocks(eq, signal, block_frames), eq.process_whole(signal))
+
+
+def test_an_unknown_mode_names_the_field_and_the_choices():
+    with pytest.raises(ParameterError, match=r"bands\[0\]\.mode: must be one of 'stereo', 'mid', 'side', 'left', 'right', got 'centre'"):
+        Equalizer(48000, bands=[EqBand("bell", 1000.0, 3.0, mode="centre")])

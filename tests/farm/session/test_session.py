@@ -52,6 +52,14 @@ def test_effect_parameter_rule_is_stated(tmp_path, stem):
     assert problems_of(path) == ["tracks[0].fx[1].ratio: must be >= 1, got 0.5"]
 
 
+def test_a_left_or_right_eq_band_needs_a_stereo_strip(tmp_path, stem):
+    stereo = write_stem(tmp_path, "pad.wav", np.zeros((RATE, 2)))
+    right_band = {"type": "eq", "bands": [{"kind": "bell", "freq_hz": 1000, "gain_db": 3}, {"kind": "bell", "freq_hz": 2000, "gain_db": 3, "mode": "right"}]}
+    tracks = [{"name": "kick", "file": stem, "fx": [right_band]}, {"name": "pad", "file": stereo, "fx": [right_band]}]
+    path = write_session(tmp_path, {"tracks": tracks, "buses": [{"name": "glue", "fx": [right_band]}]})
+    assert problems_of(path) == ["tracks[0].fx[0].bands[1].mode: right filters one channel of a stereo signal; this signal is mono"]
+
+
 def test_several_problems_are_reported_at_once(tmp_path, stem):
     path = write_session(
         tmp_path,
