@@ -50,12 +50,14 @@ def check_meaning(session: Session) -> list[str]:
                 problems.append(f"{where}.sends[{index}].bus: no bus named {echo(send.bus)} (buses: {_listing(buses)})")
             else:
                 edges[strip.name].add(send.bus)
+        problems += _check_effect_ids(f"{where}.fx", strip.fx)
         send_targets = {send.bus for send in strip.sends}
         for key, points in strip.automation.items():
             problems += _check_automation(f"{where}.automation.{format_path([key])}", key, points, send_targets)
     cycle = _find_cycle({name: targets for name, targets in edges.items() if name in buses})
     if cycle:
         problems.append(f"buses: routing forms a cycle: {' -> '.join(cycle)}")
+    problems += _check_effect_ids("master.fx", session.master.fx)
     if session.master.loudness is not None and not tracks_reaching_master(session):
         problems.append("master.loudness: no track is heard in the master (mute, solo or routing silence them all); there is nothing to normalise")
     return problems + _check_outputs(session.outputs)
@@ -82,6 +84,22 @@ def _check_outputs(outputs: list[Output]) -> list[str]:
         seen.add(relative)
         if output.format == "flac" and output.bit_depth == "32f":
             problems.append(f"{where}.bit_depth: flac supports 16 or 24, got '32f'")
+    return problems
+
+
+def _check_effect_ids(where: str, chain: list) -> list[str]:
+    """Each ``id`` in a chain is unique and not digits alone (``fx.<n>`` names the entry at position n)."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for index, spec in enumerate(chain):
+        if spec.id is None:
+            continue
+        if spec.id.isdigit():
+            problems.append(f"{where}[{index}].id: {echo(spec.id)} is digits alone, which automation keys read as a position; add a letter or an underscore")
+        elif spec.id in seen:
+            problems.append(f"{where}[{index}].id: {echo(spec.id)} is already the id of {where}[{seen[spec.id]}]")
+        else:
+            seen[spec.id] = index
     return problems
 
 

@@ -114,10 +114,26 @@ _OVERRIDES: dict[str, dict[str, tuple[object, object]]] = {
 }
 
 
+MAX_EFFECT_ID_CHARS = 64
+
+EffectId = Annotated[str, Field(min_length=1, max_length=MAX_EFFECT_ID_CHARS, pattern=r"^[a-z0-9_]+$")]
+
+_ID_FIELD = (
+    EffectId | None,
+    Field(
+        None,
+        description="A name for this entry, unique within its strip: lower-case letters, digits and underscores, not digits alone "
+        "(which would read as the entry's position).",
+    ),
+)
+
+
 def _spec_model(name: str, cls: type[Effect]) -> type[BaseModel]:
     fields = _fields_of(cls)
     fields.update(_OVERRIDES.get(name, {}))
-    return pydantic.create_model(f"{cls.__name__}Spec", __base__=_Spec, type=(Literal[name], Field(description="Which effect this entry is.")), **fields)
+    return pydantic.create_model(
+        f"{cls.__name__}Spec", __base__=_Spec, type=(Literal[name], Field(description="Which effect this entry is.")), id=_ID_FIELD, **fields
+    )
 
 
 SPEC_MODELS: dict[str, type[BaseModel]] = {name: _spec_model(name, cls) for name, cls in EFFECTS.items()}
@@ -144,6 +160,7 @@ def build_effect(
     """
     params = spec.model_dump()
     name = params.pop("type")
+    params.pop("id")
     if name == "eq":
         params["bands"] = tuple(EqBand(**band) for band in params["bands"])
     elif name == "delay":

@@ -130,7 +130,7 @@ def field_description(model: type[BaseModel], name: str) -> str:
     cls = _DSP_CLASSES.get(model)
     if cls is None:
         return ""
-    return _dsp_parameters(cls, [field for field in model.model_fields if field != "type"]).get(name, "")
+    return _dsp_parameters(cls, [field for field in model.model_fields if field not in ("type", "id")]).get(name, "")
 
 
 def _dsp_parameters(cls: type, names: list[str]) -> dict[str, str]:

@@ -10,7 +10,13 @@ import soundfile
 
 from farm.errors import SessionError
 from farm.session import LOUDNESS_PRESETS, Session, load
-from tests.helpers.sessions import RATE, impulse, write_session, write_stem
+from tests.helpers.sessions import (
+    RATE,
+    impulse,
+    render_master,
+    write_session,
+    write_stem,
+)
 
 
 @pytest.fixture
@@ -210,3 +216,28 @@ def test_an_error_names_the_session_file_as_the_caller_wrote_it(tmp_path, monkey
     with pytest.raises(SessionError) as raised:
         load("session.yaml")
     assert raised.value.source == "session.yaml" and str(raised.value).startswith("session.yaml: 1 problem")
+
+
+def test_effect_ids_are_unique_within_a_strip_and_not_digits_alone(tmp_path, stem):
+    compressor = {"type": "compressor", "threshold_db": -20, "ratio": 2}
+    tracks = [
+        {"name": "kick", "file": stem, "fx": [{"type": "gain", "id": "trim"}, {**compressor, "id": "trim"}, {**compressor, "id": "2"}]},
+        {"name": "snare", "file": stem, "fx": [{"type": "gain", "id": "trim"}, {**compressor, "id": "glue_2"}]},
+    ]
+    path = write_session(tmp_path, {"tracks": tracks, "master": {"fx": [{**compressor, "id": "bus"}, {"type": "gain", "id": "bus"}]}})
+    assert problems_of(path) == [
+        "tracks[0].fx[1].id: 'trim' is already the id of tracks[0].fx[0]",
+        "tracks[0].fx[2].id: '2' is digits alone, which automation keys read as a position; add a letter or an underscore",
+        "master.fx[1].id: 'bus' is already the id of master.fx[0]",
+    ]
+
+
+def test_an_effect_id_of_other_characters_names_the_rule(tmp_path, stem):
+    path = write_session(tmp_path, {"tracks": [{"name": "kick", "file": stem, "fx": [{"type": "gain", "id": "Vox EQ"}]}]})
+    assert problems_of(path) == ["tracks[0].fx[0].id: string should match pattern '^[a-z0-9_]+$', got 'Vox EQ'"]
+
+
+def test_an_effect_with_an_id_renders_as_without(tmp_path, stem):
+    with_id = write_session(tmp_path, {"tracks": [{"name": "kick", "file": stem, "fx": [{"type": "gain", "gain_db": -6, "id": "trim"}]}]}, name="a.yaml")
+    without = write_session(tmp_path, {"tracks": [{"name": "kick", "file": stem, "fx": [{"type": "gain", "gain_db": -6}]}]}, name="b.yaml")
+    np.testing.assert_array_equal(render_master(with_id, tmp_path / "a")[0], render_master(without, tmp_path / "b")[0])
