@@ -55,6 +55,7 @@ def effect_pairs(signal: np.ndarray):
 
     from dsp.compressor import Compressor
     from dsp.convolution import Convolution
+    from dsp.de_esser import DeEsser
     from dsp.delay import Delay
     from dsp.eq import EqBand, Equalizer
     from dsp.gate import Gate
@@ -72,6 +73,18 @@ def effect_pairs(signal: np.ndarray):
         ),
         ("compressor", Compressor(RATE, threshold_db=-20.0, ratio=4.0), pedalboard.Compressor(threshold_db=-20.0, ratio=4.0, attack_ms=10.0, release_ms=100.0)),
         ("gate", Gate(RATE, threshold_db=-40.0), pedalboard.NoiseGate(threshold_db=-40.0, attack_ms=1.0, release_ms=100.0)),
+        (
+            "de-esser (split at 6 kHz)",
+            DeEsser(RATE, threshold_db=-30.0),
+            pedalboard.Mix(
+                [
+                    pedalboard.Pedalboard([pedalboard.LowpassFilter(6000.0), pedalboard.LowpassFilter(6000.0)]),
+                    pedalboard.Pedalboard(
+                        [pedalboard.HighpassFilter(6000.0), pedalboard.HighpassFilter(6000.0), pedalboard.Compressor(threshold_db=-30.0, ratio=20.0, attack_ms=1.0, release_ms=50.0)]
+                    ),
+                ]
+            ),
+        ),
         ("limiter (true peak)", Limiter(RATE, ceiling_dbtp=-1.0), pedalboard.Limiter(threshold_db=-1.0, release_ms=50.0)),
         ("saturation (4x oversampled)", Saturation(RATE, drive_db=6.0), pedalboard.Distortion(drive_db=6.0)),
         ("delay", Delay(RATE, time_s=0.375, feedback=0.4, mix=0.3), pedalboard.Delay(delay_seconds=0.375, feedback=0.4, mix=0.3)),

@@ -138,11 +138,12 @@ def _gain_exponent(
     attack: float,
     release: float,
     makeup_db: float,
+    max_reduction_db: float,
 ) -> np.ndarray:
     """Natural logarithm of the gain, shape of ``log_power`` (frames, controls).
 
-    ``log_power`` is the natural logarithm of the detector power. Static curve,
-    then the peak (instant rise, ``release``) and attack (``attack``, instant
+    ``log_power`` is the natural logarithm of the detector power. Static curve
+    (its reduction never above ``max_reduction_db``), then the peak (instant rise, ``release``) and attack (``attack``, instant
     fall) stages, whose states ``peak_db`` and ``reduction_db`` are updated in
     place; the result is ``(makeup_db - reduction) / DB_PER_NEPER``.
     """
@@ -152,8 +153,9 @@ def _gain_exponent(
         peak = peak_db[k]
         reduction = reduction_db[k]
         for n in range(frames):
-            target_db = _static_curve_db(
-                log_power[n, k] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope
+            target_db = min(
+                _static_curve_db(log_power[n, k] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope),
+                max_reduction_db,
             )
             # A one-pole with an instant rise (fall) is the max (min) of its target and its smoothed step;
             # this form keeps the compare off the recursion's critical path.
@@ -302,6 +304,7 @@ class Compressor(Effect):
                 attack,
                 release,
                 float(self.makeup_db),
+                np.inf,
             )
             gain = np.exp(exponent, out=exponent)
             _apply_gain(block[tile], gain, 1.0 - self.mix, float(self.mix), out[tile])

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dsp.compressor import Compressor
 from dsp.convolution import Convolution
+from dsp.de_esser import DeEsser
 from dsp.delay import Delay, note_to_seconds
 from dsp.effect import Effect
 from dsp.eq import EqBand, Equalizer
@@ -45,7 +46,7 @@ from .paths import MAX_PATH_CHARS
 from .samplescan import rate_problem
 
 EFFECTS: dict[str, type[Effect]] = {
-    cls.type_name: cls for cls in (Gain, Equalizer, Compressor, Gate, Saturation, Delay, Reverb, Convolution, Width, Limiter)
+    cls.type_name: cls for cls in (Gain, Equalizer, Compressor, Gate, DeEsser, Saturation, Delay, Reverb, Convolution, Width, Limiter)
 }
 """Effect type name -> its :mod:`dsp` class."""
 

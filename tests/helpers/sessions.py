@@ -82,7 +82,7 @@ def busy_session(folder):
             {
                 "name": "vocal",
                 "file": stems["vocal"],
-                "fx": [{"type": "compressor", "threshold_db": -20, "ratio": 3, "sidechain_hpf_hz": 150}],
+                "fx": [{"type": "compressor", "threshold_db": -20, "ratio": 3, "sidechain_hpf_hz": 150}, {"type": "de_esser", "threshold_db": -30, "freq_hz": 4000}],
                 "sends": [{"bus": "verb", "level_db": -8}, {"bus": "echo", "level_db": -10, "pre_fader": True}],
                 "automation": {"pan": [[0, -0.8], [6, 0.8]], "sends.verb.level_db": [[0, -20], [4, -6]]},
             },
