@@ -60,6 +60,7 @@ def effect_pairs(signal: np.ndarray):
     from dsp.eq import EqBand, Equalizer
     from dsp.gate import Gate
     from dsp.limiter import Limiter
+    from dsp.multiband import CompressorBand, MultibandCompressor
     from dsp.reverb import Reverb
     from dsp.saturation import Saturation
 
@@ -72,6 +73,25 @@ def effect_pairs(signal: np.ndarray):
             pedalboard.Pedalboard([pedalboard.HighpassFilter(40.0), pedalboard.HighpassFilter(40.0), pedalboard.PeakFilter(2500.0, -3.0, 2.0), pedalboard.HighShelfFilter(8000.0, 2.0)]),
         ),
         ("compressor", Compressor(RATE, threshold_db=-20.0, ratio=4.0), pedalboard.Compressor(threshold_db=-20.0, ratio=4.0, attack_ms=10.0, release_ms=100.0)),
+        (
+            "multiband compressor (3 bands)",
+            MultibandCompressor(RATE, crossovers_hz=(120.0, 2500.0), bands=[CompressorBand(-20.0, 4.0)] * 3),
+            pedalboard.Mix(
+                [
+                    pedalboard.Pedalboard([pedalboard.LowpassFilter(120.0), pedalboard.LowpassFilter(120.0), pedalboard.Compressor(threshold_db=-20.0, ratio=4.0)]),
+                    pedalboard.Pedalboard(
+                        [
+                            pedalboard.HighpassFilter(120.0),
+                            pedalboard.HighpassFilter(120.0),
+                            pedalboard.LowpassFilter(2500.0),
+                            pedalboard.LowpassFilter(2500.0),
+                            pedalboard.Compressor(threshold_db=-20.0, ratio=4.0),
+                        ]
+                    ),
+                    pedalboard.Pedalboard([pedalboard.HighpassFilter(2500.0), pedalboard.HighpassFilter(2500.0), pedalboard.Compressor(threshold_db=-20.0, ratio=4.0)]),
+                ]
+            ),
+        ),
         ("gate", Gate(RATE, threshold_db=-40.0), pedalboard.NoiseGate(threshold_db=-40.0, attack_ms=1.0, release_ms=100.0)),
         (
             "de-esser (split at 6 kHz)",

@@ -27,6 +27,19 @@ def linkwitz_riley(kind: str, freq_hz: float, sample_rate: float) -> np.ndarray:
     return np.stack([section, section])
 
 
+def allpass(freq_hz: float, sample_rate: float) -> np.ndarray:
+    """The 2nd-order allpass that a Linkwitz-Riley pair at ``freq_hz`` sums to, as second-order sections (1, 6).
+
+    The cookbook's allpass with Q = 1/sqrt(2): ``(s^2 - sqrt(2) w s + w^2) / (s^2 + sqrt(2) w s + w^2)``.
+    A band that does not cross this frequency passes through it, so it keeps
+    the same phase as the bands that do.
+    """
+    w0 = 2.0 * math.pi * freq_hz / sample_rate
+    cos_w0, alpha = math.cos(w0), math.sin(w0) / (2.0 * BUTTERWORTH_Q)
+    a0 = 1.0 + alpha
+    return np.array([[(1.0 - alpha) / a0, -2.0 * cos_w0 / a0, 1.0, 1.0, -2.0 * cos_w0 / a0, (1.0 - alpha) / a0]])
+
+
 def settle_s(sos: np.ndarray, sample_rate: float) -> float:
     """Seconds for the slowest pole of the sections ``sos`` to decay by 120 dB."""
     radius = max(float(np.max(np.abs(np.roots(section[3:])))) for section in sos)

@@ -37,6 +37,7 @@ from dsp.gain import Gain
 from dsp.gate import Gate
 from dsp.io import AudioInfo
 from dsp.limiter import Limiter
+from dsp.multiband import MAX_CROSSOVERS, CompressorBand, MultibandCompressor
 from dsp.reverb import Reverb
 from dsp.saturation import Saturation
 from dsp.stereo import Width
@@ -46,7 +47,7 @@ from .paths import MAX_PATH_CHARS
 from .samplescan import rate_problem
 
 EFFECTS: dict[str, type[Effect]] = {
-    cls.type_name: cls for cls in (Gain, Equalizer, Compressor, Gate, DeEsser, Saturation, Delay, Reverb, Convolution, Width, Limiter)
+    cls.type_name: cls for cls in (Gain, Equalizer, Compressor, MultibandCompressor, Gate, DeEsser, Saturation, Delay, Reverb, Convolution, Width, Limiter)
 }
 """Effect type name -> its :mod:`dsp` class."""
 
@@ -101,9 +102,17 @@ def _bounded(name: str, hint: object) -> object:
 
 
 EqBandSpec = pydantic.create_model("EqBandSpec", __base__=_Spec, **_fields_of(EqBand))
+CompressorBandSpec = pydantic.create_model("CompressorBandSpec", __base__=_Spec, **_fields_of(CompressorBand))
 
 _OVERRIDES: dict[str, dict[str, tuple[object, object]]] = {
     "eq": {"bands": (list[EqBandSpec], Field([], max_length=MAX_EQ_BANDS, description="The bands, in order, as one cascade; none passes the signal unchanged."))},
+    "multiband_compressor": {
+        "crossovers_hz": (list[float], Field(..., min_length=1, max_length=MAX_CROSSOVERS, description="1 to 4 crossover frequencies in Hz, ascending, below Nyquist (24 dB/octave Linkwitz-Riley).")),
+        "bands": (
+            list[CompressorBandSpec],
+            Field(..., min_length=2, max_length=MAX_CROSSOVERS + 1, description="One compressor per band, lowest band first: one more than there are crossovers."),
+        ),
+    },
     "delay": {
         "time_s": (Seconds | None, Field(None, description="Delay time in seconds, up to 20, rounded to the nearest sample (at least one). Give time_s or time_note.")),
         "time_note": (
@@ -164,6 +173,8 @@ def build_effect(
     params.pop("id")
     if name == "eq":
         params["bands"] = tuple(EqBand(**band) for band in params["bands"])
+    elif name == "multiband_compressor":
+        params["bands"] = tuple(CompressorBand(**band) for band in params["bands"])
     elif name == "delay":
         params = _delay_time(params, tempo_bpm)
     elif name == "convolution":

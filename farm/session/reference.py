@@ -32,6 +32,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from dsp.eq import EqBand
+from dsp.multiband import CompressorBand
 
 from .effects import (
     EFFECTS,
@@ -43,6 +44,7 @@ from .effects import (
     MAX_PARAMETER_CHARS,
     MAX_TOTAL_IMPULSE_RESPONSE_S,
     SPEC_MODELS,
+    CompressorBandSpec,
     EqBandSpec,
 )
 from .model import (
@@ -75,7 +77,7 @@ _REGION = re.compile(r"<!-- (fields|table): ([^>]*?) -->\n(.*?)<!-- end \1 -->",
 _REGION_START = re.compile(r"<!-- (?:fields|table): ")
 _HEADING = re.compile(r"^#+ (.+)$", re.MULTILINE)
 
-_DSP_CLASSES: dict[type[BaseModel], type] = {SPEC_MODELS[name]: cls for name, cls in EFFECTS.items()} | {EqBandSpec: EqBand}
+_DSP_CLASSES: dict[type[BaseModel], type] = {SPEC_MODELS[name]: cls for name, cls in EFFECTS.items()} | {EqBandSpec: EqBand, CompressorBandSpec: CompressorBand}
 """An effect's session model -> the :mod:`dsp` class whose parameters it takes."""
 
 _UNIT_SUFFIXES = (("_db_oct", "dB/octave"), ("_dbtp", "dBTP"), ("_lufs", "LUFS"), ("_db", "dB"), ("_hz", "Hz"), ("_bpm", "BPM"), ("_s", "s"))

@@ -76,7 +76,15 @@ def busy_session(folder):
             {
                 "name": "pad",
                 "clips": [{"file": stems["pad"], "start_s": 0.3, "offset_s": 0.2, "duration_s": 4.0, "fade_in_s": 1.0, "fade_out_s": 1.5}],
-                "fx": [{"type": "width", "width": 1.6}, {"type": "limiter", "ceiling_dbtp": -12}],
+                "fx": [
+                    {"type": "width", "width": 1.6},
+                    {
+                        "type": "multiband_compressor",
+                        "crossovers_hz": [300, 3000],
+                        "bands": [{"threshold_db": -30, "ratio": 3, "attack_s": 0.005, "release_s": 0.05}, {"threshold_db": -20, "ratio": 2, "bypass": True}, {"threshold_db": -35, "ratio": 4, "release_s": 0.05}],
+                    },
+                    {"type": "limiter", "ceiling_dbtp": -12},
+                ],
                 "automation": {"gain_db": [[0, -30], [3, 0]]},
             },
             {
