@@ -49,6 +49,13 @@ def median_seconds(run, repeats: int) -> float:
     return statistics.median(times)
 
 
+def _slope(kind: str, cutoff_hz: float) -> list:
+    """pedalboard's first-order filters, four in a row: 24 dB/octave, the slope of mixfarm's Linkwitz-Riley crossovers."""
+    import pedalboard
+
+    return [getattr(pedalboard, f"{kind}Filter")(cutoff_hz) for _ in range(4)]
+
+
 def effect_pairs(signal: np.ndarray):
     """(name, mixfarm callable, pedalboard callable) for every effect."""
     import pedalboard
@@ -78,17 +85,9 @@ def effect_pairs(signal: np.ndarray):
             MultibandCompressor(RATE, crossovers_hz=(120.0, 2500.0), bands=[CompressorBand(-20.0, 4.0)] * 3),
             pedalboard.Mix(
                 [
-                    pedalboard.Pedalboard([pedalboard.LowpassFilter(120.0), pedalboard.LowpassFilter(120.0), pedalboard.Compressor(threshold_db=-20.0, ratio=4.0)]),
-                    pedalboard.Pedalboard(
-                        [
-                            pedalboard.HighpassFilter(120.0),
-                            pedalboard.HighpassFilter(120.0),
-                            pedalboard.LowpassFilter(2500.0),
-                            pedalboard.LowpassFilter(2500.0),
-                            pedalboard.Compressor(threshold_db=-20.0, ratio=4.0),
-                        ]
-                    ),
-                    pedalboard.Pedalboard([pedalboard.HighpassFilter(2500.0), pedalboard.HighpassFilter(2500.0), pedalboard.Compressor(threshold_db=-20.0, ratio=4.0)]),
+                    pedalboard.Pedalboard(_slope("Lowpass", 120.0) + [pedalboard.Compressor(threshold_db=-20.0, ratio=4.0)]),
+                    pedalboard.Pedalboard(_slope("Highpass", 120.0) + _slope("Lowpass", 2500.0) + [pedalboard.Compressor(threshold_db=-20.0, ratio=4.0)]),
+                    pedalboard.Pedalboard(_slope("Highpass", 2500.0) + [pedalboard.Compressor(threshold_db=-20.0, ratio=4.0)]),
                 ]
             ),
         ),
@@ -98,10 +97,8 @@ def effect_pairs(signal: np.ndarray):
             DeEsser(RATE, threshold_db=-30.0),
             pedalboard.Mix(
                 [
-                    pedalboard.Pedalboard([pedalboard.LowpassFilter(6000.0), pedalboard.LowpassFilter(6000.0)]),
-                    pedalboard.Pedalboard(
-                        [pedalboard.HighpassFilter(6000.0), pedalboard.HighpassFilter(6000.0), pedalboard.Compressor(threshold_db=-30.0, ratio=20.0, attack_ms=1.0, release_ms=50.0)]
-                    ),
+                    pedalboard.Pedalboard(_slope("Lowpass", 6000.0)),
+                    pedalboard.Pedalboard(_slope("Highpass", 6000.0) + [pedalboard.Compressor(threshold_db=-30.0, ratio=20.0, attack_ms=1.0, release_ms=50.0)]),
                 ]
             ),
         ),
