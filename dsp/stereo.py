@@ -14,18 +14,23 @@ from .validate import check_number
 MAX_WIDTH = 2.0
 
 
-def apply_width(block: np.ndarray, width: float) -> np.ndarray:
-    """Scale the side signal of a stereo block by ``width``.
+def apply_width(block: np.ndarray, width: float | np.ndarray) -> np.ndarray:
+    """Scale the side signal of a stereo block by ``width``, a number or one value per frame.
 
     ``mid = (L + R) / 2``, ``side = (L - R) / 2 * width``, ``L = mid + side``,
     ``R = mid - side``: 0 folds to mono, 1 leaves the block unchanged, 2 doubles
     the side. A mono block is returned as it is.
     """
-    width = check_number("width", width, minimum=0.0, maximum=MAX_WIDTH)
     block = np.asarray(block, dtype=np.float64)
     if block.ndim != 2 or block.shape[1] not in (1, 2):
         raise BlockError(f"block: must be shaped (frames, 1) or (frames, 2), got shape {block.shape}")
-    if block.shape[1] == 1 or width == 1.0:
+    if np.ndim(width):
+        width = np.asarray(width, dtype=np.float64)
+        if width.shape != (block.shape[0],) or not np.all((width >= 0.0) & (width <= MAX_WIDTH)):
+            raise BlockError(f"width: must be one value per frame ({block.shape[0]}), each within [0, {MAX_WIDTH:g}]")
+    else:
+        width = check_number("width", width, minimum=0.0, maximum=MAX_WIDTH)
+    if block.shape[1] == 1 or (np.ndim(width) == 0 and width == 1.0):
         return block
     mid = 0.5 * (block[:, 0] + block[:, 1])
     side = 0.5 * (block[:, 0] - block[:, 1]) * width

@@ -5,7 +5,9 @@ track's clips, with clip gain and fades, summed; a bus's feeds, each delayed
 for latency compensation, summed) -> polarity -> insert effects -> width ->
 fader (``gain_db``, or its automation) -> pan -> output bus. A pre-fader send
 taps after the effects; a post-fader send after the pan. An automated
-parameter follows its envelope instead of its static value. A mono
+parameter follows its envelope instead of its static value; ``mute``
+automation silences the strip after its effects (its sends too), each switch
+ramped over one control period of the grid anchored at timeline frame 0. A mono
 pre-fader tap feeds both sides of the bus at unity.
 """
 
@@ -16,7 +18,7 @@ import functools
 import numpy as np
 
 from dsp import io as audio_io
-from dsp.automation import Envelope
+from dsp.automation import CONTROL_PERIOD_FRAMES, Envelope
 from dsp.errors import AudioFileError
 from dsp.fades import fade_gain
 from dsp.gain import invert_polarity
@@ -129,13 +131,24 @@ def _gain(value: np.ndarray | float) -> np.ndarray | float:
     return db_to_linear(value) if np.ndim(value) == 0 else db_to_linear(value)[:, None]
 
 
+def _unmuted(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) -> np.ndarray:
+    """``audio`` silenced where the ``mute`` automation is 1, each switch ramped over one control period."""
+    points = strip.spec.automation.get("mute")
+    if points is None:
+        return audio
+    muted = Envelope.from_points(points, "mute").evaluate_on_grid(start, audio.shape[0], sample_rate, CONTROL_PERIOD_FRAMES)
+    return audio * (1.0 - muted)[:, None]
+
+
 def route(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) -> dict[str, np.ndarray]:
-    """Width, fader, pan and sends of a processed chunk: stereo audio per destination."""
+    """Mute, width, fader, pan and sends of a processed chunk: stereo audio per destination."""
     spec, frames = strip.spec, audio.shape[0]
     if not strip.audible:
         return {name: np.zeros((frames, 2)) for name in destinations(strip)}
+    audio = _unmuted(strip, audio, start, sample_rate)
     fader = db_to_linear(_parameter(strip, "gain_db", spec.gain_db, start, frames, sample_rate))
-    outputs = {spec.output: pan(apply_width(audio, spec.width), _parameter(strip, "pan", spec.pan, start, frames, sample_rate), fader)}
+    width = _parameter(strip, "width", spec.width, start, frames, sample_rate)
+    outputs = {spec.output: pan(apply_width(audio, width), _parameter(strip, "pan", spec.pan, start, frames, sample_rate), fader)}
     for send in spec.sends:
         level = _parameter(strip, f"sends.{send.bus}.level_db", send.level_db, start, frames, sample_rate)
         tap = audio if send.pre_fader else outputs[spec.output]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dsp import io as audio_io
+from dsp.automation import HOLD
 from dsp.effect import Effect
 from dsp.errors import DspError
 from farm.storage import Location, stems
@@ -103,26 +104,36 @@ def _check_effect_ids(where: str, chain: list) -> list[str]:
     return problems
 
 
-def _check_automation(where: str, key: str, points: list[list[float]], send_targets: set[str]) -> list[str]:
+AUTOMATION_RANGES = {"gain_db": (-144.0, 24.0), "pan": (-1.0, 1.0), "width": (0.0, 2.0), "mute": (0.0, 1.0)}
+"""The strip parameters automation may move, with the range of their values."""
+
+
+def _check_automation(where: str, key: str, points: list[list], send_targets: set[str]) -> list[str]:
     parts = key.split(".")
-    if key in ("gain_db", "pan"):
-        low, high = (-144.0, 24.0) if key == "gain_db" else (-1.0, 1.0)
+    if key in AUTOMATION_RANGES:
+        low, high = AUTOMATION_RANGES[key]
     elif len(parts) == 3 and parts[0] == "sends" and parts[2] == "level_db":
         if parts[1] not in send_targets:
             return [f"{where}: this strip has no send to {echo(parts[1])}"]
         low, high = -144.0, 24.0
     else:
-        return [f"{where}: unknown automation target; allowed: gain_db, pan, sends.<bus>.level_db"]
+        return [f"{where}: unknown automation target; allowed: gain_db, pan, width, mute, sends.<bus>.level_db"]
     problems = []
     if not points:
         problems.append(f"{where}: must hold at least one [time_s, value] point")
-    for index, (time_s, value) in enumerate(points):
+    for index, point in enumerate(points):
+        time_s, value, *hold = point
+        if isinstance(time_s, str) or isinstance(value, str) or hold not in ([], [HOLD]):
+            problems.append(f"{where}[{index}]: must be [time_s, value] or [time_s, value, {HOLD}], got {echo(point)}")
+            continue
         if time_s < 0:
             problems.append(f"{where}[{index}]: time_s must be >= 0, got {time_s:g}")
-        if index and time_s < points[index - 1][0]:
+        if index and not isinstance(points[index - 1][0], str) and time_s < points[index - 1][0]:
             problems.append(f"{where}[{index}]: times must not decrease, got {time_s:g} after {points[index - 1][0]:g}")
         if not low <= value <= high:
             problems.append(f"{where}[{index}]: value must be within [{low:g}, {high:g}], got {value:g}")
+        elif key == "mute" and value not in (0.0, 1.0):
+            problems.append(f"{where}[{index}]: value must be 0 (sounding) or 1 (muted), got {value:g}")
     return problems
 
 

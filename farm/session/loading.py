@@ -22,7 +22,12 @@ from .checks import (
 )
 from .clips import ClipSpan, clip_span
 from .model import DEFAULT_MAX_DURATION_S, DEFAULT_SAMPLE_RATE_HZ, MAX_PROBLEMS, Session
-from .problems import format_pydantic_error, relative_to_folder, session_error
+from .problems import (
+    format_pydantic_error,
+    pydantic_problems,
+    relative_to_folder,
+    session_error,
+)
 from .reading import read_document
 
 
@@ -124,7 +129,8 @@ def validate(
     try:
         session = Session.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise session_error(str(source), [format_pydantic_error(error) for error in exc.errors()[:MAX_PROBLEMS]], exc.error_count()) from None
+        errors = pydantic_problems(exc.errors())
+        raise session_error(str(source), [format_pydantic_error(error) for error in errors[:MAX_PROBLEMS]], len(errors)) from None
     problems = check_meaning(session)
     folder = source.parent
     roots = [Path(root).resolve() for root in allowed_roots]

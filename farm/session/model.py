@@ -33,8 +33,8 @@ MAX_BUSES = 128
 MAX_CLIPS_PER_TRACK = 1024
 MAX_FX_PER_STRIP = 32
 MAX_SENDS_PER_STRIP = 32
-MAX_AUTOMATION_LANES = MAX_SENDS_PER_STRIP + 2
-"""One lane per automatable parameter: gain_db, pan and each send's level."""
+MAX_AUTOMATION_LANES = MAX_SENDS_PER_STRIP + 4
+"""One lane per automatable parameter: gain_db, pan, width, mute and each send's level."""
 MAX_AUTOMATION_POINTS = 100_000
 """The most [time_s, value] points in one automation lane."""
 MAX_OUTPUTS = 16
@@ -63,7 +63,8 @@ Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
 StripName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
 FilePath = Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS)]
 AutomationKey = Annotated[str, Field(max_length=MAX_NAME_CHARS + len("sends..level_db"))]
-Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+Point = Annotated[list[float | Annotated[str, Field(max_length=MAX_ECHO_CHARS)]], Field(min_length=2, max_length=3)]
+"""``[time_s, value]`` or ``[time_s, value, hold]``; which item may be text is checked with the automation's meaning."""
 Points = Annotated[list[Point], Field(max_length=MAX_AUTOMATION_POINTS)]
 SampleRate = Annotated[int, Field(ge=MIN_SAMPLE_RATE_HZ, le=MAX_SAMPLE_RATE_HZ)]
 
@@ -101,15 +102,15 @@ class Strip(_Model):
     name: StripName = Field(description="Unique across tracks and buses; master is reserved.")
     gain_db: float = Field(0.0, ge=-144.0, le=24.0, description="Fader level in dB, after the effects and width; automatable.")
     pan: float = Field(0.0, ge=-1.0, le=1.0, description="-1 hard left, 0 centre, +1 hard right; after the fader; automatable.")
-    width: float = Field(1.0, ge=0.0, le=2.0, description="Mid/side stereo width after the effects: 0 mono, 1 unchanged, 2 widest.")
+    width: float = Field(1.0, ge=0.0, le=2.0, description="Mid/side stereo width after the effects: 0 mono, 1 unchanged, 2 widest; automatable.")
     polarity_invert: bool = Field(False, description="Invert the polarity, before the effects.")
-    mute: bool = Field(False, description="Silence the strip: its output and its sends.")
+    mute: bool = Field(False, description="Silence the strip: its output and its sends. Automation (0 sounding, 1 muted) can switch it while the song plays.")
     solo: bool = Field(False, description="When any strip is soloed, only soloed paths sound (see Routing).")
     fx: list[FxSpec] = Field([], max_length=MAX_FX_PER_STRIP, description="Insert effects, in signal order.")
     sends: list[Send] = Field([], max_length=MAX_SENDS_PER_STRIP, description="Feeds into buses, besides the output.")
     output: Name = Field(MASTER, description="Where the strip's signal goes: a bus's name or master.")
     automation: dict[AutomationKey, Points] = Field(
-        {}, max_length=MAX_AUTOMATION_LANES, description="Breakpoint envelopes, [[time_s, value], ...], by parameter: gain_db, pan, sends.<bus>.level_db."
+        {}, max_length=MAX_AUTOMATION_LANES, description="Breakpoint envelopes, [[time_s, value], ...] ([time_s, value, hold] for a step), by parameter: gain_db, pan, width, mute, sends.<bus>.level_db."
     )
 
 

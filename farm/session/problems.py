@@ -92,8 +92,22 @@ def format_path(location: list[str | int]) -> str:
     return text
 
 
+_POINT_ITEM_TAGS = ("float", "constrained-str")
+"""pydantic's names for the two kinds an automation point's item may be (a number, or the word hold)."""
+
+
 def _is_union_tag(location: tuple, index: int) -> bool:
-    return index >= 2 and isinstance(location[index - 1], int) and location[index - 2] == "fx" and isinstance(location[index], str)
+    """Whether ``location[index]`` names a branch of a union: an effect's type, or an automation point item's kind."""
+    part = location[index]
+    if not isinstance(part, str) or index < 2 or not isinstance(location[index - 1], int):
+        return False
+    return location[index - 2] == "fx" or (part in _POINT_ITEM_TAGS and "automation" in location[:index])
+
+
+def pydantic_problems(errors: list[dict]) -> list[dict]:
+    """The errors worth reporting: an automation point item that is neither a number nor text fails as both,
+    and only the number's complaint is kept."""
+    return [error for error in errors if not (error["loc"][-1] == "constrained-str" and "automation" in error["loc"])]
 
 
 def _plain(message: str, value: object) -> str:

@@ -224,8 +224,11 @@ def _names_by_class() -> dict[str, str]:
 def _allowed(node: dict) -> str:
     """The values a JSON-schema node allows, in words; "-" for anything of its type."""
     if "anyOf" in node:
-        options = [_allowed(option) for option in node["anyOf"] if option.get("type") != "null"]
-        return "; ".join(option for option in options if option != "-") or "-"
+        options = [option for option in node["anyOf"] if option.get("type") != "null"]
+        allowed = [_allowed(option) for option in options]
+        if "-" in allowed and len(set(allowed)) > 1:
+            return " or ".join(f"any {_type(option)}" if words == "-" else words for words, option in zip(allowed, options))
+        return "; ".join(words for words in allowed if words != "-") or "-"
     if "const" in node or "enum" in node:
         return ", ".join(f"`{value}`" for value in node.get("enum", [node.get("const")]))
     rules = [_range(node)]

@@ -71,7 +71,14 @@ def busy_session(folder):
         "tempo_bpm": 120,
         "tracks": [
             {"name": "kick", "file": stems["kick"], "output": "drums", "fx": [{"type": "gate", "threshold_db": -30}]},
-            {"name": "hats", "file": stems["hats"], "output": "drums", "pan": 0.4, "fx": [{"type": "eq", "bands": [{"kind": "highpass", "freq_hz": 5000, "slope_db_oct": 24}]}]},
+            {
+                "name": "hats",
+                "file": stems["hats"],
+                "output": "drums",
+                "pan": 0.4,
+                "fx": [{"type": "eq", "bands": [{"kind": "highpass", "freq_hz": 5000, "slope_db_oct": 24}]}],
+                "automation": {"mute": [[0, 0, "hold"], [2.5, 1, "hold"], [3.2, 0]]},
+            },
             {"name": "bass", "file": stems["bass"], "fx": [{"type": "saturation", "drive_db": 9}, {"type": "compressor", "threshold_db": -18, "ratio": 4, "detector": "rms"}]},
             {
                 "name": "pad",
@@ -85,7 +92,7 @@ def busy_session(folder):
                     },
                     {"type": "limiter", "ceiling_dbtp": -12},
                 ],
-                "automation": {"gain_db": [[0, -30], [3, 0]]},
+                "automation": {"gain_db": [[0, -30], [3, 0, "hold"], [4.2, -4]], "width": [[0, 1], [4, 1.8]]},
             },
             {
                 "name": "vocal",

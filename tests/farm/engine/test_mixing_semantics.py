@@ -168,6 +168,40 @@ def test_pan_and_send_level_automation(tmp_path):
         assert out[frame] == pytest.approx(0.5 * db(level_db) * np.array([np.cos(theta), np.sin(theta)]), rel=1e-6)
 
 
+def test_a_hold_step_in_the_fader_lands_on_its_sample(tmp_path):
+    stem = write_stem(tmp_path, "dc.wav", np.full((2 * RATE, 1), 0.5))
+    automation = {"gain_db": [[0.0, -6.0, "hold"], [0.75, 0.0, "hold"], [1.5, -20.0]]}
+    session = write_session(tmp_path, {"tracks": [{"name": "dc", "file": stem, "automation": automation}]})
+    out, _ = render_master(session, tmp_path / "out", chunk_s=0.37)
+    left = out[:, 0] / (0.5 * CENTRE)
+    step = int(0.75 * RATE)
+    assert left[step - 1] == pytest.approx(db(-6.0)) and left[step] == pytest.approx(1.0)
+    assert left[int(1.5 * RATE) - 1] == pytest.approx(1.0) and left[int(1.5 * RATE)] == pytest.approx(db(-20.0))
+
+
+def test_mute_automation_silences_the_strip_and_its_sends_within_one_control_period(tmp_path):
+    stem = write_stem(tmp_path, "dc.wav", np.full((2 * RATE, 1), 0.5))
+    automation = {"mute": [[0.0, 0.0, "hold"], [0.5, 1.0, "hold"], [1.25, 0.0]]}
+    tracks = [{"name": "dc", "file": stem, "sends": [{"bus": "verb", "pre_fader": True}], "automation": automation}]
+    session = write_session(tmp_path, {"tracks": tracks, "buses": [{"name": "verb"}]})
+    out, _ = render_master(session, tmp_path / "out", chunk_s=0.29)
+    sounding = 0.5 * CENTRE + 0.5  # the output panned centre, the mono pre-fader send at unity on both sides
+    period = 64
+    assert out[int(0.5 * RATE) - period - 1, 0] == pytest.approx(sounding)
+    assert np.all(out[int(0.5 * RATE) : int(1.25 * RATE) - period] == 0.0)
+    assert out[int(1.25 * RATE) + period, 0] == pytest.approx(sounding)
+    assert np.max(np.abs(np.diff(out[:, 0]))) <= sounding / period * 1.0001, "each switch is a ramp, never a click"
+
+
+def test_width_automation_narrows_the_side_signal(tmp_path):
+    stem = write_stem(tmp_path, "wide.wav", np.tile([[0.5, -0.5]], (2 * RATE, 1)))
+    session = write_session(tmp_path, {"tracks": [{"name": "wide", "file": stem, "automation": {"width": [[0.0, 1.0], [1.0, 0.0]]}}]})
+    out, _ = render_master(session, tmp_path / "out", chunk_s=0.41)
+    for frame in (0, RATE // 4, RATE // 2, RATE):
+        width = max(0.0, 1.0 - frame / RATE)
+        assert out[frame] == pytest.approx([0.5 * width, -0.5 * width], abs=1e-12)
+
+
 def test_clip_offset_duration_and_fades(tmp_path):
     ramp = (np.arange(RATE, dtype=np.float64) / RATE)[:, None]
     stem = write_stem(tmp_path, "ramp.wav", ramp)

@@ -148,10 +148,25 @@ def test_automation_targets_and_points_are_checked(tmp_path, stem):
         {"tracks": [{"name": "a", "file": stem, "automation": {"volume": [[0, 0]], "pan": [[1, 0], [0.5, 2]], "sends.fx.level_db": [[0, 0]]}}]},
     )
     assert problems_of(path) == [
-        "tracks[0].automation.volume: unknown automation target; allowed: gain_db, pan, sends.<bus>.level_db",
+        "tracks[0].automation.volume: unknown automation target; allowed: gain_db, pan, width, mute, sends.<bus>.level_db",
         "tracks[0].automation.pan[1]: times must not decrease, got 0.5 after 1",
         "tracks[0].automation.pan[1]: value must be within [-1, 1], got 2",
         "tracks[0].automation.sends.fx.level_db: this strip has no send to 'fx'",
+    ]
+
+
+def test_mute_width_and_hold_points_are_checked(tmp_path, stem):
+    automation = {
+        "mute": [[0, 0, "hold"], [1, 0.5, "hold"], [2, 1]],
+        "width": [[0, 1], [1, 2.5]],
+        "gain_db": [[0, -6, "hold"], [1, 0, "step"], ["hold", 0]],
+    }
+    path = write_session(tmp_path, {"tracks": [{"name": "a", "file": stem, "automation": automation}]})
+    assert problems_of(path) == [
+        "tracks[0].automation.mute[1]: value must be 0 (sounding) or 1 (muted), got 0.5",
+        "tracks[0].automation.width[1]: value must be within [0, 2], got 2.5",
+        "tracks[0].automation.gain_db[1]: must be [time_s, value] or [time_s, value, hold], got [1.0, 0.0, 'step']",
+        "tracks[0].automation.gain_db[2]: must be [time_s, value] or [time_s, value, hold], got ['hold', 0.0]",
     ]
 
 
