@@ -4,7 +4,10 @@ Each effect processes the same stereo 48 kHz signal (default 4 minutes) on one
 core, next to its pedalboard counterpart; the full loudness meter (integrated,
 loudness range and true peak) runs next to pyloudnorm's integrated loudness
 alone. Prints the median realtime factor (audio seconds per wall second) of
-several runs and the ratio mixfarm / peer.
+several runs and the ratio mixfarm / peer. Then the effects that follow
+automation run with their parameters moving (a ramp over the whole signal,
+one value per frame) beside the same effects static, and the cost is the
+automated time over the static time.
 
     python benchmarks/dsp_throughput.py [--minutes 4] [--repeats 3]
 """
@@ -112,6 +115,28 @@ def effect_pairs(signal: np.ndarray):
         yield name, (lambda effect=ours: effect.process_whole(signal)), (lambda board=peer: board(planar, RATE))
 
 
+def automation_pairs(signal: np.ndarray):
+    """(name, automated callable, static callable): effects following per-frame envelopes beside their static selves."""
+    from dsp.compressor import Compressor
+    from dsp.delay import Delay
+    from dsp.multiband import CompressorBand, MultibandCompressor
+
+    frames = signal.shape[0]
+    ramp = np.linspace(0.0, 1.0, frames)
+    pairs = [
+        ("compressor, threshold_db", Compressor(RATE, threshold_db=-20.0, ratio=4.0), {"threshold_db": -30.0 + 20.0 * ramp}),
+        ("delay, mix", Delay(RATE, time_s=0.375, feedback=0.4, mix=0.3), {"mix": 0.1 + 0.8 * ramp}),
+        (
+            "multiband compressor, 3 bands' threshold_db",
+            MultibandCompressor(RATE, crossovers_hz=(120.0, 2500.0), bands=[CompressorBand(-20.0, 4.0)] * 3),
+            {f"bands.{index}.threshold_db": -30.0 + 20.0 * ramp for index in range(3)},
+        ),
+    ]
+    for name, effect, values in pairs:
+        automated = lambda effect=effect, values=values: effect.process_automated(signal, effect.init_state(signal.shape[1]), values)  # noqa: E731
+        yield name, automated, (lambda effect=effect: effect.process_whole(signal))
+
+
 def meter_pair(signal: np.ndarray):
     import pyloudnorm
 
@@ -136,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         ours_rtf = audio_s / median_seconds(ours, args.repeats)
         peer_rtf = audio_s / median_seconds(peer, args.repeats)
         print(f"{name:44s} {ours_rtf:9.0f}x {peer_rtf:9.0f}x {ours_rtf / peer_rtf:6.2f}x", flush=True)
+    print()
+    print(f"{'automated (per-frame envelope) vs static':44s} {'automated':>10s} {'static':>10s} {'cost':>7s}")
+    for name, automated, static in automation_pairs(signal):
+        automated_s, static_s = median_seconds(automated, args.repeats), median_seconds(static, args.repeats)
+        print(f"{name:44s} {audio_s / automated_s:9.0f}x {audio_s / static_s:9.0f}x {automated_s / static_s:6.2f}x", flush=True)
     return 0
 
 

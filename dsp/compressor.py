@@ -132,36 +132,40 @@ def _gain_exponent(
     log_power: np.ndarray,
     peak_db: np.ndarray,
     reduction_db: np.ndarray,
-    threshold_db: float,
+    thresholds_db: np.ndarray,
     knee_db: float,
     slope: float,
     attack: float,
     release: float,
-    makeup_db: float,
+    makeups_db: np.ndarray,
     max_reduction_db: float,
 ) -> np.ndarray:
     """Natural logarithm of the gain, shape of ``log_power`` (frames, controls).
 
     ``log_power`` is the natural logarithm of the detector power. Static curve
-    (its reduction never above ``max_reduction_db``), then the peak (instant rise, ``release``) and attack (``attack``, instant
-    fall) stages, whose states ``peak_db`` and ``reduction_db`` are updated in
-    place; the result is ``(makeup_db - reduction) / DB_PER_NEPER``.
+    (its reduction never above ``max_reduction_db``), then the peak (instant
+    rise, ``release``) and attack (``attack``, instant fall) stages, whose
+    states ``peak_db`` and ``reduction_db`` are updated in place; the result
+    is ``(makeup_db - reduction) / DB_PER_NEPER``. ``thresholds_db`` and
+    ``makeups_db`` hold one value for all frames or one per frame.
     """
     frames, controls = log_power.shape
     exponent = np.empty_like(log_power)
+    threshold_step = 1 if thresholds_db.shape[0] > 1 else 0
+    makeup_step = 1 if makeups_db.shape[0] > 1 else 0
     for k in range(controls):
         peak = peak_db[k]
         reduction = reduction_db[k]
         for n in range(frames):
             target_db = min(
-                _static_curve_db(log_power[n, k] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope),
+                _static_curve_db(log_power[n, k] * _HALF_DB_PER_NEPER, thresholds_db[n * threshold_step], knee_db, slope),
                 max_reduction_db,
             )
             # A one-pole with an instant rise (fall) is the max (min) of its target and its smoothed step;
             # this form keeps the compare off the recursion's critical path.
             peak = max(target_db, release * peak + (1.0 - release) * target_db)
             reduction = min(peak, attack * reduction + (1.0 - attack) * peak)
-            exponent[n, k] = (makeup_db - reduction) / DB_PER_NEPER
+            exponent[n, k] = (makeups_db[n * makeup_step] - reduction) / DB_PER_NEPER
         peak_db[k] = peak
         reduction_db[k] = reduction
     return exponent
@@ -228,6 +232,7 @@ class Compressor(Effect):
     mix: float = 1.0
 
     type_name: ClassVar[str] = "compressor"
+    automatable: ClassVar[tuple[str, ...]] = ("threshold_db", "makeup_db")
 
     def _validate(self) -> None:
         check_number("threshold_db", self.threshold_db)
@@ -276,6 +281,15 @@ class Compressor(Effect):
         return state
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        return self._compress(block, state, np.array([float(self.threshold_db)]), np.array([float(self.makeup_db)]))
+
+    def _process_automated(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+        thresholds_db = values.get("threshold_db", np.array([float(self.threshold_db)]))
+        makeups_db = values.get("makeup_db", np.array([float(self.makeup_db)]))
+        return self._compress(block, state, thresholds_db, makeups_db)
+
+    def _compress(self, block: np.ndarray, state: State, thresholds_db: np.ndarray, makeups_db: np.ndarray) -> tuple[np.ndarray, State]:
+        """The block compressed with a threshold and a makeup gain each given once or per frame."""
         new_state = {name: np.array(value, copy=True) for name, value in state.items()}
         key = block
         if self.sidechain_hpf_hz is not None:
@@ -298,12 +312,12 @@ class Compressor(Effect):
                 log_power,
                 new_state["peak_reduction_db"],
                 new_state["reduction_db"],
-                float(self.threshold_db),
+                thresholds_db if thresholds_db.shape[0] == 1 else thresholds_db[tile],
                 float(self.knee_db),
                 1.0 - 1.0 / self.ratio,
                 attack,
                 release,
-                float(self.makeup_db),
+                makeups_db if makeups_db.shape[0] == 1 else makeups_db[tile],
                 np.inf,
             )
             gain = np.exp(exponent, out=exponent)

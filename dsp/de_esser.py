@@ -126,7 +126,7 @@ class DeEsser(Effect):
             power = _detector_power(high[tile], unused_mean_square, False, 0.0, 1)
             with np.errstate(divide="ignore"):
                 log_power = np.log(power, out=power)
-            exponent = _gain_exponent(log_power, peak_db, reduction_db, float(self.threshold_db), 0.0, 1.0, attack, release, 0.0, -float(self.range_db))
+            exponent = _gain_exponent(log_power, peak_db, reduction_db, np.array([float(self.threshold_db)]), 0.0, 1.0, attack, release, np.zeros(1), -float(self.range_db))
             gain = np.exp(exponent, out=exponent)
             if split:
                 _apply_gain(high[tile], gain, 0.0, 1.0, out[tile])

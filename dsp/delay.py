@@ -75,14 +75,19 @@ def note_to_seconds(time_note: str, tempo_bpm: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_delay(block, buffer, position, feedback, coeffs, filter_state, use_filter, ping_pong, mix):
-    """Run the loop in place on ``buffer`` and ``filter_state``; return (output, position)."""
+def _run_delay(block, buffer, position, feedback, coeffs, filter_state, use_filter, ping_pong, mixes):
+    """Run the loop in place on ``buffer`` and ``filter_state``; return (output, position).
+
+    ``mixes`` holds one wet share for all frames or one per frame.
+    """
     frames, channels = block.shape
     length = buffer.shape[0]
     b0, b1, b2, a1, a2 = coeffs[0], coeffs[1], coeffs[2], coeffs[4], coeffs[5]
     out = np.empty((frames, channels))
     returned = np.empty(channels)
+    mix_step = 1 if mixes.shape[0] > 1 else 0
     for n in range(frames):
+        mix = mixes[n * mix_step]
         for ch in range(channels):
             delayed = buffer[position, ch]
             out[n, ch] = (1.0 - mix) * block[n, ch] + mix * delayed
@@ -134,6 +139,7 @@ class Delay(Effect):
     highcut_hz: float | None = None
 
     type_name: ClassVar[str] = "delay"
+    automatable: ClassVar[tuple[str, ...]] = ("mix",)
 
     @classmethod
     def from_note(cls, sample_rate: float, time_note: str, tempo_bpm: float, **params) -> Delay:
@@ -189,6 +195,13 @@ class Delay(Effect):
         return biquad("lowpass", self.highcut_hz, self.sample_rate)
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        return self._run(block, state, np.array([float(self.mix)]))
+
+    def _process_automated(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+        return self._run(block, state, values["mix"])
+
+    def _run(self, block: np.ndarray, state: State, mixes: np.ndarray) -> tuple[np.ndarray, State]:
+        """The block through the delay line, with the wet share given once or per frame."""
         buffer = state["buffer"].copy()
         filter_state = state["filter_state"].copy()
         out, position = _run_delay(
@@ -200,7 +213,7 @@ class Delay(Effect):
             filter_state,
             self.highcut_hz is not None,
             bool(self.ping_pong),
-            float(self.mix),
+            mixes,
         )
         new_state = {"buffer": buffer, "position": np.array(position, dtype=np.int64), "filter_state": filter_state}
         return out, new_state

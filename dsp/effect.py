@@ -22,17 +22,24 @@ Each effect also states:
 ``settle_s``
     how much earlier input a cold start needs to match a warm one to below
     -120 dBFS (used as pre-roll when state is not carried).
+
+An effect may follow automation of some of its parameters (``automatable``,
+a band's as ``bands.<n>.<field>``): ``process_automated`` takes one value per
+frame for each automated parameter, read from the envelope at the frames'
+positions on the timeline, so any cut of the signal into blocks gives the
+same output.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
+import re
 from typing import ClassVar
 
 import numpy as np
 
-from .errors import BlockError
+from .errors import BlockError, ParameterError
 from .validate import check_block, check_sample_rate
 
 State = dict[str, np.ndarray]
@@ -50,6 +57,8 @@ class Effect(abc.ABC):
     sample_rate: float
 
     type_name: ClassVar[str] = ""
+    automatable: ClassVar[tuple[str, ...]] = ()
+    """Parameters whose automation the effect follows; ``bands.*.<field>`` stands for every band's."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sample_rate", check_sample_rate(self.sample_rate))
@@ -93,6 +102,48 @@ class Effect(abc.ABC):
         out, new_state = self._process(block, state)
         new_state["channels"] = state["channels"]
         return out, new_state
+
+    def automates(self, parameter: str) -> bool:
+        """Whether the effect follows automation of ``parameter`` (``threshold_db``, ``bands.2.threshold_db``)."""
+        pattern = re.sub(r"^bands\.\d+\.", "bands.*.", parameter)
+        if pattern not in self.automatable:
+            return False
+        index = re.match(r"^bands\.(\d+)\.", parameter)
+        return index is None or int(index.group(1)) < len(getattr(self, "bands", ()))
+
+    def with_parameter(self, parameter: str, value: float) -> "Effect":
+        """The effect with ``parameter`` set to ``value``, validated (ParameterError names the parameter)."""
+        band = re.match(r"^bands\.(\d+)\.(\w+)$", parameter)
+        if band is None:
+            return dataclasses.replace(self, **{parameter: value})
+        index, field = int(band.group(1)), band.group(2)
+        bands = list(self.bands)
+        bands[index] = dataclasses.replace(bands[index], **{field: value})
+        return dataclasses.replace(self, bands=tuple(bands))
+
+    def check_automation(self, parameter: str, value: float) -> None:
+        """Raise ParameterError unless the effect follows automation of ``parameter`` and ``value`` is allowed for it."""
+        if not self.automates(parameter):
+            followed = ", ".join(self.automatable) or "none yet"
+            raise ParameterError(f"{parameter}: {self.type_name} does not follow automation of this parameter; it follows: {followed}")
+        self.with_parameter(parameter, value)
+
+    def process_automated(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+        """Process one block with each parameter in ``values`` following its values, one per frame (see :meth:`process`)."""
+        channels = int(state["channels"])
+        block = check_block(block, channels=channels, sample_rate=self.sample_rate)
+        for parameter, per_frame in values.items():
+            if not self.automates(parameter) or np.shape(per_frame) != (block.shape[0],):
+                raise BlockError(f"{parameter}: must be an automatable parameter with one value per frame ({block.shape[0]})")
+        if block.shape[0] == 0:
+            return block, {key: value.copy() for key, value in state.items()}
+        out, new_state = self._process_automated(block, state, values)
+        new_state["channels"] = state["channels"]
+        return out, new_state
+
+    def _process_automated(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+        """Process a validated block with per-frame parameter values; effects with ``automatable`` parameters override it."""
+        raise NotImplementedError(f"{self.type_name} follows no automation")
 
     def process_whole(self, signal: np.ndarray) -> np.ndarray:
         """Process a whole signal from the silent state and return the output."""

@@ -102,6 +102,7 @@ class MultibandCompressor(Effect):
     mix: float = 1.0
 
     type_name: ClassVar[str] = "multiband_compressor"
+    automatable: ClassVar[tuple[str, ...]] = ("bands.*.threshold_db", "bands.*.makeup_db")
 
     def _validate(self) -> None:
         object.__setattr__(self, "crossovers_hz", tuple(self.crossovers_hz))
@@ -154,6 +155,13 @@ class MultibandCompressor(Effect):
         return state
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        return self._run(block, state, {})
+
+    def _process_automated(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+        return self._run(block, state, values)
+
+    def _run(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+        """Split, compress each band (following ``values``: ``bands.<n>.<field>``, one per frame), add back."""
         new_state = {key: value.copy() for key, value in state.items()}
         bands, rest = [], block
         filters = self._filters()
@@ -170,7 +178,9 @@ class MultibandCompressor(Effect):
             if compressor is not None:
                 prefix = f"band{index}_"
                 band_state = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
-                band, band_state = compressor.process(band, band_state)
+                prefix_values = f"bands.{index}."
+                band_values = {key[len(prefix_values) :]: value for key, value in values.items() if key.startswith(prefix_values)}
+                band, band_state = compressor.process_automated(band, band_state, band_values) if band_values else compressor.process(band, band_state)
                 new_state.update({prefix + key: value for key, value in band_state.items()})
             wet += band
         out = wet if dry is None else (1.0 - self.mix) * dry + self.mix * wet

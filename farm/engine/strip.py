@@ -26,7 +26,7 @@ from dsp.mixing import add_into
 from dsp.pan import pan
 from dsp.stereo import apply_width
 from dsp.units import db_to_linear
-from farm.session import routes
+from farm.session import effect_automation, routes
 from farm.storage import stems
 
 from .plan import StripPlan
@@ -111,11 +111,26 @@ def _last_frames(pieces: list[np.ndarray], frames: int) -> np.ndarray:
     return joined[joined.shape[0] - frames :].copy()
 
 
-def run_effects(strip: StripPlan, audio: np.ndarray, state: dict) -> tuple[np.ndarray, list]:
-    """The insert chain, each effect resuming from its state."""
+def run_effects(strip: StripPlan, audio: np.ndarray, state: dict, begin: int, sample_rate: int) -> tuple[np.ndarray, list]:
+    """The insert chain over frames ``[begin, ...)``, each effect resuming from its state and following its automation.
+
+    An effect's automation is read where its input lies on the timeline: a
+    bus's input arrives late by its compensation, and each effect before it
+    adds its latency, so the envelope moves with the audio it shapes.
+    """
+    lanes = effect_automation(strip.spec) if strip.spec is not None else {}
+    lag = strip.latency_out - sum(effect.latency_samples for effect in strip.effects)
     new_states = []
-    for effect, effect_state in zip(strip.effects, state["fx"]):
-        audio, effect_state = effect.process(audio, effect_state)
+    for index, (effect, effect_state) in enumerate(zip(strip.effects, state["fx"])):
+        if index in lanes:
+            values = {
+                parameter: Envelope.from_points(points, parameter).evaluate(begin - lag, audio.shape[0], sample_rate)
+                for parameter, points in lanes[index].items()
+            }
+            audio, effect_state = effect.process_automated(audio, effect_state, values)
+        else:
+            audio, effect_state = effect.process(audio, effect_state)
+        lag += effect.latency_samples
         new_states.append(effect_state)
     return audio, new_states
 
@@ -170,5 +185,5 @@ def render_strip_chunk(
         audio, feed_states = sum_feeds(strip, feed_blocks, state, begin, start, stop)
     if strip.spec.polarity_invert:
         audio = invert_polarity(audio)
-    audio, fx_states = run_effects(strip, audio, state)
+    audio, fx_states = run_effects(strip, audio, state, begin, sample_rate)
     return route(strip, audio, begin, sample_rate), {"fx": fx_states, "feeds": feed_states}

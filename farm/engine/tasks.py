@@ -113,7 +113,7 @@ def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, *feed
         state = initial_state(strip, rate)
         state["meter"] = None
     audio, feed_states = sum_feeds(strip, list(feed_blocks), state, begin, start, stop)
-    audio, fx_states = run_effects(strip, audio, state)
+    audio, fx_states = run_effects(strip, audio, state, begin, rate)
     first, lo, metered = _on_timeline(audio, begin, start, stop, latency, plan.timeline_frames)
     kept = metered.astype(BLOCK_DTYPE)
     meter = LoudnessMeter(rate, 2, MIX_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])

@@ -50,6 +50,7 @@ from .model import (
     Strip,
     Track,
     audibility,
+    effect_automation,
     routes,
     tracks_reaching_master,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "Strip",
     "Track",
     "audibility",
+    "effect_automation",
     "load",
     "read_document",
     "routes",

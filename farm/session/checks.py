@@ -14,12 +14,15 @@ from . import samplescan
 from .clips import clip_span
 from .effects import MAX_TOTAL_IMPULSE_RESPONSE_S, build_effect
 from .model import (
+    FX_AUTOMATION_PREFIX,
     MASTER,
     REPORT_NAME,
     Clip,
     Output,
     Session,
+    Strip,
     Track,
+    effect_lane,
     tracks_reaching_master,
 )
 from .problems import echo, format_path
@@ -110,6 +113,8 @@ AUTOMATION_RANGES = {"gain_db": (-144.0, 24.0), "pan": (-1.0, 1.0), "width": (0.
 
 def _check_automation(where: str, key: str, points: list[list], send_targets: set[str]) -> list[str]:
     parts = key.split(".")
+    if key.startswith(FX_AUTOMATION_PREFIX):
+        return []  # an effect's parameter: checked with the built effects (check_effects)
     if key in AUTOMATION_RANGES:
         low, high = AUTOMATION_RANGES[key]
     elif len(parts) == 3 and parts[0] == "sends" and parts[2] == "level_db":
@@ -117,10 +122,25 @@ def _check_automation(where: str, key: str, points: list[list], send_targets: se
             return [f"{where}: this strip has no send to {echo(parts[1])}"]
         low, high = -144.0, 24.0
     else:
-        return [f"{where}: unknown automation target; allowed: gain_db, pan, width, mute, sends.<bus>.level_db"]
+        return [f"{where}: unknown automation target; allowed: gain_db, pan, width, mute, sends.<bus>.level_db, fx.<id or position>.<parameter>"]
+    problems = _check_points(where, points)
+    for index, point in enumerate(points):
+        value = point[1]
+        if isinstance(value, str) or len(point) > 3:
+            continue
+        if not low <= value <= high:
+            problems.append(f"{where}[{index}]: value must be within [{low:g}, {high:g}], got {value:g}")
+        elif key == "mute" and value not in (0.0, 1.0):
+            problems.append(f"{where}[{index}]: value must be 0 (sounding) or 1 (muted), got {value:g}")
+    return problems
+
+
+def _check_points(where: str, points: list[list]) -> list[str]:
+    """A lane's shape: at least one point, each [time_s, value] or [time_s, value, hold], times from 0 on, never going back."""
     problems = []
     if not points:
         problems.append(f"{where}: must hold at least one [time_s, value] point")
+    previous_s = None
     for index, point in enumerate(points):
         time_s, value, *hold = point
         if isinstance(time_s, str) or isinstance(value, str) or hold not in ([], [HOLD]):
@@ -128,12 +148,40 @@ def _check_automation(where: str, key: str, points: list[list], send_targets: se
             continue
         if time_s < 0:
             problems.append(f"{where}[{index}]: time_s must be >= 0, got {time_s:g}")
-        if index and not isinstance(points[index - 1][0], str) and time_s < points[index - 1][0]:
-            problems.append(f"{where}[{index}]: times must not decrease, got {time_s:g} after {points[index - 1][0]:g}")
-        if not low <= value <= high:
-            problems.append(f"{where}[{index}]: value must be within [{low:g}, {high:g}], got {value:g}")
-        elif key == "mute" and value not in (0.0, 1.0):
-            problems.append(f"{where}[{index}]: value must be 0 (sounding) or 1 (muted), got {value:g}")
+        if previous_s is not None and time_s < previous_s:
+            problems.append(f"{where}[{index}]: times must not decrease, got {time_s:g} after {previous_s:g}")
+        previous_s = time_s
+    return problems
+
+
+def _check_effect_automation(where: str, strip: Strip, effects: list[Effect]) -> list[str]:
+    """Each fx.<id or position>.<parameter> lane names an effect that follows that parameter, with values it allows."""
+    problems = []
+    for key, points in strip.automation.items():
+        if not key.startswith(FX_AUTOMATION_PREFIX):
+            continue
+        lane = f"{where}.automation.{format_path([key])}"
+        try:
+            index, parameter = effect_lane(key, strip.fx)
+        except ValueError as exc:
+            problems.append(f"{lane}: {exc}")
+            continue
+        if index >= len(effects):
+            continue
+        effect = effects[index]
+        if not effect.automates(parameter):
+            followed = ", ".join(effect.automatable) or "none yet"
+            problems.append(f"{lane}: {effect.type_name} does not follow automation of {echo(parameter)}; it follows: {followed}")
+            continue
+        shape_problems = _check_points(lane, points)
+        problems += shape_problems
+        if shape_problems:
+            continue
+        for point_index, point in enumerate(points):
+            try:
+                effect.check_automation(parameter, point[1])
+            except (DspError, ValueError) as exc:
+                problems.append(f"{lane}[{point_index}]: {exc}")
     return problems
 
 
@@ -268,6 +316,8 @@ def check_effects(
     chains.append(("master.fx", MASTER, session.master.fx, 2))
     built: dict[str, tuple[Effect, ...]] = {}
     impulse_responses_s = 0.0
+    strips = {track.name: (f"tracks[{i}]", track) for i, track in enumerate(session.tracks)}
+    strips.update({bus.name: (f"buses[{i}]", bus) for i, bus in enumerate(session.buses)})
     for where, name, chain, channels in chains:
         effects: list[Effect] = []
         for index, spec in enumerate(chain):
@@ -289,6 +339,8 @@ def check_effects(
                         f"at most {MAX_TOTAL_IMPULSE_RESPONSE_S:g} s in all"
                     )
         built[name] = tuple(effects)
+        if name in strips and len(effects) == len(chain):
+            problems += _check_effect_automation(*strips[name], effects)
     return built, problems
 
 

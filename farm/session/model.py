@@ -33,8 +33,8 @@ MAX_BUSES = 128
 MAX_CLIPS_PER_TRACK = 1024
 MAX_FX_PER_STRIP = 32
 MAX_SENDS_PER_STRIP = 32
-MAX_AUTOMATION_LANES = MAX_SENDS_PER_STRIP + 4
-"""One lane per automatable parameter: gain_db, pan, width, mute and each send's level."""
+MAX_AUTOMATION_LANES = 128
+"""The most automation lanes of one strip: gain_db, pan, width, mute, each send's level and effect parameters."""
 MAX_AUTOMATION_POINTS = 100_000
 """The most [time_s, value] points in one automation lane."""
 MAX_OUTPUTS = 16
@@ -199,6 +199,39 @@ class Session(_Model):
     buses: list[Bus] = Field([], max_length=MAX_BUSES, description="The buses.")
     master: Master = Field(Master(), description="The master: its effects, the loudness stage, fades and tail.")
     outputs: list[Output] = Field([Output(path="master.wav")], max_length=MAX_OUTPUTS, description="The deliverables, all rendered from one master.")
+
+
+FX_AUTOMATION_PREFIX = "fx."
+
+
+def effect_lane(key: str, chain: list) -> tuple[int, str]:
+    """The fx entry (its position in ``chain``) and parameter that the automation key ``fx.<id or position>.<parameter>`` names.
+
+    Raises ValueError saying what the key lacks.
+    """
+    parts = key.split(".", 2)
+    if len(parts) < 3 or not parts[1] or not parts[2]:
+        raise ValueError("an effect's automation key is fx.<id or position>.<parameter>")
+    reference, parameter = parts[1], parts[2]
+    if reference.isdigit():
+        if int(reference) >= len(chain):
+            raise ValueError(f"no effect at position {reference}; this strip has {len(chain)}")
+        return int(reference), parameter
+    ids = {spec.id: index for index, spec in enumerate(chain) if spec.id is not None}
+    if reference not in ids:
+        known = ", ".join(sorted(ids)) or "none"
+        raise ValueError(f"no effect with the id {reference!r} on this strip (ids: {known})")
+    return ids[reference], parameter
+
+
+def effect_automation(strip: Strip) -> dict[int, dict[str, list]]:
+    """A checked strip's effect automation: fx position -> parameter -> its points."""
+    lanes: dict[int, dict[str, list]] = {}
+    for key, points in strip.automation.items():
+        if key.startswith(FX_AUTOMATION_PREFIX):
+            index, parameter = effect_lane(key, strip.fx)
+            lanes.setdefault(index, {})[parameter] = points
+    return lanes
 
 
 def routes(strip: Strip) -> set[str]:

@@ -5,7 +5,8 @@ The document is hand-written prose around regions that this module fills::
     <!-- fields: Track -->        the field table of a model (an effect by its type: compressor)
     ...
     <!-- end fields -->
-    <!-- table: presets -->       the loudness presets; "limits": the limits at a glance
+    <!-- table: presets -->       the loudness presets; "limits": the limits at a glance;
+                                  "automation": what each effect's automation can move
     ...
     <!-- end table -->
 
@@ -304,7 +305,18 @@ def limits_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-_TABLES = {"presets": presets_table, "limits": limits_table}
+def automation_table() -> str:
+    """The effects whose parameters automation can move, and those parameters."""
+    rows = ["| Effect | Parameters (`fx.<id or position>.<parameter>`) |", "|---|---|"]
+    rows += [
+        f"| `{name}` | " + ", ".join(f"`{parameter.replace('*', '<n>')}`" for parameter in cls.automatable) + " |"
+        for name, cls in EFFECTS.items()
+        if cls.automatable
+    ]
+    return "\n".join(rows) + "\n"
+
+
+_TABLES = {"presets": presets_table, "limits": limits_table, "automation": automation_table}
 
 
 def render_region(kind: str, key: str, models: dict[str, type[BaseModel]] | None = None) -> str | None:

@@ -89,23 +89,40 @@ def busy_session(folder):
                         "type": "multiband_compressor",
                         "crossovers_hz": [300, 3000],
                         "bands": [{"threshold_db": -30, "ratio": 3, "attack_s": 0.005, "release_s": 0.05}, {"threshold_db": -20, "ratio": 2, "bypass": True}, {"threshold_db": -35, "ratio": 4, "release_s": 0.05}],
+                        "id": "bands",
                     },
                     {"type": "limiter", "ceiling_dbtp": -12},
                 ],
-                "automation": {"gain_db": [[0, -30], [3, 0, "hold"], [4.2, -4]], "width": [[0, 1], [4, 1.8]]},
+                "automation": {
+                    "gain_db": [[0, -30], [3, 0, "hold"], [4.2, -4]],
+                    "width": [[0, 1], [4, 1.8]],
+                    "fx.bands.bands.2.threshold_db": [[0, -35], [1.5, -45], [3.5, -30, "hold"]],
+                },
             },
             {
                 "name": "vocal",
                 "file": stems["vocal"],
                 "fx": [{"type": "compressor", "threshold_db": -20, "ratio": 3, "sidechain_hpf_hz": 150}, {"type": "de_esser", "threshold_db": -30, "freq_hz": 4000}],
                 "sends": [{"bus": "verb", "level_db": -8}, {"bus": "echo", "level_db": -10, "pre_fader": True}],
-                "automation": {"pan": [[0, -0.8], [6, 0.8]], "sends.verb.level_db": [[0, -20], [4, -6]]},
+                "automation": {
+                    "pan": [[0, -0.8], [6, 0.8]],
+                    "sends.verb.level_db": [[0, -20], [4, -6]],
+                    "fx.0.threshold_db": [[0, -20], [2.2, -32, "hold"], [4.5, -24]],
+                },
             },
         ],
         "buses": [
             {"name": "drums", "fx": [{"type": "compressor", "threshold_db": -15, "ratio": 3, "attack_s": 0.003}], "sends": [{"bus": "verb", "level_db": -14}]},
             {"name": "verb", "fx": [{"type": "reverb", "decay_s": 1.8, "predelay_s": 0.02, "mix": 1.0}]},
-            {"name": "echo", "fx": [{"type": "delay", "time_note": "1/8.", "feedback": 0.5, "ping_pong": True, "highcut_hz": 6000, "mix": 1.0}, {"type": "convolution", "ir_file": stems["ir"], "mix": 0.5}], "output": "verb"},
+            {
+                "name": "echo",
+                "fx": [
+                    {"type": "delay", "id": "slap", "time_note": "1/8.", "feedback": 0.5, "ping_pong": True, "highcut_hz": 6000, "mix": 1.0},
+                    {"type": "convolution", "ir_file": stems["ir"], "mix": 0.5},
+                ],
+                "output": "verb",
+                "automation": {"fx.slap.mix": [[0, 1.0], [1.7, 0.4, "hold"], [3.0, 1.0]]},
+            },
         ],
         "master": {
             "fx": [{"type": "eq", "bands": [{"kind": "low_shelf", "freq_hz": 100, "gain_db": 2}]}, {"type": "compressor", "threshold_db": -10, "ratio": 2}],

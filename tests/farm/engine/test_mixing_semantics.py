@@ -202,6 +202,31 @@ def test_width_automation_narrows_the_side_signal(tmp_path):
         assert out[frame] == pytest.approx([0.5 * width, -0.5 * width], abs=1e-12)
 
 
+def test_delay_mix_automation_steps_from_dry_to_wet_on_its_sample(tmp_path):
+    noise = np.random.default_rng(3).standard_normal((2 * RATE, 1)) * 0.1
+    stem = write_stem(tmp_path, "noise.wav", noise)
+    delay = {"type": "delay", "id": "slap", "time_s": 0.01, "feedback": 0.0, "mix": 0.5}
+    automation = {"fx.slap.mix": [[0.0, 0.0, "hold"], [1.0, 1.0, "hold"]]}
+    session = write_session(tmp_path, {"tracks": [{"name": "n", "file": stem, "fx": [delay], "automation": automation}]})
+    out, _ = render_master(session, tmp_path / "out", chunk_s=0.33)
+    dry, wet = noise[:, 0] * CENTRE, np.concatenate([np.zeros(480), noise[:-480, 0]]) * CENTRE
+    np.testing.assert_allclose(out[:RATE, 0], dry[:RATE], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(out[RATE:, 0], wet[RATE:], rtol=0, atol=1e-7)
+
+
+def test_compressor_threshold_automation_starts_compressing_where_it_drops(tmp_path):
+    stem = write_stem(tmp_path, "tone.wav", tone(220.0, 2.0, level=0.5))
+    compressor = {"type": "compressor", "threshold_db": 0.0, "ratio": 4.0, "attack_s": 0.005, "release_s": 0.05}
+    automation = {"fx.0.threshold_db": [[0.0, 0.0, "hold"], [1.0, -30.0, "hold"]]}
+    session = write_session(tmp_path, {"tracks": [{"name": "t", "file": stem, "fx": [compressor], "automation": automation}]})
+    out, _ = render_master(session, tmp_path / "out", chunk_s=0.41)
+    source = tone(220.0, 2.0, level=0.5)[:, 0] * CENTRE
+    np.testing.assert_allclose(out[:RATE, 0], source[:RATE], rtol=0, atol=1e-7)
+    late = slice(int(1.5 * RATE), 2 * RATE)
+    reduction_db = 20 * np.log10(np.max(np.abs(source[late])) / np.max(np.abs(out[late, 0])))
+    assert reduction_db == pytest.approx((20 * np.log10(0.5) + 30.0) * (1 - 1 / 4), abs=0.2)
+
+
 def test_clip_offset_duration_and_fades(tmp_path):
     ramp = (np.arange(RATE, dtype=np.float64) / RATE)[:, None]
     stem = write_stem(tmp_path, "ramp.wav", ramp)

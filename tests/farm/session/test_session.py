@@ -148,7 +148,7 @@ def test_automation_targets_and_points_are_checked(tmp_path, stem):
         {"tracks": [{"name": "a", "file": stem, "automation": {"volume": [[0, 0]], "pan": [[1, 0], [0.5, 2]], "sends.fx.level_db": [[0, 0]]}}]},
     )
     assert problems_of(path) == [
-        "tracks[0].automation.volume: unknown automation target; allowed: gain_db, pan, width, mute, sends.<bus>.level_db",
+        "tracks[0].automation.volume: unknown automation target; allowed: gain_db, pan, width, mute, sends.<bus>.level_db, fx.<id or position>.<parameter>",
         "tracks[0].automation.pan[1]: times must not decrease, got 0.5 after 1",
         "tracks[0].automation.pan[1]: value must be within [-1, 1], got 2",
         "tracks[0].automation.sends.fx.level_db: this strip has no send to 'fx'",
@@ -167,6 +167,38 @@ def test_mute_width_and_hold_points_are_checked(tmp_path, stem):
         "tracks[0].automation.width[1]: value must be within [0, 2], got 2.5",
         "tracks[0].automation.gain_db[1]: must be [time_s, value] or [time_s, value, hold], got [1.0, 0.0, 'step']",
         "tracks[0].automation.gain_db[2]: must be [time_s, value] or [time_s, value, hold], got ['hold', 0.0]",
+    ]
+
+
+def test_effect_automation_keys_name_an_effect_that_follows_the_parameter_with_allowed_values(tmp_path, stem):
+    fx = [
+        {"type": "compressor", "id": "glue", "threshold_db": -20, "ratio": 2},
+        {"type": "delay", "time_s": 0.2, "mix": 0.3},
+        {"type": "multiband_compressor", "crossovers_hz": [200], "bands": [{"threshold_db": -20, "ratio": 2}, {"threshold_db": -20, "ratio": 2}]},
+    ]
+    automation = {
+        "fx.glue.threshold_db": [[0, -20], [1, -30, "hold"]],
+        "fx.glue.ratio": [[0, 2]],
+        "fx.1.mix": [[0, 0.5], [1, 1.5]],
+        "fx.2.bands.1.threshold_db": [[0, -30]],
+        "fx.2.bands.2.threshold_db": [[0, -30]],
+        "fx.3.mix": [[0, 0.5]],
+        "fx.verb.mix": [[0, 0.5]],
+        "fx.glue": [[0, 1]],
+        "fx.1.mix.extra": [[0, 0.5]],
+        "fx.glue.makeup_db": [[1, 0], [0, 3]],
+    }
+    path = write_session(tmp_path, {"tracks": [{"name": "a", "file": stem, "fx": fx, "automation": automation}]})
+    assert problems_of(path) == [
+        "tracks[0].automation.fx.glue.ratio: compressor does not follow automation of 'ratio'; it follows: threshold_db, makeup_db",
+        "tracks[0].automation.fx.1.mix[1]: mix: must be <= 1, got 1.5",
+        "tracks[0].automation.fx.2.bands.2.threshold_db: multiband_compressor does not follow automation of 'bands.2.threshold_db'; "
+        "it follows: bands.*.threshold_db, bands.*.makeup_db",
+        "tracks[0].automation.fx.3.mix: no effect at position 3; this strip has 3",
+        "tracks[0].automation.fx.verb.mix: no effect with the id 'verb' on this strip (ids: glue)",
+        "tracks[0].automation.fx.glue: an effect's automation key is fx.<id or position>.<parameter>",
+        "tracks[0].automation.fx.1.mix.extra: delay does not follow automation of 'mix.extra'; it follows: mix",
+        "tracks[0].automation.fx.glue.makeup_db[1]: times must not decrease, got 0 after 1",
     ]
 
 
