@@ -117,23 +117,35 @@ def effect_pairs(signal: np.ndarray):
 
 def automation_pairs(signal: np.ndarray):
     """(name, automated callable, static callable): effects following per-frame envelopes beside their static selves."""
+    from dsp.automation import Envelope, Lanes
     from dsp.compressor import Compressor
     from dsp.delay import Delay
+    from dsp.eq import EqBand, Equalizer
     from dsp.multiband import CompressorBand, MultibandCompressor
 
     frames = signal.shape[0]
-    ramp = np.linspace(0.0, 1.0, frames)
+    seconds = frames / RATE
+
+    def ramp(low: float, high: float) -> Envelope:
+        return Envelope.from_points([[0.0, low], [seconds, high]])
+
     pairs = [
-        ("compressor, threshold_db", Compressor(RATE, threshold_db=-20.0, ratio=4.0), {"threshold_db": -30.0 + 20.0 * ramp}),
-        ("delay, mix", Delay(RATE, time_s=0.375, feedback=0.4, mix=0.3), {"mix": 0.1 + 0.8 * ramp}),
+        ("compressor, threshold_db", Compressor(RATE, threshold_db=-20.0, ratio=4.0), {"threshold_db": ramp(-30.0, -10.0)}),
+        ("delay, mix", Delay(RATE, time_s=0.375, feedback=0.4, mix=0.3), {"mix": ramp(0.1, 0.9)}),
         (
             "multiband compressor, 3 bands' threshold_db",
             MultibandCompressor(RATE, crossovers_hz=(120.0, 2500.0), bands=[CompressorBand(-20.0, 4.0)] * 3),
-            {f"bands.{index}.threshold_db": -30.0 + 20.0 * ramp for index in range(3)},
+            {f"bands.{index}.threshold_db": ramp(-30.0, -10.0) for index in range(3)},
+        ),
+        (
+            "eq, a bell's gain_db and freq_hz",
+            Equalizer(RATE, bands=(EqBand("highpass", 40.0, slope_db_oct=24), EqBand("bell", 2500.0, -3.0, 2.0), EqBand("high_shelf", 8000.0, 2.0))),
+            {"bands.1.gain_db": ramp(-12.0, 12.0), "bands.1.freq_hz": ramp(500.0, 5000.0)},
         ),
     ]
-    for name, effect, values in pairs:
-        automated = lambda effect=effect, values=values: effect.process_automated(signal, effect.init_state(signal.shape[1]), values)  # noqa: E731
+    for name, effect, envelopes in pairs:
+        lanes = Lanes(envelopes, 0, frames, RATE)
+        automated = lambda effect=effect, lanes=lanes: effect.process_automated(signal, effect.init_state(signal.shape[1]), lanes)  # noqa: E731
         yield name, automated, (lambda effect=effect: effect.process_whole(signal))
 
 

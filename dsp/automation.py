@@ -11,7 +11,7 @@ values as evaluating the whole timeline, so chunked renders stay exact.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -100,3 +100,37 @@ class Envelope:
     def is_constant(self) -> bool:
         """True when every breakpoint holds the same value."""
         return len(set(self.values)) == 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Lanes:
+    """The automated parameters of one effect over one block: each parameter's envelope and where the block lies.
+
+    Parameters
+    ----------
+    envelopes : mapping of str to Envelope
+        By parameter name (a band's as ``bands.<n>.<field>``).
+    start_frame : int
+        The block's first frame on the timeline (may be negative in a pre-roll).
+    frames : int
+        The block's length in frames.
+    sample_rate : float
+        Frames per second.
+    """
+
+    envelopes: Mapping[str, Envelope]
+    start_frame: int
+    frames: int
+    sample_rate: float
+
+    def per_frame(self, parameter: str) -> np.ndarray:
+        """The parameter's value at every frame of the block."""
+        return self.envelopes[parameter].evaluate(self.start_frame, self.frames, self.sample_rate)
+
+    def at(self, parameter: str, timeline_frames: np.ndarray) -> np.ndarray:
+        """The parameter's value at the given timeline frames (inside the block or not)."""
+        return np.interp(np.asarray(timeline_frames, dtype=np.float64) / self.sample_rate, *self.envelopes[parameter]._breakpoints())
+
+    def prefixed(self, prefix: str) -> "Lanes":
+        """The lanes whose names start with ``prefix``, named without it (a band's lanes as its own)."""
+        return Lanes({name[len(prefix) :]: envelope for name, envelope in self.envelopes.items() if name.startswith(prefix)}, self.start_frame, self.frames, self.sample_rate)

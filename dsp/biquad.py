@@ -48,12 +48,14 @@ def section_pair_coefficients(sos: np.ndarray, s: int) -> tuple:
 
 
 @numba.njit(inline="always")
-def _load(z: np.ndarray, s: int, c: int) -> tuple:
+def load_pair_state(z: np.ndarray, s: int, c: int) -> tuple:
+    """The memories of sections ``s`` and ``s + 1`` on channel ``c`` of ``z`` (sections, 2, channels), as :func:`section_pair_step` takes them."""
     return (z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c])
 
 
 @numba.njit(inline="always")
-def _store(z: np.ndarray, s: int, c: int, state: tuple) -> None:
+def store_pair_state(z: np.ndarray, s: int, c: int, state: tuple) -> None:
+    """Write :func:`section_pair_step`'s state back as the memories of sections ``s`` and ``s + 1`` on channel ``c``."""
     z[s, 0, c], z[s, 1, c], z[s + 1, 0, c], z[s + 1, 1, c] = state
 
 
@@ -61,22 +63,22 @@ def _store(z: np.ndarray, s: int, c: int, state: tuple) -> None:
 def _section_pair_stereo(sos: np.ndarray, s: int, src: np.ndarray, out: np.ndarray, z: np.ndarray, c: int) -> None:
     """Sections ``s`` and ``s + 1`` over channels ``c`` and ``c + 1`` of ``src`` into ``out``; state ``z`` updated."""
     coefficients = section_pair_coefficients(sos, s)
-    left, right = _load(z, s, c), _load(z, s, c + 1)
+    left, right = load_pair_state(z, s, c), load_pair_state(z, s, c + 1)
     for n in range(src.shape[0]):
         out[n, c], left = section_pair_step(src[n, c], coefficients, left)
         out[n, c + 1], right = section_pair_step(src[n, c + 1], coefficients, right)
-    _store(z, s, c, left)
-    _store(z, s, c + 1, right)
+    store_pair_state(z, s, c, left)
+    store_pair_state(z, s, c + 1, right)
 
 
 @numba.njit(cache=True, nogil=True)
 def _section_pair_mono(sos: np.ndarray, s: int, src: np.ndarray, out: np.ndarray, z: np.ndarray, c: int) -> None:
     """Sections ``s`` and ``s + 1`` over channel ``c`` of ``src`` into ``out``; state ``z`` updated."""
     coefficients = section_pair_coefficients(sos, s)
-    state = _load(z, s, c)
+    state = load_pair_state(z, s, c)
     for n in range(src.shape[0]):
         out[n, c], state = section_pair_step(src[n, c], coefficients, state)
-    _store(z, s, c, state)
+    store_pair_state(z, s, c, state)
 
 
 @numba.njit(cache=True, nogil=True)

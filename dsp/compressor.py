@@ -50,6 +50,7 @@ from typing import ClassVar
 import numba
 import numpy as np
 
+from .automation import Lanes
 from .biquad import sosfilt
 from .effect import Effect, State
 from .envelope import SETTLE_TIME_CONSTANTS, one_pole_coefficient
@@ -283,9 +284,10 @@ class Compressor(Effect):
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         return self._compress(block, state, np.array([float(self.threshold_db)]), np.array([float(self.makeup_db)]))
 
-    def _process_automated(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
-        thresholds_db = values.get("threshold_db", np.array([float(self.threshold_db)]))
-        makeups_db = values.get("makeup_db", np.array([float(self.makeup_db)]))
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        automated = lanes.envelopes
+        thresholds_db = lanes.per_frame("threshold_db") if "threshold_db" in automated else np.array([float(self.threshold_db)])
+        makeups_db = lanes.per_frame("makeup_db") if "makeup_db" in automated else np.array([float(self.makeup_db)])
         return self._compress(block, state, thresholds_db, makeups_db)
 
     def _compress(self, block: np.ndarray, state: State, thresholds_db: np.ndarray, makeups_db: np.ndarray) -> tuple[np.ndarray, State]:

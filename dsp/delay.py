@@ -28,6 +28,7 @@ from typing import ClassVar
 import numba
 import numpy as np
 
+from .automation import Lanes
 from .effect import Effect, State
 from .eq import biquad
 from .errors import BlockError, ParameterError
@@ -197,8 +198,8 @@ class Delay(Effect):
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         return self._run(block, state, np.array([float(self.mix)]))
 
-    def _process_automated(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
-        return self._run(block, state, values["mix"])
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        return self._run(block, state, lanes.per_frame("mix"))
 
     def _run(self, block: np.ndarray, state: State, mixes: np.ndarray) -> tuple[np.ndarray, State]:
         """The block through the delay line, with the wet share given once or per frame."""

@@ -24,10 +24,10 @@ Each effect also states:
     -120 dBFS (used as pre-roll when state is not carried).
 
 An effect may follow automation of some of its parameters (``automatable``,
-a band's as ``bands.<n>.<field>``): ``process_automated`` takes one value per
-frame for each automated parameter, read from the envelope at the frames'
-positions on the timeline, so any cut of the signal into blocks gives the
-same output.
+a band's as ``bands.<n>.<field>``): ``process_automated`` takes their
+envelopes and the block's place on the timeline (:class:`dsp.automation.Lanes`)
+and reads them by timeline position, so any cut of the signal into blocks
+gives the same output.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .automation import Lanes
 from .errors import BlockError, ParameterError
 from .validate import check_block, check_sample_rate
 
@@ -128,21 +129,23 @@ class Effect(abc.ABC):
             raise ParameterError(f"{parameter}: {self.type_name} does not follow automation of this parameter; it follows: {followed}")
         self.with_parameter(parameter, value)
 
-    def process_automated(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
-        """Process one block with each parameter in ``values`` following its values, one per frame (see :meth:`process`)."""
+    def process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        """Process one block with the parameters of ``lanes`` following their envelopes (see :meth:`process`)."""
         channels = int(state["channels"])
         block = check_block(block, channels=channels, sample_rate=self.sample_rate)
-        for parameter, per_frame in values.items():
-            if not self.automates(parameter) or np.shape(per_frame) != (block.shape[0],):
-                raise BlockError(f"{parameter}: must be an automatable parameter with one value per frame ({block.shape[0]})")
+        if lanes.frames != block.shape[0]:
+            raise BlockError(f"lanes: cover {lanes.frames} frames, the block {block.shape[0]}")
+        for parameter in lanes.envelopes:
+            if not self.automates(parameter):
+                raise ParameterError(f"{parameter}: {self.type_name} does not follow automation of this parameter")
         if block.shape[0] == 0:
             return block, {key: value.copy() for key, value in state.items()}
-        out, new_state = self._process_automated(block, state, values)
+        out, new_state = self._process_automated(block, state, lanes)
         new_state["channels"] = state["channels"]
         return out, new_state
 
-    def _process_automated(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
-        """Process a validated block with per-frame parameter values; effects with ``automatable`` parameters override it."""
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        """Process a validated block following ``lanes``; effects with ``automatable`` parameters override it."""
         raise NotImplementedError(f"{self.type_name} follows no automation")
 
     def process_whole(self, signal: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .automation import Lanes
 from .biquad import sosfilt
 from .compressor import Compressor
 from .crossover import allpass, linkwitz_riley
@@ -155,13 +156,13 @@ class MultibandCompressor(Effect):
         return state
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        return self._run(block, state, {})
+        return self._run(block, state, None)
 
-    def _process_automated(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
-        return self._run(block, state, values)
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        return self._run(block, state, lanes)
 
-    def _run(self, block: np.ndarray, state: State, values: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
-        """Split, compress each band (following ``values``: ``bands.<n>.<field>``, one per frame), add back."""
+    def _run(self, block: np.ndarray, state: State, lanes: Lanes | None) -> tuple[np.ndarray, State]:
+        """Split, compress each band (following its ``bands.<n>.<field>`` lanes), add back."""
         new_state = {key: value.copy() for key, value in state.items()}
         bands, rest = [], block
         filters = self._filters()
@@ -178,9 +179,11 @@ class MultibandCompressor(Effect):
             if compressor is not None:
                 prefix = f"band{index}_"
                 band_state = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
-                prefix_values = f"bands.{index}."
-                band_values = {key[len(prefix_values) :]: value for key, value in values.items() if key.startswith(prefix_values)}
-                band, band_state = compressor.process_automated(band, band_state, band_values) if band_values else compressor.process(band, band_state)
+                band_lanes = lanes.prefixed(f"bands.{index}.") if lanes is not None else None
+                if band_lanes is not None and band_lanes.envelopes:
+                    band, band_state = compressor.process_automated(band, band_state, band_lanes)
+                else:
+                    band, band_state = compressor.process(band, band_state)
                 new_state.update({prefix + key: value for key, value in band_state.items()})
             wet += band
         out = wet if dry is None else (1.0 - self.mix) * dry + self.mix * wet

@@ -44,7 +44,15 @@ from collections.abc import Iterator, Sequence
 
 from dsp.effect import Effect
 from dsp.io import AudioInfo
-from farm.session import MASTER, Bus, LoadedSession, Track, audibility, routes
+from farm.session import (
+    MASTER,
+    Bus,
+    LoadedSession,
+    Track,
+    audibility,
+    effect_automation,
+    routes,
+)
 from farm.session.clips import ClipSpan
 
 from .delivery import DeliverablePlan, plan_deliverable
@@ -248,7 +256,29 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
 
 def _preroll(strip: StripPlan, sample_rate: int, chunk_frames: int, extra_frames: int) -> int | None:
     delay_frames = max((feed.delay_samples for feed in strip.feeds), default=0)
-    return chain_preroll_frames(strip.effects, sample_rate, chunk_frames, delay_frames + extra_frames)
+    return chain_preroll_frames(_settling_chain(strip), sample_rate, chunk_frames, delay_frames + extra_frames)
+
+
+def _settling_chain(strip: StripPlan) -> tuple[Effect, ...]:
+    """The strip's effects as its pre-roll must assume them: an automated one with the breakpoint values it settles slowest at.
+
+    Candidates are each automated parameter at its lowest and highest
+    breakpoint, and all of them at their lowest or all at their highest.
+    """
+    lanes = effect_automation(strip.spec) if strip.spec is not None else {}
+    chain = []
+    for index, effect in enumerate(strip.effects):
+        extremes = {parameter: (min(point[1] for point in points), max(point[1] for point in points)) for parameter, points in lanes.get(index, {}).items()}
+        variants = [effect]
+        for parameter, (low, high) in extremes.items():
+            variants += [effect.with_parameter(parameter, low), effect.with_parameter(parameter, high)]
+        for side in (0, 1):
+            variant = effect
+            for parameter, values in extremes.items():
+                variant = variant.with_parameter(parameter, values[side])
+            variants.append(variant)
+        chain.append(max(variants, key=lambda candidate: candidate.settle_s))
+    return tuple(chain)
 
 
 def _latency(effects: tuple[Effect, ...]) -> int:

@@ -18,7 +18,7 @@ import functools
 import numpy as np
 
 from dsp import io as audio_io
-from dsp.automation import CONTROL_PERIOD_FRAMES, Envelope
+from dsp.automation import CONTROL_PERIOD_FRAMES, Envelope, Lanes
 from dsp.errors import AudioFileError
 from dsp.fades import fade_gain
 from dsp.gain import invert_polarity
@@ -123,11 +123,8 @@ def run_effects(strip: StripPlan, audio: np.ndarray, state: dict, begin: int, sa
     new_states = []
     for index, (effect, effect_state) in enumerate(zip(strip.effects, state["fx"])):
         if index in lanes:
-            values = {
-                parameter: Envelope.from_points(points, parameter).evaluate(begin - lag, audio.shape[0], sample_rate)
-                for parameter, points in lanes[index].items()
-            }
-            audio, effect_state = effect.process_automated(audio, effect_state, values)
+            envelopes = {parameter: Envelope.from_points(points, parameter) for parameter, points in lanes[index].items()}
+            audio, effect_state = effect.process_automated(audio, effect_state, Lanes(envelopes, begin - lag, audio.shape[0], sample_rate))
         else:
             audio, effect_state = effect.process(audio, effect_state)
         lag += effect.latency_samples

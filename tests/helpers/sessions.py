@@ -77,7 +77,7 @@ def busy_session(folder):
                 "output": "drums",
                 "pan": 0.4,
                 "fx": [{"type": "eq", "bands": [{"kind": "highpass", "freq_hz": 5000, "slope_db_oct": 24}]}],
-                "automation": {"mute": [[0, 0, "hold"], [2.5, 1, "hold"], [3.2, 0]]},
+                "automation": {"mute": [[0, 0, "hold"], [2.5, 1, "hold"], [3.2, 0]], "fx.0.bands.0.freq_hz": [[0, 5000], [3, 2500], [5, 6000, "hold"]]},
             },
             {"name": "bass", "file": stems["bass"], "fx": [{"type": "saturation", "drive_db": 9}, {"type": "compressor", "threshold_db": -18, "ratio": 4, "detector": "rms"}]},
             {

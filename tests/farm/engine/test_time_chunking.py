@@ -52,6 +52,17 @@ def test_compiler_prerolls_a_quickly_settling_strip_and_carries_state_through_a_
     assert master.preroll_frames == meter_preroll_frames(RATE, 4)
 
 
+def test_the_preroll_of_an_automated_filter_assumes_its_slowest_setting(tmp_path):
+    stem = write_stem(tmp_path, "tone.wav", tone(220.0, 3.0))
+    highpass = {"type": "eq", "bands": [{"kind": "highpass", "freq_hz": 400, "slope_db_oct": 48}]}
+    static = {"name": "static", "file": stem, "fx": [highpass]}
+    swept = {"name": "swept", "file": stem, "fx": [highpass], "automation": {"fx.0.bands.0.freq_hz": [[0, 400], [2, 25]]}}
+    plan = compile_plan(load(write_session(tmp_path, {"tracks": [static, swept]})), chunk_s=10.0)
+    slowest = plan.strip("swept").effects[0].with_parameter("bands.0.freq_hz", 25.0)
+    assert plan.strip("swept").preroll_frames == math.ceil(PREROLL_MARGIN * slowest.settle_s * RATE)
+    assert plan.strip("swept").preroll_frames > 10 * plan.strip("static").preroll_frames
+
+
 def test_chunks_shorter_than_the_preroll_carry_state(tmp_path):
     path = two_strip_session(tmp_path)
     settle_s = PREROLL_MARGIN * compile_plan(load(path)).strip("lead").effects[0].settle_s

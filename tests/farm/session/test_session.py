@@ -175,6 +175,7 @@ def test_effect_automation_keys_name_an_effect_that_follows_the_parameter_with_a
         {"type": "compressor", "id": "glue", "threshold_db": -20, "ratio": 2},
         {"type": "delay", "time_s": 0.2, "mix": 0.3},
         {"type": "multiband_compressor", "crossovers_hz": [200], "bands": [{"threshold_db": -20, "ratio": 2}, {"threshold_db": -20, "ratio": 2}]},
+        {"type": "eq", "id": "eq", "bands": [{"kind": "highpass", "freq_hz": 80}, {"kind": "bell", "freq_hz": 2000, "gain_db": 3}]},
     ]
     automation = {
         "fx.glue.threshold_db": [[0, -20], [1, -30, "hold"]],
@@ -187,6 +188,10 @@ def test_effect_automation_keys_name_an_effect_that_follows_the_parameter_with_a
         "fx.glue": [[0, 1]],
         "fx.1.mix.extra": [[0, 0.5]],
         "fx.glue.makeup_db": [[1, 0], [0, 3]],
+        "fx.eq.bands.0.freq_hz": [[0, 100], [1, 30000]],
+        "fx.eq.bands.0.gain_db": [[0, 3]],
+        "fx.eq.bands.1.q": [[0, 2], [1, 0.5, "hold"]],
+        "fx.eq.bands.0.slope_db_oct": [[0, 24]],
     }
     path = write_session(tmp_path, {"tracks": [{"name": "a", "file": stem, "fx": fx, "automation": automation}]})
     assert problems_of(path) == [
@@ -194,11 +199,15 @@ def test_effect_automation_keys_name_an_effect_that_follows_the_parameter_with_a
         "tracks[0].automation.fx.1.mix[1]: mix: must be <= 1, got 1.5",
         "tracks[0].automation.fx.2.bands.2.threshold_db: multiband_compressor does not follow automation of 'bands.2.threshold_db'; "
         "it follows: bands.*.threshold_db, bands.*.makeup_db",
-        "tracks[0].automation.fx.3.mix: no effect at position 3; this strip has 3",
-        "tracks[0].automation.fx.verb.mix: no effect with the id 'verb' on this strip (ids: glue)",
+        "tracks[0].automation.fx.3.mix: eq does not follow automation of 'mix'; it follows: bands.*.gain_db, bands.*.freq_hz, bands.*.q",
+        "tracks[0].automation.fx.verb.mix: no effect with the id 'verb' on this strip (ids: eq, glue)",
         "tracks[0].automation.fx.glue: an effect's automation key is fx.<id or position>.<parameter>",
         "tracks[0].automation.fx.1.mix.extra: delay does not follow automation of 'mix.extra'; it follows: mix",
         "tracks[0].automation.fx.glue.makeup_db[1]: times must not decrease, got 0 after 1",
+        "tracks[0].automation.fx.eq.bands.0.freq_hz[1]: bands[0].freq_hz: must be such that 0 < bands[0].freq_hz < 24000 (Nyquist at sample_rate 48000), got 30000",
+        "tracks[0].automation.fx.eq.bands.0.gain_db[0]: bands[0].gain_db: applies to bell and shelves only, got 3 for highpass",
+        "tracks[0].automation.fx.eq.bands.0.slope_db_oct: eq does not follow automation of 'bands.0.slope_db_oct'; "
+        "it follows: bands.*.gain_db, bands.*.freq_hz, bands.*.q",
     ]
 
 
