@@ -24,6 +24,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .automation import Lanes
 from .biquad import sosfilt
 from .compressor import _TILE_FRAMES, _apply_gain, _detector_power, _gain_exponent
 from .crossover import linkwitz_riley
@@ -67,6 +68,7 @@ class DeEsser(Effect):
     release_s: float = 0.05
 
     type_name: ClassVar[str] = "de_esser"
+    automatable: ClassVar[tuple[str, ...]] = ("threshold_db",)
 
     def _validate(self) -> None:
         check_number("threshold_db", self.threshold_db)
@@ -110,6 +112,13 @@ class DeEsser(Effect):
         }
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        return self._run(block, state, np.array([float(self.threshold_db)]))
+
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        return self._run(block, state, lanes.per_frame("threshold_db"))
+
+    def _run(self, block: np.ndarray, state: State, thresholds_db: np.ndarray) -> tuple[np.ndarray, State]:
+        """The block de-essed with a threshold given once or per frame."""
         high, highpass_zi = sosfilt(self.highpass, block, state["highpass_zi"])
         split = self.mode == "split"
         if split:
@@ -126,7 +135,8 @@ class DeEsser(Effect):
             power = _detector_power(high[tile], unused_mean_square, False, 0.0, 1)
             with np.errstate(divide="ignore"):
                 log_power = np.log(power, out=power)
-            exponent = _gain_exponent(log_power, peak_db, reduction_db, np.array([float(self.threshold_db)]), 0.0, 1.0, attack, release, np.zeros(1), -float(self.range_db))
+            thresholds = thresholds_db if thresholds_db.shape[0] == 1 else thresholds_db[tile]
+            exponent = _gain_exponent(log_power, peak_db, reduction_db, thresholds, 0.0, 1.0, attack, release, np.zeros(1), -float(self.range_db))
             gain = np.exp(exponent, out=exponent)
             if split:
                 _apply_gain(high[tile], gain, 0.0, 1.0, out[tile])

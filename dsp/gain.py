@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .automation import Lanes
 from .effect import Effect, State
 from .units import db_to_linear
 from .validate import check_number
@@ -21,6 +22,7 @@ class Gain(Effect):
     gain_db: float = 0.0
 
     type_name: ClassVar[str] = "gain"
+    automatable: ClassVar[tuple[str, ...]] = ("gain_db",)
 
     def _validate(self) -> None:
         check_number("gain_db", self.gain_db, minimum=-MAX_GAIN_DB, maximum=MAX_GAIN_DB)
@@ -30,6 +32,9 @@ class Gain(Effect):
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         return block * db_to_linear(self.gain_db), {}
+
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        return block * db_to_linear(lanes.per_frame("gain_db"))[:, None], {}
 
 
 def invert_polarity(block: np.ndarray) -> np.ndarray:

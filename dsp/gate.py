@@ -18,6 +18,7 @@ from typing import ClassVar
 import numba
 import numpy as np
 
+from .automation import Lanes
 from .effect import Effect, State
 from .envelope import SETTLE_TIME_CONSTANTS, branching_step, one_pole_coefficient
 from .units import db_to_linear
@@ -27,31 +28,36 @@ from .validate import check_number
 @numba.njit(cache=True, nogil=True)
 def _gate(
     audio: np.ndarray,
-    threshold: float,
-    closed_gain: float,
+    thresholds: np.ndarray,
+    closed_gains: np.ndarray,
     hold_frames: int,
     attack: float,
     release: float,
     gain_state: np.ndarray,
     hold_state: np.ndarray,
 ) -> np.ndarray:
-    """Gate ``audio`` (frames, channels), updating ``gain_state`` and ``hold_state`` in place."""
+    """Gate ``audio`` (frames, channels), updating ``gain_state`` and ``hold_state`` in place.
+
+    ``thresholds`` and ``closed_gains`` (linear) hold one value for all frames or one per frame.
+    """
     frames, channels = audio.shape
     out = np.empty_like(audio)
     gain = gain_state[0]
     remaining = hold_state[0]
+    threshold_step = 1 if thresholds.shape[0] > 1 else 0
+    closed_step = 1 if closed_gains.shape[0] > 1 else 0
     for n in range(frames):
         key = 0.0
         for c in range(channels):
             key = max(key, abs(audio[n, c]))
-        if key >= threshold:
+        if key >= thresholds[n * threshold_step]:
             remaining = hold_frames
             target = 1.0
         elif remaining > 0:
             remaining -= 1
             target = 1.0
         else:
-            target = closed_gain
+            target = closed_gains[n * closed_step]
         gain = branching_step(gain, target, attack, release)
         for c in range(channels):
             out[n, c] = audio[n, c] * gain
@@ -88,6 +94,7 @@ class Gate(Effect):
     release_s: float = 0.1
 
     type_name: ClassVar[str] = "gate"
+    automatable: ClassVar[tuple[str, ...]] = ("threshold_db", "range_db")
 
     def _validate(self) -> None:
         check_number("threshold_db", self.threshold_db)
@@ -118,12 +125,21 @@ class Gate(Effect):
         }
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        return self._run(block, state, np.array([db_to_linear(self.threshold_db)]), np.array([db_to_linear(self.range_db)]))
+
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        thresholds = db_to_linear(lanes.per_frame("threshold_db")) if "threshold_db" in lanes.envelopes else np.array([db_to_linear(self.threshold_db)])
+        closed_gains = db_to_linear(lanes.per_frame("range_db")) if "range_db" in lanes.envelopes else np.array([db_to_linear(self.range_db)])
+        return self._run(block, state, thresholds, closed_gains)
+
+    def _run(self, block: np.ndarray, state: State, thresholds: np.ndarray, closed_gains: np.ndarray) -> tuple[np.ndarray, State]:
+        """The block gated with a threshold and a closed gain (linear) each given once or per frame."""
         gain = state["gain"].copy()
         hold_remaining = state["hold_remaining"].copy()
         out = _gate(
             block,
-            db_to_linear(self.threshold_db),
-            db_to_linear(self.range_db),
+            thresholds,
+            closed_gains,
             self.hold_frames,
             one_pole_coefficient(self.attack_s, self.sample_rate),
             one_pole_coefficient(self.release_s, self.sample_rate),

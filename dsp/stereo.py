@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .automation import Lanes
 from .effect import Effect, State
 from .errors import BlockError
 from .validate import check_number
@@ -44,6 +45,7 @@ class Width(Effect):
     width: float = 1.0
 
     type_name: ClassVar[str] = "width"
+    automatable: ClassVar[tuple[str, ...]] = ("width",)
 
     def _validate(self) -> None:
         check_number("width", self.width, minimum=0.0, maximum=MAX_WIDTH)
@@ -53,3 +55,6 @@ class Width(Effect):
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         return apply_width(block, self.width), {}
+
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        return apply_width(block, lanes.per_frame("width")), {}

@@ -1,0 +1,76 @@
+"""Every effect that follows automation: exact in blocks anywhere on the timeline, and a steady lane sounds as the static effect."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsp.automation import Envelope, Lanes
+from dsp.compressor import Compressor
+from dsp.de_esser import DeEsser
+from dsp.delay import Delay
+from dsp.eq import EqBand, Equalizer
+from dsp.gain import Gain
+from dsp.gate import Gate
+from dsp.multiband import CompressorBand, MultibandCompressor
+from dsp.stereo import Width
+
+RATE = 48000
+SIGNAL = np.random.default_rng(12).standard_normal((12000, 2)) * 0.3 * (np.sin(np.arange(12000) / RATE * 40.0) > -0.3)[:, None]
+
+CASES = {
+    "gain": (Gain(RATE, gain_db=-3.0), {"gain_db": [[0.0, -12.0], [0.1, 6.0, "hold"], [0.2, 0.0]]}),
+    "eq": (Equalizer(RATE, bands=(EqBand("lowpass", 9000.0, slope_db_oct=24), EqBand("bell", 800.0, 4.0))), {"bands.0.freq_hz": [[0.0, 9000.0], [0.25, 2000.0]], "bands.1.q": [[0.0, 0.5], [0.2, 4.0]]}),
+    "compressor": (Compressor(RATE, threshold_db=-20.0, ratio=4.0), {"threshold_db": [[0.0, -10.0], [0.2, -30.0]], "makeup_db": [[0.1, 0.0, "hold"], [0.15, 6.0]]}),
+    "multiband_compressor": (
+        MultibandCompressor(RATE, crossovers_hz=(300.0, 3000.0), bands=[CompressorBand(-20.0, 3.0)] * 3),
+        {"bands.0.threshold_db": [[0.0, -10.0], [0.2, -30.0]], "bands.2.makeup_db": [[0.0, 0.0], [0.2, 3.0]]},
+    ),
+    "gate": (Gate(RATE, threshold_db=-30.0), {"threshold_db": [[0.0, -50.0], [0.2, -10.0]], "range_db": [[0.0, -80.0, "hold"], [0.1, -20.0]]}),
+    "de_esser": (DeEsser(RATE, threshold_db=-30.0, freq_hz=4000.0), {"threshold_db": [[0.0, -50.0], [0.25, 0.0]]}),
+    "delay": (Delay(RATE, time_s=0.01, feedback=0.5, mix=0.3), {"mix": [[0.0, 0.0], [0.2, 1.0]]}),
+    "width": (Width(RATE, width=1.0), {"width": [[0.0, 0.0], [0.2, 2.0]]}),
+}
+
+
+def automated(effect, envelopes, block_frames, start_frame):
+    """``SIGNAL`` through ``effect`` following ``envelopes`` (points by parameter), in blocks, the first at ``start_frame``."""
+    lanes = {name: Envelope.from_points(points) for name, points in envelopes.items()}
+    state, outputs, start = effect.init_state(SIGNAL.shape[1]), [], 0
+    for frames in list(block_frames) + [SIGNAL.shape[0]]:
+        stop = min(start + frames, SIGNAL.shape[0])
+        out, state = effect.process_automated(SIGNAL[start:stop], state, Lanes(lanes, start_frame + start, stop - start, RATE))
+        outputs.append(out)
+        start = stop
+        if start >= SIGNAL.shape[0]:
+            break
+    return np.concatenate(outputs)
+
+
+def test_every_effect_that_follows_automation_is_covered_here():
+    from farm.session.effects import EFFECTS
+
+    assert {name for name, cls in EFFECTS.items() if cls.automatable} == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@settings(max_examples=8, deadline=None)
+@given(block_frames=st.lists(st.integers(1, 4000), min_size=1, max_size=6), start_frame=st.integers(-300, 300))
+def test_automated_effects_are_bit_exact_in_blocks_anywhere_on_the_timeline(name, block_frames, start_frame):
+    effect, envelopes = CASES[name]
+    np.testing.assert_array_equal(automated(effect, envelopes, block_frames, start_frame), automated(effect, envelopes, [], start_frame))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_steady_lane_sounds_as_the_static_parameter(name):
+    effect, envelopes = CASES[name]
+    for parameter, points in envelopes.items():
+        static = effect.with_parameter(parameter, points[-1][1])
+        steady = automated(static, {parameter: [[0.0, points[-1][1]]]}, [1000], 0)
+        np.testing.assert_allclose(steady, static.process_whole(SIGNAL), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_automation_changes_the_sound(name):
+    effect, envelopes = CASES[name]
+    assert np.max(np.abs(automated(effect, envelopes, [], 0) - effect.process_whole(SIGNAL))) > 1e-3
