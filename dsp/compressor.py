@@ -53,7 +53,7 @@ import numpy as np
 from .automation import Lanes
 from .biquad import sosfilt
 from .effect import Effect, State
-from .envelope import SETTLE_TIME_CONSTANTS, one_pole_coefficient
+from .envelope import SETTLE_TIME_CONSTANTS, one_pole_coefficient, one_pole_coefficients
 from .errors import ParameterError
 from .validate import check_choice, check_frequency, check_number
 
@@ -128,65 +128,81 @@ def _static_curve_db(
     return slope * into_knee_db * into_knee_db / (2.0 * knee_db)
 
 
+THRESHOLD, KNEE, SLOPE, ATTACK, RELEASE, MAKEUP = range(6)
+"""Columns of a gain computer's settings: threshold dB, knee dB, slope ``1 - 1/ratio``, attack and release
+one-pole coefficients, makeup dB."""
+
+
 @numba.njit(cache=True, nogil=True)
 def _gain_exponent(
     log_power: np.ndarray,
     peak_db: np.ndarray,
     reduction_db: np.ndarray,
-    thresholds_db: np.ndarray,
-    knee_db: float,
-    slope: float,
-    attack: float,
-    release: float,
-    makeups_db: np.ndarray,
+    settings: np.ndarray,
     max_reduction_db: float,
 ) -> np.ndarray:
     """Natural logarithm of the gain, shape of ``log_power`` (frames, controls).
 
     ``log_power`` is the natural logarithm of the detector power. Static curve
     (its reduction never above ``max_reduction_db``), then the peak (instant
-    rise, ``release``) and attack (``attack``, instant fall) stages, whose
-    states ``peak_db`` and ``reduction_db`` are updated in place; the result
-    is ``(makeup_db - reduction) / DB_PER_NEPER``. ``thresholds_db`` and
-    ``makeups_db`` hold one value for all frames or one per frame.
+    rise, release) and attack (instant fall) stages, whose states ``peak_db``
+    and ``reduction_db`` are updated in place; the result is
+    ``(makeup_db - reduction) / DB_PER_NEPER``. ``settings`` holds the columns
+    :data:`THRESHOLD` to :data:`MAKEUP` in one row for all frames or a row per frame.
     """
     frames, controls = log_power.shape
     exponent = np.empty_like(log_power)
-    threshold_step = 1 if thresholds_db.shape[0] > 1 else 0
-    makeup_step = 1 if makeups_db.shape[0] > 1 else 0
+    per_frame = settings.shape[0] > 1
     for k in range(controls):
         peak = peak_db[k]
         reduction = reduction_db[k]
+        threshold_db, knee_db, slope = settings[0, THRESHOLD], settings[0, KNEE], settings[0, SLOPE]
+        attack, release, makeup_db = settings[0, ATTACK], settings[0, RELEASE], settings[0, MAKEUP]
         for n in range(frames):
-            target_db = min(
-                _static_curve_db(log_power[n, k] * _HALF_DB_PER_NEPER, thresholds_db[n * threshold_step], knee_db, slope),
-                max_reduction_db,
-            )
+            if per_frame:
+                threshold_db, knee_db, slope = settings[n, THRESHOLD], settings[n, KNEE], settings[n, SLOPE]
+                attack, release, makeup_db = settings[n, ATTACK], settings[n, RELEASE], settings[n, MAKEUP]
+            target_db = min(_static_curve_db(log_power[n, k] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope), max_reduction_db)
             # A one-pole with an instant rise (fall) is the max (min) of its target and its smoothed step;
             # this form keeps the compare off the recursion's critical path.
             peak = max(target_db, release * peak + (1.0 - release) * target_db)
             reduction = min(peak, attack * reduction + (1.0 - attack) * peak)
-            exponent[n, k] = (makeups_db[n * makeup_step] - reduction) / DB_PER_NEPER
+            exponent[n, k] = (makeup_db - reduction) / DB_PER_NEPER
         peak_db[k] = peak
         reduction_db[k] = reduction
     return exponent
 
 
 @numba.njit(cache=True, nogil=True)
-def _apply_gain(
-    block: np.ndarray, gain: np.ndarray, dry: float, wet: float, out: np.ndarray
-) -> None:
-    """``out = block * (dry + wet * gain)``, one gain column per channel or one for all."""
+def _apply_gain(block: np.ndarray, gain: np.ndarray, mixes: np.ndarray, out: np.ndarray) -> None:
+    """``out = block * ((1 - mix) + mix * gain)``, one gain column per channel or one for all; ``mixes`` once or per frame."""
     frames, channels = block.shape
+    step = 1 if mixes.shape[0] > 1 else 0
     if gain.shape[1] == 1:
         for n in range(frames):
-            factor = dry + wet * gain[n, 0]
+            mix = mixes[n * step]
+            factor = (1.0 - mix) + mix * gain[n, 0]
             for c in range(channels):
                 out[n, c] = block[n, c] * factor
         return
     for n in range(frames):
+        mix = mixes[n * step]
         for c in range(channels):
-            out[n, c] = block[n, c] * (dry + wet * gain[n, c])
+            out[n, c] = block[n, c] * ((1.0 - mix) + mix * gain[n, c])
+
+
+def gain_settings(sample_rate: float, threshold_db, knee_db, ratio, attack_s, release_s, makeup_db) -> np.ndarray:
+    """A gain computer's settings (see :func:`_gain_exponent`): one row from numbers, a row per frame from arrays."""
+    if all(np.ndim(value) == 0 for value in (threshold_db, knee_db, ratio, attack_s, release_s, makeup_db)):
+        attack, release = one_pole_coefficient(attack_s, sample_rate), one_pole_coefficient(release_s, sample_rate)
+        return np.array([[threshold_db, knee_db, 1.0 - 1.0 / ratio, attack, release, makeup_db]], dtype=np.float64)
+    frames = next(np.shape(value)[0] for value in (threshold_db, knee_db, ratio, attack_s, release_s, makeup_db) if np.ndim(value))
+    settings = np.empty((frames, 6))
+    settings[:, THRESHOLD], settings[:, KNEE], settings[:, MAKEUP] = threshold_db, knee_db, makeup_db
+    settings[:, SLOPE] = 1.0 - 1.0 / np.asarray(ratio, dtype=np.float64)
+    settings[:, ATTACK] = one_pole_coefficients(attack_s, sample_rate) if np.ndim(attack_s) else one_pole_coefficient(attack_s, sample_rate)
+    settings[:, RELEASE] = one_pole_coefficients(release_s, sample_rate) if np.ndim(release_s) else one_pole_coefficient(release_s, sample_rate)
+    return settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,7 +249,7 @@ class Compressor(Effect):
     mix: float = 1.0
 
     type_name: ClassVar[str] = "compressor"
-    automatable: ClassVar[tuple[str, ...]] = ("threshold_db", "makeup_db")
+    automatable: ClassVar[tuple[str, ...]] = ("threshold_db", "ratio", "knee_db", "attack_s", "release_s", "makeup_db", "mix")
 
     def _validate(self) -> None:
         check_number("threshold_db", self.threshold_db)
@@ -282,16 +298,24 @@ class Compressor(Effect):
         return state
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        return self._compress(block, state, np.array([float(self.threshold_db)]), np.array([float(self.makeup_db)]))
+        return self._compress(block, state, {})
 
     def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
-        automated = lanes.envelopes
-        thresholds_db = lanes.per_frame("threshold_db") if "threshold_db" in automated else np.array([float(self.threshold_db)])
-        makeups_db = lanes.per_frame("makeup_db") if "makeup_db" in automated else np.array([float(self.makeup_db)])
-        return self._compress(block, state, thresholds_db, makeups_db)
+        return self._compress(block, state, {name: lanes.per_frame(name) for name in lanes.envelopes})
 
-    def _compress(self, block: np.ndarray, state: State, thresholds_db: np.ndarray, makeups_db: np.ndarray) -> tuple[np.ndarray, State]:
-        """The block compressed with a threshold and a makeup gain each given once or per frame."""
+    def _settings(self, automated: dict[str, np.ndarray], tile: slice) -> tuple[np.ndarray, np.ndarray]:
+        """The gain computer's settings and the mix over ``tile``: one row where nothing is automated, else a row per frame."""
+
+        def value(name: str):
+            return automated[name][tile] if name in automated else float(getattr(self, name))
+
+        settings = gain_settings(
+            self.sample_rate, value("threshold_db"), value("knee_db"), value("ratio"), value("attack_s"), value("release_s"), value("makeup_db")
+        )
+        return settings, np.atleast_1d(value("mix"))
+
+    def _compress(self, block: np.ndarray, state: State, automated: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+        """The block compressed, its parameters in ``automated`` (one value per frame) following their values."""
         new_state = {name: np.array(value, copy=True) for name, value in state.items()}
         key = block
         if self.sidechain_hpf_hz is not None:
@@ -300,8 +324,6 @@ class Compressor(Effect):
         rms = self.detector == "rms"
         controls = new_state["reduction_db"].shape[0]
         rms_coefficient = one_pole_coefficient(RMS_TIME_CONSTANT_S, self.sample_rate)
-        attack = one_pole_coefficient(self.attack_s, self.sample_rate)
-        release = one_pole_coefficient(self.release_s, self.sample_rate)
         out = np.empty_like(block)
         for start in range(0, block.shape[0], _TILE_FRAMES):
             tile = slice(start, start + _TILE_FRAMES)
@@ -310,18 +332,8 @@ class Compressor(Effect):
             )
             with np.errstate(divide="ignore"):
                 log_power = np.log(power, out=power)
-            exponent = _gain_exponent(
-                log_power,
-                new_state["peak_reduction_db"],
-                new_state["reduction_db"],
-                thresholds_db if thresholds_db.shape[0] == 1 else thresholds_db[tile],
-                float(self.knee_db),
-                1.0 - 1.0 / self.ratio,
-                attack,
-                release,
-                makeups_db if makeups_db.shape[0] == 1 else makeups_db[tile],
-                np.inf,
-            )
+            settings, mixes = self._settings(automated, tile)
+            exponent = _gain_exponent(log_power, new_state["peak_reduction_db"], new_state["reduction_db"], settings, np.inf)
             gain = np.exp(exponent, out=exponent)
-            _apply_gain(block[tile], gain, 1.0 - self.mix, float(self.mix), out[tile])
+            _apply_gain(block[tile], gain, mixes, out[tile])
         return out, new_state

@@ -26,14 +26,21 @@ import numpy as np
 
 from .automation import Lanes
 from .biquad import sosfilt
-from .compressor import _TILE_FRAMES, _apply_gain, _detector_power, _gain_exponent
+from .compressor import (
+    _TILE_FRAMES,
+    _apply_gain,
+    _detector_power,
+    _gain_exponent,
+    gain_settings,
+)
 from .crossover import linkwitz_riley
 from .crossover import settle_s as filter_settle_s
 from .effect import Effect, State
-from .envelope import SETTLE_TIME_CONSTANTS, one_pole_coefficient
+from .envelope import SETTLE_TIME_CONSTANTS
 from .validate import check_choice, check_frequency, check_number
 
 MODES = ("split", "wide")
+_FULLY_WET = np.ones(1)
 MAX_RANGE_DB = 60.0
 
 
@@ -126,8 +133,6 @@ class DeEsser(Effect):
         else:
             lowpass_zi = state["lowpass_zi"].copy()
         peak_db, reduction_db = state["peak_reduction_db"].copy(), state["reduction_db"].copy()
-        attack = one_pole_coefficient(self.attack_s, self.sample_rate)
-        release = one_pole_coefficient(self.release_s, self.sample_rate)
         unused_mean_square = np.zeros(block.shape[1])
         out = np.empty_like(block)
         for start in range(0, block.shape[0], _TILE_FRAMES):
@@ -136,12 +141,13 @@ class DeEsser(Effect):
             with np.errstate(divide="ignore"):
                 log_power = np.log(power, out=power)
             thresholds = thresholds_db if thresholds_db.shape[0] == 1 else thresholds_db[tile]
-            exponent = _gain_exponent(log_power, peak_db, reduction_db, thresholds, 0.0, 1.0, attack, release, np.zeros(1), -float(self.range_db))
+            settings = gain_settings(self.sample_rate, thresholds if thresholds.shape[0] > 1 else float(thresholds[0]), 0.0, np.inf, self.attack_s, self.release_s, 0.0)
+            exponent = _gain_exponent(log_power, peak_db, reduction_db, settings, -float(self.range_db))
             gain = np.exp(exponent, out=exponent)
             if split:
-                _apply_gain(high[tile], gain, 0.0, 1.0, out[tile])
+                _apply_gain(high[tile], gain, _FULLY_WET, out[tile])
                 out[tile] += low[tile]
             else:
-                _apply_gain(block[tile], gain, 0.0, 1.0, out[tile])
+                _apply_gain(block[tile], gain, _FULLY_WET, out[tile])
         new_state = {"highpass_zi": highpass_zi, "lowpass_zi": lowpass_zi, "peak_reduction_db": peak_db, "reduction_db": reduction_db}
         return out, new_state

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
 
 SETTLE_TIME_CONSTANTS = math.log(1e6)
 """Time constants a one-pole needs to shrink a full-scale difference below -120 dB."""
@@ -35,6 +36,13 @@ def one_pole_coefficient(time_s: float, sample_rate: float) -> float:
     if time_s <= 0.0:
         return 0.0
     return math.exp(-1.0 / (time_s * sample_rate))
+
+
+def one_pole_coefficients(times_s: np.ndarray, sample_rate: float) -> np.ndarray:
+    """:func:`one_pole_coefficient` of each time in ``times_s`` (seconds)."""
+    times_s = np.asarray(times_s, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(times_s > 0.0, np.exp(-1.0 / (times_s * sample_rate)), 0.0)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

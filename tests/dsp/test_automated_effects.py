@@ -21,7 +21,18 @@ SIGNAL = np.random.default_rng(12).standard_normal((12000, 2)) * 0.3 * (np.sin(n
 CASES = {
     "gain": (Gain(RATE, gain_db=-3.0), {"gain_db": [[0.0, -12.0], [0.1, 6.0, "hold"], [0.2, 0.0]]}),
     "eq": (Equalizer(RATE, bands=(EqBand("lowpass", 9000.0, slope_db_oct=24), EqBand("bell", 800.0, 4.0))), {"bands.0.freq_hz": [[0.0, 9000.0], [0.25, 2000.0]], "bands.1.q": [[0.0, 0.5], [0.2, 4.0]]}),
-    "compressor": (Compressor(RATE, threshold_db=-20.0, ratio=4.0), {"threshold_db": [[0.0, -10.0], [0.2, -30.0]], "makeup_db": [[0.1, 0.0, "hold"], [0.15, 6.0]]}),
+    "compressor": (
+        Compressor(RATE, threshold_db=-20.0, ratio=4.0, knee_db=3.0, mix=0.8),
+        {
+            "threshold_db": [[0.0, -10.0], [0.2, -30.0]],
+            "makeup_db": [[0.1, 0.0, "hold"], [0.15, 6.0]],
+            "ratio": [[0.0, 1.5], [0.2, 10.0]],
+            "knee_db": [[0.0, 0.0], [0.2, 12.0]],
+            "attack_s": [[0.0, 0.0], [0.1, 0.02]],
+            "release_s": [[0.0, 0.3], [0.2, 0.02]],
+            "mix": [[0.0, 1.0], [0.25, 0.2]],
+        },
+    ),
     "multiband_compressor": (
         MultibandCompressor(RATE, crossovers_hz=(300.0, 3000.0), bands=[CompressorBand(-20.0, 3.0)] * 3),
         {"bands.0.threshold_db": [[0.0, -10.0], [0.2, -30.0]], "bands.2.makeup_db": [[0.0, 0.0], [0.2, 3.0]]},

@@ -179,7 +179,7 @@ def test_effect_automation_keys_name_an_effect_that_follows_the_parameter_with_a
     ]
     automation = {
         "fx.glue.threshold_db": [[0, -20], [1, -30, "hold"]],
-        "fx.glue.ratio": [[0, 2]],
+        "fx.glue.sidechain_hpf_hz": [[0, 100]],
         "fx.1.mix": [[0, 0.5], [1, 1.5]],
         "fx.2.bands.1.threshold_db": [[0, -30]],
         "fx.2.bands.2.threshold_db": [[0, -30]],
@@ -195,7 +195,8 @@ def test_effect_automation_keys_name_an_effect_that_follows_the_parameter_with_a
     }
     path = write_session(tmp_path, {"tracks": [{"name": "a", "file": stem, "fx": fx, "automation": automation}]})
     assert problems_of(path) == [
-        "tracks[0].automation.fx.glue.ratio: compressor does not follow automation of 'ratio'; it follows: threshold_db, makeup_db",
+        "tracks[0].automation.fx.glue.sidechain_hpf_hz: compressor does not follow automation of 'sidechain_hpf_hz'; "
+        "it follows: threshold_db, ratio, knee_db, attack_s, release_s, makeup_db, mix",
         "tracks[0].automation.fx.1.mix[1]: mix: must be <= 1, got 1.5",
         "tracks[0].automation.fx.2.bands.2.threshold_db: multiband_compressor does not follow automation of 'bands.2.threshold_db'; "
         "it follows: bands.*.threshold_db, bands.*.makeup_db",
