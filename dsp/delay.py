@@ -76,10 +76,10 @@ def note_to_seconds(time_note: str, tempo_bpm: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_delay(block, buffer, position, feedback, coeffs, filter_state, use_filter, ping_pong, mixes):
+def _run_delay(block, buffer, position, feedbacks, coeffs, filter_state, use_filter, ping_pong, mixes):
     """Run the loop in place on ``buffer`` and ``filter_state``; return (output, position).
 
-    ``mixes`` holds one wet share for all frames or one per frame.
+    ``feedbacks`` and ``mixes`` hold one value for all frames or one per frame.
     """
     frames, channels = block.shape
     length = buffer.shape[0]
@@ -87,8 +87,10 @@ def _run_delay(block, buffer, position, feedback, coeffs, filter_state, use_filt
     out = np.empty((frames, channels))
     returned = np.empty(channels)
     mix_step = 1 if mixes.shape[0] > 1 else 0
+    feedback_step = 1 if feedbacks.shape[0] > 1 else 0
     for n in range(frames):
         mix = mixes[n * mix_step]
+        feedback = feedbacks[n * feedback_step]
         for ch in range(channels):
             delayed = buffer[position, ch]
             out[n, ch] = (1.0 - mix) * block[n, ch] + mix * delayed
@@ -140,7 +142,7 @@ class Delay(Effect):
     highcut_hz: float | None = None
 
     type_name: ClassVar[str] = "delay"
-    automatable: ClassVar[tuple[str, ...]] = ("mix",)
+    automatable: ClassVar[tuple[str, ...]] = ("feedback", "mix")
 
     @classmethod
     def from_note(cls, sample_rate: float, time_note: str, tempo_bpm: float, **params) -> Delay:
@@ -196,20 +198,22 @@ class Delay(Effect):
         return biquad("lowpass", self.highcut_hz, self.sample_rate)
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        return self._run(block, state, np.array([float(self.mix)]))
+        return self._run(block, state, np.array([float(self.feedback)]), np.array([float(self.mix)]))
 
     def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
-        return self._run(block, state, lanes.per_frame("mix"))
+        feedbacks = lanes.per_frame("feedback") if "feedback" in lanes.envelopes else np.array([float(self.feedback)])
+        mixes = lanes.per_frame("mix") if "mix" in lanes.envelopes else np.array([float(self.mix)])
+        return self._run(block, state, feedbacks, mixes)
 
-    def _run(self, block: np.ndarray, state: State, mixes: np.ndarray) -> tuple[np.ndarray, State]:
-        """The block through the delay line, with the wet share given once or per frame."""
+    def _run(self, block: np.ndarray, state: State, feedbacks: np.ndarray, mixes: np.ndarray) -> tuple[np.ndarray, State]:
+        """The block through the delay line, with the feedback and the wet share each given once or per frame."""
         buffer = state["buffer"].copy()
         filter_state = state["filter_state"].copy()
         out, position = _run_delay(
             block,
             buffer,
             int(state["position"]),
-            float(self.feedback),
+            feedbacks,
             self._coeffs(),
             filter_state,
             self.highcut_hz is not None,

@@ -106,11 +106,19 @@ class Effect(abc.ABC):
 
     def automates(self, parameter: str) -> bool:
         """Whether the effect follows automation of ``parameter`` (``threshold_db``, ``bands.2.threshold_db``)."""
+        return self.automation_problem(parameter) is None
+
+    def automation_problem(self, parameter: str) -> str | None:
+        """Why the effect cannot follow automation of ``parameter``, or None when it can."""
         pattern = re.sub(r"^bands\.\d+\.", "bands.*.", parameter)
         if pattern not in self.automatable:
-            return False
+            followed = ", ".join(self.automatable) or "none yet"
+            return f"{self.type_name} does not follow automation of {parameter!r}; it follows: {followed}"
         index = re.match(r"^bands\.(\d+)\.", parameter)
-        return index is None or int(index.group(1)) < len(getattr(self, "bands", ()))
+        count = len(getattr(self, "bands", ()))
+        if index is not None and int(index.group(1)) >= count:
+            return f"no band {index.group(1)}; this {self.type_name} has {count} (0 to {count - 1})"
+        return None
 
     def with_parameter(self, parameter: str, value: float) -> "Effect":
         """The effect with ``parameter`` set to ``value``, validated (ParameterError names the parameter)."""
@@ -124,9 +132,9 @@ class Effect(abc.ABC):
 
     def check_automation(self, parameter: str, value: float) -> None:
         """Raise ParameterError unless the effect follows automation of ``parameter`` and ``value`` is allowed for it."""
-        if not self.automates(parameter):
-            followed = ", ".join(self.automatable) or "none yet"
-            raise ParameterError(f"{parameter}: {self.type_name} does not follow automation of this parameter; it follows: {followed}")
+        problem = self.automation_problem(parameter)
+        if problem is not None:
+            raise ParameterError(f"{parameter}: {problem}")
         self.with_parameter(parameter, value)
 
     def process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:

@@ -20,7 +20,12 @@ import numpy as np
 
 from .automation import Lanes
 from .effect import Effect, State
-from .envelope import SETTLE_TIME_CONSTANTS, branching_step, one_pole_coefficient
+from .envelope import (
+    SETTLE_TIME_CONSTANTS,
+    branching_step,
+    one_pole_coefficient,
+    one_pole_coefficients,
+)
 from .units import db_to_linear
 from .validate import check_number
 
@@ -30,15 +35,16 @@ def _gate(
     audio: np.ndarray,
     thresholds: np.ndarray,
     closed_gains: np.ndarray,
-    hold_frames: int,
-    attack: float,
-    release: float,
+    holds_frames: np.ndarray,
+    attacks: np.ndarray,
+    releases: np.ndarray,
     gain_state: np.ndarray,
     hold_state: np.ndarray,
 ) -> np.ndarray:
     """Gate ``audio`` (frames, channels), updating ``gain_state`` and ``hold_state`` in place.
 
-    ``thresholds`` and ``closed_gains`` (linear) hold one value for all frames or one per frame.
+    ``thresholds`` and ``closed_gains`` (linear), ``holds_frames`` and the
+    one-pole ``attacks`` and ``releases`` hold one value for all frames or one per frame.
     """
     frames, channels = audio.shape
     out = np.empty_like(audio)
@@ -46,19 +52,22 @@ def _gate(
     remaining = hold_state[0]
     threshold_step = 1 if thresholds.shape[0] > 1 else 0
     closed_step = 1 if closed_gains.shape[0] > 1 else 0
+    hold_step = 1 if holds_frames.shape[0] > 1 else 0
+    attack_step = 1 if attacks.shape[0] > 1 else 0
+    release_step = 1 if releases.shape[0] > 1 else 0
     for n in range(frames):
         key = 0.0
         for c in range(channels):
             key = max(key, abs(audio[n, c]))
         if key >= thresholds[n * threshold_step]:
-            remaining = hold_frames
+            remaining = holds_frames[n * hold_step]
             target = 1.0
         elif remaining > 0:
             remaining -= 1
             target = 1.0
         else:
             target = closed_gains[n * closed_step]
-        gain = branching_step(gain, target, attack, release)
+        gain = branching_step(gain, target, attacks[n * attack_step], releases[n * release_step])
         for c in range(channels):
             out[n, c] = audio[n, c] * gain
     gain_state[0] = gain
@@ -94,7 +103,7 @@ class Gate(Effect):
     release_s: float = 0.1
 
     type_name: ClassVar[str] = "gate"
-    automatable: ClassVar[tuple[str, ...]] = ("threshold_db", "range_db")
+    automatable: ClassVar[tuple[str, ...]] = ("threshold_db", "range_db", "attack_s", "hold_s", "release_s")
 
     def _validate(self) -> None:
         check_number("threshold_db", self.threshold_db)
@@ -125,24 +134,27 @@ class Gate(Effect):
         }
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        return self._run(block, state, np.array([db_to_linear(self.threshold_db)]), np.array([db_to_linear(self.range_db)]))
+        return self._run(block, state, {})
 
     def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
-        thresholds = db_to_linear(lanes.per_frame("threshold_db")) if "threshold_db" in lanes.envelopes else np.array([db_to_linear(self.threshold_db)])
-        closed_gains = db_to_linear(lanes.per_frame("range_db")) if "range_db" in lanes.envelopes else np.array([db_to_linear(self.range_db)])
-        return self._run(block, state, thresholds, closed_gains)
+        return self._run(block, state, {name: lanes.per_frame(name) for name in lanes.envelopes})
 
-    def _run(self, block: np.ndarray, state: State, thresholds: np.ndarray, closed_gains: np.ndarray) -> tuple[np.ndarray, State]:
-        """The block gated with a threshold and a closed gain (linear) each given once or per frame."""
+    def _run(self, block: np.ndarray, state: State, automated: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
+        """The block gated, its parameters in ``automated`` (one value per frame) following their values."""
+        rate = self.sample_rate
+
+        def per_frame(name: str, convert, convert_all) -> np.ndarray:
+            return convert_all(automated[name]) if name in automated else np.array([convert(getattr(self, name))])
+
         gain = state["gain"].copy()
         hold_remaining = state["hold_remaining"].copy()
         out = _gate(
             block,
-            thresholds,
-            closed_gains,
-            self.hold_frames,
-            one_pole_coefficient(self.attack_s, self.sample_rate),
-            one_pole_coefficient(self.release_s, self.sample_rate),
+            per_frame("threshold_db", db_to_linear, db_to_linear),
+            per_frame("range_db", db_to_linear, db_to_linear),
+            per_frame("hold_s", lambda s: int(round(s * rate)), lambda s: np.round(s * rate).astype(np.int64)),
+            per_frame("attack_s", lambda s: one_pole_coefficient(s, rate), lambda s: one_pole_coefficients(s, rate)),
+            per_frame("release_s", lambda s: one_pole_coefficient(s, rate), lambda s: one_pole_coefficients(s, rate)),
             gain,
             hold_remaining,
         )

@@ -103,7 +103,15 @@ class MultibandCompressor(Effect):
     mix: float = 1.0
 
     type_name: ClassVar[str] = "multiband_compressor"
-    automatable: ClassVar[tuple[str, ...]] = ("bands.*.threshold_db", "bands.*.makeup_db")
+    automatable: ClassVar[tuple[str, ...]] = (
+        "bands.*.threshold_db",
+        "bands.*.ratio",
+        "bands.*.knee_db",
+        "bands.*.attack_s",
+        "bands.*.release_s",
+        "bands.*.makeup_db",
+        "mix",
+    )
 
     def _validate(self) -> None:
         object.__setattr__(self, "crossovers_hz", tuple(self.crossovers_hz))
@@ -173,7 +181,8 @@ class MultibandCompressor(Effect):
                 band, new_state["allpass_zi"][index, later] = sosfilt(filters[later][2], band, state["allpass_zi"][index, later])
             bands.append(band)
         bands.append(rest)
-        dry = np.sum(bands, axis=0) if self.mix < 1.0 else None
+        mixes = lanes.per_frame("mix")[:, None] if lanes is not None and "mix" in lanes.envelopes else self.mix
+        dry = np.sum(bands, axis=0) if np.any(mixes < 1.0) else None
         wet = np.zeros_like(block)
         for index, (band, compressor) in enumerate(zip(bands, self.compressors)):
             if compressor is not None:
@@ -186,5 +195,5 @@ class MultibandCompressor(Effect):
                     band, band_state = compressor.process(band, band_state)
                 new_state.update({prefix + key: value for key, value in band_state.items()})
             wet += band
-        out = wet if dry is None else (1.0 - self.mix) * dry + self.mix * wet
+        out = wet if dry is None else (1.0 - mixes) * dry + mixes * wet
         return out, new_state

@@ -168,11 +168,11 @@ def _check_effect_automation(where: str, strip: Strip, effects: list[Effect]) ->
             continue
         if index >= len(effects):
             continue
-        effect = effects[index]
-        if not effect.automates(parameter):
-            followed = ", ".join(effect.automatable) or "none yet"
-            problems.append(f"{lane}: {effect.type_name} does not follow automation of {echo(parameter)}; it follows: {followed}")
+        problem = effects[index].automation_problem(parameter)
+        if problem is not None:
+            problems.append(f"{lane}: {problem}")
             continue
+        effect = effects[index]
         shape_problems = _check_points(lane, points)
         problems += shape_problems
         if shape_problems:

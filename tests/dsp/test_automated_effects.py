@@ -35,11 +35,26 @@ CASES = {
     ),
     "multiband_compressor": (
         MultibandCompressor(RATE, crossovers_hz=(300.0, 3000.0), bands=[CompressorBand(-20.0, 3.0)] * 3),
-        {"bands.0.threshold_db": [[0.0, -10.0], [0.2, -30.0]], "bands.2.makeup_db": [[0.0, 0.0], [0.2, 3.0]]},
+        {
+            "bands.0.threshold_db": [[0.0, -10.0], [0.2, -30.0]],
+            "bands.2.makeup_db": [[0.0, 0.0], [0.2, 3.0]],
+            "bands.1.ratio": [[0.0, 1.0], [0.2, 8.0]],
+            "bands.1.attack_s": [[0.0, 0.001], [0.2, 0.05]],
+            "mix": [[0.0, 1.0], [0.25, 0.3]],
+        },
     ),
-    "gate": (Gate(RATE, threshold_db=-30.0), {"threshold_db": [[0.0, -50.0], [0.2, -10.0]], "range_db": [[0.0, -80.0, "hold"], [0.1, -20.0]]}),
+    "gate": (
+        Gate(RATE, threshold_db=-30.0),
+        {
+            "threshold_db": [[0.0, -50.0], [0.2, -10.0]],
+            "range_db": [[0.0, -80.0, "hold"], [0.1, -20.0]],
+            "hold_s": [[0.0, 0.0], [0.2, 0.05]],
+            "attack_s": [[0.0, 0.0005], [0.2, 0.01]],
+            "release_s": [[0.0, 0.01], [0.2, 0.3]],
+        },
+    ),
     "de_esser": (DeEsser(RATE, threshold_db=-30.0, freq_hz=4000.0), {"threshold_db": [[0.0, -50.0], [0.25, 0.0]]}),
-    "delay": (Delay(RATE, time_s=0.01, feedback=0.5, mix=0.3), {"mix": [[0.0, 0.0], [0.2, 1.0]]}),
+    "delay": (Delay(RATE, time_s=0.01, feedback=0.5, mix=0.3), {"mix": [[0.0, 0.0], [0.2, 1.0]], "feedback": [[0.0, -0.5], [0.2, 0.9]]}),
     "width": (Width(RATE, width=1.0), {"width": [[0.0, 0.0], [0.2, 2.0]]}),
 }
 
