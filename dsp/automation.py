@@ -81,8 +81,11 @@ class Envelope:
             float64, shaped (frames,).
         """
         sample_rate = check_sample_rate(sample_rate)
-        times = (start_frame + np.arange(frames, dtype=np.float64)) / sample_rate
-        return np.interp(times, *self._breakpoints())
+        return self.at_frames(start_frame + np.arange(frames, dtype=np.float64), sample_rate)
+
+    def at_frames(self, timeline_frames: np.ndarray, sample_rate: float) -> np.ndarray:
+        """Values at the given timeline frames (any, in any order), at time ``frame / sample_rate``."""
+        return np.interp(np.asarray(timeline_frames, dtype=np.float64) / sample_rate, *self._breakpoints())
 
     def evaluate_on_grid(self, start_frame: int, frames: int, sample_rate: float, period_frames: int) -> np.ndarray:
         """Values at frames ``start_frame ..``, taken on a grid of ``period_frames`` anchored at frame 0 and ramped between its points.
@@ -93,9 +96,8 @@ class Envelope:
         """
         first = start_frame // period_frames
         last = -(-(start_frame + frames) // period_frames)
-        grid_frames = np.arange(first, last + 1, dtype=np.int64) * period_frames
-        grid_values = np.interp(grid_frames / sample_rate, *self._breakpoints())
-        return np.interp(start_frame + np.arange(frames, dtype=np.float64), grid_frames.astype(np.float64), grid_values)
+        grid_frames = np.arange(first, last + 1, dtype=np.float64) * period_frames
+        return np.interp(start_frame + np.arange(frames, dtype=np.float64), grid_frames, self.at_frames(grid_frames, sample_rate))
 
     def is_constant(self) -> bool:
         """True when every breakpoint holds the same value."""
@@ -129,7 +131,7 @@ class Lanes:
 
     def at(self, parameter: str, timeline_frames: np.ndarray) -> np.ndarray:
         """The parameter's value at the given timeline frames (inside the block or not)."""
-        return np.interp(np.asarray(timeline_frames, dtype=np.float64) / self.sample_rate, *self.envelopes[parameter]._breakpoints())
+        return self.envelopes[parameter].at_frames(timeline_frames, self.sample_rate)
 
     def prefixed(self, prefix: str) -> "Lanes":
         """The lanes whose names start with ``prefix``, named without it (a band's lanes as its own)."""

@@ -144,8 +144,9 @@ class Effect(abc.ABC):
         if lanes.frames != block.shape[0]:
             raise BlockError(f"lanes: cover {lanes.frames} frames, the block {block.shape[0]}")
         for parameter in lanes.envelopes:
-            if not self.automates(parameter):
-                raise ParameterError(f"{parameter}: {self.type_name} does not follow automation of this parameter")
+            problem = self.automation_problem(parameter)
+            if problem is not None:
+                raise ParameterError(f"{parameter}: {problem}")
         if block.shape[0] == 0:
             return block, {key: value.copy() for key, value in state.items()}
         out, new_state = self._process_automated(block, state, lanes)

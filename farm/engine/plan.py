@@ -40,11 +40,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
+from dsp.automation import Envelope, Lanes
 from dsp.effect import Effect
 from dsp.io import AudioInfo
 from farm.session import (
+    FX_AUTOMATION_PREFIX,
     MASTER,
     Bus,
     LoadedSession,
@@ -105,6 +107,11 @@ class StripPlan:
     preroll_frames
         Frames each chunk starts early from silent state, so chunks run in
         parallel; None when the strip carries its state from chunk to chunk.
+    envelopes
+        The strip's own automation as envelopes, by key (``gain_db``,
+        ``mute``, ``sends.<bus>.level_db``), built once from the checked session.
+    effect_envelopes
+        Its effects' automation: fx position -> parameter -> envelope.
     """
 
     name: str
@@ -118,6 +125,13 @@ class StripPlan:
     stems: tuple[AudioInfo, ...] = ()
     spans: tuple[ClipSpan, ...] = ()
     preroll_frames: int | None = None
+    envelopes: Mapping[str, Envelope] = dataclasses.field(default_factory=dict)
+    effect_envelopes: Mapping[int, Mapping[str, Envelope]] = dataclasses.field(default_factory=dict)
+
+    def effect_lanes(self, index: int, start_frame: int, frames: int, sample_rate: int) -> Lanes | None:
+        """The automation of effect ``index`` over frames ``[start_frame, start_frame + frames)`` of its input, or None."""
+        automated = self.effect_envelopes.get(index)
+        return None if automated is None else Lanes(automated, start_frame, frames, sample_rate)
 
     @property
     def time_parallel(self) -> bool:
@@ -227,13 +241,15 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
         effects = loaded.effects[track.name]
         channels = max(loaded.files[clip.file].channels for clip in track.clip_list)
         stems = tuple(loaded.files[clip.file] for clip in track.clip_list)
-        strip = StripPlan(track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], stems, loaded.spans[track.name])
+        strip = StripPlan(
+            track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], stems, loaded.spans[track.name], **_automation(track)
+        )
         plans[track.name] = dataclasses.replace(strip, preroll_frames=_preroll(strip, rate, chunk_frames, 0))
     groups = group_tracks(plans.values(), {track.name for track in session.tracks} | {bus.name for bus in session.buses} | {MASTER})
     for bus in _bus_order(session):
         effects = loaded.effects[bus.name]
         feeds, arrival = _feeds_into(bus.name, session, groups, plans)
-        strip = StripPlan(bus.name, "bus", bus, 2, feeds, effects, arrival + _latency(effects), audible[bus.name])
+        strip = StripPlan(bus.name, "bus", bus, 2, feeds, effects, arrival + _latency(effects), audible[bus.name], **_automation(bus))
         plans[bus.name] = dataclasses.replace(strip, preroll_frames=_preroll(strip, rate, chunk_frames, 0))
     master_effects = loaded.effects[MASTER]
     feeds, arrival = _feeds_into(MASTER, session, groups, plans)
@@ -259,16 +275,25 @@ def _preroll(strip: StripPlan, sample_rate: int, chunk_frames: int, extra_frames
     return chain_preroll_frames(_settling_chain(strip), sample_rate, chunk_frames, delay_frames + extra_frames)
 
 
+def _automation(strip: Track | Bus) -> dict:
+    """A checked strip's automation as :class:`StripPlan` holds it: its own envelopes and its effects'."""
+    own = {key: Envelope.from_points(points, key) for key, points in strip.automation.items() if not key.startswith(FX_AUTOMATION_PREFIX)}
+    effects = {
+        index: {parameter: Envelope.from_points(points, parameter) for parameter, points in lanes.items()} for index, lanes in effect_automation(strip).items()
+    }
+    return {"envelopes": own, "effect_envelopes": effects}
+
+
 def _settling_chain(strip: StripPlan) -> tuple[Effect, ...]:
     """The strip's effects as its pre-roll must assume them: an automated one with the breakpoint values it settles slowest at.
 
     Candidates are each automated parameter at its lowest and highest
     breakpoint, and all of them at their lowest or all at their highest.
     """
-    lanes = effect_automation(strip.spec) if strip.spec is not None else {}
     chain = []
     for index, effect in enumerate(strip.effects):
-        extremes = {parameter: (min(point[1] for point in points), max(point[1] for point in points)) for parameter, points in lanes.get(index, {}).items()}
+        envelopes = strip.effect_envelopes.get(index, {})
+        extremes = {parameter: (min(envelope.values), max(envelope.values)) for parameter, envelope in envelopes.items()}
         variants = [effect]
         for parameter, (low, high) in extremes.items():
             variants += [effect.with_parameter(parameter, low), effect.with_parameter(parameter, high)]

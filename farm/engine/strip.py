@@ -18,7 +18,7 @@ import functools
 import numpy as np
 
 from dsp import io as audio_io
-from dsp.automation import CONTROL_PERIOD_FRAMES, Envelope, Lanes
+from dsp.automation import CONTROL_PERIOD_FRAMES
 from dsp.errors import AudioFileError
 from dsp.fades import fade_gain
 from dsp.gain import invert_polarity
@@ -26,7 +26,7 @@ from dsp.mixing import add_into
 from dsp.pan import pan
 from dsp.stereo import apply_width
 from dsp.units import db_to_linear
-from farm.session import effect_automation, routes
+from farm.session import routes
 from farm.storage import stems
 
 from .plan import StripPlan
@@ -118,13 +118,12 @@ def run_effects(strip: StripPlan, audio: np.ndarray, state: dict, begin: int, sa
     bus's input arrives late by its compensation, and each effect before it
     adds its latency, so the envelope moves with the audio it shapes.
     """
-    lanes = effect_automation(strip.spec) if strip.spec is not None else {}
     lag = strip.latency_out - sum(effect.latency_samples for effect in strip.effects)
     new_states = []
     for index, (effect, effect_state) in enumerate(zip(strip.effects, state["fx"])):
-        if index in lanes:
-            envelopes = {parameter: Envelope.from_points(points, parameter) for parameter, points in lanes[index].items()}
-            audio, effect_state = effect.process_automated(audio, effect_state, Lanes(envelopes, begin - lag, audio.shape[0], sample_rate))
+        lanes = strip.effect_lanes(index, begin - lag, audio.shape[0], sample_rate)
+        if lanes is not None:
+            audio, effect_state = effect.process_automated(audio, effect_state, lanes)
         else:
             audio, effect_state = effect.process(audio, effect_state)
         lag += effect.latency_samples
@@ -133,10 +132,8 @@ def run_effects(strip: StripPlan, audio: np.ndarray, state: dict, begin: int, sa
 
 
 def _parameter(strip: StripPlan, key: str, static: float, start: int, frames: int, sample_rate: int) -> np.ndarray | float:
-    points = strip.spec.automation.get(key)
-    if points is None:
-        return static
-    return Envelope.from_points(points, key).evaluate(start, frames, sample_rate)
+    envelope = strip.envelopes.get(key)
+    return static if envelope is None else envelope.evaluate(start, frames, sample_rate)
 
 
 def _gain(value: np.ndarray | float) -> np.ndarray | float:
@@ -145,10 +142,10 @@ def _gain(value: np.ndarray | float) -> np.ndarray | float:
 
 def _unmuted(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) -> np.ndarray:
     """``audio`` silenced where the ``mute`` automation is 1, each switch ramped over one control period."""
-    points = strip.spec.automation.get("mute")
-    if points is None:
+    envelope = strip.envelopes.get("mute")
+    if envelope is None:
         return audio
-    muted = Envelope.from_points(points, "mute").evaluate_on_grid(start, audio.shape[0], sample_rate, CONTROL_PERIOD_FRAMES)
+    muted = envelope.evaluate_on_grid(start, audio.shape[0], sample_rate, CONTROL_PERIOD_FRAMES)
     return audio * (1.0 - muted)[:, None]
 
 

@@ -33,6 +33,7 @@ from .loading import LoadedSession, load, validate
 from .model import (
     DEFAULT_MAX_DURATION_S,
     FORMAT,
+    FX_AUTOMATION_PREFIX,
     LOUDNESS_PRESETS,
     MASTER,
     MAX_ALIAS_VALUES,
@@ -57,6 +58,7 @@ from .model import (
 from .reading import read_document
 
 __all__ = [
+    "FX_AUTOMATION_PREFIX",
     "DEFAULT_MAX_DURATION_S",
     "FORMAT",
     "LOUDNESS_PRESETS",

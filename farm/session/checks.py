@@ -172,14 +172,15 @@ def _check_effect_automation(where: str, strip: Strip, effects: list[Effect]) ->
         if problem is not None:
             problems.append(f"{lane}: {problem}")
             continue
-        effect = effects[index]
         shape_problems = _check_points(lane, points)
         problems += shape_problems
         if shape_problems:
             continue
-        for point_index, point in enumerate(points):
+        # Every parameter's allowed values form an interval, so the lowest and highest breakpoints decide.
+        values = [point[1] for point in points]
+        for point_index in sorted({values.index(min(values)), values.index(max(values))}):
             try:
-                effect.check_automation(parameter, point[1])
+                effects[index].check_automation(parameter, values[point_index])
             except (DspError, ValueError) as exc:
                 problems.append(f"{lane}[{point_index}]: {exc}")
     return problems
