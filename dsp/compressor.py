@@ -6,7 +6,9 @@ with the level detector in the log domain after the gain computer.
 
 1. **Detector level** ``x_G`` in dB, from the side-chain signal (the input, or
    the input through a 2nd-order Butterworth high-pass at ``sidechain_hpf_hz``,
-   12 dB/octave; the audio path is never filtered):
+   12 dB/octave; the audio path is never filtered). Built with ``key_input``,
+   the detector hears a sidechain key passed to ``process`` instead of the
+   input (a mono key on both sides), so another signal can duck this one:
 
    - ``peak``: the instantaneous sample level, ``20 log10 |x|``;
    - ``rms``: the mean square over a one-pole window of
@@ -235,6 +237,9 @@ class Compressor(Effect):
         One gain for all channels, from the loudest channel's detector level.
     mix : float
         Share of the compressed signal, 0 (dry) to 1 (fully compressed).
+    key_input : bool
+        The detector listens to a sidechain key (``process(..., key=)``)
+        instead of the input; keyword only.
     """
 
     threshold_db: float
@@ -247,6 +252,7 @@ class Compressor(Effect):
     sidechain_hpf_hz: float | None = None
     stereo_link: bool = True
     mix: float = 1.0
+    key_input: bool = dataclasses.field(default=False, kw_only=True)
 
     type_name: ClassVar[str] = "compressor"
     automatable: ClassVar[tuple[str, ...]] = ("threshold_db", "ratio", "knee_db", "attack_s", "release_s", "makeup_db", "mix")
@@ -287,21 +293,26 @@ class Compressor(Effect):
 
     def _init_state(self, channels: int) -> State:
         controls = 1 if self.stereo_link else channels
+        detected = 2 if self.key_input else channels
         state = {
-            "mean_square": np.zeros(channels),
+            "mean_square": np.zeros(detected),
             "peak_reduction_db": np.zeros(controls),
             "reduction_db": np.zeros(controls),
         }
         if self.sidechain_hpf_hz is not None:
             sections = _sidechain_sos(self.sidechain_hpf_hz, self.sample_rate).shape[0]
-            state["sidechain_zi"] = np.zeros((sections, 2, channels))
+            state["sidechain_zi"] = np.zeros((sections, 2, detected))
         return state
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        return self._compress(block, state, {})
+        return self._compress(block, state, {}, block)
 
     def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
-        return self._compress(block, state, {name: lanes.per_frame(name) for name in lanes.envelopes})
+        return self._compress(block, state, {name: lanes.per_frame(name) for name in lanes.envelopes}, block)
+
+    def _process_keyed(self, block: np.ndarray, state: State, key: np.ndarray, lanes: Lanes | None) -> tuple[np.ndarray, State]:
+        automated = {} if lanes is None else {name: lanes.per_frame(name) for name in lanes.envelopes}
+        return self._compress(block, state, automated, key)
 
     def _settings(self, automated: dict[str, np.ndarray], tile: slice) -> tuple[np.ndarray, np.ndarray]:
         """The gain computer's settings and the mix over ``tile``: one row where nothing is automated, else a row per frame."""
@@ -314,13 +325,12 @@ class Compressor(Effect):
         )
         return settings, np.atleast_1d(value("mix"))
 
-    def _compress(self, block: np.ndarray, state: State, automated: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
-        """The block compressed, its parameters in ``automated`` (one value per frame) following their values."""
+    def _compress(self, block: np.ndarray, state: State, automated: dict[str, np.ndarray], key: np.ndarray) -> tuple[np.ndarray, State]:
+        """The block compressed as the detector hears ``key``, its parameters in ``automated`` (one value per frame) following their values."""
         new_state = {name: np.array(value, copy=True) for name, value in state.items()}
-        key = block
         if self.sidechain_hpf_hz is not None:
             sos = _sidechain_sos(self.sidechain_hpf_hz, self.sample_rate)
-            key, new_state["sidechain_zi"] = sosfilt(sos, block, state["sidechain_zi"])
+            key, new_state["sidechain_zi"] = sosfilt(sos, key, state["sidechain_zi"])
         rms = self.detector == "rms"
         controls = new_state["reduction_db"].shape[0]
         rms_coefficient = one_pole_coefficient(RMS_TIME_CONSTANT_S, self.sample_rate)

@@ -28,6 +28,11 @@ a band's as ``bands.<n>.<field>``): ``process_automated`` takes their
 envelopes and the block's place on the timeline (:class:`dsp.automation.Lanes`)
 and reads them by timeline position, so any cut of the signal into blocks
 gives the same output.
+
+A dynamics effect built with ``key_input=True`` (``compressor``, ``gate``)
+listens to a sidechain key instead of its input: ``process(block, state,
+key=...)`` takes the key's frames alongside the block's (mono or stereo), and
+only the detector hears it; the audio path is the block's as ever.
 """
 
 from __future__ import annotations
@@ -91,18 +96,39 @@ class Effect(abc.ABC):
         state["channels"] = np.array(int(channels))
         return state
 
-    def process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+    def process(self, block: np.ndarray, state: State, key: np.ndarray | None = None) -> tuple[np.ndarray, State]:
         """Process one block; return the output block (float64) and the new state.
 
-        The state passed in is left untouched.
+        The state passed in is left untouched. ``key`` is the sidechain key
+        over the same frames, for an effect built with ``key_input=True``.
         """
         channels = int(state["channels"])
         block = check_block(block, channels=channels, sample_rate=self.sample_rate)
+        key = self._checked_key(key, block.shape[0])
         if block.shape[0] == 0:
-            return block, {key: value.copy() for key, value in state.items()}
-        out, new_state = self._process(block, state)
+            return block, {name: value.copy() for name, value in state.items()}
+        out, new_state = self._process(block, state) if key is None else self._process_keyed(block, state, key, None)
         new_state["channels"] = state["channels"]
         return out, new_state
+
+    def _checked_key(self, key: np.ndarray | None, frames: int) -> np.ndarray | None:
+        """The sidechain key as a stereo float64 block (a mono key on both sides); None for an effect without a key input."""
+        if not getattr(self, "key_input", False):
+            if key is not None:
+                raise BlockError(f"key: this {self.type_name} has no key input (built without key_input=True)")
+            return None
+        if key is None:
+            raise BlockError(f"key: this {self.type_name} listens to a sidechain key; pass its frames as key=")
+        key = check_block(key, sample_rate=self.sample_rate)
+        if key.shape[0] != frames:
+            raise BlockError(f"key: covers {key.shape[0]} frames, the block {frames}")
+        if key.shape[1] > 2:
+            raise BlockError(f"key: must be mono or stereo, got {key.shape[1]} channels")
+        return np.repeat(key, 2, axis=1) if key.shape[1] == 1 else key
+
+    def _process_keyed(self, block: np.ndarray, state: State, key: np.ndarray, lanes: Lanes | None) -> tuple[np.ndarray, State]:
+        """Process a validated block with the detector listening to the stereo ``key``, following ``lanes`` when given."""
+        raise NotImplementedError(f"{self.type_name} has no key input")
 
     def automates(self, parameter: str) -> bool:
         """Whether the effect follows automation of ``parameter`` (``threshold_db``, ``bands.2.threshold_db``)."""
@@ -137,10 +163,11 @@ class Effect(abc.ABC):
             raise ParameterError(f"{parameter}: {problem}")
         self.with_parameter(parameter, value)
 
-    def process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+    def process_automated(self, block: np.ndarray, state: State, lanes: Lanes, key: np.ndarray | None = None) -> tuple[np.ndarray, State]:
         """Process one block with the parameters of ``lanes`` following their envelopes (see :meth:`process`)."""
         channels = int(state["channels"])
         block = check_block(block, channels=channels, sample_rate=self.sample_rate)
+        key = self._checked_key(key, block.shape[0])
         if lanes.frames != block.shape[0]:
             raise BlockError(f"lanes: cover {lanes.frames} frames, the block {block.shape[0]}")
         for parameter in lanes.envelopes:
@@ -148,8 +175,8 @@ class Effect(abc.ABC):
             if problem is not None:
                 raise ParameterError(f"{parameter}: {problem}")
         if block.shape[0] == 0:
-            return block, {key: value.copy() for key, value in state.items()}
-        out, new_state = self._process_automated(block, state, lanes)
+            return block, {name: value.copy() for name, value in state.items()}
+        out, new_state = self._process_automated(block, state, lanes) if key is None else self._process_keyed(block, state, key, lanes)
         new_state["channels"] = state["channels"]
         return out, new_state
 

@@ -1,7 +1,8 @@
 """Noise gate with hold: passes the signal while it is loud, attenuates it when quiet.
 
 The key is the sample peak ``max_c |x[n, c]|`` over all channels (the channels
-are linked: one gain for all). While the key reaches ``threshold_db`` the gate
+are linked: one gain for all), of the input or, built with ``key_input``, of a
+sidechain key passed to ``process`` (a kick opening a gate on a bass). While the key reaches ``threshold_db`` the gate
 is open; after the last sample at or above the threshold it stays open for
 exactly ``round(hold_s * sample_rate)`` more samples (a counter carried in the
 state), then closes. The gain, in linear amplitude, moves towards 1 (open) with
@@ -33,6 +34,7 @@ from .validate import check_number
 @numba.njit(cache=True, nogil=True)
 def _gate(
     audio: np.ndarray,
+    key_audio: np.ndarray,
     thresholds: np.ndarray,
     closed_gains: np.ndarray,
     holds_frames: np.ndarray,
@@ -41,7 +43,7 @@ def _gate(
     gain_state: np.ndarray,
     hold_state: np.ndarray,
 ) -> np.ndarray:
-    """Gate ``audio`` (frames, channels), updating ``gain_state`` and ``hold_state`` in place.
+    """Gate ``audio`` (frames, channels) as ``key_audio`` (frames, any channels) opens it, updating ``gain_state`` and ``hold_state`` in place.
 
     ``thresholds`` and ``closed_gains`` (linear), ``holds_frames`` and the
     one-pole ``attacks`` and ``releases`` hold one value for all frames or one per frame.
@@ -57,8 +59,8 @@ def _gate(
     release_step = 1 if releases.shape[0] > 1 else 0
     for n in range(frames):
         key = 0.0
-        for c in range(channels):
-            key = max(key, abs(audio[n, c]))
+        for c in range(key_audio.shape[1]):
+            key = max(key, abs(key_audio[n, c]))
         if key >= thresholds[n * threshold_step]:
             remaining = holds_frames[n * hold_step]
             target = 1.0
@@ -94,6 +96,9 @@ class Gate(Effect):
         threshold, >= 0 (rounded to whole samples).
     release_s : float
         Closing time constant in seconds, >= 0.
+    key_input : bool
+        The gate opens on a sidechain key (``process(..., key=)``) instead of
+        the input; keyword only.
     """
 
     threshold_db: float
@@ -101,6 +106,7 @@ class Gate(Effect):
     attack_s: float = 0.001
     hold_s: float = 0.01
     release_s: float = 0.1
+    key_input: bool = dataclasses.field(default=False, kw_only=True)
 
     type_name: ClassVar[str] = "gate"
     automatable: ClassVar[tuple[str, ...]] = ("threshold_db", "range_db", "attack_s", "hold_s", "release_s")
@@ -134,13 +140,17 @@ class Gate(Effect):
         }
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        return self._run(block, state, {})
+        return self._run(block, state, {}, block)
 
     def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
-        return self._run(block, state, {name: lanes.per_frame(name) for name in lanes.envelopes})
+        return self._run(block, state, {name: lanes.per_frame(name) for name in lanes.envelopes}, block)
 
-    def _run(self, block: np.ndarray, state: State, automated: dict[str, np.ndarray]) -> tuple[np.ndarray, State]:
-        """The block gated, its parameters in ``automated`` (one value per frame) following their values."""
+    def _process_keyed(self, block: np.ndarray, state: State, key: np.ndarray, lanes: Lanes | None) -> tuple[np.ndarray, State]:
+        automated = {} if lanes is None else {name: lanes.per_frame(name) for name in lanes.envelopes}
+        return self._run(block, state, automated, key)
+
+    def _run(self, block: np.ndarray, state: State, automated: dict[str, np.ndarray], key: np.ndarray) -> tuple[np.ndarray, State]:
+        """The block gated as ``key`` opens it, its parameters in ``automated`` (one value per frame) following their values."""
         rate = self.sample_rate
 
         def per_frame(name: str, convert, convert_all) -> np.ndarray:
@@ -150,6 +160,7 @@ class Gate(Effect):
         hold_remaining = state["hold_remaining"].copy()
         out = _gate(
             block,
+            key,
             per_frame("threshold_db", db_to_linear, db_to_linear),
             per_frame("range_db", db_to_linear, db_to_linear),
             per_frame("hold_s", lambda s: int(round(s * rate)), lambda s: np.round(s * rate).astype(np.int64)),

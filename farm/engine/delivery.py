@@ -1,4 +1,4 @@
-"""The deliverables' plans: each output's rate, chunk grid, length and quantiser."""
+"""The deliverables' plans: each file's rate, chunk grid, length and quantiser, made from the master or from one strip (a stem)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 
 from dsp.dither import Quantiser
 from dsp.io import resample_margin_frames, resampled_frames
-from farm.session import Output
+from farm.session import Output, stem_path
 
 from .mastering import MASTER_TRUE_PEAK_OVERSAMPLING
 from .preroll import meter_preroll_frames
@@ -44,7 +44,11 @@ class DeliverablePlan:
         Frames of the file: the timeline's at its rate.
     quantiser
         The dither and quantiser (None for 32-bit float), seeded from the
-        session's and the output's names so a render is reproducible.
+        session's name and the file's path so a render is reproducible and
+        no two files share their dither.
+    strip
+        The strip whose stem the file is (its ``{name}`` in the output's
+        path); None for the master.
     """
 
     index: int
@@ -58,6 +62,7 @@ class DeliverablePlan:
     meter_frames: int
     frames: int
     quantiser: Quantiser | None
+    strip: str | None = None
 
     @property
     def shaped(self) -> bool:
@@ -70,14 +75,17 @@ class DeliverablePlan:
         return SUBTYPES[self.bit_depth]
 
 
-def plan_deliverable(index: int, output: Output, session_name: str, sample_rate: int, timeline_frames: int, chunk_frames: int) -> DeliverablePlan:
-    """The plan of ``output``, the ``index``-th of a session rendered at ``sample_rate`` Hz."""
+def plan_deliverable(
+    index: int, output: Output, session_name: str, sample_rate: int, timeline_frames: int, chunk_frames: int, stem: str | None = None
+) -> DeliverablePlan:
+    """The plan of the ``index``-th file of a session rendered at ``sample_rate`` Hz: ``output``, or its stem of the strip ``stem``."""
     out_rate = output.sample_rate or sample_rate
     bit_depth = str(output.bit_depth)
-    quantiser = None if bit_depth == "32f" else Quantiser(int(bit_depth), output.dither, dither_seed(session_name, output.path))
+    path = output.path if stem is None else stem_path(output.path, stem)
+    quantiser = None if bit_depth == "32f" else Quantiser(int(bit_depth), output.dither, dither_seed(session_name, path))
     return DeliverablePlan(
         index=index,
-        path=output.path,
+        path=path,
         format=output.format,
         bit_depth=bit_depth,
         sample_rate=out_rate,
@@ -87,6 +95,7 @@ def plan_deliverable(index: int, output: Output, session_name: str, sample_rate:
         meter_frames=delivery_meter_frames(sample_rate, out_rate),
         frames=resampled_frames(timeline_frames, sample_rate, out_rate),
         quantiser=quantiser,
+        strip=stem,
     )
 
 

@@ -11,7 +11,14 @@ A group's members share everything the buses see of a feed:
 
 - their latency (``latency_out``), so one compensation delay fits the sum;
 - time-parallel chunking (pre-roll). A track that carries state from chunk
-  to chunk renders alone, so its chain of chunks holds no other track back.
+  to chunk renders alone, so its chain of chunks holds no other track back;
+  but the tracks that carry state because a stem is made of them or of
+  what they feed share groups, as all their chains move in step anyway.
+  A track whose sidechain listens to another strip renders alone too: its
+  task must wait for that strip's key.
+
+A group also returns, after its destinations' sums, the sidechain keys that
+its members give other strips and its members' stems.
 
 Groups depend only on the session and the chunk size, never on the cluster,
 so the order in which floating-point sums are taken, and with it every
@@ -51,6 +58,12 @@ class TrackGroup:
     time_parallel
         Whether the members' chunks start from silence with pre-roll (True)
         or the one member carries its state from chunk to chunk (False).
+    taps
+        The sidechain keys its members give: ``(track, pre_fader)``, in the
+        order the task returns them after the destinations' sums.
+    stems
+        The members whose stems are written, in the order the task returns
+        them after the keys.
     """
 
     name: str
@@ -58,17 +71,25 @@ class TrackGroup:
     destinations: tuple[str, ...]
     latency_out: int
     time_parallel: bool
+    taps: tuple[tuple[str, bool], ...] = ()
+    stems: tuple[str, ...] = ()
 
 
-def group_tracks(tracks: Iterable["StripPlan"], taken: set[str]) -> tuple[TrackGroup, ...]:
+def group_tracks(tracks: Iterable["StripPlan"], taken: set[str], exact: set[str] = frozenset()) -> tuple[TrackGroup, ...]:
     """Split ``tracks`` (in session order) into groups; ``taken`` holds the names no group may take.
 
     Tracks alike in latency and chunking are split into as few groups of at
-    most :data:`TRACKS_PER_TASK` as can be, their sizes differing by at most one.
+    most :data:`TRACKS_PER_TASK` as can be, their sizes differing by at most
+    one. Tracks in ``exact`` carry their state so that a stem is the same
+    however the render is chunked; they share groups among themselves, and
+    the groups, like the sums taken in them, do not depend on the chunk size.
     """
     alike: dict[tuple, list["StripPlan"]] = {}
     for track in tracks:
-        key = (track.latency_out,) if track.time_parallel else (track.latency_out, track.name)
+        if track.keys or (not track.time_parallel and track.name not in exact):
+            key = (track.latency_out, track.name)
+        else:
+            key = (track.latency_out, track.name in exact)
         alike.setdefault(key, []).append(track)
     groups: list[TrackGroup] = []
     for members in alike.values():
@@ -81,7 +102,11 @@ def group_tracks(tracks: Iterable["StripPlan"], taken: set[str]) -> tuple[TrackG
             destinations = sorted({target for track in part for target in routes(track.spec)})
             name = _free_name(f"track group {len(groups) + 1}", taken)
             taken.add(name)
-            groups.append(TrackGroup(name, tuple(track.name for track in part), tuple(destinations), part[0].latency_out, part[0].time_parallel))
+            taps = tuple((track.name, pre_fader) for track in part for pre_fader in track.taps)
+            stems = tuple(track.name for track in part if track.stem)
+            groups.append(
+                TrackGroup(name, tuple(track.name for track in part), tuple(destinations), part[0].latency_out, part[0].time_parallel, taps, stems)
+            )
     return tuple(groups)
 
 

@@ -54,6 +54,7 @@ from farm.session import (
     audibility,
     effect_automation,
     routes,
+    stem_strips,
 )
 from farm.session.clips import ClipSpan
 
@@ -77,6 +78,26 @@ class Feed:
 
 
 @dataclasses.dataclass(frozen=True)
+class Key:
+    """A sidechain key into effect ``effect`` of a strip: ``source``'s signal at its tap, delayed by ``delay_samples`` and raised by ``level_db``.
+
+    The delay lines the key up with the audio the effect's detector sits
+    beside, as a feed's compensation does at a summing point.
+    """
+
+    effect: int
+    source: str
+    pre_fader: bool
+    level_db: float
+    delay_samples: int
+
+    @property
+    def tap(self) -> tuple[str, bool]:
+        """Where the key is taken: ``(strip name, pre_fader)``."""
+        return self.source, self.pre_fader
+
+
+@dataclasses.dataclass(frozen=True)
 class StripPlan:
     """One track, bus or the master as the renderer sees it.
 
@@ -94,6 +115,10 @@ class StripPlan:
         empty for tracks.
     effects
         Its insert chain, built at the render rate.
+    input_latency
+        Frames by which the input of its chain lags the timeline: a bus's
+        feeds arrive that late; a track's clips are read that late only so
+        that a sidechain key that comes later still reaches its detector in time.
     latency_out
         Frames by which its output lags the timeline.
     audible
@@ -112,6 +137,13 @@ class StripPlan:
         ``mute``, ``sends.<bus>.level_db``), built once from the checked session.
     effect_envelopes
         Its effects' automation: fx position -> parameter -> envelope.
+    keys
+        The sidechain keys its effects listen to (:class:`Key`).
+    taps
+        Where other strips' sidechains take their key from this one: ``True``
+        after its effects (pre-fader), ``False`` its output (post-fader).
+    stem
+        Whether a deliverable is made of its output (a stem).
     """
 
     name: str
@@ -127,6 +159,10 @@ class StripPlan:
     preroll_frames: int | None = None
     envelopes: Mapping[str, Envelope] = dataclasses.field(default_factory=dict)
     effect_envelopes: Mapping[int, Mapping[str, Envelope]] = dataclasses.field(default_factory=dict)
+    input_latency: int = 0
+    keys: tuple[Key, ...] = ()
+    taps: tuple[bool, ...] = ()
+    stem: bool = False
 
     def effect_lanes(self, index: int, start_frame: int, frames: int, sample_rate: int) -> Lanes | None:
         """The automation of effect ``index`` over frames ``[start_frame, start_frame + frames)`` of its input, or None."""
@@ -185,15 +221,19 @@ class RenderPlan:
     chunk_frames
         Frames per time chunk.
     strips
-        The mix: every track, bus and the master, each after what feeds it.
+        The mix: every track, then every bus, in session order, then the master.
     groups
         The tracks as the tasks render them (:class:`~farm.engine.groups.TrackGroup`).
+    order
+        The mixing stage's tasks of one chunk, by name (track groups, buses,
+        the master), each after every task whose audio or key it reads.
     mix_latency
         Frames by which the mix bus lags the timeline.
     loudness
         The loudness stage (:class:`~farm.engine.mastering.LoudnessPlan`).
     deliverables
-        One plan per output, in the session's order
+        One plan per file to write, in the session's order of outputs, a
+        stem output giving one per strip
         (:class:`~farm.engine.delivery.DeliverablePlan`).
     """
 
@@ -204,6 +244,7 @@ class RenderPlan:
     chunk_frames: int
     strips: tuple[StripPlan, ...]
     groups: tuple[TrackGroup, ...]
+    order: tuple[str, ...]
     mix_latency: int
     loudness: LoudnessPlan
     deliverables: tuple[DeliverablePlan, ...]
@@ -236,26 +277,70 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     session, rate = loaded.session, loaded.sample_rate
     chunk_frames = max(1, int(round(chunk_s * rate)))
     audible = audibility(session)
+    latency = _latencies(session, loaded.effects)
+    taps = _taps(session)
+    stems = {name for output in session.outputs if output.stems is not None for name in stem_strips(session, output)}
+    exact = _feeding(session, stems)
     plans: dict[str, StripPlan] = {}
     for track in session.tracks:
         effects = loaded.effects[track.name]
         channels = max(loaded.files[clip.file].channels for clip in track.clip_list)
-        stems = tuple(loaded.files[clip.file] for clip in track.clip_list)
         strip = StripPlan(
-            track.name, "track", track, channels, (), effects, _latency(effects), audible[track.name], stems, loaded.spans[track.name], **_automation(track)
+            track.name,
+            "track",
+            track,
+            channels,
+            (),
+            effects,
+            latency[track.name] + _latency(effects),
+            audible[track.name],
+            tuple(loaded.files[clip.file] for clip in track.clip_list),
+            loaded.spans[track.name],
+            input_latency=latency[track.name],
+            keys=_keys(track.fx, latency[track.name], effects, latency, loaded.effects),
+            taps=taps.get(track.name, ()),
+            stem=track.name in stems,
+            **_automation(track),
         )
-        plans[track.name] = dataclasses.replace(strip, preroll_frames=_preroll(strip, rate, chunk_frames, 0))
-    groups = group_tracks(plans.values(), {track.name for track in session.tracks} | {bus.name for bus in session.buses} | {MASTER})
-    for bus in _bus_order(session):
+        plans[track.name] = dataclasses.replace(strip, preroll_frames=None if track.name in exact else _preroll(strip, rate, chunk_frames, 0))
+    groups = group_tracks(plans.values(), {track.name for track in session.tracks} | {bus.name for bus in session.buses} | {MASTER}, exact)
+    for bus in session.buses:
         effects = loaded.effects[bus.name]
-        feeds, arrival = _feeds_into(bus.name, session, groups, plans)
-        strip = StripPlan(bus.name, "bus", bus, 2, feeds, effects, arrival + _latency(effects), audible[bus.name], **_automation(bus))
-        plans[bus.name] = dataclasses.replace(strip, preroll_frames=_preroll(strip, rate, chunk_frames, 0))
+        strip = StripPlan(
+            bus.name,
+            "bus",
+            bus,
+            2,
+            _feeds_into(bus.name, latency[bus.name], session, groups, latency, loaded.effects),
+            effects,
+            latency[bus.name] + _latency(effects),
+            audible[bus.name],
+            input_latency=latency[bus.name],
+            keys=_keys(bus.fx, latency[bus.name], effects, latency, loaded.effects),
+            taps=taps.get(bus.name, ()),
+            stem=bus.name in stems,
+            **_automation(bus),
+        )
+        plans[bus.name] = dataclasses.replace(strip, preroll_frames=None if bus.name in exact else _preroll(strip, rate, chunk_frames, 0))
     master_effects = loaded.effects[MASTER]
-    feeds, arrival = _feeds_into(MASTER, session, groups, plans)
-    master = StripPlan(MASTER, "master", None, 2, feeds, master_effects, arrival + _latency(master_effects), True)
+    master = StripPlan(
+        MASTER,
+        "master",
+        None,
+        2,
+        _feeds_into(MASTER, latency[MASTER], session, groups, latency, loaded.effects),
+        master_effects,
+        latency[MASTER] + _latency(master_effects),
+        True,
+        input_latency=latency[MASTER],
+        keys=_keys(session.master.fx, latency[MASTER], master_effects, latency, loaded.effects),
+    )
     plans[MASTER] = dataclasses.replace(master, preroll_frames=_preroll(master, rate, chunk_frames, meter_preroll_frames(rate, MIX_TRUE_PEAK_OVERSAMPLING)))
     timeline_frames = loaded.timeline_frames
+    deliverables = []
+    for index, output in enumerate(session.outputs):
+        for name in stem_strips(session, output) if output.stems is not None else [None]:
+            deliverables.append(plan_deliverable(len(deliverables), output, session.name, rate, timeline_frames, chunk_frames, stem=name))
     return RenderPlan(
         session.name,
         rate,
@@ -264,14 +349,113 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
         chunk_frames,
         tuple(plans.values()),
         groups,
+        _task_order(groups, plans),
         plans[MASTER].latency_out,
         plan_loudness(session.master, rate, chunk_frames),
-        tuple(plan_deliverable(index, output, session.name, rate, timeline_frames, chunk_frames) for index, output in enumerate(session.outputs)),
+        tuple(deliverables),
     )
 
 
+def _latencies(session, effects: Mapping[str, tuple[Effect, ...]]) -> dict[str, int]:
+    """Each strip's input latency in frames (the master's under ``"master"``).
+
+    A bus's input is as late as its latest feed; any strip's is at least as
+    late as each sidechain key it takes, less the latency of the effects
+    before the keyed one, so no key has to arrive before it was made.
+    """
+    feeders: dict[str, list[str]] = {}
+    for strip in [*session.tracks, *session.buses]:
+        for target in routes(strip):
+            feeders.setdefault(target, []).append(strip.name)
+    chains = {strip.name: strip.fx for strip in [*session.tracks, *session.buses]} | {MASTER: session.master.fx}
+    found: dict[str, int] = {}
+
+    def output_latency(name: str) -> int:
+        return input_latency(name) + _latency(effects[name])
+
+    def input_latency(name: str) -> int:
+        if name not in found:
+            need = max((output_latency(feeder) for feeder in feeders.get(name, ())), default=0)
+            for index, spec in enumerate(chains[name]):
+                sidechain = getattr(spec, "sidechain", None)
+                if sidechain is not None:
+                    need = max(need, output_latency(sidechain.source) - _latency(effects[name][:index]))
+            found[name] = need
+        return found[name]
+
+    return {name: input_latency(name) for name in chains}
+
+
+def _feeding(session, names: set[str]) -> set[str]:
+    """The strips ``names`` and every strip that feeds or keys them, directly or through others."""
+    sources: dict[str, set[str]] = {}
+    for strip in [*session.tracks, *session.buses]:
+        for target in routes(strip):
+            sources.setdefault(target, set()).add(strip.name)
+        for spec in strip.fx:
+            sidechain = getattr(spec, "sidechain", None)
+            if sidechain is not None:
+                sources.setdefault(strip.name, set()).add(sidechain.source)
+    found, pending = set(names), list(names)
+    while pending:
+        for source in sources.get(pending.pop(), ()):
+            if source not in found:
+                found.add(source)
+                pending.append(source)
+    return found
+
+
+def _keys(chain: list, input_latency: int, effects: tuple[Effect, ...], latency: Mapping[str, int], chains: Mapping[str, tuple[Effect, ...]]) -> tuple[Key, ...]:
+    """The sidechain keys of a strip's ``chain`` (its session entries), each delayed to meet its effect's input."""
+    keys = []
+    for index, spec in enumerate(chain):
+        sidechain = getattr(spec, "sidechain", None)
+        if sidechain is not None:
+            arrives = latency[sidechain.source] + _latency(chains[sidechain.source])
+            delay = input_latency + _latency(effects[:index]) - arrives
+            keys.append(Key(index, sidechain.source, sidechain.pre_fader, sidechain.level_db, delay))
+    return tuple(keys)
+
+
+def _taps(session) -> dict[str, tuple[bool, ...]]:
+    """The key taps each strip gives other strips' sidechains: strip -> its ``pre_fader`` taps, sorted."""
+    taps: dict[str, set[bool]] = {}
+    for strip in [*session.tracks, *session.buses, session.master]:
+        for spec in strip.fx:
+            sidechain = getattr(spec, "sidechain", None)
+            if sidechain is not None:
+                taps.setdefault(sidechain.source, set()).add(sidechain.pre_fader)
+    return {name: tuple(sorted(found)) for name, found in taps.items()}
+
+
+def _task_order(groups: tuple[TrackGroup, ...], plans: Mapping[str, StripPlan]) -> tuple[str, ...]:
+    """The mixing stage's tasks of one chunk (track groups, buses, the master) in an order where each follows what it reads."""
+    group_of = {track: group.name for group in groups for track in group.tracks}
+
+    def node(strip_name: str) -> str:
+        return group_of.get(strip_name, strip_name)
+
+    needs: dict[str, set[str]] = {group.name: {node(key.source) for track in group.tracks for key in plans[track].keys} for group in groups}
+    for strip in plans.values():
+        if strip.kind != "track":
+            needs[strip.name] = {feed.source for feed in strip.feeds} | {node(key.source) for key in strip.keys}
+    order: list[str] = []
+    placed: set[str] = set()
+
+    def place(name: str) -> None:
+        if name not in placed:
+            placed.add(name)
+            for need in sorted(needs[name]):
+                place(need)
+            order.append(name)
+
+    for name in needs:
+        place(name)
+    return tuple(order)
+
+
 def _preroll(strip: StripPlan, sample_rate: int, chunk_frames: int, extra_frames: int) -> int | None:
-    delay_frames = max((feed.delay_samples for feed in strip.feeds), default=0)
+    delay_frames = max((line.delay_samples for line in (*strip.feeds, *strip.keys)), default=0)
     return chain_preroll_frames(_settling_chain(strip), sample_rate, chunk_frames, delay_frames + extra_frames)
 
 
@@ -310,29 +494,10 @@ def _latency(effects: tuple[Effect, ...]) -> int:
     return sum(effect.latency_samples for effect in effects)
 
 
-def _bus_order(session) -> list[Bus]:
-    """Buses ordered so each comes after every bus that feeds it (the graph is acyclic)."""
-    buses = {bus.name: bus for bus in session.buses}
-    order: list[Bus] = []
-    placed: set[str] = set()
-
-    def place(name: str) -> None:
-        if name in placed:
-            return
-        for other in session.buses:
-            if name in routes(other):
-                place(other.name)
-        placed.add(name)
-        order.append(buses[name])
-
-    for bus in session.buses:
-        place(bus.name)
-    return order
-
-
-def _feeds_into(target: str, session, groups: tuple[TrackGroup, ...], plans: dict[str, StripPlan]) -> tuple[tuple[Feed, ...], int]:
-    """The feeds of ``target``, from track groups and buses, each with its compensation delay; and when they all arrive."""
+def _feeds_into(
+    target: str, arrival: int, session, groups: tuple[TrackGroup, ...], latency: Mapping[str, int], chains: Mapping[str, tuple[Effect, ...]]
+) -> tuple[Feed, ...]:
+    """The feeds of ``target`` (from track groups and buses), each delayed to arrive at its input latency ``arrival``."""
     latencies = {group.name: group.latency_out for group in groups if target in group.destinations}
-    latencies.update((bus.name, plans[bus.name].latency_out) for bus in session.buses if target in routes(bus))
-    arrival = max(latencies.values(), default=0)
-    return tuple(Feed(source, arrival - latency) for source, latency in latencies.items()), arrival
+    latencies.update((bus.name, latency[bus.name] + _latency(chains[bus.name])) for bus in session.buses if target in routes(bus))
+    return tuple(Feed(source, arrival - source_latency) for source, source_latency in latencies.items())

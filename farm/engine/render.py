@@ -56,6 +56,7 @@ from farm.storage import Location
 
 from . import tasks
 from .blocks import BlockSignal
+from .delivery import DeliverablePlan
 from .executor import Executor, choose_executor
 from .mastering import MasterPass
 from .plan import (
@@ -238,17 +239,21 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     tracker.total = len(mix_chunks) * mixing_tasks + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks
     tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
     run = _Run(plan, executor.put(plan), executor, workdir, tracker, window)
-    mix_partials, mix = _mix(run)
+    mix_partials, mix, stems = _mix(run)
     mix_report = LoudnessPartial.merge(mix_partials).report()
+    stem_plans = [deliverable for deliverable in plan.deliverables if deliverable.strip is not None]
+    written = dict(zip((deliverable.index for deliverable in stem_plans), _deliver(run, [(stem, stems[stem.strip], 0.0) for stem in stem_plans])))
+    del stems
 
+    masters = [deliverable for deliverable in plan.deliverables if deliverable.strip is None]
     mastered_with, master = None, None
-    ceiling_margin_db, trims_db = 0.0, [0.0] * len(plan.deliverables)
+    ceiling_margin_db, trims_db = 0.0, [0.0] * len(masters)
     for _ in range(MAX_CORRECTIONS + 1):
         if mastered_with != ceiling_margin_db:
             master = None  # the master made under the old ceiling goes before the new one is made
             gain_db, master_report, reduction_db, passes, master = _master(run, mix, mix_report, ceiling_margin_db)
             mastered_with = ceiling_margin_db
-        deliverables = _deliver(run, master, trims_db)
+        deliverables = _deliver(run, [(deliverable, master, trim_db) for deliverable, trim_db in zip(masters, trims_db)])
         if not loudness.normalises:
             break
         errors_lu = [loudness.target_lufs - (item["loudness"]["integrated_lufs"] or -math.inf) for item in deliverables]
@@ -264,6 +269,7 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
             f"{loudness.ceiling_dbtp:g} dBTP ceiling after {MAX_CORRECTIONS} corrections"
         )
 
+    written.update(zip((deliverable.index for deliverable in masters), deliverables))
     nodes = Counter(meta["node"] for meta in tracker.metas)
     return {
         "session": plan.session_name,
@@ -280,7 +286,7 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
         "limiter_max_gain_reduction_db": reduction_db,
         "latency_compensation_samples": plan.mix_latency,
         "time_chunking": _time_chunking(plan),
-        "deliverables": deliverables,
+        "deliverables": [written[index] for index in sorted(written)],
         "executor": executor.name,
         "tasks": len(tracker.metas),
         "tasks_by_kind": dict(Counter(meta["kind"] for meta in tracker.metas)),
@@ -301,48 +307,72 @@ def _time_chunking(plan: RenderPlan) -> dict:
     }
 
 
-def _mix(run: _Run) -> tuple[list[LoudnessPartial], BlockSignal]:
-    """Stage 1: every chunk of every strip; returns the mix bus's loudness partials in order, and the mix bus.
+def _mix(run: _Run) -> tuple[list[LoudnessPartial], BlockSignal, dict[str, BlockSignal]]:
+    """Stage 1: every chunk of every strip; returns the mix bus's loudness partials in order, the mix bus, and the stems by strip.
 
-    A strip that carries state waits for its previous chunk; a time-parallel
-    one does not, and a bus or master among them also gets its feeds' blocks
-    of the previous chunk for its pre-roll.
+    Each chunk's tasks run in the plan's order. A strip that carries state
+    waits for its previous chunk; a time-parallel one does not, and a bus,
+    the master or a keyed track among them also gets its inputs' blocks of
+    the previous chunk for its pre-roll.
     """
     plan, tracker = run.plan, run.tracker
-    states: dict[str, object] = {name: None for name in [group.name for group in plan.groups] + [strip.name for strip in plan.strips]}
+    groups = {group.name: group for group in plan.groups}
+    states: dict[str, object] = {name: None for name in plan.order}
     in_flight: list[tuple[object, list]] = []
     partial_refs = []
     mix = BlockSignal()
-    previous: dict[str, dict[str, object]] = {}
+    stems = {strip.name: BlockSignal() for strip in plan.strips if strip.stem}
+    previous: dict[str, dict] = {}
+    previous_taps: dict[tuple[str, bool], object] = {}
     for start, stop in plan.chunks():
         tracker.check_cancel([ref for _, metas in in_flight for ref in metas])
         outputs: dict[str, dict[str, object]] = {}
+        taps: dict[tuple[str, bool], object] = {}
         metas = []
-        for group in plan.groups:
-            refs = run.submit(tasks.tracks_chunk, group.name, start, stop, states[group.name], num_returns=len(group.destinations) + 2)
-            outputs[group.name] = dict(zip(group.destinations, refs[:-2]))
-            if not group.time_parallel:
-                states[group.name] = refs[-2]
-            metas.append(refs[-1])
-        for strip in plan.strips:
-            if strip.kind == "track":
-                continue
+
+        def inputs(strip) -> list:
             feeds = [outputs[feed.source][strip.name] for feed in strip.feeds]
+            keys = [taps[key.tap] for key in strip.keys]
             if strip.first_frame(start) < start:
                 feeds = [previous[feed.source][strip.name] for feed in strip.feeds] + feeds
+                keys = [previous_taps[key.tap] for key in strip.keys] + keys
+            return feeds + keys
+
+        def keep(results: list, targets: list[str], strip_taps, stem_names) -> None:
+            taps.update(zip(strip_taps, results[len(targets) : len(targets) + len(strip_taps)]))
+            for name, ref in zip(stem_names, results[len(targets) + len(strip_taps) :]):
+                stems[name].add(*tasks.timeline_span(start, stop, plan.strip(name).latency_out, plan.timeline_frames), ref)
+
+        for node in plan.order:
+            if node in groups:
+                group = groups[node]
+                keyed = [plan.strip(name) for name in group.tracks if plan.strip(name).keys]
+                blocks = inputs(keyed[0]) if keyed else []
+                count = len(group.destinations) + len(group.taps) + len(group.stems)
+                refs = run.submit(tasks.tracks_chunk, group.name, start, stop, states[node], *blocks, num_returns=count + 2)
+                outputs[node] = dict(zip(group.destinations, refs[: len(group.destinations)]))
+                keep(refs[:count], group.destinations, group.taps, group.stems)
+                if not group.time_parallel:
+                    states[node] = refs[-2]
+                metas.append(refs[-1])
+                continue
+            strip = plan.strip(node)
             if strip.kind == "master":
-                block, partial, state, meta = run.submit(tasks.mix_chunk, start, stop, states[strip.name], *feeds, num_returns=4)
+                block, partial, state, meta = run.submit(tasks.mix_chunk, start, stop, states[node], *inputs(strip), num_returns=4)
                 mix.add(*tasks.timeline_span(start, stop, plan.mix_latency, plan.timeline_frames), block)
                 partial_refs.append(partial)
             else:
                 targets = destinations(strip)
-                refs = run.submit(tasks.bus_chunk, strip.name, start, stop, states[strip.name], *feeds, num_returns=len(targets) + 2)
-                outputs[strip.name] = dict(zip(targets, refs[: len(targets)]))
+                strip_taps = [(strip.name, pre_fader) for pre_fader in strip.taps]
+                count = len(targets) + len(strip_taps) + strip.stem
+                refs = run.submit(tasks.bus_chunk, strip.name, start, stop, states[node], *inputs(strip), num_returns=count + 2)
+                outputs[node] = dict(zip(targets, refs[: len(targets)]))
+                keep(refs[:count], targets, strip_taps, [strip.name] if strip.stem else [])
                 state, meta = refs[-2], refs[-1]
             if not strip.time_parallel:
-                states[strip.name] = state
+                states[node] = state
             metas.append(meta)
-        previous = outputs
+        previous, previous_taps = outputs, taps
         in_flight.append((partial_refs[-1], metas))
         if len(in_flight) >= run.window:
             oldest, oldest_metas = in_flight.pop(0)
@@ -352,7 +382,7 @@ def _mix(run: _Run) -> tuple[list[LoudnessPartial], BlockSignal]:
     for _, metas in in_flight:
         tracker.audio_s += tracker.audio_s_per_task
         tracker.finished(metas)
-    return run.executor.get(partial_refs), mix
+    return run.executor.get(partial_refs), mix, stems
 
 
 def _master(run: _Run, mix: BlockSignal, mix_report, ceiling_margin_db: float):
@@ -406,27 +436,27 @@ def _master_pass(run: _Run, mix: BlockSignal, master_pass: MasterPass):
     return report, reduction, master
 
 
-def _deliver(run: _Run, master: BlockSignal, trims_db: list[float]) -> list[dict]:
-    """Stage 3: every output, each with its trim, in time chunks; returns their facts in session order.
+def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]]) -> list[dict]:
+    """Stage 3: each file ``(deliverable, the signal it is made from, trim dB)`` in time chunks; returns their facts in order.
 
-    The chunks of all outputs run ahead of the writing by up to twice the
+    The chunks of all files run ahead of the writing by up to twice the
     window; this process writes each file from its chunks in order
     (:func:`farm.engine.writer.write_deliverable`).
     """
     plan = run.plan
     run.tracker.check_cancel([])
     jobs = [
-        (deliverable, trim_db, start, min(start + deliverable.grid_frames, plan.timeline_frames))
-        for deliverable, trim_db in zip(plan.deliverables, trims_db)
+        (deliverable, signal, trim_db, start, min(start + deliverable.grid_frames, plan.timeline_frames))
+        for deliverable, signal, trim_db in files
         for start in range(0, plan.timeline_frames, deliverable.grid_frames)
     ]
     submitted: list[tuple[object, object, object]] = []
 
     def submit_up_to(count: int) -> None:
         while len(submitted) < min(count, len(jobs)):
-            deliverable, trim_db, start, stop = jobs[len(submitted)]
-            master_starts, master_blocks = master.covering(*tasks.delivery_read_span(plan, deliverable, start, stop))
-            submitted.append(run.submit(tasks.deliver_chunk, deliverable.index, trim_db, start, stop, master_starts, *master_blocks, num_returns=3))
+            deliverable, signal, trim_db, start, stop = jobs[len(submitted)]
+            starts, blocks = signal.covering(*tasks.delivery_read_span(plan, deliverable, start, stop))
+            submitted.append(run.submit(tasks.deliver_chunk, deliverable.index, trim_db, start, stop, starts, *blocks, num_returns=3))
 
     lookahead = 2 * run.window
 
@@ -442,9 +472,10 @@ def _deliver(run: _Run, master: BlockSignal, trims_db: list[float]) -> list[dict
             yield chunk
 
     facts, taken = [], 0
-    for deliverable, trim_db in zip(plan.deliverables, trims_db):
+    for deliverable, _, trim_db in files:
         count = len(range(0, plan.timeline_frames, deliverable.grid_frames))
-        facts.append(write_deliverable(deliverable, run.workdir / "out" / deliverable.path, results(taken, count), trim_db))
+        written = write_deliverable(deliverable, run.workdir / "out" / deliverable.path, results(taken, count), trim_db)
+        facts.append(written if deliverable.strip is None else {**written, "stem": deliverable.strip})
         taken += count
     return facts
 

@@ -9,6 +9,12 @@ parameter follows its envelope instead of its static value; ``mute``
 automation silences the strip after its effects (its sends too), each switch
 ramped over one control period of the grid anchored at timeline frame 0. A mono
 pre-fader tap feeds both sides of the bus at unity.
+
+A sidechain key is taken like a send: pre-fader after the effects (before
+mute, so a muted "ghost" track can still key another), post-fader as the
+strip's output after its pan (mute and solo included). It reaches the keyed
+effect through its own compensation delay and its ``level_db``, as a mono
+signal on both sides; only the effect's detector hears it.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ def initial_state(strip: StripPlan, sample_rate: int) -> dict:
     return {
         "fx": [effect.init_state(strip.channels) for effect in strip.effects],
         "feeds": [{"history": np.zeros((feed.delay_samples, 2))} for feed in strip.feeds],
+        "keys": [{"history": np.zeros((key.delay_samples, 2))} for key in strip.keys],
     }
 
 
@@ -87,20 +94,42 @@ def sum_feeds(strip: StripPlan, blocks: list[np.ndarray], state: dict, begin: in
     Each feed's delay line (its last ``delay_samples`` frames, carried in
     ``state["feeds"]``) comes first. Returns the sum and the new delay states.
     """
-    count, frames = len(strip.feeds), stop - begin
-    previous, current = (blocks[:count], blocks[count:]) if begin < start else ([None] * count, blocks[-count:] if count else [])
-    total = np.zeros((frames, 2))
-    new_states = []
-    for feed_state, before, block in zip(state["feeds"], previous, current):
-        pieces = [feed_state["history"], block] if before is None else [feed_state["history"], before[before.shape[0] - (start - begin) :], block]
-        offset = 0
-        for piece in pieces:
-            used = min(piece.shape[0], frames - offset)
-            if used > 0:
-                add_into(total, piece[:used], offset)
-            offset += piece.shape[0]
-        new_states.append({"history": _last_frames(pieces, feed_state["history"].shape[0])})
+    total = np.zeros((stop - begin, 2))
+    new_states = [_delayed_into(total, line, before, block, begin, start) for line, (before, block) in zip(state["feeds"], _pairs(blocks, len(strip.feeds), begin, start))]
     return total, new_states
+
+
+def strip_keys(strip: StripPlan, blocks: list[np.ndarray], state: dict, begin: int, start: int, stop: int) -> tuple[dict[int, np.ndarray], list]:
+    """The sidechain keys of a strip over frames ``[begin, stop)``, by effect position, each delayed and at its level.
+
+    ``blocks`` holds the keys' taps as :func:`sum_feeds` takes a bus's feeds;
+    ``state["keys"]`` their delay lines. Returns the keys and the new delay states.
+    """
+    keys, new_states = {}, []
+    for key, line, (before, block) in zip(strip.keys, state["keys"], _pairs(blocks, len(strip.keys), begin, start)):
+        audio = np.zeros((stop - begin, 2))
+        new_states.append(_delayed_into(audio, line, before, block, begin, start))
+        keys[key.effect] = audio * db_to_linear(key.level_db) if key.level_db else audio
+    return keys, new_states
+
+
+def _pairs(blocks: list[np.ndarray], count: int, begin: int, start: int) -> list[tuple[np.ndarray | None, np.ndarray]]:
+    """Each input's (previous chunk's block or None, this chunk's block) from ``blocks`` laid out as :func:`sum_feeds` takes them."""
+    if begin < start:
+        return list(zip(blocks[:count], blocks[count:]))
+    return [(None, block) for block in (blocks[-count:] if count else [])]
+
+
+def _delayed_into(out: np.ndarray, line: dict, before: np.ndarray | None, block: np.ndarray, begin: int, start: int) -> dict:
+    """Add one input into ``out`` (frames ``[begin, ...)``) after its delay line ``line``; return the delay line's new state."""
+    pieces = [line["history"], block] if before is None else [line["history"], before[before.shape[0] - (start - begin) :], block]
+    frames, offset = out.shape[0], 0
+    for piece in pieces:
+        used = min(piece.shape[0], frames - offset)
+        if used > 0:
+            add_into(out, piece[:used], offset)
+        offset += piece.shape[0]
+    return {"history": _last_frames(pieces, line["history"].shape[0])}
 
 
 def _last_frames(pieces: list[np.ndarray], frames: int) -> np.ndarray:
@@ -111,21 +140,24 @@ def _last_frames(pieces: list[np.ndarray], frames: int) -> np.ndarray:
     return joined[joined.shape[0] - frames :].copy()
 
 
-def run_effects(strip: StripPlan, audio: np.ndarray, state: dict, begin: int, sample_rate: int) -> tuple[np.ndarray, list]:
+def run_effects(strip: StripPlan, audio: np.ndarray, state: dict, begin: int, sample_rate: int, keys: dict[int, np.ndarray] | None = None) -> tuple[np.ndarray, list]:
     """The insert chain over frames ``[begin, ...)``, each effect resuming from its state and following its automation.
 
     An effect's automation is read where its input lies on the timeline: a
     bus's input arrives late by its compensation, and each effect before it
-    adds its latency, so the envelope moves with the audio it shapes.
+    adds its latency, so the envelope moves with the audio it shapes. A
+    keyed effect's detector hears its key from ``keys`` (by effect position).
     """
-    lag = strip.latency_out - sum(effect.latency_samples for effect in strip.effects)
+    lag = strip.input_latency
+    keys = keys or {}
     new_states = []
     for index, (effect, effect_state) in enumerate(zip(strip.effects, state["fx"])):
         lanes = strip.effect_lanes(index, begin - lag, audio.shape[0], sample_rate)
+        key = keys.get(index)
         if lanes is not None:
-            audio, effect_state = effect.process_automated(audio, effect_state, lanes)
+            audio, effect_state = effect.process_automated(audio, effect_state, lanes, key=key)
         else:
-            audio, effect_state = effect.process(audio, effect_state)
+            audio, effect_state = effect.process(audio, effect_state, key=key)
         lag += effect.latency_samples
         new_states.append(effect_state)
     return audio, new_states
@@ -149,35 +181,48 @@ def _unmuted(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) 
     return audio * (1.0 - muted)[:, None]
 
 
-def route(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) -> dict[str, np.ndarray]:
-    """Mute, width, fader, pan and sends of a processed chunk: stereo audio per destination."""
+def route(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Mute, width, fader, pan and sends of a processed chunk: stereo audio per destination, and the strip's own output (its sends aside)."""
     spec, frames = strip.spec, audio.shape[0]
     if not strip.audible:
-        return {name: np.zeros((frames, 2)) for name in destinations(strip)}
+        return {name: np.zeros((frames, 2)) for name in destinations(strip)}, np.zeros((frames, 2))
     audio = _unmuted(strip, audio, start, sample_rate)
     fader = db_to_linear(_parameter(strip, "gain_db", spec.gain_db, start, frames, sample_rate))
     width = _parameter(strip, "width", spec.width, start, frames, sample_rate)
-    outputs = {spec.output: pan(apply_width(audio, width), _parameter(strip, "pan", spec.pan, start, frames, sample_rate), fader)}
+    main = pan(apply_width(audio, width), _parameter(strip, "pan", spec.pan, start, frames, sample_rate), fader)
+    outputs = {spec.output: main}
     for send in spec.sends:
         level = _parameter(strip, f"sends.{send.bus}.level_db", send.level_db, start, frames, sample_rate)
-        tap = audio if send.pre_fader else outputs[spec.output]
+        tap = audio if send.pre_fader else main
         sent = np.multiply(tap, _gain(level), out=np.empty((frames, 2)))
         outputs[send.bus] = outputs[send.bus] + sent if send.bus in outputs else sent
-    return outputs
+    return outputs, main
 
 
 def render_strip_chunk(
-    strip: StripPlan, begin: int, start: int, stop: int, state: dict, feed_blocks: list[np.ndarray], sample_rate: int
-) -> tuple[dict[str, np.ndarray], dict]:
-    """Render frames ``[begin, stop)`` of a track or bus, for its chunk ``[start, stop)``; returns its outputs and new state.
+    strip: StripPlan, begin: int, start: int, stop: int, state: dict, feed_blocks: list[np.ndarray], key_blocks: list[np.ndarray], sample_rate: int
+) -> tuple[dict[str, np.ndarray], dict[bool, np.ndarray], np.ndarray, dict]:
+    """Render frames ``[begin, stop)`` of a track or bus, for its chunk ``[start, stop)``.
 
-    ``feed_blocks`` are a bus's, as :func:`sum_feeds` takes them.
+    ``feed_blocks`` are a bus's, as :func:`sum_feeds` takes them;
+    ``key_blocks`` its keys' taps, likewise. Returns its outputs by
+    destination, its key taps by ``pre_fader`` (stereo), its own output (its
+    stem) and its new state.
     """
     if strip.kind == "track":
-        audio, feed_states = track_source(strip, begin, stop, sample_rate), state["feeds"]
+        lag = strip.input_latency
+        audio, feed_states = track_source(strip, begin - lag, stop - lag, sample_rate), state["feeds"]
     else:
         audio, feed_states = sum_feeds(strip, feed_blocks, state, begin, start, stop)
+    keys, key_states = strip_keys(strip, key_blocks, state, begin, start, stop)
     if strip.spec.polarity_invert:
         audio = invert_polarity(audio)
-    audio, fx_states = run_effects(strip, audio, state, begin, sample_rate)
-    return route(strip, audio, begin, sample_rate), {"fx": fx_states, "feeds": feed_states}
+    audio, fx_states = run_effects(strip, audio, state, begin, sample_rate, keys)
+    outputs, main = route(strip, audio, begin, sample_rate)
+    taps = {pre_fader: (_stereo(audio) if pre_fader else main) for pre_fader in strip.taps}
+    return outputs, taps, main, {"fx": fx_states, "feeds": feed_states, "keys": key_states}
+
+
+def _stereo(audio: np.ndarray) -> np.ndarray:
+    """A mono chunk on both sides at unity; a stereo one as it is."""
+    return np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio

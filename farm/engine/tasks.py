@@ -38,6 +38,7 @@ from .strip import (
     initial_state,
     render_strip_chunk,
     run_effects,
+    strip_keys,
     sum_feeds,
 )
 
@@ -55,50 +56,79 @@ def _meta(kind: str, started: float, **details) -> dict:
     return {"kind": kind, "node": _node(), "seconds": seconds, "started_at": time.time() - seconds, **details}
 
 
-def tracks_chunk(plan: RenderPlan, group_name: str, start: int, stop: int, states: tuple | None):
-    """Frames ``[start, stop)`` of a track group: one block per destination (its members' outputs there, summed), the new states, meta.
+def tracks_chunk(plan: RenderPlan, group_name: str, start: int, stop: int, states: tuple | None, *key_blocks: np.ndarray):
+    """Frames ``[start, stop)`` of a track group.
 
-    Time-parallel members start from silence their pre-roll early and the
-    group returns no states; otherwise ``states`` holds each member's state
-    from the previous chunk (None before the first).
+    Returns one block per destination (its members' outputs there, summed),
+    then its members' key taps (``group.taps``) and stems (``group.stems``),
+    then the new states and meta. Time-parallel members start from silence
+    their pre-roll early and the group returns no states; otherwise
+    ``states`` holds each member's state from the previous chunk (None
+    before the first). A group of a keyed track gets its keys' taps as
+    :func:`bus_chunk` gets a bus's feeds.
     """
     started = time.perf_counter()
     group, rate = plan.group(group_name), plan.sample_rate
-    sums: dict[str, np.ndarray] = {}
+    sums: dict[str, np.ndarray] = {}  # the first member's output arrays, summed into in place
+    taps: dict[tuple[str, bool], np.ndarray] = {}
+    stems: dict[str, np.ndarray] = {}
     new_states = []
     for name, state in zip(group.tracks, states or (None,) * len(group.tracks)):
         strip = plan.strip(name)
         begin = strip.first_frame(start)
         state = initial_state(strip, rate) if state is None else state
-        outputs, state = render_strip_chunk(strip, begin, start, stop, state, [], rate)
+        outputs, strip_taps, main, state = render_strip_chunk(strip, begin, start, stop, state, [], list(key_blocks), rate)
         for target, audio in outputs.items():
             if target in sums:
                 add_into(sums[target], audio[start - begin :])
             else:
                 sums[target] = audio[start - begin :]
+        taps.update(((name, pre_fader), audio[start - begin :].copy()) for pre_fader, audio in strip_taps.items())
+        if strip.stem:
+            stems[name] = _on_stem_timeline(plan, strip.latency_out, main[start - begin :], start, stop)
         new_states.append(state)
     carried = tuple(new_states) if not group.time_parallel else None
-    return (*[sums[target] for target in group.destinations], carried, _meta("tracks", started, strip=group_name, tracks=list(group.tracks)))
+    blocks = [sums[target] for target in group.destinations] + [taps[tap] for tap in group.taps] + [stems[name] for name in group.stems]
+    return (*blocks, carried, _meta("tracks", started, strip=group_name, tracks=list(group.tracks)))
 
 
-def bus_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict | None, *feed_blocks: np.ndarray):
-    """Frames ``[start, stop)`` of a bus: one block per destination, the new state, meta.
+def bus_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict | None, *blocks: np.ndarray):
+    """Frames ``[start, stop)`` of a bus: one block per destination, its key taps (``strip.taps``), its stem if written, the new state, meta.
 
-    A time-parallel bus starts from silence its pre-roll early and returns
-    no state; it gets its feeds' blocks of the previous chunk before this
-    chunk's (see :func:`farm.engine.strip.sum_feeds`).
+    ``blocks`` are its feeds' blocks, then its keys' taps. A time-parallel
+    bus starts from silence its pre-roll early and returns no state; it gets
+    each input's block of the previous chunk before this chunk's (see
+    :func:`farm.engine.strip.sum_feeds`).
     """
     started = time.perf_counter()
     strip = plan.strip(name)
     begin = strip.first_frame(start)
     state = initial_state(strip, plan.sample_rate) if state is None else state
-    outputs, state = render_strip_chunk(strip, begin, start, stop, state, list(feed_blocks), plan.sample_rate)
+    feed_blocks, key_blocks = _split_inputs(strip, begin, start, blocks)
+    outputs, taps, main, state = render_strip_chunk(strip, begin, start, stop, state, feed_blocks, key_blocks, plan.sample_rate)
     carried = None if strip.time_parallel else state
-    return (*[outputs[target][start - begin :] for target in destinations(strip)], carried, _meta("bus", started, strip=name))
+    results = [outputs[target][start - begin :] for target in destinations(strip)] + [taps[pre_fader][start - begin :] for pre_fader in strip.taps]
+    if strip.stem:
+        results.append(_on_stem_timeline(plan, strip.latency_out, main[start - begin :], start, stop))
+    return (*results, carried, _meta("bus", started, strip=name))
 
 
-def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, *feed_blocks: np.ndarray):
+def _split_inputs(strip, begin: int, start: int, blocks: tuple[np.ndarray, ...]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A strip's input blocks split into its feeds' and its keys' (each with the previous chunk's first when the chunk has pre-roll)."""
+    feeds = len(strip.feeds) * (2 if begin < start else 1)
+    return list(blocks[:feeds]), list(blocks[feeds:])
+
+
+def _on_stem_timeline(plan: RenderPlan, latency: int, audio: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """A strip's output for the chunk ``[start, stop)``, ``latency`` frames late, as the timeline frames :func:`timeline_span` gives (as :data:`BLOCK_DTYPE`)."""
+    lo, hi = timeline_span(start, stop, latency, plan.timeline_frames)
+    return audio[lo + latency - start : hi + latency - start].astype(BLOCK_DTYPE)
+
+
+def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, *blocks: np.ndarray):
     """Frames ``[start, stop)`` of the master's sum and chain, on the timeline and metered.
+
+    ``blocks`` are its feeds' blocks, then its keys' taps, as :func:`bus_chunk` takes them.
 
     Returns the mix bus over timeline frames :func:`timeline_span` gives
     (as :data:`~farm.engine.blocks.BLOCK_DTYPE`), the loudness partial of
@@ -112,13 +142,15 @@ def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, *feed
     if state is None:
         state = initial_state(strip, rate)
         state["meter"] = None
-    audio, feed_states = sum_feeds(strip, list(feed_blocks), state, begin, start, stop)
-    audio, fx_states = run_effects(strip, audio, state, begin, rate)
+    feed_blocks, key_blocks = _split_inputs(strip, begin, start, blocks)
+    audio, feed_states = sum_feeds(strip, feed_blocks, state, begin, start, stop)
+    keys, key_states = strip_keys(strip, key_blocks, state, begin, start, stop)
+    audio, fx_states = run_effects(strip, audio, state, begin, rate, keys)
     first, lo, metered = _on_timeline(audio, begin, start, stop, latency, plan.timeline_frames)
     kept = metered.astype(BLOCK_DTYPE)
     meter = LoudnessMeter(rate, 2, MIX_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
     meter.process(kept)
-    new_state = None if strip.time_parallel else {"fx": fx_states, "feeds": feed_states, "meter": meter.state()}
+    new_state = None if strip.time_parallel else {"fx": fx_states, "feeds": feed_states, "keys": key_states, "meter": meter.state()}
     return kept[lo - first :], meter.partial(), new_state, _meta("mix", started, strip="master")
 
 

@@ -53,6 +53,8 @@ from .model import (
     audibility,
     effect_automation,
     routes,
+    stem_path,
+    stem_strips,
     tracks_reaching_master,
 )
 from .reading import read_document
@@ -83,6 +85,8 @@ __all__ = [
     "load",
     "read_document",
     "routes",
+    "stem_path",
+    "stem_strips",
     "tracks_reaching_master",
     "validate",
 ]

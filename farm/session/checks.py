@@ -16,13 +16,18 @@ from .effects import MAX_TOTAL_IMPULSE_RESPONSE_S, build_effect
 from .model import (
     FX_AUTOMATION_PREFIX,
     MASTER,
+    MAX_STEM_FILES,
     REPORT_NAME,
+    STEM_NAME_FIELD,
     Clip,
+    Master,
     Output,
     Session,
     Strip,
     Track,
     effect_lane,
+    stem_path,
+    stem_strips,
     tracks_reaching_master,
 )
 from .problems import echo, format_path
@@ -61,33 +66,81 @@ def check_meaning(session: Session) -> list[str]:
     cycle = _find_cycle({name: targets for name, targets in edges.items() if name in buses})
     if cycle:
         problems.append(f"buses: routing forms a cycle: {' -> '.join(cycle)}")
+    keys, sidechain_problems = _check_sidechains(strips + [("master", session.master)], set(seen))
+    problems += sidechain_problems
+    for _, source, keyed in keys:
+        if keyed != MASTER:
+            edges[source].add(keyed)
+    cycle = [] if cycle else _find_cycle(edges)
+    if cycle:
+        where = next(where for where, source, keyed in keys if (source, keyed) in zip(cycle, cycle[1:]))
+        problems.append(f"{where}: routing and sidechains form a cycle: {' -> '.join(cycle)} (each strip feeds or keys the next)")
     problems += _check_effect_ids("master.fx", session.master.fx)
     if session.master.loudness is not None and not tracks_reaching_master(session):
         problems.append("master.loudness: no track is heard in the master (mute, solo or routing silence them all); there is nothing to normalise")
-    return problems + _check_outputs(session.outputs)
+    return problems + _check_outputs(session, set(seen))
 
 
-def _check_outputs(outputs: list[Output]) -> list[str]:
-    """Each output names a file of its own inside the output folder, clear of the render's own files."""
+def _check_sidechains(strips: list[tuple[str, Strip | Master]], names: set[str]) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Every sidechain, as ``(field path, source, keyed strip)``, and the problems: a key from no track or bus, or from its own strip."""
+    keys, problems = [], []
+    for where, strip in strips:
+        keyed = getattr(strip, "name", MASTER)
+        for index, spec in enumerate(strip.fx):
+            sidechain = getattr(spec, "sidechain", None)
+            if sidechain is None:
+                continue
+            field = f"{where}.fx[{index}].sidechain.from"
+            if sidechain.source not in names:
+                problems.append(f"{field}: no track or bus named {echo(sidechain.source)} (strips: {_listing(names)})")
+            elif sidechain.source == keyed:
+                problems.append(f"{field}: {echo(keyed)} cannot key its own {spec.type}: its key would come from its own output (a cycle)")
+            else:
+                keys.append((field, sidechain.source, keyed))
+    return keys, problems
+
+
+def _check_outputs(session: Session, names: set[str]) -> list[str]:
+    """Each output names files of its own inside the output folder, clear of the render's own files; a stem output, strips that exist."""
     problems: list[str] = []
-    written = [Path(output.path) for output in outputs]
-    folders = {parent for path in written for parent in path.parents}
-    seen: set[Path] = set()
-    for index, (output, relative) in enumerate(zip(outputs, written)):
+    files: list[tuple[str, str, Output]] = []
+    stems = 0
+    for index, output in enumerate(session.outputs):
         where = f"outputs[{index}]"
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-            problems.append(f"{where}.path: must stay inside the output folder, got {echo(output.path)}")
-        elif any(part.startswith(".") for part in relative.parts):
-            problems.append(f"{where}.path: file and folder names must not start with '.' (the render's working files do), got {echo(output.path)}")
-        elif relative.as_posix().casefold() == REPORT_NAME:
-            problems.append(f"{where}.path: {echo(output.path)} is reserved for the render report")
-        elif relative in folders:
-            problems.append(f"{where}.path: {echo(output.path)} is also the folder of another output")
-        if relative in seen:
-            problems.append(f"{where}.path: {echo(output.path)} is already written by another output")
-        seen.add(relative)
         if output.format == "flac" and output.bit_depth == "32f":
             problems.append(f"{where}.bit_depth: flac supports 16 or 24, got '32f'")
+        if output.stems is None:
+            files.append((f"{where}.path", output.path, output))
+            continue
+        if STEM_NAME_FIELD not in output.path:
+            problems.append(f"{where}.path: a stem output's path must hold {STEM_NAME_FIELD}, where each strip's name goes; got {echo(output.path)}")
+            continue
+        if isinstance(output.stems, list):
+            unknown = [(position, name) for position, name in enumerate(output.stems) if name not in names]
+            problems += [f"{where}.stems[{position}]: no track or bus named {echo(name)} (strips: {_listing(names)})" for position, name in unknown]
+            if unknown:
+                continue
+        for name in stem_strips(session, output):
+            files.append((f"{where}.path", stem_path(output.path, name), output))
+            stems += 1
+    if stems > MAX_STEM_FILES:
+        return problems + [f"outputs: the stem outputs write {stems} files; at most {MAX_STEM_FILES} in all"]
+    written = [Path(path) for _, path, _ in files]
+    folders = {parent for path in written for parent in path.parents}
+    seen: set[Path] = set()
+    for (where, path, output), relative in zip(files, written):
+        shown = echo(path) if path == output.path else f"{echo(path)} (from {echo(output.path)})"
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            problems.append(f"{where}: must stay inside the output folder, got {shown}")
+        elif any(part.startswith(".") for part in relative.parts):
+            problems.append(f"{where}: file and folder names must not start with '.' (the render's working files do), got {shown}")
+        elif relative.as_posix().casefold() == REPORT_NAME:
+            problems.append(f"{where}: {shown} is reserved for the render report")
+        elif relative in folders:
+            problems.append(f"{where}: {shown} is also the folder of another output")
+        if relative in seen:
+            problems.append(f"{where}: {shown} is already written by another output")
+        seen.add(relative)
     return problems
 
 

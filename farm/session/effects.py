@@ -43,6 +43,7 @@ from dsp.saturation import Saturation
 from dsp.stereo import Width
 from farm.storage import Location, stems
 
+from .names import StripName
 from .paths import MAX_PATH_CHARS
 from .samplescan import rate_problem
 
@@ -65,7 +66,7 @@ MAX_IMPULSE_RESPONSE_S = 30.0
 MAX_TOTAL_IMPULSE_RESPONSE_S = 120.0
 """The longest the impulse responses of all of a session's convolutions may last together, in seconds."""
 
-_NOT_SESSION_FIELDS = {"sample_rate", "ir", "ir_sample_rate"}
+_NOT_SESSION_FIELDS = {"sample_rate", "ir", "ir_sample_rate", "key_input"}
 
 Seconds = Annotated[float, Field(le=MAX_EFFECT_TIME_S)]
 Text = Annotated[str, Field(max_length=MAX_PARAMETER_CHARS)]
@@ -101,6 +102,27 @@ def _bounded(name: str, hint: object) -> object:
     return hint
 
 
+MAX_SIDECHAIN_LEVEL_DB = 24.0
+"""The most a sidechain key may be raised, in dB."""
+
+
+class Sidechain(_Spec):
+    """Where a compressor's or gate's detector listens: another strip's signal instead of its own."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    source: StripName = Field(alias="from", description="The track or bus whose signal keys the detector.")
+    pre_fader: bool = Field(
+        True, description="true: the key is the strip after its effects, before mute, width, fader and pan; false: what it sends to its output, after the pan."
+    )
+    level_db: float = Field(0.0, ge=-MAX_EFFECT_LEVEL_DB, le=MAX_SIDECHAIN_LEVEL_DB, description="Gain on the key in dB, before the detector.")
+
+
+_SIDECHAIN_FIELD = (
+    Sidechain | None,
+    Field(None, description="Listen to another track or bus (the key) instead of this strip's own signal; the audio path is unchanged. Null: the strip's own signal."),
+)
+
 EqBandSpec = pydantic.create_model("EqBandSpec", __base__=_Spec, **_fields_of(EqBand))
 CompressorBandSpec = pydantic.create_model("CompressorBandSpec", __base__=_Spec, **_fields_of(CompressorBand))
 
@@ -120,6 +142,8 @@ _OVERRIDES: dict[str, dict[str, tuple[object, object]]] = {
             Field(None, description='Delay time as a note value at the session\'s tempo_bpm: "1/4" one beat, "1/8." dotted, "1/8t" triplet, "3/16"; denominators 1 to 128. Give time_s or time_note.'),
         ),
     },
+    "compressor": {"sidechain": _SIDECHAIN_FIELD},
+    "gate": {"sidechain": _SIDECHAIN_FIELD},
     "convolution": {"ir_file": (Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS, description="The impulse response, an audio file relative to the session file's folder.")], ...)},
 }
 
@@ -171,6 +195,8 @@ def build_effect(
     params = spec.model_dump()
     name = params.pop("type")
     params.pop("id")
+    if params.pop("sidechain", None) is not None:
+        params["key_input"] = True
     if name == "eq":
         params["bands"] = tuple(EqBand(**band) for band in params["bands"])
     elif name == "multiband_compressor":

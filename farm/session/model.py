@@ -8,6 +8,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from .effects import MAX_LOOKAHEAD_S, FxSpec
+from .names import MAX_NAME_CHARS, Name, StripName
 from .paths import MAX_PATH_CHARS
 from .samplescan import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
 
@@ -26,8 +27,6 @@ MAX_NESTING = 64
 MAX_ALIAS_VALUES = 100_000
 """The most values that a YAML file's aliases (``*name``) may stand for, all together: enough to share
 effect chains and clip lists, too few for an alias bomb."""
-MAX_NAME_CHARS = 256
-"""The longest session, track, bus or send target name, in characters."""
 MAX_TRACKS = 512
 MAX_BUSES = 128
 MAX_CLIPS_PER_TRACK = 1024
@@ -59,8 +58,6 @@ LOUDNESS_PRESETS: dict[str, tuple[float, float]] = {
 """Platform loudness targets: preset -> (target_lufs, true_peak_dbtp)."""
 
 FadeShape = Literal["linear", "equal_power", "exponential"]
-Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
-StripName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
 FilePath = Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS)]
 AutomationKey = Annotated[str, Field(max_length=MAX_NAME_CHARS + len("sends..level_db"))]
 Point = Annotated[list[float | Annotated[str, Field(max_length=MAX_ECHO_CHARS)]], Field(min_length=2, max_length=3)]
@@ -178,10 +175,21 @@ class Master(_Model):
     tail_s: float = Field(2.0, ge=0.0, le=600.0, description="Seconds rendered after the last clip ends, for reverb and delay tails.")
 
 
-class Output(_Model):
-    """One deliverable file."""
+STEM_NAME_FIELD = "{name}"
+"""What a stem output's path holds where each strip's name goes."""
+MAX_STEM_FILES = 1024
+"""The most stem files one session's outputs may write, all together."""
 
-    path: FilePath = Field(description="The file to write, relative to the output folder.")
+
+class Output(_Model):
+    """One deliverable file, or with ``stems`` one file per strip."""
+
+    path: FilePath = Field(description="The file to write, relative to the output folder; for stems, a template holding {name}, the strip's name.")
+    stems: Literal["tracks", "buses", "all"] | Annotated[list[StripName], Field(min_length=1, max_length=MAX_TRACKS + MAX_BUSES)] | None = Field(
+        None,
+        description="Write stems instead of the master: each strip's output after its fader and pan (its sends aside), in the mix's gain staging, "
+        "before the master chain and the loudness stage. tracks, buses, all, or a list of track and bus names.",
+    )
     format: Literal["wav", "aiff", "flac"] = Field("wav", description="The file format.")
     bit_depth: Literal[16, 24, "32f"] = Field(24, description="16- or 24-bit integer PCM, or 32f for 32-bit float (not with flac).")
     sample_rate: SampleRate | None = Field(None, description="The file's rate in Hz, resampled before dither; null: the render rate.")
@@ -232,6 +240,22 @@ def effect_automation(strip: Strip) -> dict[int, dict[str, list]]:
             index, parameter = effect_lane(key, strip.fx)
             lanes.setdefault(index, {})[parameter] = points
     return lanes
+
+
+def stem_strips(session: Session, output: Output) -> list[str]:
+    """The strips whose stems ``output`` writes, in its order: tracks, buses, all (tracks, then buses) or the names it lists."""
+    if output.stems == "tracks":
+        return [track.name for track in session.tracks]
+    if output.stems == "buses":
+        return [bus.name for bus in session.buses]
+    if output.stems == "all":
+        return [strip.name for strip in [*session.tracks, *session.buses]]
+    return list(output.stems or ())
+
+
+def stem_path(template: str, strip: str) -> str:
+    """The path of ``strip``'s stem: ``template`` with every :data:`STEM_NAME_FIELD` replaced by the strip's name."""
+    return template.replace(STEM_NAME_FIELD, strip)
 
 
 def routes(strip: Strip) -> set[str]:

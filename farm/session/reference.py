@@ -65,6 +65,7 @@ from .model import (
     MAX_PROBLEMS,
     MAX_SENDS_PER_STRIP,
     MAX_SESSION_FILE_BYTES,
+    MAX_STEM_FILES,
     MAX_TRACKS,
     Session,
 )
@@ -118,9 +119,10 @@ def field_table(model: type[BaseModel]) -> str:
     properties = model.model_json_schema()["properties"]
     rows = ["| Field | Type | Unit | Default | Allowed | Description |", "|---|---|---|---|---|---|"]
     for name, info in model.model_fields.items():
-        node = properties[name]
+        written = info.alias or name
+        node = properties[written]
         default = "required" if info.is_required() else f"`{json.dumps(_plain(info.default), ensure_ascii=False)}`"
-        cells = [f"`{name}`", _type(node), _unit(name), default, _allowed(node), field_description(model, name)]
+        cells = [f"`{written}`", _type(node), _unit(name), default, _allowed(node), field_description(model, name)]
         rows.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     return "\n".join(rows) + "\n"
 
@@ -290,6 +292,7 @@ def limits_table() -> str:
         ("A name (session, track, bus, send target)", f"{MAX_NAME_CHARS} characters"),
         ("A file path", f"{MAX_PATH_CHARS} characters"),
         ("Tracks; buses; outputs", f"{MAX_TRACKS}; {MAX_BUSES}; {MAX_OUTPUTS}"),
+        ("Files that stem outputs write, together", f"{MAX_STEM_FILES}"),
         ("Per strip: effects; sends; automation lanes", f"{MAX_FX_PER_STRIP}; {MAX_SENDS_PER_STRIP}; {MAX_AUTOMATION_LANES}"),
         ("Clips per track", f"{MAX_CLIPS_PER_TRACK}"),
         ("Points per automation lane", f"{MAX_AUTOMATION_POINTS}"),

@@ -66,12 +66,11 @@ def test_the_resampled_copy_is_as_long_as_the_clip_rule_expects():
     assert audio_io.resample(audio, 44100, RATE).shape[0] == audio_io.resampled_frames(audio.shape[0], 44100, RATE)
 
 
-def test_strips_follow_their_feeds_and_feeds_are_delayed_to_arrive_together(session):
+def test_tasks_follow_their_feeds_and_feeds_are_delayed_to_arrive_together(session):
     plan = compile_plan(load(session), chunk_s=1.0)
-    order = [strip.name for strip in plan.strips]
-    assert order.index("echo") < order.index("glue") < order.index("master") == len(order) - 1
     glue, echo, master = plan.strip("glue"), plan.strip("echo"), plan.strip("master")
     (tracks,) = plan.groups
+    assert plan.order == (tracks.name, "echo", "glue", "master")
     assert tracks.tracks == ("lead", "bass") and tracks.destinations == ("echo", "glue", "master")
     assert {feed.source: feed.delay_samples for feed in glue.feeds} == {tracks.name: 0, "echo": 0}
     limiter_latency = glue.effects[0].latency_samples

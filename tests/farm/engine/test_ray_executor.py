@@ -59,3 +59,16 @@ def test_a_failing_task_on_ray_raises_a_clear_error(tmp_path, ray_executor):
     with pytest.raises(RenderError, match=r"a\.wav: NaN or infinite sample at frame 48007 \(1\.000 s into the file\)"):
         render(session, tmp_path / "out", chunk_s=0.5, executor=ray_executor)
     assert not (tmp_path / "out" / "m.wav").exists() and not (tmp_path / "out" / "report.json").exists()
+
+
+def test_sidechains_and_stems_on_ray_match_the_in_process_render(tmp_path, ray_executor):
+    from tests.farm.engine.test_sidechain import keyed_mix
+
+    session = keyed_mix(tmp_path, outputs=[{"path": "master.wav", "bit_depth": "32f"}, {"stems": "all", "path": "stems/{name}.wav", "bit_depth": 24}])
+    on_ray = render(session, tmp_path / "ray", chunk_s=0.7, executor=ray_executor)
+    in_process = render(session, tmp_path / "local", chunk_s=0.7, executor=LocalExecutor())
+    paths = [item["path"] for item in on_ray["deliverables"]]
+    assert paths == ["master.wav"] + [f"stems/{name}.wav" for name in ("kick", "bass", "pad", "drums", "verb")]
+    for path in paths:
+        assert (tmp_path / "ray" / path).read_bytes() == (tmp_path / "local" / path).read_bytes(), path
+    assert on_ray["tasks_by_kind"] == in_process["tasks_by_kind"]

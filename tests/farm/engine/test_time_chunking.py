@@ -146,7 +146,7 @@ def test_a_deliverable_written_in_chunks_is_identical_to_one_written_whole(tmp_p
         chunk_frames = int(chunk_s * RATE)
         deliverable = plan_deliverable(0, Output(**output), "test", RATE, frames, chunk_frames)
         loudness = plan_loudness(Master(), RATE, chunk_frames)
-        plan = RenderPlan("test", RATE, frames, frames, chunk_frames, (), (), 0, loudness, (deliverable,))
+        plan = RenderPlan("test", RATE, frames, frames, chunk_frames, (), (), (), 0, loudness, (deliverable,))
         master_blocks = [(start, master[start : start + chunk_frames]) for start in range(0, frames, chunk_frames)]
         grid = deliverable.grid_frames
         chunks = []
