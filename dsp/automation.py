@@ -133,6 +133,13 @@ class Lanes:
         """The parameter's value at the given timeline frames (inside the block or not)."""
         return self.envelopes[parameter].at_frames(timeline_frames, self.sample_rate)
 
+    def control_points(self) -> tuple[np.ndarray, int]:
+        """The control points that the block's frames lie between, as timeline frames
+        :data:`CONTROL_PERIOD_FRAMES` apart, and how many frames the first lies before the block."""
+        first_point = self.start_frame // CONTROL_PERIOD_FRAMES
+        last_point = (self.start_frame + self.frames - 1) // CONTROL_PERIOD_FRAMES + 1
+        return np.arange(first_point, last_point + 1) * CONTROL_PERIOD_FRAMES, self.start_frame - first_point * CONTROL_PERIOD_FRAMES
+
     def prefixed(self, prefix: str) -> "Lanes":
         """The lanes whose names start with ``prefix``, named without it (a band's lanes as its own)."""
         return Lanes({name[len(prefix) :]: envelope for name, envelope in self.envelopes.items() if name.startswith(prefix)}, self.start_frame, self.frames, self.sample_rate)

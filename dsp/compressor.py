@@ -56,6 +56,7 @@ from .automation import Lanes
 from .biquad import sosfilt
 from .effect import Effect, State
 from .envelope import SETTLE_TIME_CONSTANTS, one_pole_coefficient, one_pole_coefficients
+from .eq import BUTTERWORTH_Q, PASS_THROUGH, biquad, ramped_cascade
 from .errors import ParameterError
 from .validate import check_choice, check_frequency, check_number
 
@@ -70,6 +71,9 @@ DB_PER_NEPER = 20.0 / math.log(10.0)
 
 _HALF_DB_PER_NEPER = 0.5 * DB_PER_NEPER
 """dB per unit of natural logarithm of a power."""
+
+_UNLIMITED = np.array([np.inf])
+"""No bound on the gain reduction (see :func:`_gain_exponent`)."""
 
 _TILE_FRAMES = 32768
 """Frames per pass through the pipeline, which bounds the temporaries' memory."""
@@ -141,12 +145,12 @@ def _gain_exponent(
     peak_db: np.ndarray,
     reduction_db: np.ndarray,
     settings: np.ndarray,
-    max_reduction_db: float,
+    max_reductions_db: np.ndarray,
 ) -> np.ndarray:
     """Natural logarithm of the gain, shape of ``log_power`` (frames, controls).
 
     ``log_power`` is the natural logarithm of the detector power. Static curve
-    (its reduction never above ``max_reduction_db``), then the peak (instant
+    (its reduction never above ``max_reductions_db``, one value or one per frame), then the peak (instant
     rise, release) and attack (instant fall) stages, whose states ``peak_db``
     and ``reduction_db`` are updated in place; the result is
     ``(makeup_db - reduction) / DB_PER_NEPER``. ``settings`` holds the columns
@@ -155,6 +159,7 @@ def _gain_exponent(
     frames, controls = log_power.shape
     exponent = np.empty_like(log_power)
     per_frame = settings.shape[0] > 1
+    limit_step = 1 if max_reductions_db.shape[0] > 1 else 0
     for k in range(controls):
         peak = peak_db[k]
         reduction = reduction_db[k]
@@ -164,7 +169,7 @@ def _gain_exponent(
             if per_frame:
                 threshold_db, knee_db, slope = settings[n, THRESHOLD], settings[n, KNEE], settings[n, SLOPE]
                 attack, release, makeup_db = settings[n, ATTACK], settings[n, RELEASE], settings[n, MAKEUP]
-            target_db = min(_static_curve_db(log_power[n, k] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope), max_reduction_db)
+            target_db = min(_static_curve_db(log_power[n, k] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope), max_reductions_db[n * limit_step])
             # A one-pole with an instant rise (fall) is the max (min) of its target and its smoothed step;
             # this form keeps the compare off the recursion's critical path.
             peak = max(target_db, release * peak + (1.0 - release) * target_db)
@@ -255,7 +260,7 @@ class Compressor(Effect):
     key_input: bool = dataclasses.field(default=False, kw_only=True)
 
     type_name: ClassVar[str] = "compressor"
-    automatable: ClassVar[tuple[str, ...]] = ("threshold_db", "ratio", "knee_db", "attack_s", "release_s", "makeup_db", "mix")
+    automatable: ClassVar[tuple[str, ...]] = ("threshold_db", "ratio", "knee_db", "attack_s", "release_s", "makeup_db", "mix", "sidechain_hpf_hz")
 
     def _validate(self) -> None:
         check_number("threshold_db", self.threshold_db)
@@ -304,15 +309,30 @@ class Compressor(Effect):
             state["sidechain_zi"] = np.zeros((sections, 2, detected))
         return state
 
+    def automation_problem(self, parameter: str) -> str | None:
+        """Why the compressor cannot follow ``parameter``; ``sidechain_hpf_hz`` moves only a filter that is there."""
+        if parameter == "sidechain_hpf_hz" and self.sidechain_hpf_hz is None:
+            return "this compressor has no side-chain filter to move; give sidechain_hpf_hz a value to automate it"
+        return super().automation_problem(parameter)
+
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        return self._compress(block, state, {}, block)
+        return self._compress(block, state, None, block)
 
     def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
-        return self._compress(block, state, {name: lanes.per_frame(name) for name in lanes.envelopes}, block)
+        return self._compress(block, state, lanes, block)
 
     def _process_keyed(self, block: np.ndarray, state: State, key: np.ndarray, lanes: Lanes | None) -> tuple[np.ndarray, State]:
-        automated = {} if lanes is None else {name: lanes.per_frame(name) for name in lanes.envelopes}
-        return self._compress(block, state, automated, key)
+        return self._compress(block, state, lanes, key)
+
+    def _filtered_key(self, key: np.ndarray, zi: np.ndarray, lanes: Lanes | None) -> tuple[np.ndarray, np.ndarray]:
+        """The key through the side-chain high-pass; automated, its coefficients ramp between control points (see :func:`dsp.eq.ramped_cascade`)."""
+        if lanes is None or "sidechain_hpf_hz" not in lanes.envelopes:
+            return sosfilt(_sidechain_sos(self.sidechain_hpf_hz, self.sample_rate), key, zi)
+        points, phase = lanes.control_points()
+        sections = biquad("highpass", lanes.at("sidechain_hpf_hz", points), self.sample_rate, q=BUTTERWORTH_Q)
+        grid_sos = np.ascontiguousarray(np.stack([sections, np.broadcast_to(PASS_THROUGH, sections.shape)], axis=1))
+        cascade_zi = np.concatenate([zi, np.zeros_like(zi)])
+        return ramped_cascade(key, cascade_zi, grid_sos, phase), cascade_zi[:1]
 
     def _settings(self, automated: dict[str, np.ndarray], tile: slice) -> tuple[np.ndarray, np.ndarray]:
         """The gain computer's settings and the mix over ``tile``: one row where nothing is automated, else a row per frame."""
@@ -325,12 +345,12 @@ class Compressor(Effect):
         )
         return settings, np.atleast_1d(value("mix"))
 
-    def _compress(self, block: np.ndarray, state: State, automated: dict[str, np.ndarray], key: np.ndarray) -> tuple[np.ndarray, State]:
-        """The block compressed as the detector hears ``key``, its parameters in ``automated`` (one value per frame) following their values."""
+    def _compress(self, block: np.ndarray, state: State, lanes: Lanes | None, key: np.ndarray) -> tuple[np.ndarray, State]:
+        """The block compressed as the detector hears ``key``, its parameters following ``lanes`` (None: the static ones)."""
         new_state = {name: np.array(value, copy=True) for name, value in state.items()}
+        automated = {} if lanes is None else {name: lanes.per_frame(name) for name in lanes.envelopes if name != "sidechain_hpf_hz"}
         if self.sidechain_hpf_hz is not None:
-            sos = _sidechain_sos(self.sidechain_hpf_hz, self.sample_rate)
-            key, new_state["sidechain_zi"] = sosfilt(sos, key, state["sidechain_zi"])
+            key, new_state["sidechain_zi"] = self._filtered_key(key, state["sidechain_zi"], lanes)
         rms = self.detector == "rms"
         controls = new_state["reduction_db"].shape[0]
         rms_coefficient = one_pole_coefficient(RMS_TIME_CONSTANT_S, self.sample_rate)
@@ -343,7 +363,7 @@ class Compressor(Effect):
             with np.errstate(divide="ignore"):
                 log_power = np.log(power, out=power)
             settings, mixes = self._settings(automated, tile)
-            exponent = _gain_exponent(log_power, new_state["peak_reduction_db"], new_state["reduction_db"], settings, np.inf)
+            exponent = _gain_exponent(log_power, new_state["peak_reduction_db"], new_state["reduction_db"], settings, _UNLIMITED)
             gain = np.exp(exponent, out=exponent)
             _apply_gain(block[tile], gain, mixes, out[tile])
         return out, new_state

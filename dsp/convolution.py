@@ -37,6 +37,7 @@ from typing import BinaryIO, ClassVar
 import numpy as np
 import soundfile
 
+from .automation import Lanes
 from .effect import Effect, State
 from .errors import AudioFileError, BlockError, ParameterError
 from .io import open_audio, resample
@@ -152,6 +153,7 @@ class Convolution(Effect):
     ir_sample_rate: float | None = None
 
     type_name: ClassVar[str] = "convolution"
+    automatable: ClassVar[tuple[str, ...]] = ("mix", "gain_db")
 
     @classmethod
     def from_array(
@@ -215,11 +217,21 @@ class Convolution(Effect):
         return {"pending": np.zeros((self._kernel.shape[0] - 1, channels))}
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        wet, new_state = self._wet(block, state)
+        return (1.0 - self.mix) * block + self.mix * wet, new_state
+
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        """``gain_db`` moves the wet level at the output (the tail already ringing follows it, as a fader would); ``mix`` the blend."""
+        wet, new_state = self._wet(block, state)
+        mix = lanes.per_frame("mix")[:, None] if "mix" in lanes.envelopes else self.mix
+        if "gain_db" in lanes.envelopes:
+            wet *= db_to_linear(lanes.per_frame("gain_db") - self.gain_db)[:, None]
+        return (1.0 - mix) * block + mix * wet, new_state
+
+    def _wet(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """The block convolved, the previous blocks' pending tail added; and the new state."""
         frames = block.shape[0]
-        if frames == 0:
-            return block.copy(), {"pending": state["pending"].copy()}
         total = _convolve(block, self._kernel)
         pending = state["pending"]
         total[: pending.shape[0]] += pending
-        wet = total[:frames]
-        return (1.0 - self.mix) * block + self.mix * wet, {"pending": total[frames:].copy()}
+        return total[:frames], {"pending": total[frames:].copy()}

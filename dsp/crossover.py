@@ -27,17 +27,20 @@ def linkwitz_riley(kind: str, freq_hz: float, sample_rate: float) -> np.ndarray:
     return np.stack([section, section])
 
 
-def allpass(freq_hz: float, sample_rate: float) -> np.ndarray:
+def allpass(freq_hz, sample_rate: float) -> np.ndarray:
     """The 2nd-order allpass that a Linkwitz-Riley pair at ``freq_hz`` sums to, as second-order sections (1, 6).
 
     The cookbook's allpass with Q = 1/sqrt(2): ``(s^2 - sqrt(2) w s + w^2) / (s^2 + sqrt(2) w s + w^2)``.
     A band that does not cross this frequency passes through it, so it keeps
-    the same phase as the bands that do.
+    the same phase as the bands that do. An array of frequencies gives one
+    such (1, 6) per frequency: (frequencies, 1, 6).
     """
-    w0 = 2.0 * math.pi * freq_hz / sample_rate
-    cos_w0, alpha = math.cos(w0), math.sin(w0) / (2.0 * BUTTERWORTH_Q)
+    w0 = 2.0 * math.pi * np.asarray(freq_hz, dtype=np.float64) / sample_rate
+    cos_w0, alpha = np.cos(w0), np.sin(w0) / (2.0 * BUTTERWORTH_Q)
     a0 = 1.0 + alpha
-    return np.array([[(1.0 - alpha) / a0, -2.0 * cos_w0 / a0, 1.0, 1.0, -2.0 * cos_w0 / a0, (1.0 - alpha) / a0]])
+    one = np.ones_like(w0)
+    row = np.stack([(1.0 - alpha) / a0, -2.0 * cos_w0 / a0, one, one, -2.0 * cos_w0 / a0, (1.0 - alpha) / a0], axis=-1)
+    return row[..., None, :]
 
 
 def settle_s(sos: np.ndarray, sample_rate: float) -> float:

@@ -37,6 +37,7 @@ from .crossover import linkwitz_riley
 from .crossover import settle_s as filter_settle_s
 from .effect import Effect, State
 from .envelope import SETTLE_TIME_CONSTANTS
+from .eq import BUTTERWORTH_Q, biquad, ramped_cascade
 from .validate import check_choice, check_frequency, check_number
 
 MODES = ("split", "wide")
@@ -75,7 +76,7 @@ class DeEsser(Effect):
     release_s: float = 0.05
 
     type_name: ClassVar[str] = "de_esser"
-    automatable: ClassVar[tuple[str, ...]] = ("threshold_db",)
+    automatable: ClassVar[tuple[str, ...]] = ("threshold_db", "freq_hz", "range_db", "attack_s", "release_s")
 
     def _validate(self) -> None:
         check_number("threshold_db", self.threshold_db)
@@ -119,30 +120,49 @@ class DeEsser(Effect):
         }
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        return self._run(block, state, np.array([float(self.threshold_db)]))
+        return self._run(block, state, None)
 
     def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
-        return self._run(block, state, lanes.per_frame("threshold_db"))
+        return self._run(block, state, lanes)
 
-    def _run(self, block: np.ndarray, state: State, thresholds_db: np.ndarray) -> tuple[np.ndarray, State]:
-        """The block de-essed with a threshold given once or per frame."""
-        high, highpass_zi = sosfilt(self.highpass, block, state["highpass_zi"])
+    def _crossover(self, kind: str, block: np.ndarray, zi: np.ndarray, lanes: Lanes | None) -> tuple[np.ndarray, np.ndarray]:
+        """The block through the crossover filter ``kind``; with ``freq_hz`` automated, its coefficients ramp between control points."""
+        if lanes is None or "freq_hz" not in lanes.envelopes:
+            return sosfilt(self.highpass if kind == "highpass" else self.lowpass, block, zi)
+        points, phase = lanes.control_points()
+        section = biquad(kind, lanes.at("freq_hz", points), self.sample_rate, q=BUTTERWORTH_Q)
+        grid_sos = np.ascontiguousarray(np.stack([section, section], axis=1))
+        zf = zi.copy()
+        return ramped_cascade(block, zf, grid_sos, phase), zf
+
+    def _run(self, block: np.ndarray, state: State, lanes: Lanes | None) -> tuple[np.ndarray, State]:
+        """The block de-essed, its parameters following ``lanes`` (None: the static ones)."""
+
+        def value(name: str):
+            return lanes.per_frame(name) if lanes is not None and name in lanes.envelopes else float(getattr(self, name))
+
+        high, highpass_zi = self._crossover("highpass", block, state["highpass_zi"], lanes)
         split = self.mode == "split"
         if split:
-            low, lowpass_zi = sosfilt(self.lowpass, block, state["lowpass_zi"])
+            low, lowpass_zi = self._crossover("lowpass", block, state["lowpass_zi"], lanes)
         else:
             lowpass_zi = state["lowpass_zi"].copy()
+        thresholds_db, attacks_s, releases_s = value("threshold_db"), value("attack_s"), value("release_s")
+        limits_db = -np.atleast_1d(value("range_db"))
         peak_db, reduction_db = state["peak_reduction_db"].copy(), state["reduction_db"].copy()
         unused_mean_square = np.zeros(block.shape[1])
         out = np.empty_like(block)
         for start in range(0, block.shape[0], _TILE_FRAMES):
             tile = slice(start, start + _TILE_FRAMES)
+
+            def part(values):
+                return values[tile] if np.ndim(values) else values
+
             power = _detector_power(high[tile], unused_mean_square, False, 0.0, 1)
             with np.errstate(divide="ignore"):
                 log_power = np.log(power, out=power)
-            thresholds = thresholds_db if thresholds_db.shape[0] == 1 else thresholds_db[tile]
-            settings = gain_settings(self.sample_rate, thresholds if thresholds.shape[0] > 1 else float(thresholds[0]), 0.0, np.inf, self.attack_s, self.release_s, 0.0)
-            exponent = _gain_exponent(log_power, peak_db, reduction_db, settings, -float(self.range_db))
+            settings = gain_settings(self.sample_rate, part(thresholds_db), 0.0, np.inf, part(attacks_s), part(releases_s), 0.0)
+            exponent = _gain_exponent(log_power, peak_db, reduction_db, settings, limits_db if limits_db.shape[0] == 1 else limits_db[tile])
             gain = np.exp(exponent, out=exponent)
             if split:
                 _apply_gain(high[tile], gain, _FULLY_WET, out[tile])

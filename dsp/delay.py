@@ -76,21 +76,24 @@ def note_to_seconds(time_note: str, tempo_bpm: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_delay(block, buffer, position, feedbacks, coeffs, filter_state, use_filter, ping_pong, mixes):
+def _run_delay(block, buffer, position, feedbacks, all_coeffs, filter_state, use_filter, ping_pong, mixes):
     """Run the loop in place on ``buffer`` and ``filter_state``; return (output, position).
 
-    ``feedbacks`` and ``mixes`` hold one value for all frames or one per frame.
+    ``feedbacks``, ``mixes`` and the high-cut's coefficients ``all_coeffs``
+    (rows of six) hold one value (row) for all frames or one per frame.
     """
     frames, channels = block.shape
     length = buffer.shape[0]
-    b0, b1, b2, a1, a2 = coeffs[0], coeffs[1], coeffs[2], coeffs[4], coeffs[5]
     out = np.empty((frames, channels))
     returned = np.empty(channels)
     mix_step = 1 if mixes.shape[0] > 1 else 0
     feedback_step = 1 if feedbacks.shape[0] > 1 else 0
+    coeffs_step = 1 if all_coeffs.shape[0] > 1 else 0
     for n in range(frames):
         mix = mixes[n * mix_step]
         feedback = feedbacks[n * feedback_step]
+        coeffs = all_coeffs[n * coeffs_step]
+        b0, b1, b2, a1, a2 = coeffs[0], coeffs[1], coeffs[2], coeffs[4], coeffs[5]
         for ch in range(channels):
             delayed = buffer[position, ch]
             out[n, ch] = (1.0 - mix) * block[n, ch] + mix * delayed
@@ -142,7 +145,7 @@ class Delay(Effect):
     highcut_hz: float | None = None
 
     type_name: ClassVar[str] = "delay"
-    automatable: ClassVar[tuple[str, ...]] = ("feedback", "mix")
+    automatable: ClassVar[tuple[str, ...]] = ("feedback", "mix", "highcut_hz")
 
     @classmethod
     def from_note(cls, sample_rate: float, time_note: str, tempo_bpm: float, **params) -> Delay:
@@ -192,21 +195,32 @@ class Delay(Effect):
             "filter_state": np.zeros((2, channels)),
         }
 
+    def automation_problem(self, parameter: str) -> str | None:
+        """Why the delay cannot follow ``parameter``: ``time_s`` sets the length of its line, fixed for a render."""
+        if parameter == "time_s":
+            return "the delay's time_s sets the length of its line, which stays fixed through a render; it cannot move"
+        return super().automation_problem(parameter)
+
     def _coeffs(self) -> np.ndarray:
+        """The high-cut's coefficients as one row (a pass-through row without one)."""
         if self.highcut_hz is None:
-            return np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
-        return biquad("lowpass", self.highcut_hz, self.sample_rate)
+            return np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]])
+        return biquad("lowpass", self.highcut_hz, self.sample_rate)[None, :]
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        return self._run(block, state, np.array([float(self.feedback)]), np.array([float(self.mix)]))
+        return self._run(block, state, np.array([float(self.feedback)]), np.array([float(self.mix)]), self._coeffs())
 
     def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        """An automated ``highcut_hz`` puts the high-cut in the loop (a delay without one gets it) with its coefficients set every frame."""
         feedbacks = lanes.per_frame("feedback") if "feedback" in lanes.envelopes else np.array([float(self.feedback)])
         mixes = lanes.per_frame("mix") if "mix" in lanes.envelopes else np.array([float(self.mix)])
-        return self._run(block, state, feedbacks, mixes)
+        coeffs = biquad("lowpass", lanes.per_frame("highcut_hz"), self.sample_rate) if "highcut_hz" in lanes.envelopes else self._coeffs()
+        return self._run(block, state, feedbacks, mixes, coeffs, "highcut_hz" in lanes.envelopes)
 
-    def _run(self, block: np.ndarray, state: State, feedbacks: np.ndarray, mixes: np.ndarray) -> tuple[np.ndarray, State]:
-        """The block through the delay line, with the feedback and the wet share each given once or per frame."""
+    def _run(
+        self, block: np.ndarray, state: State, feedbacks: np.ndarray, mixes: np.ndarray, coeffs: np.ndarray, filtered: bool = False
+    ) -> tuple[np.ndarray, State]:
+        """The block through the delay line, with the feedback, the wet share and the high-cut each given once or per frame."""
         buffer = state["buffer"].copy()
         filter_state = state["filter_state"].copy()
         out, position = _run_delay(
@@ -214,9 +228,9 @@ class Delay(Effect):
             buffer,
             int(state["position"]),
             feedbacks,
-            self._coeffs(),
+            np.ascontiguousarray(coeffs),
             filter_state,
-            self.highcut_hz is not None,
+            filtered or self.highcut_hz is not None,
             bool(self.ping_pong),
             mixes,
         )

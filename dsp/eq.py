@@ -60,7 +60,7 @@ SLOPES_DB_OCT = (12, 24, 36, 48)
 BUTTERWORTH_Q = 1.0 / math.sqrt(2.0)
 MAX_GAIN_DB = 48.0
 _SETTLE_LEVEL = 1e-6
-_PASS_THROUGH = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+PASS_THROUGH = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
 _PERIOD_FRACTION = 1.0 / CONTROL_PERIOD_FRAMES
 """One frame's share of a control period: a power of two, so ``i * _PERIOD_FRACTION`` is exactly ``i / period``."""
 
@@ -153,7 +153,7 @@ def _slope(start: tuple, end: tuple) -> tuple:
 
 
 @numba.njit(cache=True, nogil=True)
-def _ramped_cascade(block, zi, grid_sos, phase):
+def ramped_cascade(block, zi, grid_sos, phase):
     """Filter ``block`` (frames, channels) through sections whose coefficients ramp between control points.
 
     ``grid_sos`` (points, sections, 6), an even number of sections, holds them
@@ -329,7 +329,7 @@ class Equalizer(Effect):
                 def run(part, part_zi, grid_sos=grid_sos, phase=phase, count=count):
                     memories = np.zeros((grid_sos.shape[1], 2, part.shape[1]))
                     memories[:count] = part_zi
-                    return _ramped_cascade(np.ascontiguousarray(part), memories, grid_sos, phase), memories[:count]
+                    return ramped_cascade(np.ascontiguousarray(part), memories, grid_sos, phase), memories[:count]
 
             else:
                 sos = np.concatenate([self.bands[index].sections(self.sample_rate) for index in indices], axis=0)
@@ -350,10 +350,7 @@ class Equalizer(Effect):
         """The sections of bands ``indices`` at every control point that the block's frames lie between, padded to
         an even count with a pass-through section, and how many frames the first point lies before the block:
         ``(points, sections, 6)``, phase."""
-        lanes = band_lanes[indices[0]]
-        first_point = lanes.start_frame // CONTROL_PERIOD_FRAMES
-        last_point = (lanes.start_frame + lanes.frames - 1) // CONTROL_PERIOD_FRAMES + 1
-        frames = np.arange(first_point, last_point + 1) * CONTROL_PERIOD_FRAMES
+        frames, phase = band_lanes[indices[0]].control_points()
         grids = []
         for index in indices:
             band, automated = self.bands[index], band_lanes[index].envelopes
@@ -361,8 +358,8 @@ class Equalizer(Effect):
             grids.append(band.sections_at(self.sample_rate, *values))
         grid_sos = np.concatenate(grids, axis=1)
         if grid_sos.shape[1] % 2:
-            grid_sos = np.concatenate([grid_sos, np.broadcast_to(_PASS_THROUGH, (grid_sos.shape[0], 1, 6))], axis=1)
-        return np.ascontiguousarray(grid_sos), lanes.start_frame - first_point * CONTROL_PERIOD_FRAMES
+            grid_sos = np.concatenate([grid_sos, np.broadcast_to(PASS_THROUGH, (grid_sos.shape[0], 1, 6))], axis=1)
+        return np.ascontiguousarray(grid_sos), phase
 
     @staticmethod
     def _filter_part(mode: str, run, block: np.ndarray, zi: np.ndarray, zf: np.ndarray) -> np.ndarray:

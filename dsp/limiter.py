@@ -52,8 +52,14 @@ from typing import ClassVar
 import numba
 import numpy as np
 
+from .automation import Lanes
 from .effect import Effect, State
-from .envelope import SETTLE_TIME_CONSTANTS, branching_step, one_pole_coefficient
+from .envelope import (
+    SETTLE_TIME_CONSTANTS,
+    branching_step,
+    one_pole_coefficient,
+    one_pole_coefficients,
+)
 from .units import db_to_linear
 from .validate import check_number
 
@@ -235,8 +241,8 @@ def _limit(
     sums: np.ndarray,
     differences: np.ndarray,
     gain_bound: float,
-    ceiling: float,
-    release: float,
+    ceilings: np.ndarray,
+    releases: np.ndarray,
     latency: int,
     last_peak: np.ndarray,
     required_history: np.ndarray,
@@ -251,7 +257,9 @@ def _limit(
     minimum -> release -> moving average -> delayed audio times gain.
     ``history`` holds the frames before ``block``; ``required_history`` and
     ``gain_history`` the last ``L`` required and released gains, oldest first;
-    ``gain_sum`` the sum of ``gain_history`` as accumulated.
+    ``gain_sum`` the sum of ``gain_history`` as accumulated. ``ceilings``
+    (linear, for the peak the detector reports at each frame) and
+    ``releases`` (one-pole coefficients) hold one value or one per frame.
     """
     frames, channels = block.shape
     kept = history.shape[0]
@@ -275,19 +283,25 @@ def _limit(
     level = envelope[0]
     total = gain_sum[0]
     smallest = 1.0
+    ceiling_step = 1 if ceilings.shape[0] > 1 else 0
+    release_step = 1 if releases.shape[0] > 1 else 0
     for start in range(0, frames, _TILE_FRAMES):
         width = min(_TILE_FRAMES, frames - start)
+        lowest = ceilings[start * ceiling_step]
+        for i in range(1, width * ceiling_step):
+            lowest = min(lowest, ceilings[start + i])
         _tile_peaks(
-            block, history, start, width, sums, differences, ceiling / gain_bound,
+            block, history, start, width, sums, differences, lowest / gain_bound,
             window, folded_sum, folded_difference, acc_sum, acc_difference, peaks,
         )  # fmt: skip
         for i in range(width):
             peak = max(previous, peaks[i])
             previous = peaks[i]
+            ceiling = ceilings[(start + i) * ceiling_step]
             required[lookahead + i] = 1.0 if peak <= ceiling else ceiling / peak
         _sliding_minimum(required, lookahead + 1, lookahead + width, prefix, suffix, minimum)
         for i in range(width):
-            level = branching_step(level, minimum[i], release, 0.0)
+            level = branching_step(level, minimum[i], releases[(start + i) * release_step], 0.0)
             gains[lookahead + i] = level
             total += level
             gain = total / (lookahead + 1)
@@ -347,6 +361,7 @@ class Limiter(Effect):
     release_s: float = 0.05
 
     type_name: ClassVar[str] = "limiter"
+    automatable: ClassVar[tuple[str, ...]] = ("ceiling_dbtp", "release_s")
 
     def _validate(self) -> None:
         check_number("ceiling_dbtp", self.ceiling_dbtp, maximum=0.0)
@@ -391,7 +406,31 @@ class Limiter(Effect):
             "max_gain_reduction_db": np.array(0.0),
         }
 
+    def automation_problem(self, parameter: str) -> str | None:
+        """Why the limiter cannot follow ``parameter``: ``lookahead_s`` sets its latency, which is fixed for a render."""
+        if parameter == "lookahead_s":
+            return "the limiter's lookahead_s sets its latency, which the mix compensates once for the whole render; it cannot move"
+        return super().automation_problem(parameter)
+
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        ceiling = np.array([db_to_linear(self.ceiling_dbtp - SAFETY_MARGIN_DB)])
+        return self._run(block, state, ceiling, np.array([one_pole_coefficient(self.release_s, self.sample_rate)]))
+
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        """The ceiling is read where the detector reports a peak: :data:`DETECTOR_HALF_TAPS` frames after the sample's own place."""
+        if "ceiling_dbtp" in lanes.envelopes:
+            detected = lanes.start_frame - DETECTOR_HALF_TAPS + np.arange(lanes.frames)
+            ceiling = db_to_linear(lanes.at("ceiling_dbtp", detected) - SAFETY_MARGIN_DB)
+        else:
+            ceiling = np.array([db_to_linear(self.ceiling_dbtp - SAFETY_MARGIN_DB)])
+        if "release_s" in lanes.envelopes:
+            release = one_pole_coefficients(lanes.per_frame("release_s"), self.sample_rate)
+        else:
+            release = np.array([one_pole_coefficient(self.release_s, self.sample_rate)])
+        return self._run(block, state, ceiling, release)
+
+    def _run(self, block: np.ndarray, state: State, ceilings: np.ndarray, releases: np.ndarray) -> tuple[np.ndarray, State]:
+        """The block limited to ``ceilings`` (linear, with the safety margin) with ``releases`` (one-pole coefficients), each one value or one per frame."""
         new_state = {name: np.array(value, copy=True) for name, value in state.items()}
         sums, differences, gain_bound = _folded_phases()
         out = np.empty_like(block)
@@ -401,8 +440,8 @@ class Limiter(Effect):
             sums,
             differences,
             gain_bound * (1.0 + 1e-9),
-            db_to_linear(self.ceiling_dbtp - SAFETY_MARGIN_DB),
-            one_pole_coefficient(self.release_s, self.sample_rate),
+            np.ascontiguousarray(ceilings, dtype=np.float64),
+            np.ascontiguousarray(releases, dtype=np.float64),
             self.latency_samples,
             new_state["last_peak"],
             new_state["required_gain"],

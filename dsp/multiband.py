@@ -18,6 +18,7 @@ blend does not comb-filter).
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import ClassVar
 
 import numpy as np
@@ -28,6 +29,7 @@ from .compressor import Compressor
 from .crossover import allpass, linkwitz_riley
 from .crossover import settle_s as filter_settle_s
 from .effect import Effect, State
+from .eq import BUTTERWORTH_Q, PASS_THROUGH, biquad, ramped_cascade
 from .errors import ParameterError
 from .validate import check_frequency, check_number
 
@@ -110,6 +112,7 @@ class MultibandCompressor(Effect):
         "bands.*.attack_s",
         "bands.*.release_s",
         "bands.*.makeup_db",
+        "crossovers_hz.*",
         "mix",
     )
 
@@ -129,6 +132,24 @@ class MultibandCompressor(Effect):
                 raise ParameterError(f"bands[{index}]: must be a CompressorBand, got {type(band).__name__}")
             band.compressor(self.sample_rate, f"bands[{index}]")
         check_number("mix", self.mix, minimum=0.0, maximum=1.0)
+
+    def automation_problem(self, parameter: str) -> str | None:
+        """Why the effect cannot follow ``parameter``; a crossover is ``crossovers_hz.<n>``, counted from 0."""
+        crossover = re.fullmatch(r"crossovers_hz\.(\d+)", parameter)
+        if crossover is None:
+            return super().automation_problem(parameter)
+        if int(crossover.group(1)) >= len(self.crossovers_hz):
+            count = len(self.crossovers_hz)
+            return f"no crossover {crossover.group(1)}; this multiband_compressor has {count} (0 to {count - 1})"
+        return None
+
+    def with_parameter(self, parameter: str, value: float) -> "MultibandCompressor":
+        crossover = re.fullmatch(r"crossovers_hz\.(\d+)", parameter)
+        if crossover is None:
+            return super().with_parameter(parameter, value)
+        crossovers = list(self.crossovers_hz)
+        crossovers[int(crossover.group(1))] = value
+        return dataclasses.replace(self, crossovers_hz=tuple(crossovers))
 
     @property
     def compressors(self) -> tuple[Compressor | None, ...]:
@@ -174,11 +195,28 @@ class MultibandCompressor(Effect):
         new_state = {key: value.copy() for key, value in state.items()}
         bands, rest = [], block
         filters = self._filters()
-        for index, (lowpass, highpass, _) in enumerate(filters):
-            band, new_state["lowpass_zi"][index] = sosfilt(lowpass, rest, state["lowpass_zi"][index])
-            rest, new_state["highpass_zi"][index] = sosfilt(highpass, rest, state["highpass_zi"][index])
+
+        def run(kind: int, crossover: int, audio: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """``audio`` through crossover ``crossover``'s filter ``kind`` (0 lowpass, 1 highpass, 2 allpass), ramped if it is automated."""
+            name = f"crossovers_hz.{crossover}"
+            if lanes is None or name not in lanes.envelopes:
+                return sosfilt(filters[crossover][kind], audio, zi)
+            points, phase = lanes.control_points()
+            freqs_hz = lanes.at(name, points)
+            if kind == 2:
+                sections = allpass(freqs_hz, self.sample_rate)
+                grid_sos = np.concatenate([sections, np.broadcast_to(PASS_THROUGH, sections.shape)], axis=1)
+                cascade_zi = np.concatenate([zi, np.zeros_like(zi)])
+                return ramped_cascade(audio, cascade_zi, np.ascontiguousarray(grid_sos), phase), cascade_zi[:1]
+            section = biquad("lowpass" if kind == 0 else "highpass", freqs_hz, self.sample_rate, q=BUTTERWORTH_Q)
+            cascade_zi = zi.copy()
+            return ramped_cascade(audio, cascade_zi, np.ascontiguousarray(np.stack([section, section], axis=1)), phase), cascade_zi
+
+        for index in range(len(filters)):
+            band, new_state["lowpass_zi"][index] = run(0, index, rest, state["lowpass_zi"][index])
+            rest, new_state["highpass_zi"][index] = run(1, index, rest, state["highpass_zi"][index])
             for later in range(index + 1, len(filters)):
-                band, new_state["allpass_zi"][index, later] = sosfilt(filters[later][2], band, state["allpass_zi"][index, later])
+                band, new_state["allpass_zi"][index, later] = run(2, later, band, state["allpass_zi"][index, later])
             bands.append(band)
         bands.append(rest)
         mixes = lanes.per_frame("mix")[:, None] if lanes is not None and "mix" in lanes.envelopes else self.mix

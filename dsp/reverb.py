@@ -43,6 +43,7 @@ from typing import ClassVar
 import numba
 import numpy as np
 
+from .automation import CONTROL_PERIOD_FRAMES, Lanes
 from .effect import Effect, State
 from .errors import BlockError
 from .validate import check_frequency, check_number
@@ -88,8 +89,11 @@ def line_lengths(sample_rate: float, size: float) -> np.ndarray:
     return lengths
 
 
-def absorption_filters(lengths: np.ndarray, sample_rate: float, decay_s: float, damping_hz: float) -> tuple[np.ndarray, np.ndarray]:
+def absorption_filters(lengths: np.ndarray, sample_rate: float, decay_s, damping_hz) -> tuple[np.ndarray, np.ndarray]:
     """DC gains ``g_i`` and poles ``p_i`` of the lines' one-pole absorption filters.
+
+    ``decay_s`` and ``damping_hz`` are numbers, or columns (one row per
+    setting) that broadcast against the lines to a row of filters each.
 
     ``g_i = 10 ** (-3 d_i / (fs * decay_s))`` (Jot & Chaigne 1991, eq. for a
     frequency-independent RT60). The pole makes ``|H_i|`` at ``damping_hz``
@@ -98,7 +102,7 @@ def absorption_filters(lengths: np.ndarray, sample_rate: float, decay_s: float, 
     ``p = (1 - r^2) / ((1 - r^2 c) + sqrt((1 - r^2 c)^2 - (1 - r^2)^2))``.
     """
     gains = 10.0 ** (-3.0 * lengths / (sample_rate * decay_s))
-    cosine = math.cos(2.0 * math.pi * damping_hz / sample_rate)
+    cosine = np.cos(2.0 * math.pi * np.asarray(damping_hz) / sample_rate)
     r2 = gains**2
     near = 1.0 - r2 * cosine
     poles = (1.0 - r2) / (near + np.sqrt(near**2 - (1.0 - r2) ** 2))
@@ -106,13 +110,19 @@ def absorption_filters(lengths: np.ndarray, sample_rate: float, decay_s: float, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_fdn(block, lines, offsets, lengths, positions, filter_state, predelay, predelay_position, feed, poles, in_gains, out_gains, mix, width):
+def _run_fdn(block, lines, offsets, lengths, positions, filter_state, predelay, predelay_position, feeds, all_poles, phase, in_gains, out_gains, mixes, widths):
     """Run the network in place on the state arrays; return (output, predelay_position).
 
     Works through the block in steps no longer than the shortest line, so every
     line's output for a step was written before the step began and each stage
     can run over the whole step. Each sample still sees the same operations in
     the same order, whatever the step or block lengths.
+
+    ``feeds`` and ``all_poles`` (rows of :data:`LINES`) hold the absorption
+    filters once, or one row per control period of the grid anchored at
+    timeline frame 0 (the block's first frame ``phase`` frames into its first
+    period): then no step crosses a period's end. ``mixes`` and ``widths``
+    hold one value or one per frame.
     """
     frames, channels = block.shape
     predelay_length = predelay.shape[0]
@@ -121,9 +131,18 @@ def _run_fdn(block, lines, offsets, lengths, positions, filter_state, predelay, 
     values = np.empty((LINES, step))
     inputs = np.empty((channels, step))
     wet = np.empty((channels, step))
+    controlled = feeds.shape[0] > 1
+    mix_step = 1 if mixes.shape[0] > 1 else 0
+    width_step = 1 if widths.shape[0] > 1 else 0
     start = 0
     while start < frames:
         count = min(step, frames - start)
+        row = 0
+        if controlled:
+            row = (start + phase) // CONTROL_PERIOD_FRAMES
+            count = min(count, (row + 1) * CONTROL_PERIOD_FRAMES - (start + phase))
+        feed = feeds[row]
+        poles = all_poles[row]
         if predelay_length == 0:
             inputs[:, :count] = block[start : start + count].T
         else:
@@ -191,10 +210,11 @@ def _run_fdn(block, lines, offsets, lengths, positions, filter_state, predelay, 
         if channels == 2:
             for b in range(count):
                 mid = 0.5 * (wet[0, b] + wet[1, b])
-                side = 0.5 * width * (wet[0, b] - wet[1, b])
+                side = 0.5 * widths[(start + b) * width_step] * (wet[0, b] - wet[1, b])
                 wet[0, b] = mid + side
                 wet[1, b] = mid - side
         for b in range(count):
+            mix = mixes[(start + b) * mix_step]
             for ch in range(channels):
                 out[start + b, ch] = (1.0 - mix) * block[start + b, ch] + mix * wet[ch, b]
         start += count
@@ -231,6 +251,7 @@ class Reverb(Effect):
     mix: float = 0.3
 
     type_name: ClassVar[str] = "reverb"
+    automatable: ClassVar[tuple[str, ...]] = ("decay_s", "damping_hz", "width", "mix")
 
     def _validate(self) -> None:
         check_number("decay_s", self.decay_s, exclusive_minimum=0.0, maximum=MAX_DECAY_S)
@@ -268,10 +289,40 @@ class Reverb(Effect):
             "predelay_position": np.array(0, dtype=np.int64),
         }
 
+    def automation_problem(self, parameter: str) -> str | None:
+        """Why the reverb cannot follow ``parameter``: ``size`` and ``predelay_s`` set the lengths of its delay lines, fixed for a render."""
+        if parameter in ("size", "predelay_s"):
+            return f"the reverb's {parameter} sets the length of its delay lines, which stays fixed through a render; it cannot move"
+        return super().automation_problem(parameter)
+
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        channels = block.shape[1]
         lengths = line_lengths(self.sample_rate, self.size)
         gains, poles = absorption_filters(lengths, self.sample_rate, self.decay_s, self.damping_hz)
+        return self._run(block, state, (gains * (1.0 - poles))[None, :], poles[None, :], 0, np.array([float(self.mix)]), np.array([float(self.width)]))
+
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        """Decay and damping move the absorption filters once per control period; width and mix follow every frame."""
+        lengths = line_lengths(self.sample_rate, self.size)
+        phase = 0
+        if "decay_s" in lanes.envelopes or "damping_hz" in lanes.envelopes:
+            points, phase = lanes.control_points()
+            decays_s = lanes.at("decay_s", points) if "decay_s" in lanes.envelopes else np.full(points.shape, self.decay_s)
+            damping_hz = lanes.at("damping_hz", points) if "damping_hz" in lanes.envelopes else np.full(points.shape, self.damping_hz)
+            gains, poles = absorption_filters(lengths, self.sample_rate, decays_s[:, None], damping_hz[:, None])
+            feeds = gains * (1.0 - poles)
+        else:
+            gains, filter_poles = absorption_filters(lengths, self.sample_rate, self.decay_s, self.damping_hz)
+            feeds, poles = (gains * (1.0 - filter_poles))[None, :], filter_poles[None, :]
+        mixes = lanes.per_frame("mix") if "mix" in lanes.envelopes else np.array([float(self.mix)])
+        widths = lanes.per_frame("width") if "width" in lanes.envelopes else np.array([float(self.width)])
+        return self._run(block, state, feeds, poles, phase, mixes, widths)
+
+    def _run(
+        self, block: np.ndarray, state: State, feeds: np.ndarray, poles: np.ndarray, phase: int, mixes: np.ndarray, widths: np.ndarray
+    ) -> tuple[np.ndarray, State]:
+        """The block through the network with the absorption filters, mix and width given once or over time (see :func:`_run_fdn`)."""
+        channels = block.shape[1]
+        lengths = line_lengths(self.sample_rate, self.size)
         new_state = {key: state[key].copy() for key in ("lines", "positions", "filter_state", "predelay")}
         out, predelay_position = _run_fdn(
             block,
@@ -282,12 +333,13 @@ class Reverb(Effect):
             new_state["filter_state"],
             new_state["predelay"],
             int(state["predelay_position"]),
-            gains * (1.0 - poles),
-            poles,
+            np.ascontiguousarray(feeds),
+            np.ascontiguousarray(poles),
+            phase,
             INPUT_GAINS[:channels],
             OUTPUT_GAINS[:channels],
-            float(self.mix),
-            float(self.width),
+            np.ascontiguousarray(mixes, dtype=np.float64),
+            np.ascontiguousarray(widths, dtype=np.float64),
         )
         new_state["predelay_position"] = np.array(predelay_position, dtype=np.int64)
         return out, new_state

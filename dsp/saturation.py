@@ -48,6 +48,7 @@ import numba
 import numpy as np
 
 from . import oversampling
+from .automation import Lanes
 from .effect import Effect, State
 from .oversampling import (
     decimate,
@@ -142,8 +143,11 @@ def _leave(out, frame, left, right, pair, state, coefficients):
 
 
 @numba.njit(cache=True, nogil=True)
-def _saturate(block, out, up1, up2, down2, down1, stage1, stage2, scale, wet, dry):
+def _saturate(block, out, up1, up2, down2, down1, stage1, stage2, scales, wets, drys):
     """Up 4x, ``wet * tanh(g x) + dry * x`` at 4x, down 4x, into ``out``; states updated in place.
+
+    ``scales`` (the curve's ``2 g / 2^8``), ``wets`` and ``drys`` hold one
+    value for the block or one per frame, each taken at 4x over its frame.
 
     Six pipeline stages: 2x up, 4x up, the curve's two halves, 4x down, 2x
     down. Step ``n`` runs stage ``k`` on frame ``n - k``, last stage first, so
@@ -156,6 +160,8 @@ def _saturate(block, out, up1, up2, down2, down1, stage1, stage2, scale, wet, dr
     c1 = lane_coefficients(stage1)
     c2 = lane_coefficients(stage2)
     limit = _TANH_LIMIT * _SCALE
+    scale_step = 1 if scales.shape[0] > 1 else 0
+    blend_step = 1 if wets.shape[0] > 1 else 0
     for left in range(0, channels, 2):
         right = min(left + 1, channels - 1)
         s1 = load_state(up1, left, right, c1)
@@ -168,8 +174,9 @@ def _saturate(block, out, up1, up2, down2, down1, stage1, stage2, scale, wet, dr
             if 5 <= step < frames:
                 s4 = _leave(out, step - 5, left, right, down_pair, s4, c1)
                 down_pair, s3 = downsample_lanes(shaped_first, shaped_second, s3, c2)
-                shaped_first, shaped_second = _curve_tail(head, wet, dry)
-                head = _curve_head(first, second, scale, limit)
+                tail_frame = (step - 3) * blend_step
+                shaped_first, shaped_second = _curve_tail(head, wets[tail_frame], drys[tail_frame])
+                head = _curve_head(first, second, scales[(step - 2) * scale_step], limit)
                 first, second, s2 = upsample_lanes(pair, s2, c2)
                 pair, s1 = _enter(block, step, left, right, s1, c1)
                 continue
@@ -178,9 +185,10 @@ def _saturate(block, out, up1, up2, down2, down1, stage1, stage2, scale, wet, dr
             if 0 <= step - 4 < frames:
                 down_pair, s3 = downsample_lanes(shaped_first, shaped_second, s3, c2)
             if 0 <= step - 3 < frames:
-                shaped_first, shaped_second = _curve_tail(head, wet, dry)
+                tail_frame = (step - 3) * blend_step
+                shaped_first, shaped_second = _curve_tail(head, wets[tail_frame], drys[tail_frame])
             if 0 <= step - 2 < frames:
-                head = _curve_head(first, second, scale, limit)
+                head = _curve_head(first, second, scales[(step - 2) * scale_step], limit)
             if 0 <= step - 1 < frames:
                 first, second, s2 = upsample_lanes(pair, s2, c2)
             if step < frames:
@@ -210,6 +218,7 @@ class Saturation(Effect):
     mix: float = 1.0
 
     type_name: ClassVar[str] = "saturation"
+    automatable: ClassVar[tuple[str, ...]] = ("drive_db", "mix")
 
     def _validate(self) -> None:
         check_number("drive_db", self.drive_db, minimum=0.0, maximum=MAX_DRIVE_DB)
@@ -238,8 +247,19 @@ class Saturation(Effect):
         return oversampling.init_state(channels)
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        return self._shape(block, state, np.array([self.drive_db]), np.array([self.mix]))
+
+    def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
+        drive_db = lanes.per_frame("drive_db") if "drive_db" in lanes.envelopes else np.array([self.drive_db])
+        mix = lanes.per_frame("mix") if "mix" in lanes.envelopes else np.array([self.mix])
+        if drive_db.shape[0] != mix.shape[0]:
+            drive_db, mix = np.broadcast_arrays(drive_db, mix)
+        return self._shape(block, state, drive_db, mix)
+
+    def _shape(self, block: np.ndarray, state: State, drive_db: np.ndarray, mix: np.ndarray) -> tuple[np.ndarray, State]:
+        """The block through the curve with ``drive_db`` and ``mix``, each one value or one per frame."""
         new_state = {key: value.copy() for key, value in state.items()}
-        drive = db_to_linear(self.drive_db)
+        drive = db_to_linear(drive_db)
         out = np.empty_like(block)
         _saturate(
             block,
@@ -250,8 +270,8 @@ class Saturation(Effect):
             new_state["down1"],
             tuple(oversampling.STAGE1),
             tuple(oversampling.STAGE2),
-            drive * _SCALE,
-            self.mix / drive,
-            1.0 - self.mix,
+            np.ascontiguousarray(drive * _SCALE),
+            np.ascontiguousarray(mix / drive),
+            np.ascontiguousarray(1.0 - mix),
         )
         return out, new_state

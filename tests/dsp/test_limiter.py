@@ -6,6 +6,7 @@ import scipy.signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dsp.automation import Envelope, Lanes
 from dsp.effect import process_in_blocks
 from dsp.errors import BlockError, ParameterError
 from dsp.limiter import SAFETY_MARGIN_DB, Limiter, max_gain_reduction_db
@@ -182,3 +183,25 @@ def test_nan_in_a_block_is_rejected():
     block[7, 1] = np.nan
     with pytest.raises(BlockError, match="NaN or infinite samples, first at frame 7"):
         limiter.process(block, limiter.init_state(2))
+
+
+def test_an_automated_ceiling_holds_wherever_it_moves():
+    rate = 48000
+    rng = np.random.default_rng(21)
+    signal = rng.standard_normal((rate, 2)) * 0.5
+    limiter = Limiter(rate, ceiling_dbtp=-1.0, release_s=0.02)
+    steps = [[0.0, -12.0, "hold"], [0.25, -3.0, "hold"], [0.5, -18.0], [0.75, -6.0]]
+    lanes = Lanes({"ceiling_dbtp": Envelope.from_points(steps)}, 0, rate, rate)
+    out, _ = limiter.process_automated(signal, limiter.init_state(2), lanes)
+    latency = limiter.latency_samples
+    on_timeline = out[latency:]
+    ceiling_db = Envelope.from_points(steps).evaluate(0, on_timeline.shape[0], rate)
+    for start in range(0, on_timeline.shape[0] - 480, 480):
+        window = on_timeline[start : start + 480]
+        assert true_peak_db(window) <= np.max(ceiling_db[max(0, start - 24) : start + 504]) + 0.05, f"over the ceiling near {start / rate:.3f} s"
+    assert true_peak_db(on_timeline[int(0.3 * rate) : int(0.45 * rate)]) > -3.5, "the raised ceiling lets the peaks up"
+
+
+def test_the_lookahead_cannot_be_automated():
+    with pytest.raises(ParameterError, match="^lookahead_s: the limiter's lookahead_s sets its latency"):
+        Limiter(48000).check_automation("lookahead_s", 0.002)

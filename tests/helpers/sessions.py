@@ -70,7 +70,13 @@ def busy_session(folder):
     session = {
         "tempo_bpm": 120,
         "tracks": [
-            {"name": "kick", "file": stems["kick"], "output": "drums", "fx": [{"type": "gate", "threshold_db": -30}]},
+            {
+                "name": "kick",
+                "file": stems["kick"],
+                "output": "drums",
+                "fx": [{"type": "gate", "threshold_db": -30}, {"type": "eq", "bands": [{"kind": "bell", "freq_hz": 60, "gain_db": 3}]}],
+                "automation": {"fx.1.bands.0.gain_db": [[0, 0], [3, 6], [5, -3, "hold"]]},
+            },
             {
                 "name": "hats",
                 "file": stems["hats"],
@@ -79,7 +85,12 @@ def busy_session(folder):
                 "fx": [{"type": "eq", "bands": [{"kind": "highpass", "freq_hz": 5000, "slope_db_oct": 24}]}],
                 "automation": {"mute": [[0, 0, "hold"], [2.5, 1, "hold"], [3.2, 0]], "fx.0.bands.0.freq_hz": [[0, 5000], [3, 2500], [5, 6000, "hold"]]},
             },
-            {"name": "bass", "file": stems["bass"], "fx": [{"type": "saturation", "drive_db": 9}, {"type": "compressor", "threshold_db": -18, "ratio": 4, "detector": "rms"}]},
+            {
+                "name": "bass",
+                "file": stems["bass"],
+                "fx": [{"type": "saturation", "drive_db": 9}, {"type": "compressor", "threshold_db": -18, "ratio": 4, "detector": "rms"}],
+                "automation": {"fx.0.drive_db": [[0, 3], [4, 18]]},
+            },
             {
                 "name": "pad",
                 "clips": [{"file": stems["pad"], "start_s": 0.3, "offset_s": 0.2, "duration_s": 4.0, "fade_in_s": 1.0, "fade_out_s": 1.5}],
@@ -97,6 +108,8 @@ def busy_session(folder):
                     "gain_db": [[0, -30], [3, 0, "hold"], [4.2, -4]],
                     "width": [[0, 1], [4, 1.8]],
                     "fx.bands.bands.2.threshold_db": [[0, -35], [1.5, -45], [3.5, -30, "hold"]],
+                    "fx.bands.crossovers_hz.0": [[0, 300], [3, 500]],
+                    "fx.2.ceiling_dbtp": [[0, -12], [2, -6, "hold"], [4, -14]],
                 },
             },
             {
@@ -108,12 +121,19 @@ def busy_session(folder):
                     "pan": [[0, -0.8], [6, 0.8]],
                     "sends.verb.level_db": [[0, -20], [4, -6]],
                     "fx.0.threshold_db": [[0, -20], [2.2, -32, "hold"], [4.5, -24]],
+                    "fx.0.sidechain_hpf_hz": [[0, 150], [3, 600]],
+                    "fx.1.freq_hz": [[0, 4000], [5, 7000]],
+                    "fx.1.range_db": [[0, -12], [2, -30, "hold"]],
                 },
             },
         ],
         "buses": [
             {"name": "drums", "fx": [{"type": "compressor", "threshold_db": -15, "ratio": 3, "attack_s": 0.003}], "sends": [{"bus": "verb", "level_db": -14}]},
-            {"name": "verb", "fx": [{"type": "reverb", "decay_s": 1.8, "predelay_s": 0.02, "mix": 1.0}]},
+            {
+                "name": "verb",
+                "fx": [{"type": "reverb", "decay_s": 1.8, "predelay_s": 0.02, "mix": 1.0}],
+                "automation": {"fx.0.decay_s": [[0, 0.8], [3, 2.5]], "fx.0.damping_hz": [[0, 8000], [2, 3000, "hold"]]},
+            },
             {
                 "name": "echo",
                 "fx": [
@@ -121,7 +141,7 @@ def busy_session(folder):
                     {"type": "convolution", "ir_file": stems["ir"], "mix": 0.5},
                 ],
                 "output": "verb",
-                "automation": {"fx.slap.mix": [[0, 1.0], [1.7, 0.4, "hold"], [3.0, 1.0]]},
+                "automation": {"fx.slap.mix": [[0, 1.0], [1.7, 0.4, "hold"], [3.0, 1.0]], "fx.slap.highcut_hz": [[0, 6000], [4, 1500]], "fx.1.gain_db": [[0, 0], [3, -6]]},
             },
         ],
         "master": {
