@@ -119,9 +119,13 @@ def automation_pairs(signal: np.ndarray):
     """(name, automated callable, static callable): effects following per-frame envelopes beside their static selves."""
     from dsp.automation import Envelope, Lanes
     from dsp.compressor import Compressor
+    from dsp.de_esser import DeEsser
     from dsp.delay import Delay
     from dsp.eq import EqBand, Equalizer
+    from dsp.limiter import Limiter
     from dsp.multiband import CompressorBand, MultibandCompressor
+    from dsp.reverb import Reverb
+    from dsp.saturation import Saturation
 
     frames = signal.shape[0]
     seconds = frames / RATE
@@ -142,6 +146,11 @@ def automation_pairs(signal: np.ndarray):
             Equalizer(RATE, bands=(EqBand("highpass", 40.0, slope_db_oct=24), EqBand("bell", 2500.0, -3.0, 2.0), EqBand("high_shelf", 8000.0, 2.0))),
             {"bands.1.gain_db": ramp(-12.0, 12.0), "bands.1.freq_hz": ramp(500.0, 5000.0)},
         ),
+        ("de-esser, freq_hz", DeEsser(RATE, threshold_db=-30.0), {"freq_hz": ramp(4000.0, 9000.0)}),
+        ("saturation, drive_db", Saturation(RATE, drive_db=6.0), {"drive_db": ramp(0.0, 18.0)}),
+        ("limiter, ceiling_dbtp", Limiter(RATE, ceiling_dbtp=-1.0), {"ceiling_dbtp": ramp(-6.0, -1.0)}),
+        ("reverb, decay_s and mix", Reverb(RATE, decay_s=2.0, mix=0.3), {"decay_s": ramp(0.5, 4.0), "mix": ramp(0.1, 0.5)}),
+        ("delay, time_s (a line with room, gliding)", Delay(RATE, time_s=0.375, feedback=0.4, mix=0.3).for_automation({"time_s": (0.25, 0.5)}), {"time_s": ramp(0.25, 0.5)}),
     ]
     for name, effect, envelopes in pairs:
         lanes = Lanes(envelopes, 0, frames, RATE)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from typing import ClassVar
 
 import numba
@@ -116,6 +117,52 @@ def _run_delay(block, buffer, position, feedbacks, all_coeffs, filter_state, use
     return out, position
 
 
+@numba.njit(cache=True, nogil=True)
+def _run_gliding_delay(block, buffer, position, delays, feedbacks, all_coeffs, filter_state, use_filter, ping_pong, mixes):
+    """:func:`_run_delay` on a line with room to move: the echo is read ``delays`` samples back (one value or one per frame,
+    at least 1), between two samples by linear interpolation."""
+    frames, channels = block.shape
+    length = buffer.shape[0]
+    out = np.empty((frames, channels))
+    returned = np.empty(channels)
+    mix_step = 1 if mixes.shape[0] > 1 else 0
+    feedback_step = 1 if feedbacks.shape[0] > 1 else 0
+    coeffs_step = 1 if all_coeffs.shape[0] > 1 else 0
+    delay_step = 1 if delays.shape[0] > 1 else 0
+    for n in range(frames):
+        mix = mixes[n * mix_step]
+        feedback = feedbacks[n * feedback_step]
+        coeffs = all_coeffs[n * coeffs_step]
+        b0, b1, b2, a1, a2 = coeffs[0], coeffs[1], coeffs[2], coeffs[4], coeffs[5]
+        delay = delays[n * delay_step]
+        whole = int(delay)
+        fraction = delay - whole
+        newer = position - whole
+        if newer < 0:
+            newer += length
+        older = newer - 1 if newer > 0 else length - 1
+        for ch in range(channels):
+            delayed = buffer[newer, ch] + fraction * (buffer[older, ch] - buffer[newer, ch])
+            out[n, ch] = (1.0 - mix) * block[n, ch] + mix * delayed
+            if use_filter:
+                filtered = b0 * delayed + filter_state[0, ch]
+                filter_state[0, ch] = b1 * delayed - a1 * filtered + filter_state[1, ch]
+                filter_state[1, ch] = b2 * delayed - a2 * filtered
+                returned[ch] = feedback * filtered
+            else:
+                returned[ch] = feedback * delayed
+        if ping_pong:
+            buffer[position, 0] = 0.5 * (block[n, 0] + block[n, 1]) + returned[1]
+            buffer[position, 1] = returned[0]
+        else:
+            for ch in range(channels):
+                buffer[position, ch] = block[n, ch] + returned[ch]
+        position += 1
+        if position == length:
+            position = 0
+    return out, position
+
+
 @dataclasses.dataclass(frozen=True)
 class Delay(Effect):
     """A feedback delay line per channel, exact to the sample.
@@ -136,6 +183,11 @@ class Delay(Effect):
     highcut_hz : float or None
         Corner in Hz of the lowpass inside the feedback loop, below Nyquist;
         ``None`` for none.
+    max_time_s : float or None
+        The longest time, in seconds, that automation of ``time_s`` reaches:
+        the line then holds that much and reads between samples (linear
+        interpolation), so a moving time glides like a tape delay's. None: the
+        line holds ``time_s`` exactly. Keyword only; see :meth:`for_automation`.
     """
 
     time_s: float
@@ -143,9 +195,10 @@ class Delay(Effect):
     mix: float = 0.5
     ping_pong: bool = False
     highcut_hz: float | None = None
+    max_time_s: float | None = dataclasses.field(default=None, kw_only=True)
 
     type_name: ClassVar[str] = "delay"
-    automatable: ClassVar[tuple[str, ...]] = ("feedback", "mix", "highcut_hz")
+    automatable: ClassVar[tuple[str, ...]] = ("time_s", "feedback", "mix", "highcut_hz")
 
     @classmethod
     def from_note(cls, sample_rate: float, time_note: str, tempo_bpm: float, **params) -> Delay:
@@ -167,6 +220,8 @@ class Delay(Effect):
             raise ParameterError(f"ping_pong: must be true or false, got {self.ping_pong!r}")
         if self.highcut_hz is not None:
             check_frequency("highcut_hz", self.highcut_hz, self.sample_rate)
+        if self.max_time_s is not None:
+            check_number("max_time_s", self.max_time_s, minimum=time_s, maximum=MAX_TIME_S)
 
     @property
     def delay_samples(self) -> int:
@@ -186,20 +241,27 @@ class Delay(Effect):
         """Earlier input still audible above -120 dB: the tail."""
         return self.tail_s
 
+    @property
+    def capacity_frames(self) -> int:
+        """Frames the line holds: the delay in samples, or room for ``max_time_s`` and the sample after it."""
+        if self.max_time_s is None:
+            return self.delay_samples
+        return math.floor(self.max_time_s * self.sample_rate) + 2
+
+    def for_automation(self, ranges: Mapping[str, tuple[float, float]]) -> "Delay":
+        """The delay with room in its line for the longest ``time_s`` that automation reaches."""
+        if "time_s" not in ranges:
+            return self
+        return dataclasses.replace(self, max_time_s=max(self.time_s, ranges["time_s"][1], self.max_time_s or 0.0))
+
     def _init_state(self, channels: int) -> State:
         if self.ping_pong and channels != 2:
             raise BlockError(f"block: ping_pong needs 2 channels, got {channels}")
         return {
-            "buffer": np.zeros((self.delay_samples, channels)),
+            "buffer": np.zeros((self.capacity_frames, channels)),
             "position": np.array(0, dtype=np.int64),
             "filter_state": np.zeros((2, channels)),
         }
-
-    def automation_problem(self, parameter: str) -> str | None:
-        """Why the delay cannot follow ``parameter``: ``time_s`` sets the length of its line, fixed for a render."""
-        if parameter == "time_s":
-            return "the delay's time_s sets the length of its line, which stays fixed through a render; it cannot move"
-        return super().automation_problem(parameter)
 
     def _coeffs(self) -> np.ndarray:
         """The high-cut's coefficients as one row (a pass-through row without one)."""
@@ -208,31 +270,33 @@ class Delay(Effect):
         return biquad("lowpass", self.highcut_hz, self.sample_rate)[None, :]
 
     def _process(self, block: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        return self._run(block, state, np.array([float(self.feedback)]), np.array([float(self.mix)]), self._coeffs())
+        return self._run(block, state, np.array([float(self.feedback)]), np.array([float(self.mix)]), self._coeffs(), self._static_delay())
+
+    def _static_delay(self) -> np.ndarray | None:
+        """The delay in samples for a line with room to move (None for an exact line)."""
+        return None if self.max_time_s is None else np.array([float(self.delay_samples)])
 
     def _process_automated(self, block: np.ndarray, state: State, lanes: Lanes) -> tuple[np.ndarray, State]:
         """An automated ``highcut_hz`` puts the high-cut in the loop (a delay without one gets it) with its coefficients set every frame."""
         feedbacks = lanes.per_frame("feedback") if "feedback" in lanes.envelopes else np.array([float(self.feedback)])
         mixes = lanes.per_frame("mix") if "mix" in lanes.envelopes else np.array([float(self.mix)])
         coeffs = biquad("lowpass", lanes.per_frame("highcut_hz"), self.sample_rate) if "highcut_hz" in lanes.envelopes else self._coeffs()
-        return self._run(block, state, feedbacks, mixes, coeffs, "highcut_hz" in lanes.envelopes)
+        delays = self._static_delay()
+        if "time_s" in lanes.envelopes:
+            if self.max_time_s is None:
+                raise ParameterError("time_s: a delay follows automation of time_s only when built with room for it (see Delay.for_automation)")
+            delays = np.clip(lanes.per_frame("time_s") * self.sample_rate, 1.0, self.capacity_frames - 2)
+        return self._run(block, state, feedbacks, mixes, coeffs, delays, "highcut_hz" in lanes.envelopes)
 
     def _run(
-        self, block: np.ndarray, state: State, feedbacks: np.ndarray, mixes: np.ndarray, coeffs: np.ndarray, filtered: bool = False
+        self, block: np.ndarray, state: State, feedbacks: np.ndarray, mixes: np.ndarray, coeffs: np.ndarray, delays: np.ndarray | None, filtered: bool = False
     ) -> tuple[np.ndarray, State]:
-        """The block through the delay line, with the feedback, the wet share and the high-cut each given once or per frame."""
+        """The block through the delay line, with the feedback, the wet share, the high-cut and (on a line with room) the delay in samples each given once or per frame."""
         buffer = state["buffer"].copy()
         filter_state = state["filter_state"].copy()
-        out, position = _run_delay(
-            block,
-            buffer,
-            int(state["position"]),
-            feedbacks,
-            np.ascontiguousarray(coeffs),
-            filter_state,
-            filtered or self.highcut_hz is not None,
-            bool(self.ping_pong),
-            mixes,
-        )
-        new_state = {"buffer": buffer, "position": np.array(position, dtype=np.int64), "filter_state": filter_state}
-        return out, new_state
+        common = (feedbacks, np.ascontiguousarray(coeffs), filter_state, filtered or self.highcut_hz is not None, bool(self.ping_pong), mixes)
+        if delays is None:
+            out, position = _run_delay(block, buffer, int(state["position"]), *common)
+        else:
+            out, position = _run_gliding_delay(block, buffer, int(state["position"]), np.ascontiguousarray(delays), *common)
+        return out, {"buffer": buffer, "position": np.array(position, dtype=np.int64), "filter_state": filter_state}

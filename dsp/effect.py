@@ -40,6 +40,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import re
+from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -155,6 +156,13 @@ class Effect(abc.ABC):
         bands = list(self.bands)
         bands[index] = dataclasses.replace(bands[index], **{field: value})
         return dataclasses.replace(self, bands=tuple(bands))
+
+    def for_automation(self, ranges: Mapping[str, tuple[float, float]]) -> "Effect":
+        """The effect as it must be built to follow automation whose values span ``ranges`` (parameter -> (lowest, highest)).
+
+        Itself, unless its state must make room (a delay's line for its longest time).
+        """
+        return self
 
     def check_automation(self, parameter: str, value: float) -> None:
         """Raise ParameterError unless the effect follows automation of ``parameter`` and ``value`` is allowed for it."""

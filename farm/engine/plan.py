@@ -283,7 +283,8 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     exact = _feeding(session, stems)
     plans: dict[str, StripPlan] = {}
     for track in session.tracks:
-        effects = loaded.effects[track.name]
+        automation = _automation(track)
+        effects = _prepared(loaded.effects[track.name], automation["effect_envelopes"])
         channels = max(loaded.files[clip.file].channels for clip in track.clip_list)
         strip = StripPlan(
             track.name,
@@ -300,12 +301,13 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
             keys=_keys(track.fx, latency[track.name], effects, latency, loaded.effects),
             taps=taps.get(track.name, ()),
             stem=track.name in stems,
-            **_automation(track),
+            **automation,
         )
         plans[track.name] = dataclasses.replace(strip, preroll_frames=None if track.name in exact else _preroll(strip, rate, chunk_frames, 0))
     groups = group_tracks(plans.values(), {track.name for track in session.tracks} | {bus.name for bus in session.buses} | {MASTER}, exact)
     for bus in session.buses:
-        effects = loaded.effects[bus.name]
+        automation = _automation(bus)
+        effects = _prepared(loaded.effects[bus.name], automation["effect_envelopes"])
         strip = StripPlan(
             bus.name,
             "bus",
@@ -319,7 +321,7 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
             keys=_keys(bus.fx, latency[bus.name], effects, latency, loaded.effects),
             taps=taps.get(bus.name, ()),
             stem=bus.name in stems,
-            **_automation(bus),
+            **automation,
         )
         plans[bus.name] = dataclasses.replace(strip, preroll_frames=None if bus.name in exact else _preroll(strip, rate, chunk_frames, 0))
     master_effects = loaded.effects[MASTER]
@@ -466,6 +468,16 @@ def _automation(strip: Track | Bus) -> dict:
         index: {parameter: Envelope.from_points(points, parameter) for parameter, points in lanes.items()} for index, lanes in effect_automation(strip).items()
     }
     return {"envelopes": own, "effect_envelopes": effects}
+
+
+def _prepared(effects: tuple[Effect, ...], effect_envelopes: Mapping[int, Mapping[str, Envelope]]) -> tuple[Effect, ...]:
+    """The chain with each automated effect built to follow the range its automation spans (:meth:`dsp.effect.Effect.for_automation`)."""
+    return tuple(
+        effect.for_automation({name: (min(envelope.values), max(envelope.values)) for name, envelope in effect_envelopes[index].items()})
+        if index in effect_envelopes
+        else effect
+        for index, effect in enumerate(effects)
+    )
 
 
 def _settling_chain(strip: StripPlan) -> tuple[Effect, ...]:

@@ -66,7 +66,7 @@ MAX_IMPULSE_RESPONSE_S = 30.0
 MAX_TOTAL_IMPULSE_RESPONSE_S = 120.0
 """The longest the impulse responses of all of a session's convolutions may last together, in seconds."""
 
-_NOT_SESSION_FIELDS = {"sample_rate", "ir", "ir_sample_rate", "key_input"}
+_NOT_SESSION_FIELDS = {"sample_rate", "ir", "ir_sample_rate", "key_input", "max_time_s"}
 
 Seconds = Annotated[float, Field(le=MAX_EFFECT_TIME_S)]
 Text = Annotated[str, Field(max_length=MAX_PARAMETER_CHARS)]

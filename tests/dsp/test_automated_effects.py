@@ -71,8 +71,13 @@ CASES = {
         },
     ),
     "delay": (
-        Delay(RATE, time_s=0.01, feedback=0.5, mix=0.3, highcut_hz=8000.0),
-        {"mix": [[0.0, 0.0], [0.2, 1.0]], "feedback": [[0.0, -0.5], [0.2, 0.9]], "highcut_hz": [[0.0, 12000.0], [0.2, 800.0]]},
+        Delay(RATE, time_s=0.01, feedback=0.5, mix=0.3, highcut_hz=8000.0, max_time_s=0.03),
+        {
+            "mix": [[0.0, 0.0], [0.2, 1.0]],
+            "feedback": [[0.0, -0.5], [0.2, 0.9]],
+            "highcut_hz": [[0.0, 12000.0], [0.2, 800.0]],
+            "time_s": [[0.0, 0.003], [0.1, 0.03, "hold"], [0.2, 0.0125]],
+        },
     ),
     "width": (Width(RATE, width=1.0), {"width": [[0.0, 0.0], [0.2, 2.0]]}),
     "saturation": (Saturation(RATE, drive_db=6.0, mix=0.7), {"drive_db": [[0.0, 0.0], [0.2, 24.0]], "mix": [[0.0, 1.0], [0.1, 0.3, "hold"], [0.2, 0.8]]}),

@@ -173,3 +173,32 @@ def test_tail_counts_whole_echoes():
     effect = Delay(48000, time_s=0.25, feedback=0.5)
     echoes = 1 + math.floor(math.log(1e-6) / math.log(0.5))
     assert effect.tail_s == pytest.approx(echoes * 0.25)
+
+
+def test_a_line_with_room_to_move_echoes_exactly_as_the_exact_line_until_its_time_moves():
+    from dsp.automation import Envelope, Lanes
+
+    rate = 48000
+    signal = np.random.default_rng(3).standard_normal((9600, 2))
+    exact = Delay(rate, time_s=0.01, feedback=0.4, mix=0.5)
+    roomy = exact.for_automation({"time_s": (0.005, 0.05)})
+    assert roomy.max_time_s == 0.05 and exact.for_automation({"mix": (0.0, 1.0)}) is exact
+    np.testing.assert_array_equal(roomy.process_whole(signal), exact.process_whole(signal))
+    impulse = np.zeros((rate, 1))
+    impulse[0] = 1.0
+    dry_free = Delay(rate, time_s=0.01, feedback=0.0, mix=1.0).for_automation({"time_s": (0.01, 0.02)})
+    lanes = Lanes({"time_s": Envelope.from_points([[0.0, 0.0125]])}, 0, rate, rate)
+    echo, _ = dry_free.process_automated(impulse, dry_free.init_state(1), lanes)
+    assert np.flatnonzero(echo[:, 0]).tolist() == [600]
+    lanes = Lanes({"time_s": Envelope.from_points([[0.0, 0.01255]])}, 0, rate, rate)
+    echo, _ = dry_free.process_automated(impulse, dry_free.init_state(1), lanes)
+    np.testing.assert_allclose(echo[602:604, 0], [0.6, 0.4], atol=1e-9)
+
+
+def test_a_delay_built_without_room_refuses_a_moving_time():
+    from dsp.automation import Envelope, Lanes
+
+    delay = Delay(48000, time_s=0.01)
+    lanes = Lanes({"time_s": Envelope.from_points([[0.0, 0.02]])}, 0, 100, 48000)
+    with pytest.raises(ParameterError, match=r"^time_s: a delay follows automation of time_s only when built with room for it"):
+        delay.process_automated(np.zeros((100, 1)), delay.init_state(1), lanes)

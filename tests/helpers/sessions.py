@@ -141,7 +141,7 @@ def busy_session(folder):
                     {"type": "convolution", "ir_file": stems["ir"], "mix": 0.5},
                 ],
                 "output": "verb",
-                "automation": {"fx.slap.mix": [[0, 1.0], [1.7, 0.4, "hold"], [3.0, 1.0]], "fx.slap.highcut_hz": [[0, 6000], [4, 1500]], "fx.1.gain_db": [[0, 0], [3, -6]]},
+                "automation": {"fx.slap.mix": [[0, 1.0], [1.7, 0.4, "hold"], [3.0, 1.0]], "fx.slap.time_s": [[0, 0.375], [2.5, 0.2], [4, 0.3, "hold"]], "fx.slap.highcut_hz": [[0, 6000], [4, 1500]], "fx.1.gain_db": [[0, 0], [3, -6]]},
             },
         ],
         "master": {

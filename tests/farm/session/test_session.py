@@ -192,7 +192,7 @@ def test_effect_automation_keys_name_an_effect_that_follows_the_parameter_with_a
         "fx.eq.bands.0.gain_db": [[0, 3]],
         "fx.eq.bands.1.q": [[0, 2], [1, 0.5, "hold"]],
         "fx.eq.bands.0.slope_db_oct": [[0, 24]],
-        "fx.1.time_s": [[0, 0.1]],
+        "fx.1.time_s": [[0, 0.1], [1, 25]],
         "fx.2.crossovers_hz.1": [[0, 500]],
         "fx.2.crossovers_hz.0": [[0, 100], [1, 30000]],
     }
@@ -204,13 +204,13 @@ def test_effect_automation_keys_name_an_effect_that_follows_the_parameter_with_a
         "tracks[0].automation.fx.3.mix: eq does not follow automation of 'mix'; it follows: bands.*.gain_db, bands.*.freq_hz, bands.*.q",
         "tracks[0].automation.fx.verb.mix: no effect with the id 'verb' on this strip (ids: eq, glue)",
         "tracks[0].automation.fx.glue: an effect's automation key is fx.<id or position>.<parameter>",
-        "tracks[0].automation.fx.1.mix.extra: delay does not follow automation of 'mix.extra'; it follows: feedback, mix, highcut_hz",
+        "tracks[0].automation.fx.1.mix.extra: delay does not follow automation of 'mix.extra'; it follows: time_s, feedback, mix, highcut_hz",
         "tracks[0].automation.fx.glue.makeup_db[1]: times must not decrease, got 0 after 1",
         "tracks[0].automation.fx.eq.bands.0.freq_hz[1]: bands[0].freq_hz: must be such that 0 < bands[0].freq_hz < 24000 (Nyquist at sample_rate 48000), got 30000",
         "tracks[0].automation.fx.eq.bands.0.gain_db[0]: bands[0].gain_db: applies to bell and shelves only, got 3 for highpass",
         "tracks[0].automation.fx.eq.bands.0.slope_db_oct: eq does not follow automation of 'bands.0.slope_db_oct'; "
         "it follows: bands.*.gain_db, bands.*.freq_hz, bands.*.q",
-        "tracks[0].automation.fx.1.time_s: the delay's time_s sets the length of its line, which stays fixed through a render; it cannot move",
+        "tracks[0].automation.fx.1.time_s[1]: time_s: must be <= 20, got 25",
         "tracks[0].automation.fx.2.crossovers_hz.1: no crossover 1; this multiband_compressor has 1 (0 to 0)",
         "tracks[0].automation.fx.2.crossovers_hz.0[1]: crossovers_hz[0]: must be such that 0 < crossovers_hz[0] < 24000 (Nyquist at sample_rate 48000), got 30000",
     ]
