@@ -13,6 +13,9 @@ from farm.session import Output, stem_path
 from .mastering import MASTER_TRUE_PEAK_OVERSAMPLING
 from .preroll import meter_preroll_frames
 
+STEM_TRUE_PEAK_OVERSAMPLING = 4
+"""A stem's meter reads true peak as BS.1770-4 does, 4x."""
+
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
 """libsndfile's subtype for each bit depth."""
 
@@ -49,6 +52,10 @@ class DeliverablePlan:
     strip
         The strip whose stem the file is (its ``{name}`` in the output's
         path); None for the master.
+    true_peak_oversampling
+        How finely its meter reads true peak: the master's files 8x, as the
+        ceiling is held; a stem at BS.1770-4's 4x (it has no ceiling, and the
+        8x meter would cost a stem more than rendering it).
     """
 
     index: int
@@ -63,6 +70,7 @@ class DeliverablePlan:
     frames: int
     quantiser: Quantiser | None
     strip: str | None = None
+    true_peak_oversampling: int = MASTER_TRUE_PEAK_OVERSAMPLING
 
     @property
     def shaped(self) -> bool:
@@ -82,6 +90,7 @@ def plan_deliverable(
     out_rate = output.sample_rate or sample_rate
     bit_depth = str(output.bit_depth)
     path = output.path if stem is None else stem_path(output.path, stem)
+    oversampling = MASTER_TRUE_PEAK_OVERSAMPLING if stem is None else STEM_TRUE_PEAK_OVERSAMPLING
     quantiser = None if bit_depth == "32f" else Quantiser(int(bit_depth), output.dither, dither_seed(session_name, path))
     return DeliverablePlan(
         index=index,
@@ -92,17 +101,18 @@ def plan_deliverable(
         dither=output.dither if quantiser else "none",
         grid_frames=delivery_grid(sample_rate, out_rate, chunk_frames),
         margin_frames=resample_margin_frames(sample_rate, out_rate),
-        meter_frames=delivery_meter_frames(sample_rate, out_rate),
+        meter_frames=delivery_meter_frames(sample_rate, out_rate, oversampling),
         frames=resampled_frames(timeline_frames, sample_rate, out_rate),
         quantiser=quantiser,
         strip=stem,
+        true_peak_oversampling=oversampling,
     )
 
 
-def delivery_meter_frames(sample_rate: int, out_rate: int) -> int:
-    """Master frames a deliverable's meter reads before a chunk: its pre-roll at ``out_rate``, in whole resampling periods."""
+def delivery_meter_frames(sample_rate: int, out_rate: int, oversampling: int = MASTER_TRUE_PEAK_OVERSAMPLING) -> int:
+    """Frames a deliverable's meter (true peak ``oversampling`` times) reads before a chunk: its pre-roll at ``out_rate``, in whole resampling periods."""
     period = sample_rate // math.gcd(sample_rate, out_rate)
-    return math.ceil(meter_preroll_frames(out_rate, MASTER_TRUE_PEAK_OVERSAMPLING) * sample_rate / out_rate / period) * period
+    return math.ceil(meter_preroll_frames(out_rate, oversampling) * sample_rate / out_rate / period) * period
 
 
 def dither_seed(session_name: str, output_path: str) -> int:

@@ -17,7 +17,7 @@
    at once, with the limiter's and the meter's pre-roll, each reading the
    mix blocks that cover it; the last pass's master is kept the same way.
 3. **Deliver**: every output in time chunks, each resampled, dithered and
-   metered (8x true peak) from the values it will write, from the master
+   metered (true peak 8x; a stem 4x) from the values it will write, from the master
    blocks that cover it; this process writes each file from its chunks in
    order (:mod:`farm.engine.writer`). A deliverable whose loudness misses
    the target (sample-rate conversion removes the content above its Nyquist

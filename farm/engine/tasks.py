@@ -213,7 +213,7 @@ def deliver_chunk(plan: RenderPlan, index: int, trim_db: float, start: int, stop
     is resampled with soxr VHQ with the plan's margin each side, which
     matches resampling the whole master to within 1e-15. It is quantised with
     TPDF dither drawn for its frames' positions (:class:`dsp.dither.Quantiser`)
-    and metered from the values to be written (8x true peak), after a meter
+    and metered from the values to be written (true peak 8x, a stem's 4x), after a meter
     pre-roll made the same way. Shaped dither feeds its error back from sample
     to sample, so such a deliverable's chunks stay unquantised and the writer
     (:func:`farm.engine.writer.write_deliverable`) quantises and meters them
@@ -241,7 +241,7 @@ def deliver_chunk(plan: RenderPlan, index: int, trim_db: float, start: int, stop
     samples = _as_written(block[out_start - metered_from :], deliverable)
     if deliverable.shaped:
         return samples, None, _meta("deliver", started)
-    meter = LoudnessMeter(out_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING, start_frame=out_start, preroll_frames=out_start - metered_from)
+    meter = LoudnessMeter(out_rate, 2, deliverable.true_peak_oversampling, start_frame=out_start, preroll_frames=out_start - metered_from)
     meter.process(block)
     return samples, meter.partial(), _meta("deliver", started)
 

@@ -19,7 +19,6 @@ from farm.errors import RenderError
 
 from .delivery import DeliverablePlan
 from .diskspace import writing_into
-from .mastering import MASTER_TRUE_PEAK_OVERSAMPLING
 
 
 def write_deliverable(deliverable: DeliverablePlan, target: Path, chunks: Iterable[tuple[np.ndarray, LoudnessPartial | None]], trim_db: float) -> dict:
@@ -27,7 +26,7 @@ def write_deliverable(deliverable: DeliverablePlan, target: Path, chunks: Iterab
 
     Shaped dither is applied here, in order, and the samples metered as they
     are written; otherwise the chunks' partials give the loudness. The facts: path, format, bit depth, rate, dither, trim, frames,
-    duration, bytes, and the loudness of the samples written (8x true peak).
+    duration, bytes, and the loudness of the samples written (true peak as finely as the deliverable asks).
 
     Raises
     ------
@@ -36,7 +35,7 @@ def write_deliverable(deliverable: DeliverablePlan, target: Path, chunks: Iterab
     """
     quantiser, shaped = deliverable.quantiser, deliverable.shaped
     q_state = quantiser.init_state(2) if shaped else None
-    meter = LoudnessMeter(deliverable.sample_rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING) if shaped else None
+    meter = LoudnessMeter(deliverable.sample_rate, 2, deliverable.true_peak_oversampling) if shaped else None
     target.parent.mkdir(parents=True, exist_ok=True)
     frames, partials = 0, []
     with (
