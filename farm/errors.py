@@ -21,6 +21,10 @@ class SessionError(FarmError, ValueError):
         super().__init__(f"{source}: {count} problem{'s' if count != 1 else ''}\n{lines}")
 
 
+class StemsFolderError(FarmError, ValueError):
+    """A folder of stems cannot become a session; the message names the folder or file and why."""
+
+
 class RenderError(FarmError, RuntimeError):
     """A render failed; the message says which task and why.
 
