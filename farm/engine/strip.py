@@ -5,7 +5,9 @@ track's clips, with clip gain and fades, summed; a bus's feeds, each delayed
 for latency compensation, summed) -> polarity -> insert effects -> width ->
 fader (``gain_db``, or its automation) -> pan -> output bus. A pre-fader send
 taps after the effects; a post-fader send after the pan. An automated
-parameter follows its envelope instead of its static value; ``mute``
+parameter follows its envelope instead of its static value, read where the
+audio lies on the timeline (behind the latency of the strip's inputs and
+effects); ``mute``
 automation silences the strip after its effects (its sends too), each switch
 ramped over one control period of the grid anchored at timeline frame 0. A mono
 pre-fader tap feeds both sides of the bus at unity.
@@ -182,7 +184,12 @@ def _unmuted(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) 
 
 
 def route(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Mute, width, fader, pan and sends of a processed chunk: stereo audio per destination, and the strip's own output (its sends aside)."""
+    """Mute, width, fader, pan and sends of a processed chunk: stereo audio per destination, and the strip's own output (its sends aside).
+
+    ``start`` is where the chunk's first frame lies on the timeline (its
+    frame less the strip's latency), so the strip's automation moves with
+    the audio it shapes.
+    """
     spec, frames = strip.spec, audio.shape[0]
     if not strip.audible:
         return {name: np.zeros((frames, 2)) for name in destinations(strip)}, np.zeros((frames, 2))
@@ -218,7 +225,7 @@ def render_strip_chunk(
     if strip.spec.polarity_invert:
         audio = invert_polarity(audio)
     audio, fx_states = run_effects(strip, audio, state, begin, sample_rate, keys)
-    outputs, main = route(strip, audio, begin, sample_rate)
+    outputs, main = route(strip, audio, begin - strip.latency_out, sample_rate)
     taps = {pre_fader: (_stereo(audio) if pre_fader else main) for pre_fader in strip.taps}
     return outputs, taps, main, {"fx": fx_states, "feeds": feed_states, "keys": key_states}
 

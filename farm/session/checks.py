@@ -76,6 +76,8 @@ def check_meaning(session: Session) -> list[str]:
         where = next(where for where, source, keyed in keys if (source, keyed) in zip(cycle, cycle[1:]))
         problems.append(f"{where}: routing and sidechains form a cycle: {' -> '.join(cycle)} (each strip feeds or keys the next)")
     problems += _check_effect_ids("master.fx", session.master.fx)
+    if session.master.loudness is not None and all(output.stems is not None for output in session.outputs):
+        problems.append("master.loudness: the outputs write only stems, which the loudness stage never touches; add a master output or remove the target")
     if session.master.loudness is not None and not tracks_reaching_master(session):
         problems.append("master.loudness: no track is heard in the master (mute, solo or routing silence them all); there is nothing to normalise")
     return problems + _check_outputs(session, set(seen))
@@ -127,7 +129,7 @@ def _check_outputs(session: Session, names: set[str]) -> list[str]:
         return problems + [f"outputs: the stem outputs write {stems} files; at most {MAX_STEM_FILES} in all"]
     written = [Path(path) for _, path, _ in files]
     folders = {parent for path in written for parent in path.parents}
-    seen: set[Path] = set()
+    seen: dict[str, str] = {}
     for (where, path, output), relative in zip(files, written):
         shown = echo(path) if path == output.path else f"{echo(path)} (from {echo(output.path)})"
         if relative.is_absolute() or ".." in relative.parts or not relative.parts:
@@ -138,9 +140,14 @@ def _check_outputs(session: Session, names: set[str]) -> list[str]:
             problems.append(f"{where}: {shown} is reserved for the render report")
         elif relative in folders:
             problems.append(f"{where}: {shown} is also the folder of another output")
-        if relative in seen:
+        key = relative.as_posix()
+        earlier = seen.get(key.casefold())
+        if earlier is None:
+            seen[key.casefold()] = key
+        elif earlier == key:
             problems.append(f"{where}: {shown} is already written by another output")
-        seen.add(relative)
+        elif relative.as_posix().casefold() != REPORT_NAME:
+            problems.append(f"{where}: {shown} is already written by another output as {echo(earlier)} (one file on a disk that ignores case)")
     return problems
 
 

@@ -198,3 +198,20 @@ def test_only_a_compressor_or_gate_takes_a_sidechain_and_its_level_is_bounded(tm
     assert "tracks[1].fx[0].sidechain.level_db: must be <= 24.0, got 30.0" in problems
     path.write_text(path.read_text().replace("type: compressor\n", "type: saturation\n    drive_db: 6\n").replace("    threshold_db: -30\n    ratio: 8\n    attack_s: 0.002\n    release_s: 0.06\n", ""))
     assert problems_of(path) == ["tracks[1].fx[0].sidechain: unknown field"]
+
+
+@pytest.mark.parametrize("late_by", ["a late key", "its own look-ahead"])
+def test_a_tracks_own_automation_stays_on_the_timeline_behind_latency(tmp_path, late_by):
+    """A tone read late to meet a key delayed by the kick's limiter, or behind its own limiter: its mute still falls at 0.5 s."""
+    limiter = {"type": "limiter", "ceiling_dbtp": 0.0, "lookahead_s": 0.01}
+    tone_fx = [{**DUCKER, "threshold_db": 0.0, "sidechain": {"from": "kick"}}] if late_by == "a late key" else [limiter]
+    tracks = [
+        {"name": "kick", "file": write_stem(tmp_path, "kick.wav", kick()), "mute": True, "fx": [limiter]},
+        {"name": "tone", "file": write_stem(tmp_path, "tone.wav", tone(440, SECONDS, 0.3)), "fx": tone_fx, "automation": {"mute": [[0.0, 0, "hold"], [0.5, 1, "hold"]]}},
+    ]
+    path = write_session(tmp_path, {"tracks": tracks})
+    assert compile_plan(load(path)).strip("tone").latency_out == round(0.01 * RATE) + 10
+    out, _ = render_master(path, tmp_path / "out")
+    step = int(0.5 * RATE)
+    assert np.max(np.abs(out[step - 100 : step])) > 0.1, "still sounding just before the step"
+    assert np.max(np.abs(out[step + 64 :])) == 0.0, "silent one control period after it"

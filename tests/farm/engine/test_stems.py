@@ -170,3 +170,13 @@ def test_two_stems_writing_one_path_are_refused(tmp_path):
     assert "outputs[1].path: 'pad.wav' (from '{name}.wav') is already written by another output" in problems_of(path)
     path = stem_mix(tmp_path, [{"path": "bass.wav"}, {"stems": ["bass"], "path": "{name}.wav"}])
     assert "outputs[1].path: 'bass.wav' (from '{name}.wav') is already written by another output" in problems_of(path)
+
+
+def test_stem_paths_that_differ_only_in_case_are_refused(tmp_path):
+    path = stem_mix(tmp_path, [{"path": "Pad.wav"}, {"stems": ["pad"], "path": "{name}.wav"}])
+    assert "outputs[1].path: 'pad.wav' (from '{name}.wav') is already written by another output as 'Pad.wav' (one file on a disk that ignores case)" in problems_of(path)
+
+
+def test_a_loudness_target_needs_a_master_output(tmp_path):
+    path = stem_mix(tmp_path, [STEMS_32F], master={"loudness": {"preset": "spotify"}})
+    assert "master.loudness: the outputs write only stems, which the loudness stage never touches; add a master output or remove the target" in problems_of(path)
