@@ -37,6 +37,8 @@ from .validate import check_frequency, check_number
 
 MAX_TIME_S = 20.0
 _TAIL_LEVEL = 1e-6  # -120 dB
+_EXACT_LINE = np.empty(0)
+"""The ``delays`` of an exact line (see :func:`_run_delay`)."""
 _NOTE = re.compile(r"^(?P<num>[1-9][0-9]*)/(?P<den>[1-9][0-9]*)(?P<mod>[.t]?)$")
 _NOTE_DENOMINATORS = (1, 2, 4, 8, 16, 32, 64, 128)
 _NOTE_MODIFIERS = {"": 1.0, ".": 1.5, "t": 2.0 / 3.0}
@@ -77,11 +79,15 @@ def note_to_seconds(time_note: str, tempo_bpm: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_delay(block, buffer, position, feedbacks, all_coeffs, filter_state, use_filter, ping_pong, mixes):
+def _run_delay(block, buffer, position, delays, feedbacks, all_coeffs, filter_state, use_filter, ping_pong, mixes):
     """Run the loop in place on ``buffer`` and ``filter_state``; return (output, position).
 
     ``feedbacks``, ``mixes`` and the high-cut's coefficients ``all_coeffs``
     (rows of six) hold one value (row) for all frames or one per frame.
+    ``delays`` is empty for an exact line, whose echo is the sample written
+    a whole line ago; on a line with room to move it holds the delay in
+    samples (one value or one per frame, at least 1), read between two
+    samples by linear interpolation.
     """
     frames, channels = block.shape
     length = buffer.shape[0]
@@ -90,59 +96,26 @@ def _run_delay(block, buffer, position, feedbacks, all_coeffs, filter_state, use
     mix_step = 1 if mixes.shape[0] > 1 else 0
     feedback_step = 1 if feedbacks.shape[0] > 1 else 0
     coeffs_step = 1 if all_coeffs.shape[0] > 1 else 0
+    gliding = delays.shape[0] > 0
+    delay_step = 1 if delays.shape[0] > 1 else 0
+    newer, older, fraction = position, position, 0.0
     for n in range(frames):
         mix = mixes[n * mix_step]
         feedback = feedbacks[n * feedback_step]
         coeffs = all_coeffs[n * coeffs_step]
         b0, b1, b2, a1, a2 = coeffs[0], coeffs[1], coeffs[2], coeffs[4], coeffs[5]
+        if gliding:
+            delay = delays[n * delay_step]
+            whole = int(delay)
+            fraction = delay - whole
+            newer = position - whole
+            if newer < 0:
+                newer += length
+            older = newer - 1 if newer > 0 else length - 1
         for ch in range(channels):
             delayed = buffer[position, ch]
-            out[n, ch] = (1.0 - mix) * block[n, ch] + mix * delayed
-            if use_filter:
-                filtered = b0 * delayed + filter_state[0, ch]
-                filter_state[0, ch] = b1 * delayed - a1 * filtered + filter_state[1, ch]
-                filter_state[1, ch] = b2 * delayed - a2 * filtered
-                returned[ch] = feedback * filtered
-            else:
-                returned[ch] = feedback * delayed
-        if ping_pong:
-            buffer[position, 0] = 0.5 * (block[n, 0] + block[n, 1]) + returned[1]
-            buffer[position, 1] = returned[0]
-        else:
-            for ch in range(channels):
-                buffer[position, ch] = block[n, ch] + returned[ch]
-        position += 1
-        if position == length:
-            position = 0
-    return out, position
-
-
-@numba.njit(cache=True, nogil=True)
-def _run_gliding_delay(block, buffer, position, delays, feedbacks, all_coeffs, filter_state, use_filter, ping_pong, mixes):
-    """:func:`_run_delay` on a line with room to move: the echo is read ``delays`` samples back (one value or one per frame,
-    at least 1), between two samples by linear interpolation."""
-    frames, channels = block.shape
-    length = buffer.shape[0]
-    out = np.empty((frames, channels))
-    returned = np.empty(channels)
-    mix_step = 1 if mixes.shape[0] > 1 else 0
-    feedback_step = 1 if feedbacks.shape[0] > 1 else 0
-    coeffs_step = 1 if all_coeffs.shape[0] > 1 else 0
-    delay_step = 1 if delays.shape[0] > 1 else 0
-    for n in range(frames):
-        mix = mixes[n * mix_step]
-        feedback = feedbacks[n * feedback_step]
-        coeffs = all_coeffs[n * coeffs_step]
-        b0, b1, b2, a1, a2 = coeffs[0], coeffs[1], coeffs[2], coeffs[4], coeffs[5]
-        delay = delays[n * delay_step]
-        whole = int(delay)
-        fraction = delay - whole
-        newer = position - whole
-        if newer < 0:
-            newer += length
-        older = newer - 1 if newer > 0 else length - 1
-        for ch in range(channels):
-            delayed = buffer[newer, ch] + fraction * (buffer[older, ch] - buffer[newer, ch])
+            if gliding:
+                delayed = buffer[newer, ch] + fraction * (buffer[older, ch] - buffer[newer, ch])
             out[n, ch] = (1.0 - mix) * block[n, ch] + mix * delayed
             if use_filter:
                 filtered = b0 * delayed + filter_state[0, ch]
@@ -294,9 +267,8 @@ class Delay(Effect):
         """The block through the delay line, with the feedback, the wet share, the high-cut and (on a line with room) the delay in samples each given once or per frame."""
         buffer = state["buffer"].copy()
         filter_state = state["filter_state"].copy()
-        common = (feedbacks, np.ascontiguousarray(coeffs), filter_state, filtered or self.highcut_hz is not None, bool(self.ping_pong), mixes)
-        if delays is None:
-            out, position = _run_delay(block, buffer, int(state["position"]), *common)
-        else:
-            out, position = _run_gliding_delay(block, buffer, int(state["position"]), np.ascontiguousarray(delays), *common)
+        out, position = _run_delay(
+            block, buffer, int(state["position"]), _EXACT_LINE if delays is None else np.ascontiguousarray(delays, dtype=np.float64), feedbacks,
+            np.ascontiguousarray(coeffs), filter_state, filtered or self.highcut_hz is not None, bool(self.ping_pong), mixes,
+        )  # fmt: skip
         return out, {"buffer": buffer, "position": np.array(position, dtype=np.int64), "filter_state": filter_state}
