@@ -8,6 +8,7 @@ from pathlib import Path
 
 from farm.errors import SessionError
 
+from .effects import SPEC_MODELS
 from .model import MAX_ECHO_CHARS, MAX_PROBLEM_CHARS, MAX_PROBLEMS
 
 
@@ -48,8 +49,19 @@ def echo(value: object) -> str:
     return text
 
 
+KEYED_EFFECTS = tuple(name for name, model in SPEC_MODELS.items() if "sidechain" in model.model_fields)
+"""The effect types that take a ``sidechain``."""
+
+
+def _unknown_field(error: dict) -> str:
+    """What pydantic calls an extra field, with the effects that do take it where that helps."""
+    if error["loc"] and error["loc"][-1] == "sidechain":
+        return f"unknown field; only {' and '.join(KEYED_EFFECTS)} take a sidechain"
+    return "unknown field"
+
+
 _MESSAGES = {
-    "extra_forbidden": lambda error: "unknown field",
+    "extra_forbidden": _unknown_field,
     "missing": lambda error: "required field missing",
     "greater_than_equal": lambda error: f"must be >= {error['ctx']['ge']}, got {echo(error['input'])}",
     "greater_than": lambda error: f"must be > {error['ctx']['gt']}, got {echo(error['input'])}",

@@ -197,7 +197,7 @@ def test_only_a_compressor_or_gate_takes_a_sidechain_and_its_level_is_bounded(tm
     problems = problems_of(path)
     assert "tracks[1].fx[0].sidechain.level_db: must be <= 24.0, got 30.0" in problems
     path.write_text(path.read_text().replace("type: compressor\n", "type: saturation\n    drive_db: 6\n").replace("    threshold_db: -30\n    ratio: 8\n    attack_s: 0.002\n    release_s: 0.06\n", ""))
-    assert problems_of(path) == ["tracks[1].fx[0].sidechain: unknown field"]
+    assert problems_of(path) == ["tracks[1].fx[0].sidechain: unknown field; only compressor and gate take a sidechain"]
 
 
 @pytest.mark.parametrize("late_by", ["a late key", "its own look-ahead"])
