@@ -82,10 +82,9 @@ def _section_pair_mono(sos: np.ndarray, s: int, src: np.ndarray, out: np.ndarray
 
 
 @numba.njit(cache=True, nogil=True)
-def _cascade(sos: np.ndarray, block: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``sos`` has an even count of sections; ``zi`` one state per section and channel."""
+def _cascade(sos: np.ndarray, block: np.ndarray, zi: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``sos`` has an even count of sections; ``zi`` one state per section and channel. Filters into ``out``; returns the final state."""
     channels = block.shape[1]
-    out = np.empty_like(block)
     zf = zi.copy()
     for s in range(0, sos.shape[0], 2):
         src = block if s == 0 else out
@@ -95,7 +94,7 @@ def _cascade(sos: np.ndarray, block: np.ndarray, zi: np.ndarray) -> tuple[np.nda
             c += 2
         if c < channels:
             _section_pair_mono(sos, s, src, out, zf, c)
-    return out, zf
+    return zf
 
 
 def sosfilt(sos: np.ndarray, block: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,5 +121,6 @@ def sosfilt(sos: np.ndarray, block: np.ndarray, zi: np.ndarray) -> tuple[np.ndar
     if sections % 2:
         sos = np.concatenate([sos, _IDENTITY_SECTION])
         zi = np.concatenate([zi, np.zeros((1, 2, block.shape[1]))])
-    out, zf = _cascade(np.ascontiguousarray(sos), block, np.asarray(zi, dtype=np.float64))
+    out = np.empty_like(block)  # numpy's allocation: a large one gets huge pages, numba's takes a fault every 4 KiB
+    zf = _cascade(np.ascontiguousarray(sos), block, np.asarray(zi, dtype=np.float64), out)
     return out, zf[:sections].copy() if sections % 2 else zf

@@ -95,15 +95,15 @@ def _detector_power(
     mean_square: np.ndarray,
     rms: bool,
     rms_coefficient: float,
-    controls: int,
+    power: np.ndarray,
 ) -> np.ndarray:
-    """Detector power (squared level) per frame and control channel, shape (frames, controls).
+    """Detector power (squared level) per frame and control channel, into ``power`` (frames, controls).
 
     With one control channel it is the largest over the channels. The ``rms``
     detector's one-pole mean squares are updated in ``mean_square`` in place.
     """
     frames, channels = key.shape
-    power = np.empty((frames, controls))
+    controls = power.shape[1]
     for n in range(frames):
         loudest = 0.0
         for c in range(channels):
@@ -146,6 +146,7 @@ def _gain_exponent(
     reduction_db: np.ndarray,
     settings: np.ndarray,
     max_reductions_db: np.ndarray,
+    exponent: np.ndarray,
 ) -> np.ndarray:
     """Natural logarithm of the gain, shape of ``log_power`` (frames, controls).
 
@@ -157,7 +158,6 @@ def _gain_exponent(
     :data:`THRESHOLD` to :data:`MAKEUP` in one row for all frames or a row per frame.
     """
     frames, controls = log_power.shape
-    exponent = np.empty_like(log_power)
     per_frame = settings.shape[0] > 1
     limit_step = 1 if max_reductions_db.shape[0] > 1 else 0
     for k in range(controls):
@@ -357,13 +357,11 @@ class Compressor(Effect):
         out = np.empty_like(block)
         for start in range(0, block.shape[0], _TILE_FRAMES):
             tile = slice(start, start + _TILE_FRAMES)
-            power = _detector_power(
-                key[tile], new_state["mean_square"], rms, rms_coefficient, controls
-            )
+            power = _detector_power(key[tile], new_state["mean_square"], rms, rms_coefficient, np.empty((key[tile].shape[0], controls)))
             with np.errstate(divide="ignore"):
                 log_power = np.log(power, out=power)
             settings, mixes = self._settings(automated, tile)
-            exponent = _gain_exponent(log_power, new_state["peak_reduction_db"], new_state["reduction_db"], settings, _UNLIMITED)
+            exponent = _gain_exponent(log_power, new_state["peak_reduction_db"], new_state["reduction_db"], settings, _UNLIMITED, np.empty_like(log_power))
             gain = np.exp(exponent, out=exponent)
             _apply_gain(block[tile], gain, mixes, out[tile])
         return out, new_state

@@ -158,11 +158,11 @@ class DeEsser(Effect):
             def part(values):
                 return values[tile] if np.ndim(values) else values
 
-            power = _detector_power(high[tile], unused_mean_square, False, 0.0, 1)
+            power = _detector_power(high[tile], unused_mean_square, False, 0.0, np.empty((high[tile].shape[0], 1)))
             with np.errstate(divide="ignore"):
                 log_power = np.log(power, out=power)
             settings = gain_settings(self.sample_rate, part(thresholds_db), 0.0, np.inf, part(attacks_s), part(releases_s), 0.0)
-            exponent = _gain_exponent(log_power, peak_db, reduction_db, settings, limits_db if limits_db.shape[0] == 1 else limits_db[tile])
+            exponent = _gain_exponent(log_power, peak_db, reduction_db, settings, limits_db if limits_db.shape[0] == 1 else limits_db[tile], np.empty_like(log_power))
             gain = np.exp(exponent, out=exponent)
             if split:
                 _apply_gain(high[tile], gain, _FULLY_WET, out[tile])

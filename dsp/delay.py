@@ -79,8 +79,8 @@ def note_to_seconds(time_note: str, tempo_bpm: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_delay(block, buffer, position, delays, feedbacks, all_coeffs, filter_state, use_filter, ping_pong, mixes):
-    """Run the loop in place on ``buffer`` and ``filter_state``; return (output, position).
+def _run_delay(block, buffer, position, delays, feedbacks, all_coeffs, filter_state, use_filter, ping_pong, mixes, out):
+    """Run the loop in place on ``buffer`` and ``filter_state``, into ``out``; return (``out``, position).
 
     ``feedbacks``, ``mixes`` and the high-cut's coefficients ``all_coeffs``
     (rows of six) hold one value (row) for all frames or one per frame.
@@ -91,7 +91,6 @@ def _run_delay(block, buffer, position, delays, feedbacks, all_coeffs, filter_st
     """
     frames, channels = block.shape
     length = buffer.shape[0]
-    out = np.empty((frames, channels))
     returned = np.empty(channels)
     mix_step = 1 if mixes.shape[0] > 1 else 0
     feedback_step = 1 if feedbacks.shape[0] > 1 else 0
@@ -269,6 +268,6 @@ class Delay(Effect):
         filter_state = state["filter_state"].copy()
         out, position = _run_delay(
             block, buffer, int(state["position"]), _EXACT_LINE if delays is None else np.ascontiguousarray(delays, dtype=np.float64), feedbacks,
-            np.ascontiguousarray(coeffs), filter_state, filtered or self.highcut_hz is not None, bool(self.ping_pong), mixes,
+            np.ascontiguousarray(coeffs), filter_state, filtered or self.highcut_hz is not None, bool(self.ping_pong), mixes, np.empty_like(block),
         )  # fmt: skip
         return out, {"buffer": buffer, "position": np.array(position, dtype=np.int64), "filter_state": filter_state}

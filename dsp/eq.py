@@ -152,9 +152,20 @@ def _slope(start: tuple, end: tuple) -> tuple:
     )
 
 
+def ramped_cascade(block: np.ndarray, zi: np.ndarray, grid_sos: np.ndarray, phase: int) -> np.ndarray:
+    """Filter ``block`` (frames, channels) through sections whose coefficients ramp between control points (see :func:`_ramped_cascade`).
+
+    The output is allocated by numpy, which gives a large array huge pages;
+    numba's own allocation would take a page fault every 4 KiB.
+    """
+    out = np.array(block, dtype=np.float64, order="C", copy=True)
+    _ramped_cascade(out, zi, grid_sos, phase)
+    return out
+
+
 @numba.njit(cache=True, nogil=True)
-def ramped_cascade(block, zi, grid_sos, phase):
-    """Filter ``block`` (frames, channels) through sections whose coefficients ramp between control points.
+def _ramped_cascade(out, zi, grid_sos, phase):
+    """Filter ``out`` (frames, channels) in place through sections whose coefficients ramp between control points.
 
     ``grid_sos`` (points, sections, 6), an even number of sections, holds them
     at control points :data:`~dsp.automation.CONTROL_PERIOD_FRAMES` apart, the
@@ -165,8 +176,7 @@ def ramped_cascade(block, zi, grid_sos, phase):
     runs them (its arithmetic, operation for operation); ``zi``
     (sections, 2, channels) is updated in place.
     """
-    frames, channels = block.shape
-    out = block.copy()
+    frames, channels = out.shape
     for s in range(0, grid_sos.shape[1], 2):
         for c in range(0, channels, 2):
             stereo = c + 1 < channels
@@ -190,7 +200,6 @@ def ramped_cascade(block, zi, grid_sos, phase):
             store_pair_state(zi, s, c, left)
             if stereo:
                 store_pair_state(zi, s, c + 1, right)
-    return out
 
 
 @dataclasses.dataclass(frozen=True)

@@ -42,6 +42,7 @@ def _gate(
     releases: np.ndarray,
     gain_state: np.ndarray,
     hold_state: np.ndarray,
+    out: np.ndarray,
 ) -> np.ndarray:
     """Gate ``audio`` (frames, channels) as ``key_audio`` (frames, any channels) opens it, updating ``gain_state`` and ``hold_state`` in place.
 
@@ -49,7 +50,6 @@ def _gate(
     one-pole ``attacks`` and ``releases`` hold one value for all frames or one per frame.
     """
     frames, channels = audio.shape
-    out = np.empty_like(audio)
     gain = gain_state[0]
     remaining = hold_state[0]
     threshold_step = 1 if thresholds.shape[0] > 1 else 0
@@ -168,5 +168,6 @@ class Gate(Effect):
             per_frame("release_s", lambda s: one_pole_coefficient(s, rate), lambda s: one_pole_coefficients(s, rate)),
             gain,
             hold_remaining,
+            np.empty_like(block),
         )
         return out, {"gain": gain, "hold_remaining": hold_remaining}

@@ -40,11 +40,10 @@ def balance_gains(pan: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, nogil=True)
-def _place(block: np.ndarray, gain: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """``(block * gain) * left`` and ``(block * gain) * right`` per frame, each factor one value or one per frame."""
+def _place(block: np.ndarray, gain: np.ndarray, left: np.ndarray, right: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``(block * gain) * left`` and ``(block * gain) * right`` per frame into ``out``, each factor one value or one per frame."""
     frames = block.shape[0]
     last = block.shape[1] - 1
-    out = np.empty((frames, 2))
     for n in range(frames):
         g = gain[n if gain.shape[0] > 1 else 0]
         out[n, 0] = block[n, 0] * g * left[n if left.shape[0] > 1 else 0]
@@ -74,4 +73,4 @@ def pan(block: np.ndarray, pan: float | np.ndarray, gain: float | np.ndarray = 1
     left, right = constant_power_gains(position) if block.shape[1] == 1 else balance_gains(position)
     if frames == 0:
         return np.empty((0, 2))
-    return _place(np.ascontiguousarray(block), np.atleast_1d(gain), np.atleast_1d(left), np.atleast_1d(right))
+    return _place(np.ascontiguousarray(block), np.atleast_1d(gain), np.atleast_1d(left), np.atleast_1d(right), np.empty((frames, 2)))

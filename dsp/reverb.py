@@ -110,8 +110,8 @@ def absorption_filters(lengths: np.ndarray, sample_rate: float, decay_s, damping
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_fdn(block, lines, offsets, lengths, positions, filter_state, predelay, predelay_position, feeds, all_poles, phase, in_gains, out_gains, mixes, widths):
-    """Run the network in place on the state arrays; return (output, predelay_position).
+def _run_fdn(block, lines, offsets, lengths, positions, filter_state, predelay, predelay_position, feeds, all_poles, phase, in_gains, out_gains, mixes, widths, out):
+    """Run the network in place on the state arrays, into ``out``; return (``out``, predelay_position).
 
     Works through the block in steps no longer than the shortest line, so every
     line's output for a step was written before the step began and each stage
@@ -126,7 +126,6 @@ def _run_fdn(block, lines, offsets, lengths, positions, filter_state, predelay, 
     """
     frames, channels = block.shape
     predelay_length = predelay.shape[0]
-    out = np.empty((frames, channels))
     step = min(_STEP, lengths.min())
     values = np.empty((LINES, step))
     inputs = np.empty((channels, step))
@@ -340,6 +339,7 @@ class Reverb(Effect):
             OUTPUT_GAINS[:channels],
             np.ascontiguousarray(mixes, dtype=np.float64),
             np.ascontiguousarray(widths, dtype=np.float64),
+            np.empty_like(block),
         )
         new_state["predelay_position"] = np.array(predelay_position, dtype=np.int64)
         return out, new_state
