@@ -7,7 +7,8 @@ after that subfolder (its path for a nested one: ``drums/toms``), which plays
 into the bus of the folder above it, and the top level into the master.
 
 Files and folders whose names start with ``.`` are skipped, as are files that
-are not audio (each is named in the report). Two files with the same name in
+are not audio (each is named in the report) and folders reached through a
+symbolic link (which could lead round in a circle). Two files with the same name in
 different folders are told apart by their folder (``drums/kick``). The
 session renders at the rate most of the stems have; the others are
 resampled as they are read, and the report says which.
@@ -149,7 +150,7 @@ def _walk(folder: Path, folders: list[Path]):
         if entry.is_file():
             yield entry
     for entry in entries:
-        if entry.is_dir():
+        if entry.is_dir() and not entry.is_symlink():
             folders.append(entry)
             yield from _walk(entry, folders)
 

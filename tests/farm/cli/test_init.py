@@ -94,3 +94,10 @@ def test_an_existing_session_is_kept_unless_forced(stems, capsys):
     assert "session.yaml: already exists; pass --force to replace it" in capsys.readouterr().err
     assert (stems / "session.yaml").read_text() == "keep me"
     assert main(["init", str(stems), "--force"]) == 0
+
+
+def test_a_linked_folder_is_not_followed_so_a_loop_cannot_trap_the_walk(stems, capsys):
+    (stems / "drums" / "again").symlink_to(stems, target_is_directory=True)
+    assert main(["init", str(stems), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["tracks"] == 6 and report["buses"] == ["drums", "drums/toms"]
