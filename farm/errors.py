@@ -25,6 +25,10 @@ class StemsFolderError(FarmError, ValueError):
     """A folder of stems cannot become a session; the message names the folder or file and why."""
 
 
+class ProjectError(FarmError, ValueError):
+    """A DAW project cannot be imported or exported; the message names the file, the element and why."""
+
+
 class RenderError(FarmError, RuntimeError):
     """A render failed; the message says which task and why.
 

@@ -37,18 +37,17 @@ def schema(args: argparse.Namespace) -> int:
 
 def init(args: argparse.Namespace) -> int:
     """Write a session of the stems in a folder (see :mod:`farm.session.from_stems`), check it, and say what was found."""
-    import yaml
-
     from farm.errors import StemsFolderError
     from farm.session import load
     from farm.session.from_stems import session_from_stems
+    from farm.session.writing import dump_session
 
     stems_dir = Path(args.stems_dir)
     target = Path(args.output) if args.output else stems_dir / "session.yaml"
     if target.exists() and not args.force:
         raise StemsFolderError(f"{target}: already exists; pass --force to replace it")
     found = session_from_stems(stems_dir, target.parent, args.name)
-    target.write_text(yaml.safe_dump(found.document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    target.write_text(dump_session(found.document), encoding="utf-8")
     loaded = load(target)
     report = {"session": str(target), **found.report(), "duration_s": loaded.timeline_frames / loaded.sample_rate}
     if args.json:

@@ -1,0 +1,113 @@
+"""How long ``mixfarm import`` takes for a big DAWproject: 200 tracks, 2,000 clips (goal: under 2 s).
+
+Writes a DAWproject archive of 200 audio tracks into 8 group buses and 2
+effect returns, each track with an Equalizer and a Compressor, a send, ten
+clips with fades and a volume lane of 20 points, and 200 one-second media
+files; then imports it ``--repeats`` times into fresh folders and prints the
+median wall time of the whole import (archive, XML, media copied, session
+written and validated) and of its parts.
+
+    python benchmarks/import_project.py [--tracks 200] [--clips-per-track 10] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import statistics
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from farm.projects import import_project
+from farm.session import load
+
+RATE = 48000
+
+
+def project_xml(tracks: int, clips: int) -> str:
+    """A project of ``tracks`` audio tracks with ``clips`` clips each, eight group buses and two returns."""
+    structure = []
+    for group in range(8):
+        structure.append(f'<Track id="tg{group}" name="Group {group}" contentType="tracks"><Channel id="g{group}" role="submix" destination="master"><Volume unit="linear" value="0.8"/></Channel></Track>')
+    for number in range(2):
+        structure.append(f'<Track id="tr{number}" name="Return {number}" contentType="audio"><Channel id="r{number}" role="effect" destination="master"/></Track>')
+    lanes = []
+    for track in range(tracks):
+        structure.append(
+            f'<Track id="t{track}" name="Track {track}" contentType="audio"><Channel id="c{track}" role="regular" destination="g{track % 8}"><Devices>'
+            f'<Equalizer id="eq{track}" deviceName="EQ" deviceRole="audioFX"><Band type="highPass" order="2"><Freq unit="hertz" value="80"/></Band>'
+            f'<Band type="bell"><Freq unit="hertz" value="2500"/><Gain id="bell{track}" unit="decibel" value="-2"/><Q unit="linear" value="1.4"/></Band>'
+            f'<Band type="highShelf"><Freq unit="hertz" value="9000"/><Gain unit="decibel" value="1.5"/></Band></Equalizer>'
+            f'<Compressor id="comp{track}" deviceName="Comp" deviceRole="audioFX"><Attack unit="seconds" value="0.01"/><Ratio unit="linear" value="3"/>'
+            f'<Release unit="seconds" value="0.12"/><Threshold unit="decibel" value="-18"/></Compressor></Devices>'
+            f'<Pan unit="normalized" value="{0.3 + 0.4 * (track % 5) / 4}"/><Sends><Send destination="r{track % 2}" type="post"><Volume unit="linear" value="0.3"/></Send></Sends>'
+            f'<Volume id="v{track}" unit="linear" value="0.7"/></Channel></Track>'
+        )
+        clip_elements = "".join(
+            f'<Clip time="{clip * 2}" duration="1.5" playStart="0.1" fadeTimeUnit="beats" fadeInTime="0.05" fadeOutTime="0.1">'
+            f'<Audio channels="1" sampleRate="{RATE}" duration="1"><File path="audio/t{track}.wav"/></Audio></Clip>'
+            for clip in range(clips)
+        )
+        points = "".join(f'<RealPoint time="{point}" value="{0.5 + 0.02 * point}" interpolation="linear"/>' for point in range(20))
+        lanes.append(f'<Lanes id="l{track}" track="t{track}"><Clips id="cl{track}">{clip_elements}</Clips><Points id="p{track}"><Target parameter="v{track}"/>{points}</Points></Lanes>')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><Project version="1.0"><Application name="bench" version="1"/>'
+        '<Transport><Tempo unit="bpm" value="120"/></Transport><Structure>'
+        + "".join(structure)
+        + '<Track id="tm" name="Master" contentType="audio"><Channel id="master" role="master"/></Track></Structure>'
+        + '<Arrangement id="a"><Lanes id="root" timeUnit="beats">'
+        + "".join(lanes)
+        + "</Lanes></Arrangement></Project>"
+    )
+
+
+def write_project(path: Path, tracks: int, clips: int) -> None:
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("project.xml", project_xml(tracks, clips), compress_type=zipfile.ZIP_DEFLATED)
+        for track in range(tracks):
+            buffer = io.BytesIO()
+            soundfile.write(buffer, rng.standard_normal(RATE) * 0.1, RATE, format="WAV", subtype="PCM_24")
+            archive.writestr(f"audio/t{track}.wav", buffer.getvalue())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracks", type=int, default=200)
+    parser.add_argument("--clips-per-track", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="print the top costs of one import (cProfile)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="mixfarm-bench-") as folder:
+        root = Path(folder)
+        project = root / "big.dawproject"
+        write_project(project, args.tracks, args.clips_per_track)
+        print(f"project: {args.tracks} tracks, {args.tracks * args.clips_per_track} clips, {project.stat().st_size / 1e6:.1f} MB archive")
+        walls, validations = [], []
+        for run in range(args.repeats):
+            started = time.perf_counter()
+            imported = import_project(project, root / f"run{run}")
+            walls.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            load(imported.session_path)
+            validations.append(time.perf_counter() - started)
+        counts = imported.report.counts
+        print(f"imported: {counts['tracks']} tracks, {counts['buses']} buses, {counts['clips']} clips, {len(imported.report.losses)} losses")
+        print(f"import wall: median {statistics.median(walls):.3f} s (min {min(walls):.3f}, max {max(walls):.3f}) over {args.repeats} runs; goal < 2 s")
+        print(f"  of which validating the written session: median {statistics.median(validations):.3f} s")
+        if args.profile:
+            profile = cProfile.Profile()
+            profile.runcall(import_project, project, root / "profiled")
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(15)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
