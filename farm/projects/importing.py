@@ -13,7 +13,7 @@ from .report import ImportReport
 
 SESSION_NAME = "session.yaml"
 IMPORT_REPORT_NAME = "import_report.json"
-FORMATS = {".dawproject": "dawproject"}
+FORMATS = {".dawproject": "dawproject", ".rpp": "reaper"}
 """Project file ending -> the format read."""
 
 
@@ -70,4 +70,8 @@ def _reader(fmt: str):
         from .dawproject.importer import DawProjectImporter
 
         return DawProjectImporter
+    if fmt == "reaper":
+        from .reaper import ReaperImporter
+
+        return ReaperImporter
     raise ProjectError(f"no reader for {fmt}")

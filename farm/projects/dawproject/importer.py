@@ -13,20 +13,21 @@ named ``<name> (audio)``, which is the same signal flow.
 Automation (``Points`` on the arrangement) follows volume, pan, mute, send
 levels and the mapped device parameters; ``linear`` and ``hold`` points
 become ramps and steps. A fader ramp written as a linear gain factor is
-followed in steps of at most :data:`RAMP_STEP_DB` so the session's dB ramp
-traces the same curve.
+traced in steps of at most :data:`farm.projects.ramps.RAMP_STEP_DB`, so the
+session's ramp (straight in dB) follows the same curve.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-import math
 import re
 from pathlib import Path
 
 from farm.errors import ProjectError
 from farm.projects.media import MediaFolder
+from farm.projects.names import strip_names
+from farm.projects.ramps import traced_gain_ramps
 from farm.projects.report import ImportReport
 from farm.projects.tempo import MAX_BPM, MIN_BPM, TempoMap
 from farm.session.model import (
@@ -47,10 +48,6 @@ from .place import BEATS, Place
 from .timeline import ClipReader, Lane, Piece
 from .xmlnode import Node
 
-RAMP_STEP_DB = 0.5
-"""The largest step, in dB, between the points that trace a fader ramp written as a linear gain factor."""
-RAMP_FLOOR_DB = -96.0
-"""Below this level a linear fader ramp is not traced further: it goes straight to its end."""
 TIME_DECIMALS = 9
 """Times are rounded to the nanosecond, so that seconds written in the project come back as written."""
 MAX_STRUCTURE_DEPTH = 64
@@ -381,14 +378,7 @@ class DawProjectImporter:
             raise ProjectError(f"{self.archive.name}: has no audio clip on any track, so there is nothing to render")
 
     def _name(self) -> None:
-        taken = {MASTER}
-        for number, draft in enumerate(self.strips, 1):
-            base = draft.name or f"Track {number}"
-            name, count = base, 2
-            while name.casefold() in taken:
-                name = f"{base[: MAX_NAME_CHARS - 4]} {count}"
-                count += 1
-            taken.add(name.casefold())
+        for draft, name in zip(self.strips, strip_names([draft.name for draft in self.strips])):
             draft.session_name = name
 
     def _automate(self, lanes: list[tuple[Lane, str]]) -> None:
@@ -447,7 +437,7 @@ class DawProjectImporter:
         if lane.points[-1][1].tag != "RealPoint":
             raw[-1] = (*raw[-1][:2], False)
         if target.kind == "level" and scale.unit == "linear":
-            raw = _traced(raw)
+            raw = traced_gain_ramps(raw)
         if len(raw) > MAX_AUTOMATION_POINTS:
             self.report.loss(where, lane.element.path, "automation", f"{len(raw)} points, over the session's {MAX_AUTOMATION_POINTS} a lane; left out")
             return None
@@ -566,21 +556,3 @@ class DawProjectImporter:
     def _rate(self) -> int:
         rates = collections.Counter(self.media.facts(entry["path"], entry["path"]).sample_rate for entry in self.media.entries)
         return max(rates, key=lambda rate: (rates[rate], rate)) if rates else 48000
-
-
-def _traced(points: list[tuple[float, float, bool]]) -> list[tuple[float, float, bool]]:
-    """A fader lane whose ramps were linear in gain factor, with points added so that ramps linear in dB follow the same curve."""
-    traced = []
-    for (t0, v0, hold), (t1, v1, _) in zip(points, points[1:]):
-        traced.append((t0, v0, hold))
-        if hold or t1 <= t0 or abs(v1 - v0) <= RAMP_STEP_DB:
-            continue
-        a0, a1 = 10.0 ** (v0 / 20.0) if v0 > RAMP_FLOOR_DB else 0.0, 10.0 ** (v1 / 20.0) if v1 > RAMP_FLOOR_DB else 0.0
-        low, high = max(min(v0, v1), RAMP_FLOOR_DB), max(v0, v1)
-        steps = math.ceil((high - low) / RAMP_STEP_DB)
-        levels = [low + (high - low) * index / steps for index in range(1, steps)]
-        for level in sorted(levels, reverse=v1 < v0):
-            amplitude = 10.0 ** (level / 20.0)
-            traced.append((t0 + (amplitude - a0) / (a1 - a0) * (t1 - t0), level, False))
-    traced.append(points[-1])
-    return traced

@@ -1,0 +1,22 @@
+"""Strip names for an imported session: unique (ignoring case), never the master's, within the length a session allows."""
+
+from __future__ import annotations
+
+from farm.session.model import MASTER
+from farm.session.names import MAX_NAME_CHARS
+
+
+def strip_names(names: list[str]) -> list[str]:
+    """Session names for strips named ``names`` in a project, in order: an empty name becomes ``Track <n>``, a
+    name already taken (or ``master``) gets a number."""
+    taken = {MASTER}
+    unique = []
+    for number, name in enumerate(names, 1):
+        base = (name.strip() or f"Track {number}")[:MAX_NAME_CHARS]
+        candidate, count = base, 2
+        while candidate.casefold() in taken:
+            candidate = f"{base[: MAX_NAME_CHARS - 6]} {count}"
+            count += 1
+        taken.add(candidate.casefold())
+        unique.append(candidate)
+    return unique
