@@ -43,10 +43,33 @@ class JobSummary(BaseModel):
     interruptions: int = Field(description="how often the service or the render driver died while it ran")
 
 
+class ImportFinding(BaseModel):
+    """Something of a DAW project that its session lacks (a loss) or left out without changing the sound (a note)."""
+
+    where: str = Field(description="the strip it was on, master, or project")
+    element: str = Field(description="where in the project file")
+    what: str
+    why: str
+
+
+class ImportReport(BaseModel):
+    """What the import of a DAW project found and could not translate."""
+
+    project: str = Field(description="the project file's name")
+    format: str = Field(description="dawproject, reaper or aaf")
+    application: str = Field(description="the application that wrote it, as the project says")
+    tracks: int
+    buses: int
+    clips: int
+    losses: list[ImportFinding] = Field(description="what renders differently from the project, or is missing")
+    notes: list[ImportFinding] = Field(description="what was left out without changing the sound")
+
+
 class JobDetail(JobSummary):
-    """A job with its render report."""
+    """A job with its render report, and the import report when it was sent as a DAW project."""
 
     report: Report | None = Field(description="the render report once it succeeded")
+    import_report: ImportReport | None = Field(None, description="the project import's report, when the bundle held a DAW project")
 
 
 class JobPage(BaseModel):

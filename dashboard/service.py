@@ -152,11 +152,13 @@ class Service:
         return self.files.output(job.id, name)
 
     def public_fields(self, job: Job, with_report: bool = True) -> dict:
-        """What the API, pages and events show of a job: its fields (the report only ``with_report``),
-        its error without the server's paths."""
+        """What the API, pages and events show of a job: its fields (the render report and the import report
+        of a project only ``with_report``), its error without the server's paths."""
         fields = job.to_dict()
         if not with_report:
             fields.pop("report")
+        else:
+            fields["import_report"] = self.files.import_report(job.id)
         fields["error"] = self.job_error(job)
         return fields
 

@@ -58,7 +58,9 @@ def submit_job(
     request: Request,
     service: ServiceDep,
     studio: StudioDep,
-    bundle: UploadFile = File(..., description="a zip with session.yaml or session.json at its root and the files it names"),
+    bundle: UploadFile = File(
+        ..., description="a zip with session.yaml or session.json at its root and the files it names, or a DAW project (.dawproject, .rpp, .aaf) and its media"
+    ),
     priority: int = Form(0, ge=-(2**31), le=2**31 - 1, description="higher runs first"),
     name: str | None = Form(None, description="the job's name (default: the session's)"),
 ):

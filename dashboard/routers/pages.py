@@ -220,7 +220,8 @@ def queue_summary(service: ServiceDep, store: StoreDep, studio: StudioDep):
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, service: ServiceDep, job_id: str):
-    """One job: state, error, progress, times, the loudness report, downloads, waveform and loudness plots."""
+    """One job: state, error, progress, times, the loudness report, downloads, waveform and loudness plots, and
+    what the import of a DAW project could not translate."""
 
     def build(studio: str) -> dict:
         job = service.store.get(job_id)
@@ -243,6 +244,7 @@ def job_page(request: Request, service: ServiceDep, job_id: str):
             "analysis": facts,
             "waveform": analysis.waveform_chart(facts) if facts else None,
             "loudness": analysis.loudness_chart(facts, target.get("integrated_lufs")) if facts else None,
+            "imported": service.files.import_report(job.id),
         }
 
     return render_page(request, service, "job.html", build)

@@ -7,6 +7,7 @@ render would.
 """
 
 from .importing import (
+    FORMATS,
     IMPORT_REPORT_NAME,
     SESSION_NAME,
     Imported,
@@ -14,4 +15,7 @@ from .importing import (
     project_format,
 )
 
-__all__ = ["IMPORT_REPORT_NAME", "SESSION_NAME", "Imported", "import_project", "project_format"]
+PROJECT_SUFFIXES = tuple(FORMATS)
+"""The file endings of the projects that :func:`import_project` reads."""
+
+__all__ = ["IMPORT_REPORT_NAME", "PROJECT_SUFFIXES", "SESSION_NAME", "Imported", "import_project", "project_format"]

@@ -1,9 +1,13 @@
-"""Session bundles: a zip holding a session file at its root and the files it names.
+"""Session bundles: a zip holding a session file at its root and the files it names, or a DAW project and its media.
 
 Unpacking refuses anything that could write outside the target folder
 (absolute names, ``..``, links), entry names longer or deeper than a
 filesystem takes, archives whose content would exceed the size limit once
-unpacked, and bundles without a session file.
+unpacked, and bundles without a session file or project. A bundle with a
+project (``.dawproject``, ``.rpp``, ``.aaf``) at its root and no session file
+is imported as it is unpacked (:mod:`farm.projects`): the session, its media
+and ``import_report.json`` are written beside the project, and a project
+archive whose media were taken out of it is removed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from farm.errors import BundleError, BundleTooLarge
+from farm.errors import BundleError, BundleTooLarge, ProjectError
+from farm.projects import IMPORT_REPORT_NAME, PROJECT_SUFFIXES, import_project
 from farm.session import load
 
 MAX_ENTRIES = 10_000
@@ -28,6 +33,9 @@ MAX_DEPTH = 32
 """The most folders an entry may lie in, plus one for the entry itself."""
 SESSION_NAMES = ("session.yaml", "session.yml", "session.json")
 """The names a bundle's session file may have, at its root."""
+ARCHIVED_MEDIA = (".dawproject", ".aaf")
+"""Project kinds that carry their media inside; once imported, the project file is removed from the bundle."""
+_EXPECTED = f"expected one of: {', '.join(SESSION_NAMES)}, or a {', '.join(PROJECT_SUFFIXES)} project"
 
 
 def check_bundle(source: str | os.PathLike | io.IOBase, max_unpacked_bytes: int) -> int:
@@ -56,9 +64,24 @@ def unpack_bundle(source: str | os.PathLike | io.IOBase, target: Path, max_unpac
         for entry in entries:
             _unpack_entry(archive, entry, root)
     session = session_file(target)
-    if session is None:
-        raise BundleError(f"bundle: no session file at its root (expected one of: {', '.join(SESSION_NAMES)})")
-    return session
+    if session is not None:
+        return session
+    projects = sorted(path for path in target.iterdir() if path.is_file() and path.suffix.lower() in PROJECT_SUFFIXES)
+    if len(projects) != 1:
+        raise BundleError(f"bundle: {len(projects)} projects at its root ({', '.join(path.name for path in projects)}); send one")
+    try:
+        imported = import_project(projects[0], target, max_media_bytes=max_unpacked_bytes)
+    except ProjectError as exc:
+        raise BundleError(f"bundle: {exc}") from None
+    if projects[0].suffix.lower() in ARCHIVED_MEDIA:
+        projects[0].unlink()
+    return imported.session_path
+
+
+def import_report(bundle: Path) -> Path | None:
+    """The import report of an unpacked bundle that held a project, or None."""
+    path = bundle / IMPORT_REPORT_NAME
+    return path if path.is_file() else None
 
 
 def _open(source: str | os.PathLike | io.IOBase) -> zipfile.ZipFile:
@@ -78,8 +101,9 @@ def _checked_size(entries: list[zipfile.ZipInfo], max_unpacked_bytes: int) -> in
     if total > max_unpacked_bytes:
         raise BundleTooLarge(total, max_unpacked_bytes)
     names = {entry.filename for entry in entries if not entry.is_dir()}
-    if not any(name in names for name in SESSION_NAMES):
-        raise BundleError(f"bundle: no session file at its root (expected one of: {', '.join(SESSION_NAMES)})")
+    projects = [name for name in names if "/" not in name and PurePosixPath(name).suffix.lower() in PROJECT_SUFFIXES]
+    if not any(name in names for name in SESSION_NAMES) and not projects:
+        raise BundleError(f"bundle: no session file or project at its root ({_EXPECTED})")
     return total
 
 

@@ -3,7 +3,8 @@
 Under the root (``mixfarm serve --data`` by default, or ``--storage``: a
 folder or an fsspec URI such as ``s3://bucket/prefix``), a job's files lie in
 ``jobs/<id>/``: ``bundle/`` holds the unpacked upload (the session and the
-files it names), ``out/`` the deliverables and ``report.json``. With a URI
+files it names, and ``import_report.json`` when it came as a DAW project),
+``out/`` the deliverables and ``report.json``. With a URI
 root, render tasks read their own frame ranges of the stems from storage (the
 head does not ship stems to them) and the finished outputs are uploaded there.
 """
@@ -11,6 +12,7 @@ head does not ship stems to them) and the finished outputs are uploaded there.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -21,6 +23,9 @@ from farm.errors import StorageError
 from farm.storage import Location
 
 from .bundle import SESSION_NAMES
+
+MAX_IMPORT_REPORT_BYTES = 8 * 1024 * 1024
+"""The largest import report the service reads back to show it."""
 
 log = logging.getLogger("mixfarm.jobfiles")
 
@@ -84,6 +89,21 @@ class JobFiles:
         """The session file at the root of the job's bundle, or None."""
         locations = (self.bundle(job_id).joinpath(name) for name in SESSION_NAMES)
         return next((location for location in locations if location.is_file()), None)
+
+    def import_report(self, job_id: str) -> dict | None:
+        """The report of the project import that made the job's session, or None when it was sent as a session.
+
+        Raises StorageError when storage cannot be read.
+        """
+        from farm.projects import IMPORT_REPORT_NAME
+
+        location = self.bundle(job_id).joinpath(IMPORT_REPORT_NAME)
+        try:
+            if not location.is_file() or location.size() > MAX_IMPORT_REPORT_BYTES:
+                return None
+            return json.loads(location.read_text())
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"storage {self.root}: cannot read the import report of job {job_id} ({exc})") from None
 
     def clear_out(self, job_id: str) -> None:
         """Delete the job's outputs (before it renders again)."""

@@ -181,7 +181,7 @@ def test_a_non_zip_upload_is_refused_with_400(client, untouched):
 def test_a_bundle_without_a_session_file_is_refused_with_400(client, untouched):
     response = post(client, make_zip([("stems/tone.wav", tone_wav()), ("nested/session.yaml", yaml.safe_dump(session()).encode())]))
     assert response.status_code == 400, response.text
-    assert "no session file at its root" in detail(response) and "session.yaml" in detail(response)
+    assert "no session file or project at its root" in detail(response) and "session.yaml" in detail(response) and ".dawproject" in detail(response)
 
 
 def test_a_corrupted_archive_is_refused_with_400(client, untouched):

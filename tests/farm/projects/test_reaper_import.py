@@ -8,7 +8,13 @@ import pytest
 from farm.errors import ProjectError
 from farm.projects import import_project
 from tests.helpers.dawproject import wav_bytes
-from tests.helpers.sessions import NULL_LEVEL, render_master, tone, write_session, write_stem
+from tests.helpers.sessions import (
+    NULL_LEVEL,
+    render_master,
+    tone,
+    write_session,
+    write_stem,
+)
 
 
 def db(linear):

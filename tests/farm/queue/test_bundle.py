@@ -148,7 +148,7 @@ def test_too_many_entries_are_refused(place):
 )
 def test_a_bundle_without_a_session_at_its_root_is_refused(place, entries):
     _, target = place
-    with pytest.raises(BundleError, match="no session file at its root"):
+    with pytest.raises(BundleError, match="no session file or project at its root"):
         unpack_bundle(io.BytesIO(make_zip(entries)), target, LIMIT)
     assert not target.exists()
 
