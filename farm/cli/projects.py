@@ -58,7 +58,7 @@ def register(commands: Commands) -> None:
     parser = commands.add(
         "import",
         import_,
-        help="import a DAW project (.dawproject, .rpp) as a session",
+        help="import a DAW project (.dawproject, .rpp, .aaf) as a session",
         description="Write DIR/session.yaml, the media in DIR/media and DIR/import_report.json, which names everything that could not be translated.",
     )
     parser.add_argument("project", metavar="PROJECT", help="the project file")

@@ -13,7 +13,7 @@ from .report import ImportReport
 
 SESSION_NAME = "session.yaml"
 IMPORT_REPORT_NAME = "import_report.json"
-FORMATS = {".dawproject": "dawproject", ".rpp": "reaper"}
+FORMATS = {".dawproject": "dawproject", ".rpp": "reaper", ".aaf": "aaf"}
 """Project file ending -> the format read."""
 
 
@@ -74,4 +74,8 @@ def _reader(fmt: str):
         from .reaper import ReaperImporter
 
         return ReaperImporter
+    if fmt == "aaf":
+        from .aaf import AafImporter
+
+        return AafImporter
     raise ProjectError(f"no reader for {fmt}")

@@ -73,6 +73,17 @@ class MediaFolder:
         self.entries.append({"path": target, "from": path, "embedded": False})
         return target
 
+    def from_writer(self, key: str, name: str, write, what: str) -> str:
+        """Write a file named ``name`` with ``write(handle, count)`` (``count(bytes)`` counts what it writes against
+        the limit) unless the source ``key`` was written before; returns its session path. ``what`` names the source."""
+        if key in self._by_source:
+            return self._by_source[key]
+        target = self._claim(key, name)
+        with open(self.out_dir / target, "wb") as handle:
+            write(handle, lambda size: self._count(size, what))
+        self.entries.append({"path": target, "from": what, "embedded": True})
+        return target
+
     def facts(self, target: str, where: str) -> audio_io.AudioInfo:
         """The header facts of the media file at session path ``target``; an unreadable file is an error naming ``where``."""
         if target not in self._facts:

@@ -385,5 +385,5 @@ def test_an_existing_session_is_not_replaced_without_force(studio, tmp_path):
 def test_a_project_of_an_unknown_kind_lists_the_kinds_read(tmp_path):
     path = tmp_path / "song.ptx"
     path.write_bytes(b"x")
-    with pytest.raises(ProjectError, match=r"song.ptx: not a project mixfarm imports; it reads .dawproject, .rpp files"):
+    with pytest.raises(ProjectError, match=r"song.ptx: not a project mixfarm imports; it reads .aaf, .dawproject, .rpp files"):
         import_project(path, tmp_path / "out")
