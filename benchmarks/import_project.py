@@ -3,7 +3,8 @@
 Writes a project of 200 audio tracks into 8 groups (folders) and 2 effect
 returns, each track with a send, ten clips with fades, a volume lane of 20
 points and a one-second media file: a DAWproject archive (each track with an
-Equalizer and a Compressor too) and a REAPER project. Then it imports each
+Equalizer and a Compressor too), a REAPER project, and an AAF of the same
+tracks and clips (embedded PCM; AAF has no buses, sends or automation here). Then it imports each
 ``--repeats`` times into fresh folders and prints the median wall time of
 the whole import (archive or text parsed, media copied, session written and
 validated) and of validating the written session.
@@ -120,7 +121,30 @@ def write_projects(root: Path, tracks: int, clips: int) -> dict[str, Path]:
     for name, data in media.items():
         (reaper.parent / name).write_bytes(data)
     reaper.write_text(rpp_text(tracks, clips))
-    return {"dawproject": dawproject, "rpp": reaper}
+    return {"dawproject": dawproject, "rpp": reaper, "aaf": write_aaf(root / "aaf" / "big.aaf", reaper.parent, tracks, clips)}
+
+
+def write_aaf(path: Path, media_folder: Path, tracks: int, clips: int) -> Path:
+    """The same tracks as an AAF with embedded PCM essence: one master mob per track, a sequence of clips and fillers per slot."""
+    import aaf2
+
+    path.parent.mkdir(parents=True)
+    with aaf2.open(str(path), "w") as handle:
+        composition = handle.create.CompositionMob("big")
+        composition.usage = "Usage_TopLevel"
+        handle.content.mobs.append(composition)
+        for track in range(tracks):
+            master = handle.create.MasterMob(f"t{track}")
+            handle.content.mobs.append(master)
+            master_slot = master.import_audio_essence(str(media_folder / "audio" / f"t{track}.wav"), RATE)
+            slot = composition.create_sound_slot(edit_rate=RATE)
+            slot.name = f"Track {track}"
+            sequence = handle.create.Sequence(media_kind="sound")
+            for clip in range(clips):
+                sequence.components.append(master.create_source_clip(slot_id=master_slot.slot_id, start=RATE // 40, length=3 * RATE // 8))
+                sequence.components.append(handle.create.Filler("sound", RATE // 8))
+            slot.segment = sequence
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

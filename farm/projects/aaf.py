@@ -70,6 +70,7 @@ class AafImporter:
         self.name = path.name
         self.media = media
         self.report = report
+        self._sources: dict[tuple[str, int], tuple[str, float] | None] = {}
 
     def read(self) -> dict:
         """The session document; raises :class:`farm.errors.ProjectError` for a file that cannot be read."""
@@ -210,7 +211,18 @@ class AafImporter:
 
     def _source(self, clip, rate: float, where: str, label: str, depth: int):
         """``(session path, offset in seconds)`` of the audio ``clip`` plays, following mob references down to a file; None if it has none."""
-        offset_s = int(clip.start or 0) / rate
+        key = (str(clip.mob_id), int(clip.slot_id or 0))
+        if key not in self._sources:
+            self._sources[key] = self._follow(clip, where, label)
+        found = self._sources[key]
+        if found is None:
+            return None
+        file, below_s = found
+        return file, int(clip.start or 0) / rate + below_s
+
+    def _follow(self, clip, where: str, label: str):
+        """``(session path, offset in seconds inside the mob ``clip`` points at)``: the references followed down to the audio."""
+        offset_s = 0.0
         current = clip
         title = None
         for _ in range(MAX_DEPTH):

@@ -16,6 +16,7 @@ import io
 import os
 import posixpath
 import stat
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -156,8 +157,16 @@ def _check_entry(entry: zipfile.ZipInfo) -> None:
 
 def pack_bundle(path: str | os.PathLike) -> bytes:
     """Zip a session for upload: a folder with a session file at its root as it is,
-    or a session file with every file it names (stems, impulse responses)."""
+    a session file with every file it names (stems, impulse responses), or a DAW
+    project, imported here (its media gathered, its import report beside it)."""
     path = Path(path)
+    if path.is_file() and path.suffix.lower() in PROJECT_SUFFIXES:
+        with tempfile.TemporaryDirectory(prefix="mixfarm-import-") as folder:
+            try:
+                import_project(path, Path(folder))
+            except ProjectError as exc:
+                raise BundleError(str(exc)) from None
+            return pack_bundle(folder)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         if path.is_dir():

@@ -270,3 +270,45 @@ def test_pack_of_a_folder_without_a_session_is_refused(tmp_path):
     (folder / "sub" / "session.yaml").write_text(yaml.safe_dump(SESSION))
     with pytest.raises(BundleError, match="no session file at the folder's root"):
         pack_bundle(folder)
+
+
+RPP = '<REAPER_PROJECT 0.1 "7.0"\n  <TRACK\n    NAME Keys\n    <ITEM\n      POSITION 0.25\n      LENGTH 0.5\n      <SOURCE WAVE\n        FILE "takes/keys.wav"\n      >\n    >\n  >\n>\n'
+
+
+def test_pack_of_a_project_imports_it_and_sends_the_session_with_its_report(tmp_path):
+    (tmp_path / "takes").mkdir()
+    (tmp_path / "takes" / "keys.wav").write_bytes(wav_bytes())
+    (tmp_path / "song.rpp").write_text(RPP)
+    bundle = pack_bundle(tmp_path / "song.rpp")
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        assert sorted(archive.namelist()) == ["import_report.json", "media/keys.wav", "session.yaml"]
+        assert json.loads(archive.read("import_report.json"))["project"] == "song.rpp"
+    session = unpack_bundle(io.BytesIO(bundle), tmp_path / "unpacked", LIMIT)
+    assert load(session).session.tracks[0].clips[0].start_s == 0.25
+
+
+def test_a_bundle_holding_a_project_is_imported_as_it_is_unpacked(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("song.rpp", RPP)
+        archive.writestr("takes/keys.wav", wav_bytes())
+    session = unpack_bundle(io.BytesIO(buffer.getvalue()), tmp_path / "unpacked", LIMIT)
+    assert session == tmp_path / "unpacked" / "session.yaml"
+    assert (tmp_path / "unpacked" / "import_report.json").is_file() and (tmp_path / "unpacked" / "song.rpp").is_file()
+
+
+def test_a_bundle_with_two_projects_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.rpp", RPP)
+        archive.writestr("b.rpp", RPP)
+    with pytest.raises(BundleError, match=r"bundle: 2 projects at its root \(a.rpp, b.rpp\); send one"):
+        unpack_bundle(io.BytesIO(buffer.getvalue()), tmp_path / "unpacked", LIMIT)
+
+
+def test_a_project_that_does_not_import_is_a_bundle_error_naming_it(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("song.rpp", RPP)
+    with pytest.raises(BundleError, match=r"bundle: song.rpp: TRACK\[1\]/ITEM\[1\]/SOURCE/FILE: the media file 'takes/keys.wav' is missing"):
+        unpack_bundle(io.BytesIO(buffer.getvalue()), tmp_path / "unpacked", LIMIT)
