@@ -93,10 +93,14 @@ class Service:
         OSError (the uploads folder cannot be written); nothing is kept then.
         """
         bundle_bytes = check_bundle(bundle_file, self.settings.bundle_limit_bytes)
-        with self._reservation(studio, bundle_bytes):
+        with self._reservation(studio, bundle_bytes) as reserved:
             staging = Path(tempfile.mkdtemp(prefix="upload-", dir=self._uploads()))
             try:
                 session_path = unpack_bundle(bundle_file, staging / "bundle", self.settings.bundle_limit_bytes)
+                stored_bytes = sum(path.stat().st_size for path in (staging / "bundle").rglob("*") if path.is_file())
+                if stored_bytes > bundle_bytes:
+                    reserved.extend(stored_bytes - bundle_bytes)
+                    bundle_bytes = stored_bytes
                 loaded = self._load(session_path)
                 duration_s = loaded.timeline_frames / loaded.sample_rate
                 job_id = uuid.uuid4().hex[:16]
@@ -121,24 +125,17 @@ class Service:
             raise SessionError(session_path.name, problems) from None
 
     @contextlib.contextmanager
-    def _reservation(self, studio: str, bundle_bytes: int) -> Iterator[None]:
+    def _reservation(self, studio: str, bundle_bytes: int) -> Iterator["_Reservation"]:
         """Hold ``bundle_bytes`` of the studio's quota while its bundle is stored (so concurrent uploads cannot
-        both squeeze under it); raises QuotaExceeded if they do not fit."""
-        quota = self.settings.studio_quota_bytes
-        with self._quota_lock:
-            held = self._reserved.get(studio, 0)
-            used = self.store.studio_bundle_bytes(studio) + held
-            if quota is not None and used + bundle_bytes > quota:
-                raise QuotaExceeded(
-                    f"studio {studio!r}: this bundle unpacks to {bundle_bytes} bytes and the studio's stored bundles "
-                    f"take {used} bytes already; together {used + bundle_bytes} bytes, over its quota of {quota} bytes"
-                )
-            self._reserved[studio] = held + bundle_bytes
+        both squeeze under it); raises QuotaExceeded if they do not fit. A project bundle, whose import writes
+        media, extends its hold through the reservation yielded."""
+        reservation = _Reservation(self, studio)
+        reservation.extend(bundle_bytes)
         try:
-            yield
+            yield reservation
         finally:
             with self._quota_lock:
-                self._reserved[studio] -= bundle_bytes
+                self._reserved[studio] -= reservation.held_bytes
 
     def _uploads(self) -> Path:
         folder = Path(self.settings.data_dir) / "uploads"
@@ -172,6 +169,31 @@ class Service:
         for prefix in _path_forms([*folders, self.settings.data_dir, self.settings.storage_root]):
             text = text.replace(prefix + "/", "").replace(prefix, ".")
         return text
+
+
+class _Reservation:
+    """Bytes of a studio's quota held for one upload while it is stored."""
+
+    def __init__(self, service: Service, studio: str) -> None:
+        self.service = service
+        self.studio = studio
+        self.held_bytes = 0
+
+    def extend(self, more_bytes: int) -> None:
+        """Hold ``more_bytes`` more; raises QuotaExceeded if the studio's stored and held bundles would pass its quota."""
+        service = self.service
+        quota = service.settings.studio_quota_bytes
+        with service._quota_lock:
+            held = service._reserved.get(self.studio, 0)
+            used = service.store.studio_bundle_bytes(self.studio) + held - self.held_bytes
+            wanted = self.held_bytes + more_bytes
+            if quota is not None and used + wanted > quota:
+                raise QuotaExceeded(
+                    f"studio {self.studio!r}: this bundle unpacks to {wanted} bytes and the studio's stored bundles "
+                    f"take {used} bytes already; together {used + wanted} bytes, over its quota of {quota} bytes"
+                )
+            service._reserved[self.studio] = held + more_bytes
+            self.held_bytes = wanted
 
 
 def _path_forms(folders: list[str | os.PathLike | Location]) -> list[str]:

@@ -28,6 +28,7 @@ kinds, curved interpolation) is reported.
 from __future__ import annotations
 
 import collections
+import glob
 import math
 import struct
 import urllib.parse
@@ -108,7 +109,10 @@ class AafImporter:
             if sound_slots > MAX_TRACKS:
                 raise ProjectError(f"{self.name}: has more than {MAX_TRACKS} sound tracks; a session may have at most {MAX_TRACKS}")
             track = {"name": slot.name or "", "clips": [], "automation": {}, "gain_db": 0.0, "pan": 0.0, "where": where}
-            self._segment(slot.segment, 0, float(slot.edit_rate), track, where, top=True, depth=0)
+            rate = float(slot.edit_rate) if slot.edit_rate is not None and slot.edit_rate.denominator else 0.0
+            if not 0.0 < rate < 1e7:
+                raise ProjectError(f"{self.name}: {where}: an edit rate of {slot.edit_rate}; it must be a positive number of units a second")
+            self._segment(slot.segment, 0, rate, track, where, top=True, depth=0)
             if len(track["clips"]) > MAX_CLIPS_PER_TRACK:
                 raise ProjectError(f"{self.name}: {where}: more than {MAX_CLIPS_PER_TRACK} clips; a session track may have at most {MAX_CLIPS_PER_TRACK}")
             if track["clips"]:
@@ -289,7 +293,7 @@ class AafImporter:
         if inside:
             return self.media.from_disk(str(candidate), folder, f"{self.name}: {where}")
         name = Path(path).name
-        found = next((match for match in sorted(folder.rglob(name)) if match.is_file()), None) if name else None
+        found = next((match for match in sorted(folder.rglob(glob.escape(name))) if match.is_file() and match.name == name), None) if name else None
         if found is None:
             raise ProjectError(
                 f"{self.name}: {where}: the linked media {url!r} is not inside the project's folder {folder}, and no file named {name!r} is; "
@@ -354,12 +358,14 @@ class AafImporter:
             time_s = (at + float(point.time) * length) / rate
             value = float(point.value)
             raw.append((max(time_s, 0.0), _decibels(value) if gain else max(-1.0, min(1.0, 2.0 * value - 1.0)), hold))
-        if not raw:
+        if not raw or len(raw) > MAX_AUTOMATION_POINTS:
+            if raw:
+                self.report.loss(label, where, "envelope", f"{len(raw)} points, over the session's {MAX_AUTOMATION_POINTS} a lane; left out")
             return None
         raw.sort(key=lambda item: item[0])
         raw[-1] = (*raw[-1][:2], False)
         if gain and not hold:
-            raw = traced_gain_ramps(raw)
+            raw = traced_gain_ramps(raw, MAX_AUTOMATION_POINTS)
         if len(raw) > MAX_AUTOMATION_POINTS:
             self.report.loss(label, where, "envelope", f"{len(raw)} points, over the session's {MAX_AUTOMATION_POINTS} a lane; left out")
             return None

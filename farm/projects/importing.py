@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import struct
+import wave
 from pathlib import Path
 
-from farm.errors import ProjectError
+from farm.errors import ProjectError, SessionError
 
 from .media import DEFAULT_MAX_MEDIA_BYTES, MediaFolder
 from .report import ImportReport
 
 SESSION_NAME = "session.yaml"
 IMPORT_REPORT_NAME = "import_report.json"
+UNEXPECTED = (ValueError, TypeError, AttributeError, LookupError, ArithmeticError, RecursionError, RuntimeError, struct.error, wave.Error, EOFError)
+"""What a reader raises on a project shaped in a way it did not foresee; reported as a ProjectError naming the file,
+never as a traceback. (ProjectError itself is a ValueError and passes through unchanged.)"""
 FORMATS = {".dawproject": "dawproject", ".rpp": "reaper", ".aaf": "aaf"}
 """Project file ending -> the format read."""
 
@@ -43,7 +48,8 @@ def import_project(project: Path, out_dir: Path, *, force: bool = False, max_med
         The project cannot be read (naming the file and the element), or
         ``out_dir`` already holds a session and ``force`` is not given.
     farm.errors.SessionError
-        The session written does not validate.
+        The session written does not validate (``session.yaml`` is removed;
+        the report stays).
     """
     from farm.session import load
     from farm.session.writing import dump_session
@@ -57,11 +63,20 @@ def import_project(project: Path, out_dir: Path, *, force: bool = False, max_med
     out_dir.mkdir(parents=True, exist_ok=True)
     report = ImportReport(project.name, fmt)
     media = MediaFolder(out_dir, max_media_bytes)
-    document = _reader(fmt)(project, media, report).read()
+    try:
+        document = _reader(fmt)(project, media, report).read()
+    except ProjectError:
+        raise
+    except UNEXPECTED as exc:
+        raise ProjectError(f"{project.name}: cannot be read as {fmt}: {type(exc).__name__}: {str(exc)[:200]}") from None
     report.media = media.entries
     session_path.write_text(dump_session(document), encoding="utf-8")
     (out_dir / IMPORT_REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    load(session_path)
+    try:
+        load(session_path)
+    except SessionError:
+        session_path.unlink()
+        raise
     return Imported(session_path, document, report)
 
 

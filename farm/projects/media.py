@@ -23,6 +23,8 @@ MEDIA_FOLDER = "media"
 DEFAULT_MAX_MEDIA_BYTES = 64 * 1024**3
 """The most bytes of audio one import may unpack or copy, all together."""
 _CHUNK_BYTES = 1 << 20
+MAX_NAME_BYTES = 255
+"""The longest file name (UTF-8 bytes) that filesystems take."""
 
 
 class MediaFolder:
@@ -53,17 +55,26 @@ class MediaFolder:
                 while chunk := source.read(_CHUNK_BYTES):
                     self._count(len(chunk), member)
                     sink.write(chunk)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
             raise ProjectError(f"{where}: the media file {member!r} is damaged or truncated in the archive ({exc})") from None
         self.entries.append({"path": target, "from": name, "embedded": True})
         return target
 
     def from_disk(self, path: str, project_dir: Path, where: str) -> str:
-        """Link or copy the file ``path`` (relative to ``project_dir``, the project file's folder) and return its session path."""
+        """Link or copy the file ``path`` (relative to ``project_dir``, the project file's folder) and return its session path.
+
+        A file that already lies inside the output folder (a project imported
+        where it stands) is used where it is.
+        """
         source = _inside(path, project_dir, where)
         key = f"disk:{source}"
         if key in self._by_source:
             return self._by_source[key]
+        if source.is_relative_to(self.out_dir.resolve()):
+            target = source.relative_to(self.out_dir.resolve()).as_posix()
+            self._by_source[key] = target
+            self.entries.append({"path": target, "from": path, "embedded": False})
+            return target
         target = self._claim(key, source.name)
         self._count(source.stat().st_size, path)
         try:
@@ -94,10 +105,12 @@ class MediaFolder:
         return self._facts[target]
 
     def _claim(self, key: str, name: str) -> str:
-        """A free session path ``media/<name>`` (numbered if taken) for the source ``key``."""
+        """A free session path ``media/<name>`` for the source ``key``: numbered if this import took the name or a file
+        of that name is there already (files on disk are never written over), and cut to a length filesystems take."""
         stem, suffix = os.path.splitext(name)
-        candidate, number = name, 2
-        while candidate.casefold() in self._taken:
+        stem = _cut(stem, MAX_NAME_BYTES - len(suffix.encode()) - 8)
+        candidate, number = f"{stem}{suffix}", 2
+        while candidate.casefold() in self._taken or os.path.lexists(self.out_dir / MEDIA_FOLDER / candidate):
             candidate = f"{stem} {number}{suffix}"
             number += 1
         target = f"{MEDIA_FOLDER}/{candidate}"
@@ -120,11 +133,22 @@ def archive_member(member: str, where: str) -> str:
     return path.as_posix()
 
 
+def _cut(text: str, limit_bytes: int) -> str:
+    """``text`` cut to at most ``limit_bytes`` bytes of UTF-8, on a character boundary."""
+    return text.encode()[: max(limit_bytes, 1)].decode(errors="ignore") or "audio"
+
+
 def _inside(path: str, project_dir: Path, where: str) -> Path:
-    """The file ``path`` names, relative to ``project_dir``; refused when missing or when it resolves outside that folder."""
-    if not path:
-        raise ProjectError(f"{where}: names no media file")
+    """The file ``path`` names, relative to ``project_dir``; refused when missing or when it resolves outside that folder.
+
+    A path written on Windows (``Audio\\kick.wav``) is read with its backslashes as separators when no file has the
+    name as written.
+    """
+    if not path or "\0" in path:
+        raise ProjectError(f"{where}: names no media file" if not path else f"{where}: the media path {path[:80]!r} holds a NUL character")
     candidate = Path(path)
+    if "\\" in path and not (candidate if candidate.is_absolute() else project_dir / candidate).exists():
+        candidate = Path(path.replace("\\", "/"))
     resolved = (candidate if candidate.is_absolute() else project_dir / candidate).resolve()
     if not resolved.is_relative_to(project_dir.resolve()):
         raise ProjectError(f"{where}: the media file {path!r} lies outside the project's folder {project_dir}; only files inside it are imported")

@@ -10,10 +10,15 @@ RAMP_FLOOR_DB = -96.0
 """Below this level a ramp is not traced further: it goes straight to its end."""
 
 
-def traced_gain_ramps(points: list[tuple[float, float, bool]]) -> list[tuple[float, float, bool]]:
-    """A fader lane whose ramps were linear in gain factor, with points added so that ramps linear in dB follow the same curve."""
+def traced_gain_ramps(points: list[tuple[float, float, bool]], limit: int) -> list[tuple[float, float, bool]]:
+    """A fader lane whose ramps were linear in gain factor, with points added so that ramps linear in dB follow the same curve.
+
+    Tracing stops once the lane passes ``limit`` points (the caller refuses such a lane), so its size stays bounded.
+    """
     traced = []
     for (t0, v0, hold), (t1, v1, _) in zip(points, points[1:]):
+        if len(traced) > limit:
+            return traced
         traced.append((t0, v0, hold))
         if hold or t1 <= t0 or abs(v1 - v0) <= RAMP_STEP_DB:
             continue

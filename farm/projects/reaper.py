@@ -1,7 +1,7 @@
 """A REAPER project (``.rpp``) as a mixfarm session.
 
 An RPP file is REAPER's text format: nested ``<BLOCK ...>`` chunks of
-lines, parsed here by the ``rpp`` package. The mapping:
+lines, parsed in one pass by :mod:`.rppchunks`. The mapping:
 
 - each ``<TRACK>`` is a strip: ``NAME``, ``VOLPAN`` (a linear volume, pan
   from -1 left to +1 right), ``MUTESOLO`` (mute, solo). A folder track
@@ -55,9 +55,13 @@ from .media import MediaFolder
 from .names import strip_names
 from .ramps import traced_gain_ramps
 from .report import ImportReport
+from .rppchunks import Block, ChunkError
+from .rppchunks import parse as parse_chunks
 
 MAX_RPP_BYTES = 64 * 1024 * 1024
 """The largest RPP file read, in bytes."""
+MAX_RPP_LINES = 1_000_000
+"""The most lines an RPP file may hold (a 200-track project with 2,000 items and their envelopes holds about 30,000)."""
 MIN_LEVEL_DB = -144.0
 MAX_LEVEL_DB = 24.0
 TIME_DECIMALS = 9
@@ -149,9 +153,7 @@ class ReaperImporter:
             self._receives(child, self.strips[number])
         return self._document(self._number(tempo[1], "TEMPO") if tempo and len(tempo) > 1 else None)
 
-    def _parse(self):
-        import rpp
-
+    def _parse(self) -> Block:
         size = self.path.stat().st_size
         if size > MAX_RPP_BYTES:
             raise ProjectError(f"{self.name}: {size} bytes, over the limit of {MAX_RPP_BYTES} for a project file")
@@ -161,11 +163,13 @@ class ReaperImporter:
             raise ProjectError(f"{self.name}: not a REAPER project: not UTF-8 text (byte {exc.start})") from None
         if not text.lstrip().startswith("<REAPER_PROJECT"):
             raise ProjectError(f"{self.name}: not a REAPER project: it does not start with <REAPER_PROJECT")
+        lines = text.count("\n")
+        if lines > MAX_RPP_LINES:
+            raise ProjectError(f"{self.name}: {lines} lines, over the limit of {MAX_RPP_LINES} for a project file")
         try:
-            root = rpp.loads(text)
-        except (ValueError, IndexError) as exc:
+            return parse_chunks(text)
+        except ChunkError as exc:
             raise ProjectError(f"{self.name}: not a readable REAPER project: {exc}") from None
-        return root
 
     def _line(self, block, tag: str) -> list[str] | None:
         return next((child for child in block.children if isinstance(child, list) and child and child[0] == tag), None)
@@ -479,6 +483,9 @@ class ReaperImporter:
         if not raw:
             self.report.note(strip.label, where, "envelope", "holds no points: left out")
             return None
+        if len(raw) > MAX_AUTOMATION_POINTS:
+            self.report.loss(strip.label, where, "envelope", f"{len(raw)} points, over the session's {MAX_AUTOMATION_POINTS} a lane; left out")
+            return None
         raw.sort(key=lambda point: point[0])
         raw[-1] = (*raw[-1][:2], False)
         if curved:
@@ -488,7 +495,7 @@ class ReaperImporter:
             if fader_scaled:
                 self.report.loss(strip.label, where, "volume ramps on REAPER's fader scale", "REAPER's fader curve is not published; the ramps run straight in dB")
             else:
-                raw = traced_gain_ramps(raw)
+                raw = traced_gain_ramps(raw, MAX_AUTOMATION_POINTS)
         if len(raw) > MAX_AUTOMATION_POINTS:
             self.report.loss(strip.label, where, "envelope", f"{len(raw)} points, over the session's {MAX_AUTOMATION_POINTS} a lane; left out")
             return None
@@ -574,7 +581,7 @@ class ReaperImporter:
 
 
 def _is_block(child) -> bool:
-    return not isinstance(child, (list, str))
+    return isinstance(child, Block)
 
 
 def _active(block) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 
-MIN_BPM = 1.0
+MIN_BPM = 0.001
 MAX_BPM = 1000.0
 
 

@@ -7,7 +7,8 @@ unpacked, and bundles without a session file or project. A bundle with a
 project (``.dawproject``, ``.rpp``, ``.aaf``) at its root and no session file
 is imported as it is unpacked (:mod:`farm.projects`): the session, its media
 and ``import_report.json`` are written beside the project, and a project
-archive whose media were taken out of it is removed.
+archive whose media were taken out of it is removed. What the import writes
+counts against the same limit, as what stays of the bundle once imported.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def unpack_bundle(source: str | os.PathLike | io.IOBase, target: Path, max_unpac
     """
     with _open(source) as archive:
         entries = archive.infolist()
-        _checked_size(entries, max_unpacked_bytes)
+        unpacked_bytes = _checked_size(entries, max_unpacked_bytes)
         target.mkdir(parents=True, exist_ok=True)
         root = target.resolve()
         for entry in entries:
@@ -71,9 +72,13 @@ def unpack_bundle(source: str | os.PathLike | io.IOBase, target: Path, max_unpac
     if len(projects) != 1:
         raise BundleError(f"bundle: {len(projects)} projects at its root ({', '.join(path.name for path in projects)}); send one")
     try:
-        imported = import_project(projects[0], target, max_media_bytes=max_unpacked_bytes)
+        kept_bytes = unpacked_bytes - (projects[0].stat().st_size if projects[0].suffix.lower() in ARCHIVED_MEDIA else 0)
+        imported = import_project(projects[0], target, max_media_bytes=max(max_unpacked_bytes - kept_bytes, 0))
     except ProjectError as exc:
-        raise BundleError(f"bundle: {exc}") from None
+        message = str(exc)
+        for folder in {str(target.resolve()), str(target)}:
+            message = message.replace(folder + "/", "").replace(folder, ".")
+        raise BundleError(f"bundle: {message}") from None
     if projects[0].suffix.lower() in ARCHIVED_MEDIA:
         projects[0].unlink()
     return imported.session_path

@@ -101,9 +101,14 @@ class JobFiles:
         try:
             if not location.is_file() or location.size() > MAX_IMPORT_REPORT_BYTES:
                 return None
-            return json.loads(location.read_text())
-        except (OSError, ValueError) as exc:
+            text = location.read_text()
+        except OSError as exc:
             raise StorageError(f"storage {self.root}: cannot read the import report of job {job_id} ({exc})") from None
+        try:
+            report = json.loads(text)
+        except (ValueError, RecursionError):
+            return None
+        return report if _is_import_report(report) else None
 
     def clear_out(self, job_id: str) -> None:
         """Delete the job's outputs (before it renders again)."""
@@ -115,3 +120,17 @@ class JobFiles:
             job_folder(self.root, job_id).remove()
         except Exception as exc:  # noqa: BLE001 - cleanup must not hide the error that caused it
             log.warning("storage %s: could not delete the files of job %s: %s", self.root, job_id, exc)
+
+
+def _is_import_report(report: object) -> bool:
+    """Whether ``report`` has the shape of an import report (a bundle sent as a session may carry any file by that name)."""
+    if not isinstance(report, dict):
+        return False
+    texts = all(isinstance(report.get(field), str) for field in ("project", "format", "application"))
+    counts = all(isinstance(report.get(field), int) for field in ("tracks", "buses", "clips"))
+    findings = all(
+        isinstance(report.get(field), list)
+        and all(isinstance(item, dict) and all(isinstance(item.get(key), str) for key in ("where", "element", "what", "why")) for item in report[field])
+        for field in ("losses", "notes")
+    )
+    return texts and counts and findings

@@ -96,3 +96,13 @@ def test_a_broken_project_is_refused_with_400_naming_it(farm):
     response = client.post("/api/jobs", files={"bundle": ("b.zip", bundle_of({"Broken.dawproject": b"not a zip"}))})
     assert response.status_code == 400, response.text
     assert response.json()["detail"].startswith("bundle: Broken.dawproject: not a DAWproject file: not a readable zip archive")
+
+
+def test_a_project_missing_its_media_is_refused_without_the_servers_paths(farm):
+    service, client, _ = farm
+    rpp = '<REAPER_PROJECT 0.1 "7.0"\n  <TRACK\n    <ITEM\n      POSITION 0\n      LENGTH 1\n      <SOURCE WAVE\n        FILE "gone.wav"\n      >\n    >\n  >\n>\n'
+    response = client.post("/api/jobs", files={"bundle": ("b.zip", bundle_of({"Gone.rpp": rpp.encode()}))})
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("bundle: Gone.rpp: TRACK[1]/ITEM[1]/SOURCE/FILE: the media file 'gone.wav' is missing")
+    assert str(service.data_dir) not in detail and "/tmp" not in detail

@@ -36,9 +36,13 @@ class Archive:
     def close(self) -> None:
         self.zip.close()
 
+    def has(self, member: str) -> bool:
+        """Whether the archive holds ``member``."""
+        return member in self.zip.NameToInfo
+
     def xml(self, member: str, required: bool = True) -> Node | None:
         """The parsed XML file ``member`` of the archive (None when absent and not ``required``)."""
-        if member not in self.zip.namelist():
+        if not self.has(member):
             if required:
                 raise ProjectError(f"{self.name}: not a DAWproject file: it holds no {member}")
             return None
@@ -52,8 +56,8 @@ class Archive:
         try:
             with self.zip.open(info) as handle:
                 data = handle.read(limit_bytes + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise ProjectError(f"{self.name}: {member} is damaged or truncated ({exc})") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
+            raise ProjectError(f"{self.name}: {member} is damaged, truncated, encrypted or compressed in a way zip readers lack ({exc})") from None
         if len(data) > limit_bytes:
             raise ProjectError(f"{self.name}: {member} unpacks to more than {limit_bytes} bytes")
         return data

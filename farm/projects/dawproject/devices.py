@@ -112,8 +112,11 @@ class DeviceReader:
                 self.targets[identifier] = Target(self.strip, "plain", Scale(parameter.get("unit")), key=key)
         return draft
 
-    def _value(self, parent: Node, tag: str, kind: str, fallback: float | None, effect: EffectDraft | None = None, parameter: str | None = None) -> float | None:
-        """The value of ``parent``'s parameter ``tag`` in mixfarm's unit (``fallback`` when absent or unreadable); registers it as a target."""
+    def _value(
+        self, parent: Node, tag: str, kind: str, fallback: float | None, effect: EffectDraft | None = None, parameter: str | None = None, adjust=None
+    ) -> float | None:
+        """The value of ``parent``'s parameter ``tag`` in mixfarm's unit, through ``adjust`` when given (``fallback``
+        when absent or unreadable); registers it as a target whose points go through the same."""
         node = parent.child(tag)
         if node is None:
             return fallback
@@ -121,15 +124,16 @@ class DeviceReader:
         identifier = node.get("id")
         if identifier:
             refused = None if effect is not None else f"{tag} of {parent.tag} has no mixfarm parameter of its own to follow it"
-            self.targets[identifier] = Target(self.strip, kind, scale, effect=effect, parameter=parameter, refused=refused)
+            self.targets[identifier] = Target(self.strip, kind, scale, effect=effect, parameter=parameter, refused=refused, adjust=adjust)
         value = node.number("value")
         if value is None:
             return fallback
         try:
-            return convert(kind, value, scale)
+            value = convert(kind, value, scale)
         except UnitError as exc:
             self.report.loss(self.where, node.path, f"{parent.tag} {tag}", f"{exc}; the default is used")
             return fallback
+        return adjust(value) if adjust is not None else value
 
     def _gain(self, parent: Node, tag: str) -> EffectDraft | None:
         """A ``gain`` effect for ``parent``'s ``InputGain`` or ``OutputGain`` (optional at 0 dB), or None without one."""
@@ -170,7 +174,7 @@ class DeviceReader:
         draft = EffectDraft({"type": "compressor"}, "compressor")
         spec = draft.spec
         spec["threshold_db"] = self._value(device, "Threshold", "db", 0.0, draft, "threshold_db")
-        spec["ratio"] = max(self._value(device, "Ratio", "ratio", 1.0, draft, "ratio"), 1.0)
+        spec["ratio"] = self._value(device, "Ratio", "ratio", 1.0, draft, "ratio", adjust=_at_least_one)
         for tag, field in (("Attack", "attack_s"), ("Release", "release_s")):
             value = self._value(device, tag, "seconds", None, draft, field)
             if value is not None:
@@ -187,9 +191,9 @@ class DeviceReader:
         draft = EffectDraft({"type": "gate"}, "gate")
         spec = draft.spec
         spec["threshold_db"] = self._value(device, "Threshold", "db", -60.0, draft, "threshold_db")
-        range_db = self._value(device, "Range", "db", None, draft, "range_db")
+        range_db = self._value(device, "Range", "db", None, draft, "range_db", adjust=_attenuation)
         if range_db is not None:
-            spec["range_db"] = -abs(range_db)
+            spec["range_db"] = range_db
         for tag, field in (("Attack", "attack_s"), ("Release", "release_s")):
             value = self._value(device, tag, "seconds", None, draft, field)
             if value is not None:
@@ -202,7 +206,7 @@ class DeviceReader:
     def _limiter(self, device: Node) -> list[EffectDraft]:
         draft = EffectDraft({"type": "limiter"}, "limiter")
         spec = draft.spec
-        spec["ceiling_dbtp"] = min(self._value(device, "Threshold", "db", -1.0, draft, "ceiling_dbtp"), 0.0)
+        spec["ceiling_dbtp"] = self._value(device, "Threshold", "db", -1.0, draft, "ceiling_dbtp", adjust=_at_most_zero)
         lookahead = self._value(device, "Attack", "seconds", None, None, None)
         if lookahead is not None:
             spec["lookahead_s"] = min(max(lookahead, 0.0001), 0.1)
@@ -210,3 +214,18 @@ class DeviceReader:
         if release is not None:
             spec["release_s"] = release
         return [effect for effect in (self._gain(device, "InputGain"), draft, self._gain(device, "OutputGain")) if effect is not None]
+
+
+def _at_least_one(ratio: float) -> float:
+    """A compressor ratio: below 1:1 it would expand, which mixfarm's compressor does not."""
+    return max(ratio, 1.0)
+
+
+def _attenuation(range_db: float) -> float:
+    """A gate's range as the attenuation it applies, in negative dB (DAWs write 80 dB or -80 dB alike)."""
+    return -abs(range_db)
+
+
+def _at_most_zero(ceiling_db: float) -> float:
+    """A limiter's ceiling, at most 0 dBTP."""
+    return min(ceiling_db, 0.0)

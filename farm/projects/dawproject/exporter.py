@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import xml.etree.ElementTree as ElementTree
 import zipfile
 from pathlib import Path
 
+from farm.errors import ProjectError
 from farm.session import MASTER, Session
 from farm.session.loading import LoadedSession
 
@@ -43,6 +45,7 @@ from .extras import EXTRAS_NAME, extras_of
 from .schema import check
 
 APPLICATION = "mixfarm"
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 EQ_TYPES = {"highpass": "highPass", "lowpass": "lowPass", "bell": "bell", "low_shelf": "lowShelf", "high_shelf": "highShelf", "notch": "notch", "bandpass": "bandPass"}
 ORDERS = {slope: order for order, slope in PASS_ORDERS.items()}
 BUILT_IN = {"eq": "Equalizer", "compressor": "Compressor", "gate": "NoiseGate", "limiter": "Limiter"}
@@ -50,7 +53,14 @@ UNITS = (("_db", "decibel"), ("_dbtp", "decibel"), ("_s", "seconds"), ("_hz", "h
 
 
 def export_dawproject(loaded: LoadedSession, target: Path) -> Path:
-    """Write the validated session ``loaded`` as the DAWproject archive ``target``; returns ``target``."""
+    """Write the validated session ``loaded`` as the DAWproject archive ``target``; returns ``target``.
+
+    Raises :class:`farm.errors.ProjectError` for a name that XML cannot hold (a control character).
+    """
+    session = loaded.session
+    for name in [session.name, *(strip.name for strip in [*session.tracks, *session.buses])]:
+        if _XML_UNSAFE.search(name):
+            raise ProjectError(f"{target.name}: the name {name[:60]!r} holds a control character, which XML cannot carry; rename it")
     writer = _Writer(loaded)
     project = writer.project()
     metadata = ElementTree.Element("MetaData")
@@ -186,7 +196,8 @@ class _Writer:
             ElementTree.SubElement(lane, "Target", parameter=target)
             for index, point in enumerate(points):
                 hold = len(point) == 3
-                if key == "mute" and (hold or index == len(points) - 1):
+                last = index == len(points) - 1
+                if key == "mute" and hold != last:
                     ElementTree.SubElement(lane, "BoolPoint", time=_number(point[0]), value="true" if float(point[1]) >= 0.5 else "false")
                 else:
                     ElementTree.SubElement(lane, "RealPoint", time=_number(point[0]), value=_number(float(point[1])), interpolation="hold" if hold else "linear")

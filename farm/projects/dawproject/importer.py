@@ -156,12 +156,16 @@ class DawProjectImporter:
                     bpm = point.number("value")
                     if bpm is None or not MIN_BPM <= bpm <= MAX_BPM:
                         raise point.error(f"a tempo must be {MIN_BPM:g} to {MAX_BPM:g} bpm")
-                    changes.append((float(point.required("time")), bpm, point.get("interpolation", "linear") == "linear"))
+                    time = point.number("time")
+                    if time is None:
+                        raise point.error("the required attribute 'time' is missing")
+                    changes.append((time, bpm, point.get("interpolation", "linear") == "linear"))
         self.tempo_bpm = base if node is not None else None
-        return TempoMap(base, sorted(changes, key=lambda change: change[0]))
+        changes.sort(key=lambda change: change[0])
+        return TempoMap(changes[0][1] if changes else base, changes)
 
     def _structure(self, nodes: list[Node], group: StripDraft | None, depth: int) -> None:
-        if depth > MAX_STRUCTURE_DEPTH:
+        if depth > MAX_STRUCTURE_DEPTH and nodes:
             raise nodes[0].error(f"tracks nest more than {MAX_STRUCTURE_DEPTH} groups deep")
         for node in nodes:
             channel = node if node.tag == "Channel" else node.child("Channel")
@@ -180,7 +184,7 @@ class DawProjectImporter:
 
     def _channel(self, track: Node, channel: Node, group: StripDraft | None) -> StripDraft | None:
         role = channel.get("role", "regular")
-        name = (track.get("name") or channel.get("name") or "").strip()[:MAX_NAME_CHARS]
+        name = (track.get("name") or channel.get("name") or "")[:MAX_NAME_CHARS]
         if role == "vca":
             self.report.loss(f"VCA {name!r}", channel.path, "VCA fader", "mixfarm has no VCA groups; the tracks it controls keep their own levels")
             return None
@@ -212,7 +216,7 @@ class DawProjectImporter:
             self.master = draft
         else:
             self.strips.append(draft)
-        draft.reader = ClipReader(where, self.report, self._audio, self._lookup)
+        draft.reader = ClipReader(where, self.report, self._audio, self._lookup, MAX_CLIPS_PER_TRACK)
         return draft
 
     def _parameter(self, node: Node, draft: StripDraft, kind: str, key: str, fallback: float, where: str) -> float:
@@ -269,7 +273,7 @@ class DawProjectImporter:
         from farm.projects.media import archive_member
 
         name = archive_member(member, node.where)
-        if name not in self.archive.zip.namelist():
+        if not self.archive.has(name):
             raise node.error(f"the state file {member!r} is not in the project archive")
         return self.archive.read(name, MAX_STATE_BYTES)
 
@@ -300,8 +304,10 @@ class DawProjectImporter:
             raise node.error(f"the reference {identifier!r} names no element")
         return self._ids[identifier]
 
-    def _arrange(self, node: Node, place: Place, strip: StripDraft | None, lanes: list) -> None:
+    def _arrange(self, node: Node, place: Place, strip: StripDraft | None, lanes: list, depth: int = 0) -> None:
         """Walk the arrangement's lanes, handing each track's timelines to its clip reader."""
+        if depth > MAX_STRUCTURE_DEPTH:
+            raise node.error(f"lanes nest more than {MAX_STRUCTURE_DEPTH} deep")
         track = node.get("track")
         if track is not None:
             strip = self.by_track.get(track) or self.by_channel.get(track)
@@ -312,10 +318,10 @@ class DawProjectImporter:
         place = place.inner(0.0, 0.0, unit)
         if node.tag in ("Lanes", "Timeline"):
             for child in node.children():
-                self._arrange(child, place, strip, lanes)
+                self._arrange(child, place, strip, lanes, depth + 1)
             return
         if node.tag == "Points":
-            reader = strip.reader if strip is not None else ClipReader("project", self.report, self._audio, self._lookup)
+            reader = strip.reader if strip is not None else ClipReader("project", self.report, self._audio, self._lookup, MAX_CLIPS_PER_TRACK)
             reader.timeline(node, place)
             lanes.extend((lane, reader.where) for lane in reader.lanes)
             reader.lanes.clear()
@@ -325,7 +331,12 @@ class DawProjectImporter:
         if strip is None:
             self.report.loss("project", node.path, f"<{node.tag}> on no track", "it belongs to no track, so it is left out")
             return
-        strip.pieces += strip.reader.timeline(node, place)
+        pieces = strip.reader.timeline(node, place)
+        if strip is self.master:
+            if pieces:
+                self.report.loss(MASTER, node.path, "clips on the master track", "the master plays no clips of its own in mixfarm; left out")
+            return
+        strip.pieces += pieces
         if len(strip.pieces) > MAX_CLIPS_PER_TRACK:
             raise node.error(f"{strip.label} has more than {MAX_CLIPS_PER_TRACK} clips; a session track may have at most {MAX_CLIPS_PER_TRACK}")
 
@@ -432,12 +443,14 @@ class DawProjectImporter:
             except UnitError as exc:
                 self.report.loss(where, lane.element.path, "automation", f"{exc}; the lane is left out")
                 return None
+            if target.adjust is not None:
+                value = target.adjust(value)
             raw.append((max(time_s, 0.0), value, hold))
         raw.sort(key=lambda item: item[0])
         if lane.points[-1][1].tag != "RealPoint":
             raw[-1] = (*raw[-1][:2], False)
-        if target.kind == "level" and scale.unit == "linear":
-            raw = traced_gain_ramps(raw)
+        if target.kind == "level" and scale.unit == "linear" and len(raw) <= MAX_AUTOMATION_POINTS:
+            raw = traced_gain_ramps(raw, MAX_AUTOMATION_POINTS)
         if len(raw) > MAX_AUTOMATION_POINTS:
             self.report.loss(where, lane.element.path, "automation", f"{len(raw)} points, over the session's {MAX_AUTOMATION_POINTS} a lane; left out")
             return None
@@ -462,7 +475,7 @@ class DawProjectImporter:
         if master:
             document["master"] = master
         self.report.counts = {"tracks": len(tracks), "buses": len(buses), "clips": sum(len(track["clips"]) for track in tracks)}
-        if EXTRAS_NAME in self.archive.zip.namelist():
+        if self.archive.has(EXTRAS_NAME):
             apply_extras(document, self.archive.read(EXTRAS_NAME, MAX_EXTRAS_BYTES), self.report, f"{self.archive.name}: {EXTRAS_NAME}")
         for track in tracks:
             if len(track["clips"]) == 1 and set(track["clips"][0]) == {"file"}:
@@ -493,7 +506,7 @@ class DawProjectImporter:
 
     def _effects(self, draft: StripDraft) -> list[dict]:
         kept = [effect for effect in draft.effects if not effect.optional or effect.automated]
-        ids = {effect.spec["id"] for effect in kept if effect.spec.get("id")}
+        ids = {effect.spec["id"] for effect in kept if isinstance(effect.spec.get("id"), str)}
         for effect in kept:
             if effect.automated and not effect.spec.get("id"):
                 base = re.sub(r"[^a-z0-9_]+", "_", effect.label.lower()).strip("_") or "fx"
@@ -543,6 +556,10 @@ class DawProjectImporter:
             self.report.loss(MASTER, draft.element, "master pan", "the master has no pan in mixfarm; it plays centred")
         if draft.mute:
             self.report.loss(MASTER, draft.element, "muted master", "a muted master would render silence; it plays")
+        for send in draft.sends:
+            self.report.loss(MASTER, send.element, "send from the master", "the master has no sends in mixfarm; left out")
+        for key in draft.automation:
+            self.report.loss(MASTER, draft.element, f"automation of {key}", "the master's effects have no automation in mixfarm")
         for effect, parameter, points, element in draft.effect_lanes:
             self.report.loss(MASTER, element, f"automation of {effect.label} {parameter}", "the master's effects have no automation in mixfarm")
         return {"fx": effects} if effects else {}
@@ -551,7 +568,7 @@ class DawProjectImporter:
         metadata = self.archive.xml(METADATA_XML, required=False)
         title = metadata.child("Title") if metadata is not None else None
         text = (title.element.text or "").strip() if title is not None else ""
-        return (text or self.path.stem)[:MAX_NAME_CHARS]
+        return (title.element.text if title is not None and text else self.path.stem)[:MAX_NAME_CHARS]
 
     def _rate(self) -> int:
         rates = collections.Counter(self.media.facts(entry["path"], entry["path"]).sample_rate for entry in self.media.entries)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 MIN_LEVEL_DB = -144.0
 """The lowest level a session holds; a linear gain of 0 (silence) becomes this."""
@@ -95,3 +96,5 @@ class Target:
     effect: object = None
     parameter: str | None = None
     refused: str | None = None
+    adjust: Callable[[float], float] | None = None
+    """What the static value goes through besides its unit (a gate's range made negative), applied to every point too."""

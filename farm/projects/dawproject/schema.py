@@ -21,7 +21,10 @@ def problems(xml: bytes, schema: str) -> list[str]:
     """What makes the XML document ``xml`` invalid against ``schema`` (``Project.xsd`` or ``MetaData.xsd``): one line each, empty when valid."""
     import xmlschema
 
-    return [f"{error.path}: {error.reason}" for error in _schema(schema).iter_errors(xmlschema.XMLResource(xml))]
+    try:
+        return [f"{error.path}: {error.reason}" for error in _schema(schema).iter_errors(xmlschema.XMLResource(xml))]
+    except xmlschema.XMLResourceError as exc:
+        return [f"not readable XML ({exc})"]
 
 
 def check(xml: bytes, schema: str, where: str) -> None:

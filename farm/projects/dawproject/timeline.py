@@ -28,6 +28,10 @@ from .xmlnode import Node
 TIMELINE_TAGS = ("Timeline", "Lanes", "Notes", "Clips", "ClipSlot", "markers", "Markers", "Warps", "Audio", "Video", "Points")
 MAX_LOOP_PASSES = 1024
 """The most passes of a looped clip's loop that are unrolled into clips."""
+MAX_DEPTH = 32
+"""The deepest that clips may nest in clips (references included)."""
+MAX_CLIP_VISITS = 100_000
+"""The most clips one track's timelines may hold, nested and referenced ones counted each time they play."""
 WARP_TOLERANCE_S = 1e-4
 """How far a warp marker may sit from where the clip's own speed puts it, in seconds, for the clip to count as not stretched."""
 EDGE_TOLERANCE_S = 1e-6
@@ -83,12 +87,16 @@ class ClipReader:
     file facts; ``lookup(id)`` finds the element a ``reference`` names.
     """
 
-    def __init__(self, where: str, report, audio: Callable, lookup: Callable[[str, Node], Node]) -> None:
+    def __init__(self, where: str, report, audio: Callable, lookup: Callable[[str, Node], Node], max_pieces: int) -> None:
         self.where = where
         self.report = report
         self.audio = audio
         self.lookup = lookup
+        self.max_pieces = max_pieces
         self.lanes: list[Lane] = []
+        self.pieces = 0
+        self.visits = 0
+        self.depth = 0
 
     def timeline(self, node: Node, place: Place, window: _Window = EVERYTHING, in_clip: bool = False) -> list[Piece]:
         """The pieces of the timeline ``node`` whose positions ``place`` maps, within ``window``."""
@@ -121,6 +129,18 @@ class ClipReader:
 
     def clip(self, node: Node, place: Place, window: _Window) -> list[Piece]:
         """The pieces of one ``Clip`` in a timeline whose positions ``place`` maps."""
+        self.visits += 1
+        if self.visits > MAX_CLIP_VISITS:
+            raise node.error(f"{self.where} plays more than {MAX_CLIP_VISITS} clips (nested and referenced clips counted each time)")
+        if self.depth >= MAX_DEPTH:
+            raise node.error(f"clips nest in clips more than {MAX_DEPTH} deep (or a clip refers to itself)")
+        self.depth += 1
+        try:
+            return self._clip(node, place, window)
+        finally:
+            self.depth -= 1
+
+    def _clip(self, node: Node, place: Place, window: _Window) -> list[Piece]:
         if not node.flag("enable", True):
             self.report.note(self.where, node.path, f"clip {node.get('name') or ''}".rstrip(), "disabled: left out")
             return []
@@ -139,20 +159,28 @@ class ClipReader:
         play_stop = node.number("playStop")
         low_s = place.seconds(time)
         high_s = place.seconds(time + duration) if duration is not None else math.inf
-        fade_unit = node.get("fadeTimeUnit") or place.unit
+        fade_unit = _unit(node, "fadeTimeUnit", place.unit)
         fade_in = node.number("fadeInTime", 0.0)
         fade_out = node.number("fadeOutTime", 0.0)
         fade_in_s = place.span_s(time, fade_in, fade_unit) if fade_in > 0 else -place.span_s(time + fade_in, -fade_in, fade_unit)
-        fade_out_s = place.span_s(time + (duration or 0.0) - fade_out, fade_out, fade_unit) if fade_out > 0 else 0.0
+        fade_out_s = place.span_s(time + duration - fade_out, fade_out, fade_unit) if fade_out > 0 and duration is not None else 0.0
+        if fade_out > 0 and duration is None:
+            self.report.loss(self.where, node.path, "fade-out", "the clip states no duration, so it has no end to fade at")
+        early_s = 0.0
         if fade_in_s < 0:
-            low_s += fade_in_s
-            fade_in_s = -fade_in_s
+            early_s = -fade_in_s
+            low_s -= early_s
+            fade_in_s = early_s
         clip_window = window.cut(max(low_s, 0.0), high_s)
         pieces: list[Piece] = []
-        for inner, start, stop in self._passes(node, place, time, content_unit, play_start, play_stop, high_s):
-            part = clip_window.cut(inner.seconds(start), inner.seconds(stop) if math.isfinite(stop) else math.inf)
+        for number, (inner, start, stop) in enumerate(self._passes(node, place, time, content_unit, play_start, play_stop, high_s)):
+            part = clip_window.cut(inner.seconds(start) - (early_s if number == 0 else 0.0), inner.seconds(stop) if math.isfinite(stop) else math.inf)
             if not part.empty:
                 pieces += self._content_pieces(content, inner, start, part)
+        if self.depth == 1:
+            self.pieces += len(pieces)
+        if self.pieces > self.max_pieces:
+            raise node.error(f"{self.where} has more than {self.max_pieces} clips once flattened; a session track may have at most {self.max_pieces}")
         gain_db = self._clip_gain(content)
         for piece in pieces:
             piece.gain_db += gain_db
@@ -193,7 +221,7 @@ class ClipReader:
             return self._warps(content, inner, start, window)
         if tag in ("Clips", "Lanes", "Timeline"):
             if tag == "Clips":
-                return [piece for clip in content.children("Clip") for piece in self.clip(clip, inner.inner(0.0, 0.0, content.get("timeUnit") or inner.unit), window)]
+                return [piece for clip in content.children("Clip") for piece in self.clip(clip, inner.inner(0.0, 0.0, _unit(content, "timeUnit", inner.unit)), window)]
             return [piece for child in content.children(*TIMELINE_TAGS) if child.tag != "Points" or self._not_gain(child) for piece in self._content_pieces(child, inner, start, window)]
         return self.timeline(content, inner, window, in_clip=True)
 
@@ -214,7 +242,7 @@ class ClipReader:
         if audio is None:
             self.report.loss(self.where, node.path, "warped content that is not audio", "only warped audio is imported")
             return []
-        content_unit = node.required("contentTimeUnit")
+        content_unit = _unit(node, "contentTimeUnit", None)
         warps = [(warp.number("time"), warp.number("contentTime"), warp) for warp in node.children("Warp")]
         if any(time is None or content is None for time, content, _ in warps):
             raise node.error("each Warp needs time and contentTime")
@@ -242,7 +270,7 @@ class ClipReader:
         for lane in content.children("Points") if content.tag in ("Lanes", "Timeline") else ():
             target = lane.child("Target")
             expression = target.get("expression") if target is not None else None
-            values = [point.number("value") for point in lane.children("RealPoint")]
+            values = [value for value in (point.number("value") for point in lane.children("RealPoint")) if value is not None]
             if expression == "transpose" and any(value for value in values):
                 self.report.loss(self.where, lane.path, "pitch-shifted clip", "mixfarm does not shift pitch; the clip plays unshifted")
             if expression != "gain" or not values:
@@ -294,3 +322,12 @@ class ClipReader:
 
 def _missing(node: Node, name: str) -> float:
     raise node.error(f"the required attribute {name!r} is missing")
+
+
+def _unit(node: Node, name: str, default: str | None) -> str:
+    """The time unit attribute ``name`` of ``node`` (``beats`` or ``seconds``), or ``default``; any other value, or a
+    missing one without a default, is an error naming the element."""
+    unit = node.get(name) or default
+    if unit not in (BEATS, SECONDS):
+        raise node.error(f"{name} must be beats or seconds, got {str(unit)[:40]!r}" if unit else f"the required attribute {name!r} is missing")
+    return unit

@@ -9,6 +9,7 @@ error or a loss names the very element it is about.
 
 from __future__ import annotations
 
+import io
 import math
 import xml.etree.ElementTree as ElementTree
 
@@ -17,16 +18,31 @@ import defusedxml.ElementTree as SafeElementTree
 
 from farm.errors import ProjectError
 
+MAX_ELEMENTS = 1_000_000
+"""The most elements one XML document may hold: a 200-track project with 2,000 clips holds about 60,000."""
+
 
 def parse(data: bytes, source: str) -> "Node":
-    """The root of the XML document ``data``; ``source`` names it in errors (``song.dawproject: project.xml``)."""
+    """The root of the XML document ``data``; ``source`` names it in errors (``song.dawproject: project.xml``).
+
+    The document is refused as soon as it passes :data:`MAX_ELEMENTS`, before it is all built.
+    """
+    root = None
     try:
-        root = SafeElementTree.fromstring(data)
+        for count, (_, element) in enumerate(SafeElementTree.iterparse(io.BytesIO(data), events=("start",)), 1):
+            if root is None:
+                root = element
+            if count > MAX_ELEMENTS:
+                raise ProjectError(f"{source}: holds more than {MAX_ELEMENTS} elements; a project may hold at most that many")
     except ElementTree.ParseError as exc:
         line, column = exc.position
         raise ProjectError(f"{source}: not well-formed XML at line {line}, column {column + 1}") from None
     except defusedxml.DefusedXmlException as exc:
         raise ProjectError(f"{source}: refused: {exc}") from None
+    except LookupError as exc:
+        raise ProjectError(f"{source}: unreadable text encoding ({exc})") from None
+    if root is None:
+        raise ProjectError(f"{source}: holds no XML element")
     return Node(root, f"/{root.tag}", source)
 
 

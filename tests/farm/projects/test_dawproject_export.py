@@ -160,3 +160,28 @@ def test_an_fx_free_project_renders_as_its_hand_written_session(tmp_path):
     assert imported_audio.shape == hand_audio.shape
     assert np.max(np.abs(hand_audio)) > 0.1
     assert np.max(np.abs(imported_audio - hand_audio)) < NULL_LEVEL
+
+
+def test_odd_times_and_names_differing_in_case_come_back_exactly(tmp_path):
+    stem = write_stem(tmp_path, "a.wav", tone(100, 2.0))
+    session = {
+        "sample_rate": 44100,
+        "tracks": [
+            {"name": "Vox", "clips": [{"file": stem, "start_s": 12345 / 44100, "offset_s": 0.1 + 0.2, "duration_s": 1 / 3, "fade_in_s": 0.1, "fade_out_s": 1 / 7}]},
+            {"name": "vox", "file": stem, "width": 0.3},
+            {"name": " Master ", "file": stem},
+        ],
+    }
+    original = load(write_session(tmp_path, session)).session
+    export_dawproject(load(tmp_path / "session.yaml"), tmp_path / "s.dawproject")
+    imported = import_project(tmp_path / "s.dawproject", tmp_path / "back")
+    assert imported.report.notes == []
+    back = load(imported.session_path).session
+    assert without_folders(back.model_dump()) == without_folders(original.model_dump())
+
+
+def test_a_name_with_a_control_character_is_refused_naming_it(tmp_path):
+    stem = write_stem(tmp_path, "a.wav", tone(100, 1.0))
+    write_session(tmp_path, {"tracks": [{"name": "bad\x07bell", "file": stem}]})
+    with pytest.raises(ProjectError, match=r"x.dawproject: the name 'bad\\x07bell' holds a control character"):
+        export_dawproject(load(tmp_path / "session.yaml"), tmp_path / "x.dawproject")

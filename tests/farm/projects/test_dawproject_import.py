@@ -387,3 +387,21 @@ def test_a_project_of_an_unknown_kind_lists_the_kinds_read(tmp_path):
     path.write_bytes(b"x")
     with pytest.raises(ProjectError, match=r"song.ptx: not a project mixfarm imports; it reads .aaf, .dawproject, .rpp files"):
         import_project(path, tmp_path / "out")
+
+
+def test_a_negative_fade_in_starts_the_clip_earlier_as_a_crossfade(tmp_path):
+    structure = '<Track id="t" name="A" contentType="audio"><Channel id="c" role="regular"/></Track>'
+    lanes = f'<Lanes id="l" track="t" timeUnit="seconds"><Clips id="cs"><Clip time="0.5" duration="1" contentTimeUnit="seconds" playStart="0.3" fadeTimeUnit="seconds" fadeInTime="-0.2">{audio("a.wav", 2)}</Clip></Clips></Lanes>'
+    path = write_dawproject(tmp_path / "x.dawproject", project_xml(structure, lanes), {"audio/a.wav": wav_bytes(tone(100, 2.0))})
+    clip = import_project(path, tmp_path / "out").document["tracks"][0]["clips"][0]
+    assert clip == {"file": "media/a.wav", "start_s": 0.3, "offset_s": 0.1, "duration_s": 1.2, "fade_in_s": 0.2}
+
+
+def test_a_gate_range_automation_is_attenuation_like_its_static_value(tmp_path):
+    gate = '<NoiseGate id="g" deviceName="Gate" deviceRole="audioFX"><Range id="range" unit="decibel" value="40"/><Threshold unit="decibel" value="-50"/></NoiseGate>'
+    structure = f'<Track id="t" name="A" contentType="audio"><Channel id="c" role="regular"><Devices>{gate}</Devices></Channel></Track>'
+    lanes = f'<Lanes id="l" track="t"><Clips id="cs"><Clip time="0" duration="2">{audio("a.wav", 1)}</Clip></Clips><Points id="p"><Target parameter="range"/><RealPoint time="0" value="40"/><RealPoint time="2" value="20"/></Points></Lanes>'
+    path = write_dawproject(tmp_path / "g.dawproject", project_xml(structure, lanes), {"audio/a.wav": wav_bytes(tone(100, 1.0))})
+    track = import_project(path, tmp_path / "out").document["tracks"][0]
+    assert track["fx"][0]["range_db"] == -40.0
+    assert track["automation"]["fx.gate.range_db"] == [[0.0, -40.0], [1.0, -20.0]]

@@ -325,7 +325,7 @@ def test_a_file_that_is_not_an_rpp_is_refused(tmp_path):
 def test_a_broken_rpp_names_the_line(tmp_path):
     path = tmp_path / "broken.rpp"
     path.write_text('<REAPER_PROJECT 0.1 "7.0"\n  <TRACK\n    NAME "unterminated\n  >\n>\n')
-    with pytest.raises(ProjectError, match=r"broken.rpp: not a readable REAPER project: closing quote not found at line 3"):
+    with pytest.raises(ProjectError, match=r"broken.rpp: not a readable REAPER project: line 3: a quote \(\"\) that is never closed"):
         import_project(path, tmp_path / "out")
 
 
@@ -460,3 +460,20 @@ def test_an_fx_free_rpp_renders_as_its_hand_written_session(tmp_path):
     assert imported_audio.shape == hand_audio.shape
     assert np.max(np.abs(hand_audio)) > 0.1
     assert np.max(np.abs(imported_audio - hand_audio)) < NULL_LEVEL
+
+
+def test_only_the_active_take_plays_with_its_own_offset(tmp_path):
+    (tmp_path / "a.wav").write_bytes(wav_bytes(tone(100, 2.0)))
+    (tmp_path / "b.wav").write_bytes(wav_bytes(tone(200, 2.0)))
+    text = (
+        '<REAPER_PROJECT 0.1 "7.0"\n  <TRACK\n    <ITEM\n      POSITION 0\n      LENGTH 1\n      SOFFS 0.1\n'
+        '      <SOURCE WAVE\n        FILE "a.wav"\n      >\n      TAKE\n      SOFFS 0.25\n      <SOURCE WAVE\n        FILE "b.wav"\n      >\n'
+        "    >\n    <ITEM\n      POSITION 2\n      LENGTH 1\n      SOFFS 0.1\n"
+        '      <SOURCE WAVE\n        FILE "a.wav"\n      >\n      TAKE SEL\n      SOFFS 0.25\n      <SOURCE WAVE\n        FILE "b.wav"\n      >\n    >\n  >\n>\n'
+    )
+    (tmp_path / "takes.rpp").write_text(text)
+    clips = import_project(tmp_path / "takes.rpp", tmp_path / "out").document["tracks"][0]["clips"]
+    assert clips == [
+        {"file": "media/a.wav", "start_s": 0.0, "offset_s": 0.1, "duration_s": 1.0},
+        {"file": "media/b.wav", "start_s": 2.0, "offset_s": 0.25, "duration_s": 1.0},
+    ]
