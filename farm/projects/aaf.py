@@ -71,7 +71,7 @@ class AafImporter:
         self.name = path.name
         self.media = media
         self.report = report
-        self._sources: dict[tuple[str, int], tuple[str, float] | None] = {}
+        self._sources: dict[tuple, tuple[str, float] | None] = {}
 
     def read(self) -> dict:
         """The session document; raises :class:`farm.errors.ProjectError` for a file that cannot be read."""
@@ -150,7 +150,7 @@ class AafImporter:
         if kind == "Sequence":
             self._sequence(segment, at, rate, track, where, depth)
         elif kind == "SourceClip":
-            self._clip(segment, at, rate, track, where, depth)
+            self._clip(segment, at, rate, track, where, int(segment.length))
         elif kind == "OperationGroup":
             self._operation(segment, at, rate, track, where, top, depth)
         elif kind == "Selector":
@@ -177,19 +177,22 @@ class AafImporter:
                 crossfade = length
                 continue
             before = len(track["clips"])
-            self._segment(component, position, rate, track, f"{where}/{kind}[{number}]", top=False, depth=depth + 1)
+            length = _length(component)
+            if kind == "SourceClip":
+                self._clip(component, position, rate, track, f"{where}/{kind}[{number}]", length)
+            elif kind != "Filler":
+                self._segment(component, position, rate, track, f"{where}/{kind}[{number}]", top=False, depth=depth + 1)
             if crossfade and len(track["clips"]) > before:
                 first = track["clips"][before]
                 first["fade_in_s"] = round(crossfade / rate, TIME_DECIMALS)
                 first.setdefault("fade_shape", "linear")
             crossfade = 0
-            position += _length(component)
+            position += length
 
-    def _clip(self, clip, at: int, rate: float, track: dict, where: str, depth: int) -> None:
-        length = int(clip.length)
+    def _clip(self, clip, at: int, rate: float, track: dict, where: str, length: int) -> None:
         if length <= 0:
             return
-        found = self._source(clip, rate, where, f"track {track['name']!r}", depth)
+        found = self._source(clip, rate, where, f"track {track['name']!r}")
         if found is None:
             return
         file, offset_s = found
@@ -213,9 +216,9 @@ class AafImporter:
                 entry["fade_shape"] = FADE_SHAPES.get(shape.value if shape is not None else None, "linear")
         track["clips"].append(entry)
 
-    def _source(self, clip, rate: float, where: str, label: str, depth: int):
+    def _source(self, clip, rate: float, where: str, label: str):
         """``(session path, offset in seconds)`` of the audio ``clip`` plays, following mob references down to a file; None if it has none."""
-        key = (str(clip.mob_id), int(clip.slot_id or 0))
+        key = (clip.mob_id, clip.slot_id)
         if key not in self._sources:
             self._sources[key] = self._follow(clip, where, label)
         found = self._sources[key]
