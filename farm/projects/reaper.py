@@ -51,6 +51,7 @@ from farm.session.model import (
     MAX_TRACKS,
 )
 
+from .drafts import MixerDraft
 from .media import MediaFolder
 from .names import strip_names
 from .ramps import traced_gain_ramps
@@ -87,25 +88,16 @@ QUIET_BLOCKS = {"TRACK": {"RECCFG", "MIDIOUT", "INSTRUMENT_REC", "BUSCOMP", "EXT
 """Blocks that hold settings of the editor, recording or rendering, not of the mix: read past without a word."""
 
 
-@dataclasses.dataclass
-class _Strip:
-    name: str
-    where: str
-    index: int
+@dataclasses.dataclass(eq=False)
+class _Strip(MixerDraft):
+    where: str = ""
+    index: int = -1
     folder: "_Strip | None" = None
     main_send: bool = True
-    gain_db: float = 0.0
-    pan: float = 0.0
-    mute: bool = False
-    solo: bool = False
     clips: list[dict] = dataclasses.field(default_factory=list)
     fx: list[dict] = dataclasses.field(default_factory=list)
     sends: list[dict] = dataclasses.field(default_factory=list)
-    automation: dict[str, list] = dataclasses.field(default_factory=dict)
-    receives: bool = False
     is_folder: bool = False
-    feeds: "_Strip | None" = None
-    session_name: str = ""
 
     @property
     def is_bus(self) -> bool:
@@ -208,7 +200,7 @@ class ReaperImporter:
     def _track(self, block, index: int, folder: _Strip | None) -> _Strip:
         name_line = self._line(block, "NAME")
         where = f"TRACK[{index + 1}]"
-        strip = _Strip(name_line[1] if name_line and len(name_line) > 1 else "", where, index, folder)
+        strip = _Strip(name_line[1] if name_line and len(name_line) > 1 else "", where=where, index=index, folder=folder)
         volume, pan = self._fields(self._line(block, "VOLPAN"), f"{where}/VOLPAN", 2) if self._line(block, "VOLPAN") else (1.0, 0.0)
         strip.gain_db, strip.pan = _level(volume), max(-1.0, min(1.0, pan))
         mute, solo = self._fields(self._line(block, "MUTESOLO"), f"{where}/MUTESOLO", 2)
@@ -509,14 +501,14 @@ class ReaperImporter:
         for strip in self.strips:
             if not strip.main_send and (strip.clips or strip.receives or strip.is_folder):
                 if unrouted is None:
-                    unrouted = _Strip(UNROUTED_BUS, "MAINSEND", -1, mute=True)
+                    unrouted = _Strip(UNROUTED_BUS, where="MAINSEND", mute=True)
                     unrouted.receives = True
                 strip.feeds = unrouted
                 self.report.note(strip.label, f"{strip.where}/MAINSEND", "main send off", f"it plays into the muted bus {UNROUTED_BUS!r}, so only its sends are heard")
         split = []
         for strip in self.strips:
             if strip.is_bus and strip.clips:
-                audio = _Strip(f"{strip.name} (audio)", strip.where, -1, clips=strip.clips, feeds=strip)
+                audio = _Strip(f"{strip.name} (audio)", where=strip.where, clips=strip.clips, feeds=strip)
                 strip.clips = []
                 self.report.note(strip.label, strip.where, "items on a folder or a track that receives", f"they play from the track {audio.name!r} into it")
                 split.append(audio)
@@ -549,10 +541,7 @@ class ReaperImporter:
         return document
 
     def _strip(self, strip: _Strip, present: set[int]) -> dict:
-        entry: dict = {"name": strip.session_name}
-        for field, default in (("gain_db", 0.0), ("pan", 0.0), ("mute", False), ("solo", False)):
-            if getattr(strip, field) != default:
-                entry[field] = getattr(strip, field)
+        entry = strip.mixer_fields()
         if strip.fx:
             entry["fx"] = strip.fx
         sends = [{"bus": send["bus"].session_name, "level_db": send["level_db"], **({"pre_fader": True} if send["pre_fader"] else {})} for send in strip.sends if id(send["bus"]) in present]

@@ -25,6 +25,7 @@ import re
 from pathlib import Path
 
 from farm.errors import ProjectError
+from farm.projects.drafts import MixerDraft
 from farm.projects.media import MediaFolder
 from farm.projects.names import strip_names
 from farm.projects.ramps import traced_gain_ramps
@@ -64,29 +65,20 @@ class SendDraft:
     bus: str | None = None
 
 
-@dataclasses.dataclass
-class StripDraft:
+@dataclasses.dataclass(eq=False)
+class StripDraft(MixerDraft):
     """A track, bus or the master on its way into the session."""
 
-    name: str
-    element: str
-    role: str
-    parent: "StripDraft | None"
+    element: str = ""
+    role: str = "regular"
+    parent: "StripDraft | None" = None
     destination: str | None = None
-    gain_db: float = 0.0
-    pan: float = 0.0
-    mute: bool = False
-    solo: bool = False
     effects: list[EffectDraft] = dataclasses.field(default_factory=list)
     sends: list[SendDraft] = dataclasses.field(default_factory=list)
     pieces: list[Piece] = dataclasses.field(default_factory=list)
-    automation: dict[str, list] = dataclasses.field(default_factory=dict)
     effect_lanes: list[tuple[EffectDraft, str, list, str]] = dataclasses.field(default_factory=list)
-    receives: bool = False
-    feeds: "StripDraft | None" = None
     reader: ClipReader | None = None
     output: str = MASTER
-    session_name: str = ""
 
     @property
     def is_bus(self) -> bool:
@@ -191,7 +183,7 @@ class DawProjectImporter:
         if role == MASTER and self.master is not None:
             self.report.loss(MASTER, channel.path, "a second master channel", "a session has one master; this one is left out")
             return None
-        draft = StripDraft(name, track.path, role if role in ("regular", "master", "effect", "submix") else "regular", group, destination=channel.get("destination"))
+        draft = StripDraft(name, element=track.path, role=role if role in ("regular", "master", "effect", "submix") else "regular", parent=group, destination=channel.get("destination"))
         draft.solo = channel.flag("solo", False)
         where = draft.label if role != MASTER else MASTER
         mute = channel.child("Mute")
@@ -360,7 +352,7 @@ class DawProjectImporter:
         split: list[StripDraft] = []
         for draft in self.strips:
             if draft.is_bus and draft.pieces:
-                audio = StripDraft(f"{draft.name} (audio)", draft.element, "regular", None, pieces=draft.pieces, feeds=draft)
+                audio = StripDraft(f"{draft.name} (audio)", element=draft.element, pieces=draft.pieces, feeds=draft)
                 draft.pieces = []
                 self.report.note(draft.label, draft.element, "clips on a channel that other channels play into", f"they play from the track {audio.name!r} into it")
                 split.append(audio)
@@ -483,15 +475,7 @@ class DawProjectImporter:
         return document
 
     def _strip(self, draft: StripDraft) -> dict:
-        entry: dict = {"name": draft.session_name}
-        if draft.gain_db:
-            entry["gain_db"] = draft.gain_db
-        if draft.pan:
-            entry["pan"] = draft.pan
-        if draft.mute:
-            entry["mute"] = True
-        if draft.solo:
-            entry["solo"] = True
+        entry = draft.mixer_fields()
         effects = self._effects(draft)
         if effects:
             entry["fx"] = effects
