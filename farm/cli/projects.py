@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from . import Commands
 
-EXPORT_FORMATS = ("dawproject",)
+def _export_dawproject(loaded, target: Path) -> None:
+    from farm.projects.dawproject.exporter import export_dawproject
+
+    export_dawproject(loaded, target)
+
+
+EXPORTERS = {"dawproject": _export_dawproject}
+"""Export format -> the function that writes a loaded session as a project file."""
 
 
 def import_(args: argparse.Namespace) -> int:
@@ -41,15 +48,14 @@ def import_(args: argparse.Namespace) -> int:
 def export(args: argparse.Namespace) -> int:
     """Write a session as a project of another format."""
     from farm.errors import ProjectError
-    from farm.projects.dawproject.exporter import export_dawproject
     from farm.session import load
 
     target = Path(args.output)
     if target.exists() and not args.force:
         raise ProjectError(f"{target}: already exists; pass --force to replace it")
     loaded = load(args.session)
-    export_dawproject(loaded, target)
-    print(f"{target}: {len(loaded.session.tracks)} track(s), {len(loaded.session.buses)} bus(es), written as a DAWproject")
+    EXPORTERS[args.to](loaded, target)
+    print(f"{target}: {len(loaded.session.tracks)} track(s), {len(loaded.session.buses)} bus(es), written as {args.to}")
     return 0
 
 
@@ -68,6 +74,6 @@ def register(commands: Commands) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser = commands.add("export", export, help="write a session as a DAW project", description="Write SESSION as a project a DAW opens.")
     parser.add_argument("session", metavar="SESSION", help="the session file")
-    parser.add_argument("--to", choices=EXPORT_FORMATS, default="dawproject", help="the project format (dawproject)")
+    parser.add_argument("--to", choices=sorted(EXPORTERS), default="dawproject", help="the project format (dawproject)")
     parser.add_argument("-o", "--output", metavar="FILE", required=True, help="the project file to write")
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")

@@ -91,7 +91,6 @@ QUIET_BLOCKS = {"TRACK": {"RECCFG", "MIDIOUT", "INSTRUMENT_REC", "BUSCOMP", "EXT
 @dataclasses.dataclass(eq=False)
 class _Strip(MixerDraft):
     where: str = ""
-    index: int = -1
     folder: "_Strip | None" = None
     main_send: bool = True
     clips: list[dict] = dataclasses.field(default_factory=list)
@@ -200,7 +199,7 @@ class ReaperImporter:
     def _track(self, block, index: int, folder: _Strip | None) -> _Strip:
         name_line = self._line(block, "NAME")
         where = f"TRACK[{index + 1}]"
-        strip = _Strip(name_line[1] if name_line and len(name_line) > 1 else "", where=where, index=index, folder=folder)
+        strip = _Strip(name_line[1] if name_line and len(name_line) > 1 else "", where=where, folder=folder)
         volume, pan = self._fields(self._line(block, "VOLPAN"), f"{where}/VOLPAN", 2) if self._line(block, "VOLPAN") else (1.0, 0.0)
         strip.gain_db, strip.pan = _level(volume), max(-1.0, min(1.0, pan))
         mute, solo = self._fields(self._line(block, "MUTESOLO"), f"{where}/MUTESOLO", 2)

@@ -35,11 +35,6 @@ class TempoMap:
         for index in range(1, len(points)):
             self._seconds.append(self._seconds[-1] + self._span(index - 1, points[index][0]))
 
-    @property
-    def steady(self) -> bool:
-        """Whether the tempo never changes."""
-        return len(self._points) == 1
-
     def seconds(self, beat: float) -> float:
         """The time in seconds of the position ``beat`` (beats may be negative: before 0 the first tempo holds)."""
         if beat <= 0.0:

@@ -70,7 +70,7 @@ def test_the_export_command_writes_and_refuses_to_overwrite(tmp_path, capsys):
     busy_session(tmp_path)
     target = tmp_path / "out.dawproject"
     assert main(["export", str(tmp_path / "session.yaml"), "--to", "dawproject", "-o", str(target)]) == 0
-    assert "5 track(s), 3 bus(es), written as a DAWproject" in capsys.readouterr().out
+    assert "5 track(s), 3 bus(es), written as dawproject" in capsys.readouterr().out
     assert main(["export", str(tmp_path / "session.yaml"), "-o", str(target)]) == 2
     assert "out.dawproject: already exists; pass --force to replace it" in capsys.readouterr().err
 
