@@ -39,7 +39,11 @@ with the level detector in the log domain after the gain computer.
 
 The logarithm and exponential run as numpy ufuncs, in place, over tiles of
 frames; the detector, the recursions (with their states in registers) and the
-gain's application run in numba.
+gain's application run in numba. The detector's power, its logarithm and the
+gain run in float32, whose ``log`` and ``exp`` numpy vectorises on every x86
+machine (float64's only with AVX-512): about 3 ns a value against 15 here. A
+float32 gain is within 1e-7 of the float64 one (below -140 dB of the signal),
+the recursions and their states stay float64, and the audio path is float64.
 """
 
 from __future__ import annotations
@@ -357,7 +361,7 @@ class Compressor(Effect):
         out = np.empty_like(block)
         for start in range(0, block.shape[0], _TILE_FRAMES):
             tile = slice(start, start + _TILE_FRAMES)
-            power = _detector_power(key[tile], new_state["mean_square"], rms, rms_coefficient, np.empty((key[tile].shape[0], controls)))
+            power = _detector_power(key[tile], new_state["mean_square"], rms, rms_coefficient, np.empty((key[tile].shape[0], controls), dtype=np.float32))
             with np.errstate(divide="ignore"):
                 log_power = np.log(power, out=power)
             settings, mixes = self._settings(automated, tile)
