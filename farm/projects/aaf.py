@@ -27,7 +27,6 @@ kinds, curved interpolation) is reported.
 
 from __future__ import annotations
 
-import collections
 import glob
 import math
 import struct
@@ -43,6 +42,7 @@ from farm.session.model import (
     MAX_TRACKS,
 )
 
+from .drafts import TIME_DECIMALS
 from .media import MediaFolder
 from .names import strip_names
 from .ramps import traced_gain_ramps
@@ -59,7 +59,6 @@ FADE_SHAPES = {"FadeLinearAmp": "linear", "FadeLinearPower": "equal_power", 1: "
 """AAF FadeType (by name or number) -> fade shape."""
 MAX_DEPTH = 32
 """The deepest that sequences, operation groups and mob references may nest."""
-TIME_DECIMALS = 9
 _CHUNK_BYTES = 1 << 20
 
 
@@ -132,7 +131,7 @@ class AafImporter:
             entry["clips"] = track["clips"]
             entries.append(entry)
         self.report.counts = {"tracks": len(entries), "buses": 0, "clips": sum(len(entry["clips"]) for entry in entries)}
-        return {"format": FORMAT, "name": (composition.name or self.path.stem)[:256], "sample_rate": self._rate(), "tracks": entries}
+        return {"format": FORMAT, "name": (composition.name or self.path.stem)[:256], "sample_rate": self.media.most_common_rate(), "tracks": entries}
 
     def _application(self, handle) -> str:
         try:
@@ -374,9 +373,6 @@ class AafImporter:
             return None
         return [[round(time_s, TIME_DECIMALS), value, "hold"] if held else [round(time_s, TIME_DECIMALS), value] for time_s, value, held in raw]
 
-    def _rate(self) -> int:
-        rates = collections.Counter(self.media.facts(entry["path"], entry["path"]).sample_rate for entry in self.media.entries)
-        return max(rates, key=lambda rate: (rates[rate], rate)) if rates else 48000
 
 
 def _length(segment, depth: int = 0) -> int:

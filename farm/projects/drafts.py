@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+TIME_DECIMALS = 9
+"""Imported times are rounded to the nanosecond, so that seconds written in a project come back as written."""
 FADER_DEFAULTS = (("gain_db", 0.0), ("pan", 0.0), ("mute", False), ("solo", False))
 
 

@@ -9,6 +9,7 @@ member that lies about its size cannot fill the disk.
 
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 import zipfile
@@ -103,6 +104,11 @@ class MediaFolder:
             except AudioFileError as exc:
                 raise ProjectError(f"{where}: {exc}") from None
         return self._facts[target]
+
+    def most_common_rate(self, default: int = 48000) -> int:
+        """The sample rate most of the media have (the highest among equals), ``default`` without media: a session's render rate."""
+        rates = collections.Counter(self.facts(entry["path"], entry["path"]).sample_rate for entry in self.entries)
+        return max(rates, key=lambda rate: (rates[rate], rate)) if rates else default
 
     def _claim(self, key: str, name: str) -> str:
         """A free session path ``media/<name>`` for the source ``key``: numbered if this import took the name or a file

@@ -51,7 +51,7 @@ from farm.session.model import (
     MAX_TRACKS,
 )
 
-from .drafts import MixerDraft
+from .drafts import TIME_DECIMALS, MixerDraft
 from .media import MediaFolder
 from .names import strip_names
 from .ramps import traced_gain_ramps
@@ -65,7 +65,6 @@ MAX_RPP_LINES = 1_000_000
 """The most lines an RPP file may hold (a 200-track project with 2,000 items and their envelopes holds about 30,000)."""
 MIN_LEVEL_DB = -144.0
 MAX_LEVEL_DB = 24.0
-TIME_DECIMALS = 9
 FILE_SOURCES = ("WAVE", "FLAC", "MP3", "VORBIS", "OPUS", "WAVPACK")
 PLUGIN_TAGS = {"VST": "plug-in", "JS": "JS effect", "AU": "AU plug-in", "CLAP": "CLAP plug-in", "DX": "DirectX plug-in", "LV2": "LV2 plug-in", "VIDEO_EFFECT": "video effect"}
 FADE_SHAPES = {0: "linear", 1: "equal_power"}
@@ -529,7 +528,7 @@ class ReaperImporter:
         if not tracks:
             raise ProjectError(f"{self.name}: has no audio item on any track, so there is nothing to render")
         self.report.counts = {"tracks": len(tracks), "buses": len(buses), "clips": sum(len(track["clips"]) for track in tracks)}
-        document = {"format": FORMAT, "name": self.path.stem, "sample_rate": self._rate()}
+        document = {"format": FORMAT, "name": self.path.stem, "sample_rate": self.media.most_common_rate()}
         if tempo_bpm is not None:
             document["tempo_bpm"] = tempo_bpm
         document["tracks"] = tracks
@@ -563,9 +562,6 @@ class ReaperImporter:
             entry["clips"] = strip.clips
         return entry
 
-    def _rate(self) -> int:
-        rates = collections.Counter(self.media.facts(entry["path"], entry["path"]).sample_rate for entry in self.media.entries)
-        return max(rates, key=lambda rate: (rates[rate], rate)) if rates else 48000
 
 
 def _is_block(child) -> bool:

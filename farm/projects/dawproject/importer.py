@@ -19,13 +19,12 @@ session's ramp (straight in dB) follows the same curve.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import re
 from pathlib import Path
 
 from farm.errors import ProjectError
-from farm.projects.drafts import MixerDraft
+from farm.projects.drafts import TIME_DECIMALS, MixerDraft
 from farm.projects.media import MediaFolder
 from farm.projects.names import strip_names
 from farm.projects.ramps import traced_gain_ramps
@@ -49,8 +48,6 @@ from .place import BEATS, Place
 from .timeline import ClipReader, Lane, Piece
 from .xmlnode import Node
 
-TIME_DECIMALS = 9
-"""Times are rounded to the nanosecond, so that seconds written in the project come back as written."""
 MAX_STRUCTURE_DEPTH = 64
 """The deepest that tracks may nest in groups."""
 DEFAULT_BPM = 120.0
@@ -457,7 +454,7 @@ class DawProjectImporter:
             else:
                 entry["clips"] = [self._clip(piece) for piece in draft.pieces]
                 tracks.append(entry)
-        document = {"format": FORMAT, "name": self._title(), "sample_rate": self._rate()}
+        document = {"format": FORMAT, "name": self._title(), "sample_rate": self.media.most_common_rate()}
         if self.tempo_bpm is not None:
             document["tempo_bpm"] = self.tempo_bpm
         document["tracks"] = tracks
@@ -554,6 +551,3 @@ class DawProjectImporter:
         text = (title.element.text or "").strip() if title is not None else ""
         return (title.element.text if title is not None and text else self.path.stem)[:MAX_NAME_CHARS]
 
-    def _rate(self) -> int:
-        rates = collections.Counter(self.media.facts(entry["path"], entry["path"]).sample_rate for entry in self.media.entries)
-        return max(rates, key=lambda rate: (rates[rate], rate)) if rates else 48000
