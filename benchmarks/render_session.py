@@ -22,10 +22,13 @@ pages in every worker that reads them); PSS splits shared pages between those
 processes and is the fairer sum. CPU seconds (user + system, of every process
 in the tree, less the sampler's own) are printed beside wall seconds: on a
 shared machine they move less with other load. ``local s`` and ``local CPU s``
-are the same render in this process with ``LocalExecutor`` (no Ray; one thread
-per CPU; CPU seconds of this process). They, and the peers below, run after
-every Ray render, with the Ray cluster stopped: an idle cluster still polls,
-in this process's threads and in its daemons.
+are the same render in process with ``LocalExecutor`` (no Ray; one thread
+per CPU; CPU seconds of that process). They and the pedalboard peer run in a
+new process of their own (started after every Ray render, with the Ray
+cluster stopped), as ``mixfarm render`` runs: no Ray loaded, the malloc
+settings the command makes, numba's caches loaded by one render first. In
+the Ray driver's own process the same renders cost about 20 % more CPU,
+mostly page faults, which is not what a user's render pays.
 
 ffmpeg renders the same session with the equivalent filtergraph: per track
 highpass, equalizer, asoftclip (type tanh with its threshold at ``1 / g``,
@@ -102,6 +105,7 @@ import ctypes
 import dataclasses
 import json
 import math
+import multiprocessing
 import os
 import resource
 import shutil
@@ -121,6 +125,7 @@ import yaml
 
 from dsp.pan import balance_gains, constant_power_gains
 from dsp.reverb import line_lengths
+from farm.engine.allocator import retain_freed_memory
 from farm.engine.executor import LocalExecutor, RayExecutor
 from farm.engine.render import render
 
@@ -512,6 +517,24 @@ def render_pedalboard(folder: Path, size: Size, specs: list[TrackSpec], out_path
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
+def render_in_fresh_process(
+    folder: Path, size: Size, specs: list[TrackSpec], session_path: Path, chunk_s: float, repeats: int
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """In a process of its own (no Ray loaded, as under ``mixfarm render``): mixfarm in process and pedalboard, ``repeats`` times each, alternating.
+
+    The malloc settings are those ``mixfarm render`` makes, and one render
+    first loads numba's caches, so the figures are of warm in-process renders.
+    Returns the (wall, CPU) seconds of each run: mixfarm's, then pedalboard's.
+    """
+    retain_freed_memory()
+    render_local(session_path, folder / "local-warm-up", chunk_s)
+    local_runs, pedalboard_runs = [], []
+    for _ in range(repeats):
+        local_runs.append(render_local(session_path, folder / "local", chunk_s))
+        pedalboard_runs.append(render_pedalboard(folder, size, specs, folder / "pedalboard" / "master.wav"))
+    return local_runs, pedalboard_runs
+
+
 def render_local(session_path: Path, out_dir: Path, chunk_s: float) -> tuple[float, float]:
     """Render with mixfarm in this process (LocalExecutor); return (wall seconds, CPU seconds of this process)."""
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -717,12 +740,13 @@ def measure_peers(row: dict, args: argparse.Namespace, options: FfmpegOptions) -
     command = ffmpeg_command(folder, size, specs, folder / "ffmpeg" / "master.wav", options)
     (folder / "ffmpeg").mkdir()
     (folder / "pedalboard").mkdir()
-    local_runs, ffmpeg_runs, pedalboard_runs = [], [], []
+    status(f"{size.label}: in-process and pedalboard renders, {args.repeats} of each, in a new process")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        local_runs, pedalboard_runs = pool.apply(render_in_fresh_process, (folder, size, specs, session_path, args.chunk_s, args.repeats))
+    ffmpeg_runs = []
     for repeat in range(args.repeats):
-        status(f"{size.label}: in-process and peer renders {repeat + 1} of {args.repeats}")
-        local_runs.append(render_local(session_path, folder / "local", args.chunk_s))
+        status(f"{size.label}: ffmpeg render {repeat + 1} of {args.repeats}")
         ffmpeg_runs.append(run_ffmpeg(command))
-        pedalboard_runs.append(render_pedalboard(folder, size, specs, folder / "pedalboard" / "master.wav"))
     ffmpeg_wall = statistics.median(run[0] for run in ffmpeg_runs)
     local_cpu = statistics.median(run[1] for run in local_runs)
     pedalboard_cpu = statistics.median(run[1] for run in pedalboard_runs)
@@ -877,9 +901,9 @@ def run_warm(root: Path, args: argparse.Namespace, options: FfmpegOptions) -> No
         "ratio = ffmpeg wall / mixfarm wall; ffmpeg skips loudness normalisation (one pass, no -14 LUFS)"
     )
     print(
-        "local = mixfarm in this process (LocalExecutor); Ray/local CPU = Ray CPU s / local CPU s; pedalboard = the nearest pedalboard chains in "
-        "this process, no loudness normalisation; local/pb CPU = local CPU s / pedalboard CPU s. Every Ray render runs before the in-process ones, "
-        "and the Ray cluster is stopped before them."
+        "local = mixfarm in process (LocalExecutor); Ray/local CPU = Ray CPU s / local CPU s; pedalboard = the nearest pedalboard chains in "
+        "process, no loudness normalisation; local/pb CPU = local CPU s / pedalboard CPU s. Every Ray render runs before the in-process ones, "
+        "the Ray cluster is stopped before them, and they run in a new process as `mixfarm render` would."
     )
     # Every Ray render first: the in-process renders leave memory in this process, which is the Ray driver and counted.
     rows = [measure_mixfarm(size, root / f"{number}-{size.label}", executor, args) for number, size in enumerate(args.sessions, 1)]

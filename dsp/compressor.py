@@ -76,6 +76,9 @@ DB_PER_NEPER = 20.0 / math.log(10.0)
 _HALF_DB_PER_NEPER = 0.5 * DB_PER_NEPER
 """dB per unit of natural logarithm of a power."""
 
+_NEPER_PER_DB = 1.0 / DB_PER_NEPER
+"""A multiply by this is cheaper than a divide by :data:`DB_PER_NEPER`."""
+
 _UNLIMITED = np.array([np.inf])
 """No bound on the gain reduction (see :func:`_gain_exponent`)."""
 
@@ -108,6 +111,15 @@ def _detector_power(
     """
     frames, channels = key.shape
     controls = power.shape[1]
+    if not rms and controls == 1 and channels <= 2:
+        # The common case, without the loop over channels that keeps the loop over frames from vectorising.
+        if channels == 1:
+            for n in range(frames):
+                power[n, 0] = key[n, 0] * key[n, 0]
+        else:
+            for n in range(frames):
+                power[n, 0] = max(key[n, 0] * key[n, 0], key[n, 1] * key[n, 1])
+        return power
     for n in range(frames):
         loudest = 0.0
         for c in range(channels):
@@ -125,22 +137,54 @@ def _detector_power(
 
 
 @numba.njit(inline="always")
-def _static_curve_db(
-    level_db: float, threshold_db: float, knee_db: float, slope: float
-) -> float:
-    """Gain reduction in dB that the soft-knee curve asks for at detector level ``level_db``."""
-    if level_db <= threshold_db - 0.5 * knee_db:
-        return 0.0
+def _static_curve_db(level_db: float, threshold_db: float, knee_db: float, slope: float, knee_scale: float) -> float:
+    """Gain reduction in dB that the soft-knee curve asks for at detector level ``level_db``.
+
+    ``knee_scale`` is ``slope / (2 knee_db)`` (0 for a hard knee). Written as
+    selects rather than branches: a level that hovers about the threshold
+    would mispredict them.
+    """
     over_db = level_db - threshold_db
-    if 2.0 * over_db >= knee_db:
-        return slope * over_db
     into_knee_db = over_db + 0.5 * knee_db
-    return slope * into_knee_db * into_knee_db / (2.0 * knee_db)
+    reduction_db = slope * over_db if 2.0 * over_db >= knee_db else knee_scale * into_knee_db * into_knee_db
+    return reduction_db if into_knee_db > 0.0 else 0.0
+
+
+@numba.njit(inline="always")
+def _knee_scale(knee_db: float, slope: float) -> float:
+    """``slope / (2 knee_db)``, the soft knee's quadratic coefficient; 0 for a hard knee."""
+    return slope / (2.0 * knee_db) if knee_db > 0.0 else 0.0
 
 
 THRESHOLD, KNEE, SLOPE, ATTACK, RELEASE, MAKEUP = range(6)
 """Columns of a gain computer's settings: threshold dB, knee dB, slope ``1 - 1/ratio``, attack and release
 one-pole coefficients, makeup dB."""
+
+
+@numba.njit(inline="always")
+def _target_reductions_db(log_power, control, settings, max_reductions_db, target_db):
+    """The static curve over one control channel, its reduction never above ``max_reductions_db``, into ``target_db``.
+
+    No recursion, so this loop vectorises; the loop for settings that are
+    constant over the block keeps them out of it.
+    """
+    frames = log_power.shape[0]
+    limit_step = 1 if max_reductions_db.shape[0] > 1 else 0
+    if settings.shape[0] > 1:
+        for n in range(frames):
+            threshold_db, knee_db, slope = settings[n, THRESHOLD], settings[n, KNEE], settings[n, SLOPE]
+            curve_db = _static_curve_db(log_power[n, control] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope, _knee_scale(knee_db, slope))
+            target_db[n] = min(curve_db, max_reductions_db[n * limit_step])
+        return
+    threshold_db, knee_db, slope = settings[0, THRESHOLD], settings[0, KNEE], settings[0, SLOPE]
+    knee_scale = _knee_scale(knee_db, slope)
+    if limit_step:
+        for n in range(frames):
+            target_db[n] = min(_static_curve_db(log_power[n, control] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope, knee_scale), max_reductions_db[n])
+        return
+    limit_db = max_reductions_db[0]
+    for n in range(frames):
+        target_db[n] = min(_static_curve_db(log_power[n, control] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope, knee_scale), limit_db)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -163,22 +207,20 @@ def _gain_exponent(
     """
     frames, controls = log_power.shape
     per_frame = settings.shape[0] > 1
-    limit_step = 1 if max_reductions_db.shape[0] > 1 else 0
+    target_db = np.empty(frames)
     for k in range(controls):
+        _target_reductions_db(log_power, k, settings, max_reductions_db, target_db)
         peak = peak_db[k]
         reduction = reduction_db[k]
-        threshold_db, knee_db, slope = settings[0, THRESHOLD], settings[0, KNEE], settings[0, SLOPE]
         attack, release, makeup_db = settings[0, ATTACK], settings[0, RELEASE], settings[0, MAKEUP]
         for n in range(frames):
             if per_frame:
-                threshold_db, knee_db, slope = settings[n, THRESHOLD], settings[n, KNEE], settings[n, SLOPE]
                 attack, release, makeup_db = settings[n, ATTACK], settings[n, RELEASE], settings[n, MAKEUP]
-            target_db = min(_static_curve_db(log_power[n, k] * _HALF_DB_PER_NEPER, threshold_db, knee_db, slope), max_reductions_db[n * limit_step])
             # A one-pole with an instant rise (fall) is the max (min) of its target and its smoothed step;
             # this form keeps the compare off the recursion's critical path.
-            peak = max(target_db, release * peak + (1.0 - release) * target_db)
+            peak = max(target_db[n], release * peak + (1.0 - release) * target_db[n])
             reduction = min(peak, attack * reduction + (1.0 - attack) * peak)
-            exponent[n, k] = (makeup_db - reduction) / DB_PER_NEPER
+            exponent[n, k] = (makeup_db - reduction) * _NEPER_PER_DB
         peak_db[k] = peak
         reduction_db[k] = reduction
     return exponent
@@ -188,6 +230,19 @@ def _gain_exponent(
 def _apply_gain(block: np.ndarray, gain: np.ndarray, mixes: np.ndarray, out: np.ndarray) -> None:
     """``out = block * ((1 - mix) + mix * gain)``, one gain column per channel or one for all; ``mixes`` once or per frame."""
     frames, channels = block.shape
+    if mixes.shape[0] == 1 and gain.shape[1] == 1 and channels <= 2:
+        # The common case, without the loop over channels that keeps the loop over frames from vectorising.
+        mix = mixes[0]
+        dry = 1.0 - mix
+        if channels == 1:
+            for n in range(frames):
+                out[n, 0] = block[n, 0] * (dry + mix * gain[n, 0])
+        else:
+            for n in range(frames):
+                factor = dry + mix * gain[n, 0]
+                out[n, 0] = block[n, 0] * factor
+                out[n, 1] = block[n, 1] * factor
+        return
     step = 1 if mixes.shape[0] > 1 else 0
     if gain.shape[1] == 1:
         for n in range(frames):
@@ -359,13 +414,17 @@ class Compressor(Effect):
         controls = new_state["reduction_db"].shape[0]
         rms_coefficient = one_pole_coefficient(RMS_TIME_CONSTANT_S, self.sample_rate)
         out = np.empty_like(block)
+        power = np.empty((min(block.shape[0], _TILE_FRAMES), controls), dtype=np.float32)
+        exponent = np.empty_like(power)
+        static = None if automated else self._settings(automated, slice(None))
         for start in range(0, block.shape[0], _TILE_FRAMES):
             tile = slice(start, start + _TILE_FRAMES)
-            power = _detector_power(key[tile], new_state["mean_square"], rms, rms_coefficient, np.empty((key[tile].shape[0], controls), dtype=np.float32))
+            frames = key[tile].shape[0]
+            _detector_power(key[tile], new_state["mean_square"], rms, rms_coefficient, power[:frames])
             with np.errstate(divide="ignore"):
-                log_power = np.log(power, out=power)
-            settings, mixes = self._settings(automated, tile)
-            exponent = _gain_exponent(log_power, new_state["peak_reduction_db"], new_state["reduction_db"], settings, _UNLIMITED, np.empty_like(log_power))
-            gain = np.exp(exponent, out=exponent)
+                log_power = np.log(power[:frames], out=power[:frames])
+            settings, mixes = static or self._settings(automated, tile)
+            gain_exponent = _gain_exponent(log_power, new_state["peak_reduction_db"], new_state["reduction_db"], settings, _UNLIMITED, exponent[:frames])
+            gain = np.exp(gain_exponent, out=gain_exponent)
             _apply_gain(block[tile], gain, mixes, out[tile])
         return out, new_state

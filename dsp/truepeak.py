@@ -322,9 +322,10 @@ def _run_kernel(
 
 # The kernels read each table reversed, r[p, j] = h_p[taps - 1 - j], so that
 # y_p[n] = sum_j r[p, j] x[n - taps + 1 + j] indexes forwards; numba freezes a
-# global array as a constant, which lets LLVM unroll the taps and vectorise
-# over frames. Every value's sum runs in the same order (j ascending) wherever
-# its frame falls, which keeps streaming bit-exact. When only the largest peak
+# global array as a constant. A tile's sums grow one tap at a time across its
+# frames, so the loop over frames vectorises instead of waiting on each add.
+# Every value's sum still runs in the same order (j ascending) wherever its
+# frame falls, which keeps streaming bit-exact. When only the largest peak
 # is wanted, a tile whose samples, times the largest L1 norm of a phase, cannot
 # beat the peak found so far is not interpolated: the maximum is the same.
 _ANNEX2_REVERSED = np.ascontiguousarray(ANNEX2_PHASES[:, ::-1])
@@ -360,6 +361,7 @@ def _peaks(history, block, reversed_phases, phase_step, skip_frames, peaks_out):
     gain_bound *= _BOUND_MARGIN
     window = np.empty(_TILE_FRAMES + lag)
     tile_peaks = np.empty(_TILE_FRAMES)
+    sums = np.empty(_TILE_FRAMES)
     interpolated = np.zeros(channels)
     sampled = np.zeros(channels)
     for c in range(channels):
@@ -376,10 +378,13 @@ def _peaks(history, block, reversed_phases, phase_step, skip_frames, peaks_out):
                     tile_peaks[t] = 0.0
                 for p in range(0, n_phases, phase_step):
                     for t in range(count):
-                        value = 0.0
-                        for j in range(taps):
-                            value += reversed_phases[p, j] * window[t + j]
-                        tile_peaks[t] = max(tile_peaks[t], abs(value))
+                        sums[t] = 0.0
+                    for j in range(taps):
+                        tap = reversed_phases[p, j]
+                        for t in range(count):
+                            sums[t] += tap * window[t + j]
+                    for t in range(count):
+                        tile_peaks[t] = max(tile_peaks[t], abs(sums[t]))
                 for t in range(first, count):
                     interpolated_c = max(interpolated_c, tile_peaks[t])
             for t in range(first, count):

@@ -45,6 +45,7 @@ def demo(args: argparse.Namespace) -> int:
 
 def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) -> dict:
     """Load and compile (cheap checks first), then render; print the report as text or JSON and return it."""
+    from farm.engine.allocator import retain_freed_memory
     from farm.engine.executor import choose_executor
     from farm.engine.plan import compile_plan
     from farm.engine.render import render_plan
@@ -53,6 +54,7 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) 
     from .progress import ProgressBar
 
     started = time.perf_counter()
+    retain_freed_memory()
     loaded = load(session_path, max_duration_s=max_duration(args))
     plan = compile_plan(loaded, args.chunk_s)
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None

@@ -30,6 +30,8 @@ from typing import Any, Protocol
 
 from farm.errors import FarmError, RenderError, is_transient
 
+from .allocator import retain_freed_memory
+
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 TASK_RETRIES = 3
@@ -289,6 +291,7 @@ class RayExecutor:
 
             @functools.wraps(task)
             def named(*args: Any) -> Any:
+                retain_freed_memory()
                 return run_task(task, *[_shared_value(arg) for arg in args])
 
             self._remotes[task] = self._ray.remote(max_retries=TASK_RETRIES)(named)
