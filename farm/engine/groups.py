@@ -36,7 +36,7 @@ from farm.session import routes
 if TYPE_CHECKING:
     from .plan import StripPlan
 
-TRACKS_PER_TASK = 4
+TRACKS_PER_TASK = 8
 """The most tracks one task renders; enough to share a task's cost, few enough to keep many tasks for many CPUs."""
 
 

@@ -27,7 +27,7 @@ def many_tracks(folder, count: int, fx_for=lambda index: []):
     return write_session(folder, {"tracks": tracks})
 
 
-@pytest.mark.parametrize("count, sizes", [(1, [1]), (4, [4]), (5, [3, 2]), (13, [4, 3, 3, 3]), (17, [4, 4, 3, 3, 3])])
+@pytest.mark.parametrize("count, sizes", [(1, [1]), (8, [8]), (9, [5, 4]), (17, [6, 6, 5]), (25, [7, 6, 6, 6])])
 def test_alike_tracks_split_into_as_few_groups_as_can_be_of_balanced_sizes(tmp_path, count, sizes):
     plan = compile_plan(load(many_tracks(tmp_path, count)), chunk_s=0.5)
     assert [len(group.tracks) for group in plan.groups] == sizes
