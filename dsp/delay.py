@@ -78,6 +78,41 @@ def note_to_seconds(time_note: str, tempo_bpm: float) -> float:
     return whole_notes * 4.0 * 60.0 / tempo_bpm
 
 
+@numba.njit(inline="always")
+def _run_exact_line(block, buffer, position, feedback, mix, out):
+    """:func:`_run_delay`'s plain case (an exact line, no high-cut, no ping-pong, feedback and mix fixed); returns the new position.
+
+    Each echo was written a whole line ago, so no frame of a span that ends
+    by the line's end reads what the span writes: the loop over its frames
+    has no recursion and vectorises. Every sample sees the same operations
+    as in the general loop.
+    """
+    frames, channels = block.shape
+    length = buffer.shape[0]
+    dry = 1.0 - mix
+    start = 0
+    while start < frames:
+        count = min(frames - start, length - position)
+        if channels == 2:
+            for k in range(count):
+                left, right = buffer[position + k, 0], buffer[position + k, 1]
+                out[start + k, 0] = dry * block[start + k, 0] + mix * left
+                out[start + k, 1] = dry * block[start + k, 1] + mix * right
+                buffer[position + k, 0] = block[start + k, 0] + feedback * left
+                buffer[position + k, 1] = block[start + k, 1] + feedback * right
+        else:
+            for ch in range(channels):
+                for k in range(count):
+                    delayed = buffer[position + k, ch]
+                    out[start + k, ch] = dry * block[start + k, ch] + mix * delayed
+                    buffer[position + k, ch] = block[start + k, ch] + feedback * delayed
+        start += count
+        position += count
+        if position == length:
+            position = 0
+    return position
+
+
 @numba.njit(cache=True, nogil=True)
 def _run_delay(block, buffer, position, delays, feedbacks, all_coeffs, filter_state, use_filter, ping_pong, mixes, out):
     """Run the loop in place on ``buffer`` and ``filter_state``, into ``out``; return (``out``, position).
@@ -91,6 +126,8 @@ def _run_delay(block, buffer, position, delays, feedbacks, all_coeffs, filter_st
     """
     frames, channels = block.shape
     length = buffer.shape[0]
+    if delays.shape[0] == 0 and not use_filter and not ping_pong and mixes.shape[0] == 1 and feedbacks.shape[0] == 1:
+        return out, _run_exact_line(block, buffer, position, feedbacks[0], mixes[0], out)
     returned = np.empty(channels)
     mix_step = 1 if mixes.shape[0] > 1 else 0
     feedback_step = 1 if feedbacks.shape[0] > 1 else 0
