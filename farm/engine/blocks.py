@@ -6,13 +6,16 @@ cover it, which the driver hands it as arguments. So intermediate audio
 moves between machines the way every task result does: on Ray, through its
 object store (which spills to the node's local disk when full); in process,
 as arrays. No folder needs to be shared between nodes, and no process holds
-more of a signal than the range it works on, apart from the store itself.
+more of a signal than the range it works on. The mix and the master, read
+whole by later stages, wait between them in the render's work folder
+(:mod:`farm.engine.spill`); a stem's blocks stay in the executor until it
+is delivered, right after the mix stage.
 
 The blocks hold 32-bit floats (:data:`BLOCK_DTYPE`), the precision of most
 mix engines: a 24-bit mantissa keeps each sample to within 2**-24 of itself
 (-144 dB), half a 24-bit step at full scale, while every stage still
-computes in 64-bit. That halves what a long song keeps between stages (the
-whole mix and master) and what moves between nodes. Stages meter the values
+computes in 64-bit. That halves what moves between nodes and what a long
+song keeps on disk between stages. Stages meter the values
 they keep, so the loudness the report gives is that of the stored signal.
 """
 

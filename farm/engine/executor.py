@@ -28,6 +28,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Any, Protocol
 
+import numpy as np
+
 from farm.errors import FarmError, RenderError, is_transient
 
 from .allocator import retain_freed_memory
@@ -53,6 +55,9 @@ class Executor(Protocol):
 
     def put(self, value: Any) -> Any:
         """Hold a value for many tasks to share; returns a reference to it."""
+
+    def put_block(self, block: np.ndarray) -> Any:
+        """Hold a block of audio for the few tasks that read it; it goes once no reference to it is left."""
 
     def submit(self, task: Callable[..., Any], *args: Any, num_returns: int = 1) -> Any:
         """Run ``task(*args)`` (references among ``args`` resolved); a reference, or ``num_returns`` of them."""
@@ -148,6 +153,10 @@ class LocalExecutor:
     def put(self, value: Any) -> LocalRef:
         """Hold a value for tasks to share."""
         return LocalRef.of(value)
+
+    def put_block(self, block: np.ndarray) -> LocalRef:
+        """Hold a block of audio for the tasks that read it."""
+        return LocalRef.of(block)
 
     def submit(self, task: Callable[..., Any], *args: Any, num_returns: int = 1) -> LocalRef | list[LocalRef]:
         """Run ``task`` once its inputs are ready; return a reference, or one per result when ``num_returns`` > 1."""
@@ -296,6 +305,10 @@ class RayExecutor:
 
             self._remotes[task] = self._ray.remote(max_retries=TASK_RETRIES)(named)
         return self._remotes[task]
+
+    def put_block(self, block: np.ndarray) -> Any:
+        """Place a block of audio in the object store: a plain reference, which Ray hands tasks as the array and frees once none is left."""
+        return self._ray.put(block)
 
     def put(self, value: Any) -> SharedRef:
         """Place a value in the object store once, for many tasks to share; each worker unpickles it once."""

@@ -65,6 +65,7 @@ from .plan import (
     compile_plan,
     first_frame,
 )
+from .spill import SpilledSignal
 from .strip import destinations
 from .writer import write_deliverable
 
@@ -250,7 +251,8 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     ceiling_margin_db, trims_db = 0.0, [0.0] * len(masters)
     for _ in range(MAX_CORRECTIONS + 1):
         if mastered_with != ceiling_margin_db:
-            master = None  # the master made under the old ceiling goes before the new one is made
+            if master is not None:
+                master.close()  # the master made under the old ceiling goes before the new one is made
             gain_db, master_report, reduction_db, passes, master = _master(run, mix, mix_report, ceiling_margin_db)
             mastered_with = ceiling_margin_db
         deliverables = _deliver(run, [(deliverable, master, trim_db) for deliverable, trim_db in zip(masters, trims_db)])
@@ -269,6 +271,8 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
             f"{loudness.ceiling_dbtp:g} dBTP ceiling after {MAX_CORRECTIONS} corrections"
         )
 
+    mix.close()
+    master.close()
     written.update(zip((deliverable.index for deliverable in masters), deliverables))
     nodes = Counter(meta["node"] for meta in tracker.metas)
     return {
@@ -307,8 +311,10 @@ def _time_chunking(plan: RenderPlan) -> dict:
     }
 
 
-def _mix(run: _Run) -> tuple[list[LoudnessPartial], BlockSignal, dict[str, BlockSignal]]:
+def _mix(run: _Run) -> tuple[list[LoudnessPartial], SpilledSignal, dict[str, BlockSignal]]:
     """Stage 1: every chunk of every strip; returns the mix bus's loudness partials in order, the mix bus, and the stems by strip.
+
+    The mix bus's blocks move to the work folder as their chunks finish.
 
     Each chunk's tasks run in the plan's order. A strip that carries state
     waits for its previous chunk; a time-parallel one does not, and a bus,
@@ -318,14 +324,14 @@ def _mix(run: _Run) -> tuple[list[LoudnessPartial], BlockSignal, dict[str, Block
     plan, tracker = run.plan, run.tracker
     groups = {group.name: group for group in plan.groups}
     states: dict[str, object] = {name: None for name in plan.order}
-    in_flight: list[tuple[object, list]] = []
+    in_flight: list[tuple[object, list, int]] = []  # (a chunk's mix partial, its tasks' metas, mix blocks added through it)
     partial_refs = []
-    mix = BlockSignal()
+    mix = _spilled_signal(run, "mix")
     stems = {strip.name: BlockSignal() for strip in plan.strips if strip.stem}
     previous: dict[str, dict] = {}
     previous_taps: dict[tuple[str, bool], object] = {}
     for start, stop in plan.chunks():
-        tracker.check_cancel([ref for _, metas in in_flight for ref in metas])
+        tracker.check_cancel([ref for _, metas, _ in in_flight for ref in metas])
         outputs: dict[str, dict[str, object]] = {}
         taps: dict[tuple[str, bool], object] = {}
         metas = []
@@ -373,19 +379,27 @@ def _mix(run: _Run) -> tuple[list[LoudnessPartial], BlockSignal, dict[str, Block
                 states[node] = state
             metas.append(meta)
         previous, previous_taps = outputs, taps
-        in_flight.append((partial_refs[-1], metas))
+        in_flight.append((partial_refs[-1], metas, len(mix.starts)))
         if len(in_flight) >= run.window:
-            oldest, oldest_metas = in_flight.pop(0)
+            oldest, oldest_metas, mix_blocks = in_flight.pop(0)
             run.executor.wait([oldest], 1)
+            mix.spill(mix_blocks)
             tracker.audio_s += tracker.audio_s_per_task
             tracker.finished(oldest_metas)
-    for _, metas in in_flight:
+    for _, metas, _ in in_flight:
         tracker.audio_s += tracker.audio_s_per_task
         tracker.finished(metas)
-    return run.executor.get(partial_refs), mix, stems
+    partials = run.executor.get(partial_refs)
+    mix.spill()
+    return partials, mix, stems
 
 
-def _master(run: _Run, mix: BlockSignal, mix_report, ceiling_margin_db: float):
+def _spilled_signal(run: _Run, name: str) -> SpilledSignal:
+    """A new signal kept in a file of the work folder, remembering enough blocks put back for the chunks in flight."""
+    return SpilledSignal(run.executor, run.workdir / f"{name}-{uuid.uuid4().hex[:8]}.f32", kept=run.window + 2)
+
+
+def _master(run: _Run, mix: SpilledSignal, mix_report, ceiling_margin_db: float):
     """Stage 2: the loudness stage, corrected until it lands; returns (gain_db, report, max GR dB, passes, the master)."""
     loudness = run.plan.loudness
     master_pass = loudness.master_pass(ceiling_margin_db=ceiling_margin_db)
@@ -396,11 +410,11 @@ def _master(run: _Run, mix: BlockSignal, mix_report, ceiling_margin_db: float):
         raise RenderError("the mix is silent (or shorter than 400 ms): there is no loudness to normalise to the target")
     gain_db = loudness.target_lufs - mix_report.integrated_lufs
     for passes in range(1, MAX_LOUDNESS_PASSES + 1):
-        master = None  # a pass that missed the target lets its master go before the next one is made
         report, reduction_db, master = _master_pass(run, mix, master_pass.with_gain(gain_db))
         error_lu = loudness.target_lufs - report.integrated_lufs
         if abs(error_lu) <= LOUDNESS_TOLERANCE_LU:
             return gain_db, report, reduction_db, passes, master
+        master.close()
         gain_db += error_lu
     raise RenderError(
         f"loudness stage: could not land {loudness.target_lufs:g} LUFS under a {loudness.ceiling_dbtp:g} dBTP ceiling in "
@@ -408,16 +422,17 @@ def _master(run: _Run, mix: BlockSignal, mix_report, ceiling_margin_db: float):
     )
 
 
-def _master_pass(run: _Run, mix: BlockSignal, master_pass: MasterPass):
+def _master_pass(run: _Run, mix: SpilledSignal, master_pass: MasterPass):
     """One run of the loudness stage over the whole timeline; returns (report, max gain reduction dB, the master).
 
     With a pre-roll the chunks run at once; without, each resumes from the
-    previous chunk's state.
+    previous chunk's state. The master's blocks move to the work folder as
+    their chunks finish.
     """
     plan, window = run.plan, run.window
     pass_ref = run.executor.put(master_pass)
-    state, partials, states, metas = None, [], [], []
-    master = BlockSignal()
+    state, partials, states, metas, master_blocks = None, [], [], [], []
+    master = _spilled_signal(run, "master")
     for start, stop in plan.chunks(plan.timeline_frames + master_pass.latency_frames):
         run.tracker.check_cancel(metas[-window:])
         carried = state if master_pass.preroll_frames is None else None
@@ -427,16 +442,19 @@ def _master_pass(run: _Run, mix: BlockSignal, master_pass: MasterPass):
         partials.append(partial)
         states.append(state)
         metas.append(meta)
+        master_blocks.append(len(master.starts))
         if len(partials) > window:
             run.executor.wait([partials[-window - 1]], 1)
+            master.spill(master_blocks[-window - 1])
     report = LoudnessPartial.merge(run.executor.get(partials)).report()
+    master.spill()
     limiter_states = [chunk_state["limiter"] for chunk_state in run.executor.get(states)]
     reduction = max(max_gain_reduction_db(limiter_state) for limiter_state in limiter_states) if master_pass.limiter else None
     run.tracker.finished(metas)
     return report, reduction, master
 
 
-def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]]) -> list[dict]:
+def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal | SpilledSignal, float]]) -> list[dict]:
     """Stage 3: each file ``(deliverable, the signal it is made from, trim dB)`` in time chunks; returns their facts in order.
 
     The chunks of all files run ahead of the writing by up to twice the
