@@ -48,10 +48,14 @@ class BlockSignal:
             self.stops.append(stop)
             self.refs.append(ref)
 
+    def overlapping(self, start: int, stop: int) -> range:
+        """The indices of the blocks that overlap frames ``[start, stop)``."""
+        return range(bisect.bisect_right(self.stops, start), bisect.bisect_left(self.starts, stop))
+
     def covering(self, start: int, stop: int) -> tuple[tuple[int, ...], list[Any]]:
         """The blocks that overlap frames ``[start, stop)``: their first frames, and their references."""
-        first, last = bisect.bisect_right(self.stops, start), bisect.bisect_left(self.starts, stop)
-        return tuple(self.starts[first:last]), self.refs[first:last]
+        indices = self.overlapping(start, stop)
+        return tuple(self.starts[indices.start : indices.stop]), self.refs[indices.start : indices.stop]
 
 
 def assemble(starts: tuple[int, ...], blocks: tuple[np.ndarray, ...] | list[np.ndarray], start: int, stop: int, channels: int = 2) -> np.ndarray:

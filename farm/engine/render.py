@@ -454,7 +454,7 @@ def _master_pass(run: _Run, mix: SpilledSignal, master_pass: MasterPass):
     return report, reduction, master
 
 
-def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal | SpilledSignal, float]]) -> list[dict]:
+def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]]) -> list[dict]:
     """Stage 3: each file ``(deliverable, the signal it is made from, trim dB)`` in time chunks; returns their facts in order.
 
     The chunks of all files run ahead of the writing by up to twice the

@@ -18,34 +18,32 @@ node whose task made it.
 
 from __future__ import annotations
 
-import bisect
 import collections
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .blocks import BLOCK_DTYPE
+from .blocks import BLOCK_DTYPE, BlockSignal
 from .diskspace import writing_into
 
 
-class SpilledSignal:
+class SpilledSignal(BlockSignal):
     """A signal made of consecutive blocks, each moved to a file on this machine once it is ready.
 
-    It reads like :class:`farm.engine.blocks.BlockSignal`: :meth:`add` a
+    It is indexed as a :class:`farm.engine.blocks.BlockSignal`: :meth:`add` a
     block's reference as its task is submitted, :meth:`covering` for the
-    references of a range. :meth:`spill` moves finished blocks to the file;
-    up to ``kept`` blocks put back for readers are remembered, so neighbouring
-    ranges share them. :meth:`close` deletes the file.
+    references of a range. :meth:`spill` moves finished blocks to the file
+    (their entries in ``refs`` become None); up to ``kept`` blocks put back
+    for readers are remembered, so neighbouring ranges share them.
+    :meth:`close` deletes the file.
     """
 
     def __init__(self, executor: Any, path: Path, kept: int) -> None:
-        self.starts: list[int] = []
-        self.stops: list[int] = []
+        super().__init__()
         self._executor = executor
         self._path = path
         self._file = open(path, "xb")  # noqa: SIM115 (closed by close())
-        self._refs: list[Any] = []
         self._offsets: list[int] = []
         self._shapes: list[tuple[int, int]] = []
         self._put: collections.OrderedDict[int, Any] = collections.OrderedDict()
@@ -56,24 +54,15 @@ class SpilledSignal:
         """How many blocks, from the first, are in the file."""
         return len(self._offsets)
 
-    def add(self, start: int, stop: int, ref: Any) -> None:
-        """Record the block ``ref`` covering frames ``[start, stop)``, after the last one; an empty one is left out."""
-        if self.stops and start < self.stops[-1]:
-            raise ValueError(f"blocks: must be added in order, got [{start}, {stop}) after one ending at {self.stops[-1]}")
-        if stop > start:
-            self.starts.append(start)
-            self.stops.append(stop)
-            self._refs.append(ref)
-
     def spill(self, count: int | None = None) -> None:
         """Move the blocks up to the ``count``-th (default: all added) to the file, waiting for them, and drop the executor's copies.
 
         A full disk raises RenderError naming the work folder.
         """
-        count = len(self._refs) if count is None else count
+        count = len(self.refs) if count is None else count
         if count <= self.spilled:
             return
-        blocks = self._executor.get(self._refs[self.spilled : count])
+        blocks = self._executor.get(self.refs[self.spilled : count])
         with writing_into(self._path.parent):
             for index, block in enumerate(blocks, self.spilled):
                 block = np.ascontiguousarray(block, dtype=BLOCK_DTYPE)
@@ -81,18 +70,18 @@ class SpilledSignal:
                 block.tofile(self._file)
                 self._offsets.append(offset)
                 self._shapes.append(block.shape)
-                self._refs[index] = None
+                self.refs[index] = None
             self._file.flush()
 
     def covering(self, start: int, stop: int) -> tuple[tuple[int, ...], list[Any]]:
         """The blocks that overlap frames ``[start, stop)``: their first frames, and references to them."""
-        first, last = bisect.bisect_right(self.stops, start), bisect.bisect_left(self.starts, stop)
-        return tuple(self.starts[first:last]), [self._ref(index) for index in range(first, last)]
+        indices = self.overlapping(start, stop)
+        return tuple(self.starts[indices.start : indices.stop]), [self._ref(index) for index in indices]
 
     def _ref(self, index: int) -> Any:
         """A reference to block ``index``: the task's own until it is spilled, then one put back from the file."""
-        if self._refs[index] is not None:
-            return self._refs[index]
+        if self.refs[index] is not None:
+            return self.refs[index]
         if index in self._put:
             self._put.move_to_end(index)
             return self._put[index]
@@ -107,5 +96,5 @@ class SpilledSignal:
         """Delete the file and forget every reference."""
         self._file.close()
         self._path.unlink(missing_ok=True)
-        self._refs.clear()
+        self.refs.clear()
         self._put.clear()
