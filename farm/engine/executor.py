@@ -324,17 +324,24 @@ class RayExecutor:
         A task that raised gives RenderError, transient when its cause was
         (a storage timeout, say); a task the cluster could not finish (its
         worker or node died past Ray's retries, its result was lost) gives a
-        transient RenderError.
+        transient RenderError. So does a result whose node died after it was
+        made, when Ray must re-run its task to rebuild it and the cluster has
+        had no CPUs for ``no_cpu_grace_s`` seconds.
         """
-        self._wait_ready(refs if isinstance(refs, list) else [refs], None)
-        try:
-            return self._ray.get(refs)
-        except self._ray.exceptions.RayTaskError as exc:
-            if isinstance(exc.cause, FarmError):
-                raise exc.cause from exc
-            raise RenderError(f"a task failed: {exc.cause}", transient=is_transient(exc.cause)) from exc
-        except self._ray.exceptions.RayError as exc:
-            raise RenderError(f"the cluster could not finish a task: {exc}", transient=True) from exc
+        many = refs if isinstance(refs, list) else [refs]
+        self._wait_ready(many, None)
+        without_cpus = _CpuWatch(self._ray, self.no_cpu_grace_s)
+        while True:
+            try:
+                return self._ray.get(refs, timeout=WAIT_POLL_S)
+            except self._ray.exceptions.GetTimeoutError:
+                without_cpus.check(f"the task(s) that must make {len(many)} lost result(s) again")
+            except self._ray.exceptions.RayTaskError as exc:
+                if isinstance(exc.cause, FarmError):
+                    raise exc.cause from exc
+                raise RenderError(f"a task failed: {exc.cause}", transient=is_transient(exc.cause)) from exc
+            except self._ray.exceptions.RayError as exc:
+                raise RenderError(f"the cluster could not finish a task: {exc}", transient=True) from exc
 
     def wait(self, refs: list, count: int) -> None:
         """Block until at least ``count`` of ``refs`` are done."""
@@ -349,22 +356,12 @@ class RayExecutor:
         could never run.
         """
         count = len(refs) if count is None else min(count, len(refs))
-        without_cpus_since = None
+        without_cpus = _CpuWatch(self._ray, self.no_cpu_grace_s)
         while True:
             ready, _ = self._ray.wait(refs, num_returns=count, timeout=WAIT_POLL_S, fetch_local=False)
             if len(ready) >= count:
                 return
-            if self._ray.cluster_resources().get("CPU", 0) > 0:
-                without_cpus_since = None
-                continue
-            now = time.monotonic()
-            without_cpus_since = without_cpus_since or now
-            if now - without_cpus_since >= self.no_cpu_grace_s:
-                raise RenderError(
-                    f"the cluster has no CPUs left (its worker nodes are gone) and {len(refs) - len(ready)} task(s) "
-                    f"waited {self.no_cpu_grace_s:g} s for one; add nodes and retry the job",
-                    transient=True,
-                )
+            without_cpus.check(f"{len(refs) - len(ready)} task(s)")
 
     def cancel(self, refs: list) -> None:
         """Stop the tasks behind ``refs`` (queued ones never start; running ones are interrupted)."""
@@ -384,6 +381,29 @@ class RayExecutor:
         total = self._ray.cluster_resources().get("CPU", 0)
         available = self._ray.available_resources().get("CPU", 0)
         return {"nodes": nodes, "cpus": total, "cpus_busy": max(total - available, 0)}
+
+
+class _CpuWatch:
+    """Times how long a Ray cluster has had no CPUs, for a wait that must not outlast its nodes."""
+
+    def __init__(self, ray: Any, grace_s: float) -> None:
+        self._ray = ray
+        self._grace_s = grace_s
+        self._since: float | None = None
+
+    def check(self, waiting: str) -> None:
+        """Called while ``waiting`` (what, in words) still waits: RenderError once the cluster has had no CPUs for the grace time."""
+        if self._ray.cluster_resources().get("CPU", 0) > 0:
+            self._since = None
+            return
+        now = time.monotonic()
+        self._since = self._since or now
+        if now - self._since >= self._grace_s:
+            raise RenderError(
+                f"the cluster has no CPUs left (its worker nodes are gone) and {waiting} waited {self._grace_s:g} s "
+                "for one; add nodes and retry the job",
+                transient=True,
+            )
 
 
 def running_cluster_address() -> str | None:

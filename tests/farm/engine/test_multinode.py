@@ -3,11 +3,12 @@
 The cluster runs on this machine (``ray.cluster_utils.Cluster``): a head with no
 CPUs, so every task goes to a worker node, and worker nodes of one CPU each,
 every one with its own raylet and object store. Tasks take and return their
-audio, the mix and master blocks included, so nothing but the object stores
-holds it between tasks. Killing a worker's raylet loses the tasks running there
-and the results held in its object store; Ray re-runs the tasks
-(``max_retries``) and rebuilds lost results from their lineage (the farm passes
-references between tasks), so the render finishes and still nulls.
+audio; between stages the driver keeps the mix and master blocks in its own work
+folder, fetching each from the worker's store that made it. Killing a worker's
+raylet loses the tasks running there and the results held in its object store;
+Ray re-runs the tasks (``max_retries``) and rebuilds lost results from their
+lineage (the farm passes references between tasks), so the render finishes and
+still nulls.
 """
 
 from __future__ import annotations
@@ -264,6 +265,34 @@ def test_a_render_whose_node_pool_vanishes_fails_with_a_clear_error_instead_of_h
     assert "no CPUs" in str(error), str(error)
     assert not (tmp_path / "out" / "report.json").exists()
     print(f"render failed {outcome['seconds']:.1f} s after it started: {error}")
+
+
+def test_fetching_a_result_whose_node_died_fails_once_no_cpus_are_left_to_make_it_again(cluster):
+    """The result is made and held on a worker node; with every worker gone Ray can only rebuild it by re-running its task, which never starts."""
+    ensure_workers(cluster)
+    executor = RayExecutor(no_cpu_grace_s=3.0)
+    ref = executor.submit(np.full, (200_000, 2), 0.5)  # 3.2 MB: kept in the worker's object store, not sent to the driver
+    executor.wait([ref], 1)
+    for node in list(cluster.worker_nodes):
+        cluster.remove_node(node, allow_graceful=False)
+    outcome: dict = {}
+
+    def fetch():
+        try:
+            outcome["value"] = executor.get(ref)
+        except BaseException as exc:  # handed to the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=fetch, name="get-under-test", daemon=True)
+    thread.start()
+    thread.join(RENDER_TIMEOUT_S)
+    if thread.is_alive():
+        ensure_workers(cluster)
+        thread.join(NODES_TIMEOUT_S)
+        pytest.fail(f"get() still waiting {RENDER_TIMEOUT_S:g} s after the cluster lost all its CPUs: it hangs instead of failing")
+    error = outcome.get("error")
+    assert isinstance(error, RenderError) and error.transient, f"expected a transient RenderError, got {outcome!r}"
+    assert "no CPUs" in str(error) and "lost result" in str(error), str(error)
 
 
 def test_a_render_that_failed_leaves_no_tasks_behind_to_write_into_its_output_folder(cluster, session, tmp_path):
