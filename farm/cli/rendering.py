@@ -71,9 +71,16 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) 
     loudness = output["integrated_lufs"]
     print(f"  master: {loudness:.2f} LUFS, true peak {output['true_peak_dbtp']:.2f} dBTP" if loudness is not None else "  master: silent")
     for item in report["deliverables"]:
-        print(f"  {out_dir.rstrip('/')}/{item['path']}  ({item['format']}, {item['bit_depth']}, {item['sample_rate']} Hz)")
+        print(f"  {out_dir.rstrip('/')}/{item['path']}  ({item['format']}, {encoding(item)}, {item['sample_rate']} Hz)")
     print(f"  {out_dir.rstrip('/')}/report.json")
     return report
+
+
+def encoding(deliverable: dict) -> str:
+    """A deliverable's encoding in words: its bitrate, or its bit depth."""
+    if deliverable.get("bitrate_kbps"):
+        return f"{deliverable['bitrate_kbps']} kbit/s"
+    return "32-bit float" if deliverable["bit_depth"] == "32f" else f"{deliverable['bit_depth']}-bit"
 
 
 def chunk_seconds(text: str) -> float:

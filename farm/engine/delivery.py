@@ -6,8 +6,10 @@ import dataclasses
 import hashlib
 import math
 
+from dsp.codecs import DEFAULT_BITRATE_KBPS, default_sample_rate
 from dsp.dither import Quantiser
 from dsp.io import resample_margin_frames, resampled_frames
+from dsp.tags import Tags
 from farm.session import Output, stem_path
 
 from .mastering import MASTER_TRUE_PEAK_OVERSAMPLING
@@ -28,12 +30,15 @@ class DeliverablePlan:
     ----------
     index, path, format
         Its place in ``session.outputs``, its file name in the output folder,
-        and ``"wav"``, ``"aiff"`` or ``"flac"``.
+        and its format: ``"wav"``, ``"aiff"``, ``"flac"``, or a lossy one
+        (:data:`dsp.codecs.LOSSY_FORMATS`).
     bit_depth
-        ``"16"``, ``"24"`` or ``"32f"`` (32-bit float).
+        ``"16"``, ``"24"`` or ``"32f"`` (32-bit float); None for a lossy format.
     sample_rate, dither
-        Its rate in Hz (the render rate unless the output names one) and
-        ``"none"``, ``"tpdf"`` or ``"shaped"`` (ignored for 32-bit float).
+        Its rate in Hz (the render rate unless the output names one; for a
+        lossy format, one it takes: :func:`dsp.codecs.default_sample_rate`)
+        and ``"none"``, ``"tpdf"`` or ``"shaped"`` (``"none"`` for 32-bit
+        float and lossy formats, which the encoder takes as float).
     grid_frames
         Master frames per delivery chunk (:func:`delivery_grid`).
     margin_frames
@@ -42,7 +47,7 @@ class DeliverablePlan:
     meter_frames
         Master frames before a chunk that its meter reads first, in whole
         resampling periods (:func:`farm.engine.preroll.meter_preroll_frames`
-        at the output's rate).
+        at the output's rate); 0 for a lossy file, measured once decoded.
     frames
         Frames of the file: the timeline's at its rate.
     quantiser
@@ -56,12 +61,19 @@ class DeliverablePlan:
         How finely its meter reads true peak: the master's files 8x, as the
         ceiling is held; a stem at BS.1770-4's 4x (it has no ceiling, and the
         8x meter would cost a stem more than rendering it).
+    bitrate_kbps
+        A lossy format's bitrate in kbit/s; None for a lossless one.
+    serial
+        The Ogg stream's serial number of an Opus file, from the session's
+        name and the file's path like the dither's seed.
+    tags
+        What the file says about its song (:mod:`farm.engine.tagging`).
     """
 
     index: int
     path: str
     format: str
-    bit_depth: str
+    bit_depth: str | None
     sample_rate: int
     dither: str
     grid_frames: int
@@ -71,6 +83,14 @@ class DeliverablePlan:
     quantiser: Quantiser | None
     strip: str | None = None
     true_peak_oversampling: int = MASTER_TRUE_PEAK_OVERSAMPLING
+    bitrate_kbps: int | None = None
+    serial: int = 0
+    tags: Tags = Tags()
+
+    @property
+    def lossy(self) -> bool:
+        """Whether the file is encoded lossily, and so measured as it decodes."""
+        return self.bitrate_kbps is not None
 
     @property
     def shaped(self) -> bool:
@@ -84,14 +104,26 @@ class DeliverablePlan:
 
 
 def plan_deliverable(
-    index: int, output: Output, session_name: str, sample_rate: int, timeline_frames: int, chunk_frames: int, stem: str | None = None
+    index: int,
+    output: Output,
+    session_name: str,
+    sample_rate: int,
+    timeline_frames: int,
+    chunk_frames: int,
+    stem: str | None = None,
+    tags: Tags = Tags(),
 ) -> DeliverablePlan:
-    """The plan of the ``index``-th file of a session rendered at ``sample_rate`` Hz: ``output``, or its stem of the strip ``stem``."""
-    out_rate = output.sample_rate or sample_rate
-    bit_depth = str(output.bit_depth)
+    """The plan of the ``index``-th file of a session rendered at ``sample_rate`` Hz: ``output``, or its stem of the strip ``stem``, tagged with ``tags``."""
     path = output.path if stem is None else stem_path(output.path, stem)
     oversampling = MASTER_TRUE_PEAK_OVERSAMPLING if stem is None else STEM_TRUE_PEAK_OVERSAMPLING
-    quantiser = None if bit_depth == "32f" else Quantiser(int(bit_depth), output.dither, dither_seed(session_name, path))
+    if output.lossy:
+        out_rate = output.sample_rate or default_sample_rate(output.format, sample_rate)
+        bit_depth, quantiser = None, None
+        bitrate_kbps = output.bitrate_kbps or DEFAULT_BITRATE_KBPS[output.format]
+    else:
+        out_rate = output.sample_rate or sample_rate
+        bit_depth, bitrate_kbps = str(output.bit_depth), None
+        quantiser = None if bit_depth == "32f" else Quantiser(int(bit_depth), output.dither, dither_seed(session_name, path))
     return DeliverablePlan(
         index=index,
         path=path,
@@ -101,11 +133,14 @@ def plan_deliverable(
         dither=output.dither if quantiser else "none",
         grid_frames=delivery_grid(sample_rate, out_rate, chunk_frames),
         margin_frames=resample_margin_frames(sample_rate, out_rate),
-        meter_frames=delivery_meter_frames(sample_rate, out_rate, oversampling),
+        meter_frames=0 if output.lossy else delivery_meter_frames(sample_rate, out_rate, oversampling),
         frames=resampled_frames(timeline_frames, sample_rate, out_rate),
         quantiser=quantiser,
         strip=stem,
         true_peak_oversampling=oversampling,
+        bitrate_kbps=bitrate_kbps,
+        serial=dither_seed(session_name, path) & 0xFFFFFFFF,
+        tags=tags,
     )
 
 

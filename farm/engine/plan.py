@@ -62,6 +62,7 @@ from .delivery import DeliverablePlan, plan_deliverable
 from .groups import TrackGroup, group_tracks
 from .mastering import LoudnessPlan, plan_loudness
 from .preroll import chain_preroll_frames, first_frame, meter_preroll_frames
+from .tagging import file_tags
 
 DEFAULT_CHUNK_S = 10.0
 MIX_TRUE_PEAK_OVERSAMPLING = 4
@@ -342,7 +343,8 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
     deliverables = []
     for index, output in enumerate(session.outputs):
         for name in stem_strips(session, output) if output.stems is not None else [None]:
-            deliverables.append(plan_deliverable(len(deliverables), output, session.name, rate, timeline_frames, chunk_frames, stem=name))
+            tags = file_tags(session.metadata, stem=name)
+            deliverables.append(plan_deliverable(len(deliverables), output, session.name, rate, timeline_frames, chunk_frames, stem=name, tags=tags))
     return RenderPlan(
         session.name,
         rate,

@@ -11,7 +11,8 @@
    ``window`` chunks are in flight.
 2. **Master** (only with ``master.loudness``): gain to the target, the
    true-peak limiter, fades; the result is measured and the gain corrected
-   (limiting lowers loudness) until it lands within
+   (limiting lowers loudness; after two passes the correction follows how
+   much loudness the last dB of gain added) until it lands within
    :data:`LOUDNESS_TOLERANCE_LU`, at most :data:`MAX_LOUDNESS_PASSES` passes.
    Without a loudness target only the fades apply. Each pass runs its chunks
    at once, with the limiter's and the meter's pre-roll, each reading the
@@ -19,12 +20,15 @@
 3. **Deliver**: every output in time chunks, each resampled, dithered and
    metered (true peak 8x; a stem 4x) from the values it will write, from the master
    blocks that cover it; this process writes each file from its chunks in
-   order (:mod:`farm.engine.writer`). A deliverable whose loudness misses
-   the target (sample-rate conversion removes the content above its Nyquist
-   frequency, which K-weighting counts) is trimmed and written again; if a
-   file overshoots the ceiling (conversion and trims can raise peaks), the
-   limiter's ceiling is lowered by the excess and stages 2 and 3 run again;
-   at most :data:`MAX_CORRECTIONS` times.
+   order (:mod:`farm.engine.writer`), and meters a lossy file as it decodes.
+   A deliverable whose loudness misses the target (by more than
+   :data:`LOUDNESS_TOLERANCE_LU`, or :data:`LOSSY_LOUDNESS_TOLERANCE_LU` for
+   a lossy file; sample-rate conversion removes the content above its
+   Nyquist frequency, which K-weighting counts) is trimmed and written again;
+   if a file overshoots the ceiling (conversion, encoding and trims can
+   raise peaks), stage 2 makes it a master whose limiter ceiling is lowered
+   by the excess, and only that file is written again from it; at most
+   :data:`MAX_CORRECTIONS` times. The other files keep theirs.
 
 Tasks take and return their audio (stems aside, which they read from
 storage), so the nodes of a cluster share no folder. Outputs are written into
@@ -70,7 +74,17 @@ from .strip import destinations
 from .writer import write_deliverable
 
 LOUDNESS_TOLERANCE_LU = 0.05
+LOSSY_LOUDNESS_TOLERANCE_LU = 0.5
+"""How far a lossy file's decoded loudness may sit from the target: encoding moves it a little, differently at each setting."""
+LOSSY_MASTER_TOLERANCE_LU = LOSSY_LOUDNESS_TOLERANCE_LU / 2
+"""How close a master made for lossy files alone (under a lowered ceiling) must land: half their tolerance, the encoder has the rest."""
 MAX_LOUDNESS_PASSES = 5
+MIN_LOUDNESS_PER_DB = 0.1
+MAX_GAIN_STEP_DB = 6.0
+"""The most one correction changes the loudness stage's gain."""
+SATURATED_LU = 0.05
+"""Less loudness than this for a dB or more of gain: the limiter takes all of it, and more gain is pointless."""
+"""The least loudness a dB of gain is taken to add when correcting a pass (a limiter at work lets through less than a dB)."""
 MAX_CORRECTIONS = 4
 CEILING_STEP_MARGIN_DB = 0.02
 
@@ -247,32 +261,53 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     del stems
 
     masters = [deliverable for deliverable in plan.deliverables if deliverable.strip is None]
-    mastered_with, master = None, None
-    ceiling_margin_db, trims_db = 0.0, [0.0] * len(masters)
+    made: dict[float, tuple] = {}  # limiter ceiling margin (dB) -> (gain_db, report, max GR dB, passes, the master made under it)
+    margins_db, trims_db = [0.0] * len(masters), [0.0] * len(masters)
+    deliverables: list[dict | None] = [None] * len(masters)
+    pending = list(range(len(masters)))
     for _ in range(MAX_CORRECTIONS + 1):
-        if mastered_with != ceiling_margin_db:
-            if master is not None:
-                master.close()  # the master made under the old ceiling goes before the new one is made
-            gain_db, master_report, reduction_db, passes, master = _master(run, mix, mix_report, ceiling_margin_db)
-            mastered_with = ceiling_margin_db
-        deliverables = _deliver(run, [(deliverable, master, trim_db) for deliverable, trim_db in zip(masters, trims_db)])
+        needed = set(margins_db) or {0.0}
+        for margin_db in set(made) - needed:
+            made.pop(margin_db)[-1].close()  # a master no file needs any more goes before new ones are made
+        for margin_db in sorted(needed - set(made)):
+            users = [deliverable for deliverable, margin in zip(masters, margins_db) if margin == margin_db]
+            tolerance_lu = LOSSY_MASTER_TOLERANCE_LU if users and all(deliverable.lossy for deliverable in users) else LOUDNESS_TOLERANCE_LU
+            nearest = max((margin for margin in made if margin < margin_db), default=None)
+            accept_lu = LOSSY_LOUDNESS_TOLERANCE_LU if tolerance_lu == LOSSY_MASTER_TOLERANCE_LU else LOUDNESS_TOLERANCE_LU
+            made[margin_db] = _master(run, mix, mix_report, margin_db, tolerance_lu, accept_lu, None if nearest is None else made[nearest][0])
+        files = [(masters[index], made[margins_db[index]][-1], trims_db[index]) for index in pending]
+        for index, facts in zip(pending, _deliver(run, files)):
+            deliverables[index] = facts
         if not loudness.normalises:
             break
-        errors_lu = [loudness.target_lufs - (item["loudness"]["integrated_lufs"] or -math.inf) for item in deliverables]
-        over_db = max((item["loudness"]["true_peak_dbtp"] or -math.inf) for item in deliverables) - loudness.ceiling_dbtp
-        if all(abs(error) <= LOUDNESS_TOLERANCE_LU for error in errors_lu) and over_db <= 0:
+        pending = []
+        for index, (deliverable, facts) in enumerate(zip(masters, deliverables)):
+            tolerance_lu = LOSSY_LOUDNESS_TOLERANCE_LU if deliverable.lossy else LOUDNESS_TOLERANCE_LU
+            error_lu = loudness.target_lufs - (facts["loudness"]["integrated_lufs"] or -math.inf)
+            over_db = (facts["loudness"]["true_peak_dbtp"] or -math.inf) - loudness.ceiling_dbtp
+            if abs(error_lu) > tolerance_lu:
+                trims_db[index] += error_lu
+            if over_db > 0:
+                margins_db[index] += over_db + CEILING_STEP_MARGIN_DB
+            if abs(error_lu) > tolerance_lu or over_db > 0:
+                pending.append(index)
+        if not pending:
             break
-        trims_db = [trim + (error if abs(error) > LOUDNESS_TOLERANCE_LU else 0.0) for trim, error in zip(trims_db, errors_lu)]
-        if over_db > 0:
-            ceiling_margin_db += over_db + CEILING_STEP_MARGIN_DB
     else:
+        missed = ", ".join(masters[index].path for index in pending)
         raise RenderError(
-            f"deliverables: could not hold {loudness.target_lufs:g} LUFS within {LOUDNESS_TOLERANCE_LU} LU under the "
-            f"{loudness.ceiling_dbtp:g} dBTP ceiling after {MAX_CORRECTIONS} corrections"
+            f"deliverables: {missed}: could not hold {loudness.target_lufs:g} LUFS (within {LOUDNESS_TOLERANCE_LU} LU, "
+            f"{LOSSY_LOUDNESS_TOLERANCE_LU} LU for lossy files) under the {loudness.ceiling_dbtp:g} dBTP ceiling after {MAX_CORRECTIONS} corrections"
         )
 
+    main_margin_db = margins_db[0] if masters else 0.0
+    gain_db, master_report, reduction_db, passes, _ = made[main_margin_db]
     mix.close()
-    master.close()
+    for mastered in made.values():
+        mastered[-1].close()
+    if loudness.normalises:
+        for facts, margin_db in zip(deliverables, margins_db):
+            facts["limiter_ceiling_dbtp"] = loudness.ceiling_dbtp - margin_db
     written.update(zip((deliverable.index for deliverable in masters), deliverables))
     nodes = Counter(meta["node"] for meta in tracker.metas)
     return {
@@ -286,7 +321,7 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
         "output": master_report.to_dict(),
         "gain_db": gain_db,
         "loudness_passes": passes,
-        "limiter_ceiling_dbtp": (loudness.ceiling_dbtp - ceiling_margin_db) if loudness.normalises else None,
+        "limiter_ceiling_dbtp": (loudness.ceiling_dbtp - main_margin_db) if loudness.normalises else None,
         "limiter_max_gain_reduction_db": reduction_db,
         "latency_compensation_samples": plan.mix_latency,
         "time_chunking": _time_chunking(plan),
@@ -399,8 +434,14 @@ def _spilled_signal(run: _Run, name: str) -> SpilledSignal:
     return SpilledSignal(run.executor, run.workdir / f"{name}-{uuid.uuid4().hex[:8]}.f32", kept=run.window + 2)
 
 
-def _master(run: _Run, mix: SpilledSignal, mix_report, ceiling_margin_db: float):
-    """Stage 2: the loudness stage, corrected until it lands; returns (gain_db, report, max GR dB, passes, the master)."""
+def _master(run: _Run, mix: SpilledSignal, mix_report, ceiling_margin_db: float, tolerance_lu: float, accept_lu: float, gain_db: float | None = None):
+    """Stage 2: the loudness stage, corrected until it lands within ``tolerance_lu``; returns (gain_db, report, max GR dB, passes, the master).
+
+    The first pass has ``gain_db`` (default: the gain that brings the mix's
+    loudness to the target). When the passes run out, or the limiter lets
+    no more loudness through, the closest pass is kept if it is within
+    ``accept_lu``; else RenderError says how loud the mix can be made.
+    """
     loudness = run.plan.loudness
     master_pass = loudness.master_pass(ceiling_margin_db=ceiling_margin_db)
     if not loudness.normalises:
@@ -408,18 +449,64 @@ def _master(run: _Run, mix: SpilledSignal, mix_report, ceiling_margin_db: float)
         return 0.0, report, None, 1, master
     if not math.isfinite(mix_report.integrated_lufs):
         raise RenderError("the mix is silent (or shorter than 400 ms): there is no loudness to normalise to the target")
-    gain_db = loudness.target_lufs - mix_report.integrated_lufs
+    gain_db = loudness.target_lufs - mix_report.integrated_lufs if gain_db is None else gain_db
+    landed: list[tuple[float, float]] = []  # (gain dB, loudness LUFS) of each pass
+    best = None  # (|error| LU, gain dB, report, max GR dB, passes, master) of the closest pass so far
     for passes in range(1, MAX_LOUDNESS_PASSES + 1):
         report, reduction_db, master = _master_pass(run, mix, master_pass.with_gain(gain_db))
         error_lu = loudness.target_lufs - report.integrated_lufs
-        if abs(error_lu) <= LOUDNESS_TOLERANCE_LU:
+        if abs(error_lu) <= tolerance_lu:
+            if best is not None:
+                best[-1].close()
             return gain_db, report, reduction_db, passes, master
-        master.close()
-        gain_db += error_lu
+        if best is None or abs(error_lu) < best[0]:
+            if best is not None:
+                best[-1].close()
+            best = (abs(error_lu), gain_db, report, reduction_db, passes, master)
+        else:
+            master.close()
+        landed.append((gain_db, report.integrated_lufs))
+        if _limiter_saturated(landed):
+            break
+        step_db = error_lu / _loudness_per_db(landed)
+        gain_db += min(max(step_db, -MAX_GAIN_STEP_DB), MAX_GAIN_STEP_DB)
+    error_lu, gain_db, report, reduction_db, passes, master = best
+    if error_lu <= accept_lu:
+        return gain_db, report, reduction_db, passes, master
+    master.close()
+    ceiling_dbtp = loudness.ceiling_dbtp - ceiling_margin_db
+    loudest = max(lufs for _, lufs in landed)
+    if _limiter_saturated(landed) or loudest < loudness.target_lufs:
+        raise RenderError(
+            f"loudness stage: the limiter cannot bring the mix above {loudest:.2f} LUFS under a {ceiling_dbtp:.2f} dBTP limiter ceiling "
+            f"(target {loudness.target_lufs:g} LUFS); the mix may be too dense for this target: lower the target or raise the ceiling"
+        )
     raise RenderError(
-        f"loudness stage: could not land {loudness.target_lufs:g} LUFS under a {loudness.ceiling_dbtp:g} dBTP ceiling in "
-        f"{MAX_LOUDNESS_PASSES} passes (last {report.integrated_lufs:.2f} LUFS); the mix may be too dense for this target"
+        f"loudness stage: could not land {loudness.target_lufs:g} LUFS under a {ceiling_dbtp:.2f} dBTP limiter ceiling in "
+        f"{len(landed)} passes (closest {report.integrated_lufs:.2f} LUFS)"
     )
+
+
+def _limiter_saturated(landed: list[tuple[float, float]]) -> bool:
+    """Whether the last pass added at least a dB of gain and the master got no louder for it (the limiter takes it all)."""
+    if len(landed) < 2:
+        return False
+    (gain_a, lufs_a), (gain_b, lufs_b) = landed[-2:]
+    return gain_b - gain_a >= 1.0 and lufs_b - lufs_a < SATURATED_LU
+
+
+def _loudness_per_db(landed: list[tuple[float, float]]) -> float:
+    """LU of loudness per dB of gain into the limiter, from the last two passes (1 after one pass).
+
+    The harder the limiter works, the less of each dB of gain it lets
+    through; the secant through the last two passes finds the gain that
+    lands in a pass or two where a step of the error alone would creep up on
+    the target. Held to [:data:`MIN_LOUDNESS_PER_DB`, 1].
+    """
+    if len(landed) < 2 or landed[-1][0] == landed[-2][0]:
+        return 1.0
+    (gain_a, lufs_a), (gain_b, lufs_b) = landed[-2:]
+    return min(max((lufs_b - lufs_a) / (gain_b - gain_a), MIN_LOUDNESS_PER_DB), 1.0)
 
 
 def _master_pass(run: _Run, mix: SpilledSignal, master_pass: MasterPass):

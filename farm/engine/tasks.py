@@ -217,9 +217,11 @@ def deliver_chunk(plan: RenderPlan, index: int, trim_db: float, start: int, stop
     pre-roll made the same way. Shaped dither feeds its error back from sample
     to sample, so such a deliverable's chunks stay unquantised and the writer
     (:func:`farm.engine.writer.write_deliverable`) quantises and meters them
-    in order. Returns the samples as the file takes them (int32 with the bit
-    depth's steps in the top bits, float32, or float64 before shaped
-    dither), the loudness partial (None for shaped dither) and meta.
+    in order. A lossy file is measured as it decodes, after it is written,
+    so its chunks are not metered. Returns the samples as the file takes
+    them (int32 with the bit depth's steps in the top bits, float32, or
+    float64 before shaped dither), the loudness partial (None for shaped
+    dither and lossy files) and meta.
     """
     started = time.perf_counter()
     deliverable = plan.deliverables[index]
@@ -239,7 +241,7 @@ def deliver_chunk(plan: RenderPlan, index: int, trim_db: float, start: int, stop
     elif not deliverable.shaped:
         block, _ = quantiser.process(block, {**quantiser.init_state(2), "frame": np.array(metered_from, dtype=np.int64)})
     samples = _as_written(block[out_start - metered_from :], deliverable)
-    if deliverable.shaped:
+    if deliverable.shaped or deliverable.lossy:
         return samples, None, _meta("deliver", started)
     meter = LoudnessMeter(out_rate, 2, deliverable.true_peak_oversampling, start_frame=out_start, preroll_frames=out_start - metered_from)
     meter.process(block)
@@ -257,9 +259,9 @@ def delivery_read_span(plan: RenderPlan, deliverable: DeliverablePlan, start: in
 def _as_written(block: np.ndarray, deliverable: DeliverablePlan) -> np.ndarray:
     """Samples as the file takes them: quantised floats as the int32 that libsndfile writes exactly (the bit depth's steps in the top bits).
 
-    32-bit float as float32; shaped dither's unquantised float64 as it is.
+    32-bit float and a lossy format's samples as float32; shaped dither's unquantised float64 as it is.
     """
-    if deliverable.bit_depth == "32f":
+    if deliverable.quantiser is None:
         return block.astype(np.float32)
     if deliverable.shaped:
         return block

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dsp import codecs
 from dsp import io as audio_io
 from dsp.automation import HOLD
 from dsp.effect import Effect
@@ -109,8 +110,7 @@ def _check_outputs(session: Session, names: set[str]) -> list[str]:
     stems = 0
     for index, output in enumerate(session.outputs):
         where = f"outputs[{index}]"
-        if output.format == "flac" and output.bit_depth == "32f":
-            problems.append(f"{where}.bit_depth: flac supports 16 or 24, got '32f'")
+        problems += _check_encoding(where, output)
         if output.stems is None:
             files.append((f"{where}.path", output.path, output))
             continue
@@ -148,6 +148,31 @@ def _check_outputs(session: Session, names: set[str]) -> list[str]:
             problems.append(f"{where}: {shown} is already written by another output")
         elif relative.as_posix().casefold() != REPORT_NAME:
             problems.append(f"{where}: {shown} is already written by another output as {echo(earlier)} (one file on a disk that ignores case)")
+    return problems
+
+
+def _check_encoding(where: str, output: Output) -> list[str]:
+    """A lossless output's bit depth, or a lossy one's bitrate and rate; neither given the other's fields."""
+    if not output.lossy:
+        if output.bitrate_kbps is not None:
+            return [f"{where}.bitrate_kbps: only mp3, opus and aac have a bitrate; {output.format} is lossless (set bit_depth instead)"]
+        if output.format == "flac" and output.bit_depth == "32f":
+            return [f"{where}.bit_depth: flac supports 16 or 24, got '32f'"]
+        return []
+    problems = [
+        f"{where}.{field}: applies to wav, aiff and flac only; {output.format} is lossy (set bitrate_kbps instead)"
+        for field in ("bit_depth", "dither")
+        if field in output.model_fields_set
+    ]
+    if output.format == "aac" and not codecs.ffmpeg_installed():
+        problems.append(f"{where}.format: aac is encoded by ffmpeg, which is not installed here (on Debian: apt install ffmpeg)")
+    checks = [("bitrate_kbps", codecs.check_bitrate, output.bitrate_kbps), ("sample_rate", codecs.check_sample_rate, output.sample_rate)]
+    for field, check, value in checks:
+        if value is not None:
+            try:
+                check(output.format, value)
+            except DspError as exc:
+                problems.append(f"{where}.{exc}")
     return problems
 
 

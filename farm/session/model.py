@@ -7,7 +7,10 @@ from typing import Annotated, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from dsp.codecs import LOSSY_FORMATS
+
 from .effects import MAX_LOOKAHEAD_S, FxSpec
+from .metadata import Metadata
 from .names import MAX_NAME_CHARS, Name, StripName
 from .paths import MAX_PATH_CHARS
 from .samplescan import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
@@ -190,10 +193,25 @@ class Output(_Model):
         description="Write stems instead of the master: each strip's output after its fader and pan (its sends aside), in the mix's gain staging, "
         "before the master chain and the loudness stage. tracks, buses, all, or a list of track and bus names.",
     )
-    format: Literal["wav", "aiff", "flac"] = Field("wav", description="The file format.")
-    bit_depth: Literal[16, 24, "32f"] = Field(24, description="16- or 24-bit integer PCM, or 32f for 32-bit float (not with flac).")
-    sample_rate: SampleRate | None = Field(None, description="The file's rate in Hz, resampled before dither; null: the render rate.")
-    dither: Literal["none", "tpdf", "shaped"] = Field("tpdf", description="Dither before quantising to 16 or 24 bits; ignored for 32f.")
+    format: Literal["wav", "aiff", "flac", "mp3", "opus", "aac"] = Field(
+        "wav", description="The file format: wav, aiff and flac are lossless; mp3, opus and aac (in an MP4 file, .m4a) are lossy."
+    )
+    bit_depth: Literal[16, 24, "32f"] = Field(24, description="16- or 24-bit integer PCM, or 32f for 32-bit float (not with flac); lossless formats only.")
+    sample_rate: SampleRate | None = Field(
+        None, description="The file's rate in Hz, resampled before dither; null: the render rate (a lossy format's nearest rate it takes: see bitrate_kbps)."
+    )
+    dither: Literal["none", "tpdf", "shaped"] = Field("tpdf", description="Dither before quantising to 16 or 24 bits; ignored for 32f; lossless formats only.")
+    bitrate_kbps: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="A lossy format's bitrate in kbit/s: mp3 one of 32 to 320 (default 320), opus 12 to 512 (default 160), aac 32 to 512 (default 256).",
+    )
+
+    @property
+    def lossy(self) -> bool:
+        """Whether the format is a lossy one (mp3, opus, aac)."""
+        return self.format in LOSSY_FORMATS
 
 
 class Session(_Model):
@@ -207,6 +225,7 @@ class Session(_Model):
     buses: list[Bus] = Field([], max_length=MAX_BUSES, description="The buses.")
     master: Master = Field(Master(), description="The master: its effects, the loudness stage, fades and tail.")
     outputs: list[Output] = Field([Output(path="master.wav")], max_length=MAX_OUTPUTS, description="The deliverables, all rendered from one master.")
+    metadata: Metadata | None = Field(None, description="Titles, names and identifiers written into every deliverable (see Metadata).")
 
 
 FX_AUTOMATION_PREFIX = "fx."
