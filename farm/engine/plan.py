@@ -355,7 +355,7 @@ def compile_plan(loaded: LoadedSession, chunk_s: float = DEFAULT_CHUNK_S) -> Ren
         groups,
         _task_order(groups, plans),
         plans[MASTER].latency_out,
-        plan_loudness(session.master, rate, chunk_frames),
+        plan_loudness(session.master, rate, chunk_frames, loaded.reference),
         tuple(deliverables),
     )
 

@@ -9,12 +9,17 @@
    returned (:mod:`farm.engine.blocks`) and its loudness is measured on the
    way (:class:`dsp.loudness.LoudnessPartial` per chunk, merged). At most
    ``window`` chunks are in flight.
-2. **Master** (only with ``master.loudness``): gain to the target, the
+   With ``master.match``, the reference is analysed by a task of its own
+   while the mix renders; then the mix bus is analysed in chunks (each
+   chunk's frames of :mod:`dsp.matching`), and the matching EQ is fixed
+   from the two spectra before the master is made, so its chunks all apply
+   the same linear-phase FIRs.
+2. **Master** (only with ``master.loudness``): gain, the matching EQ, the
    true-peak limiter, fades; the result is measured and the gain corrected
    (limiting lowers loudness; after two passes the correction follows how
    much loudness the last dB of gain added) until it lands within
    :data:`LOUDNESS_TOLERANCE_LU`, at most :data:`MAX_LOUDNESS_PASSES` passes.
-   Without a loudness target only the fades apply. Each pass runs its chunks
+   Without a loudness target only the matching EQ and the fades apply. Each pass runs its chunks
    at once, with the limiter's and the meter's pre-roll, each reading the
    mix blocks that cover it; the last pass's master is kept the same way.
 3. **Deliver**: every output in time chunks, each resampled, dithered and
@@ -54,6 +59,15 @@ from pathlib import Path
 
 from dsp.limiter import max_gain_reduction_db
 from dsp.loudness import LoudnessPartial
+from dsp.matching import (
+    SILENCE_DB,
+    FramePowers,
+    MatchEq,
+    correction,
+    frame_frames,
+    hop_frames,
+    long_term_spectrum,
+)
 from farm.errors import RenderCancelled, RenderError
 from farm.session import DEFAULT_MAX_DURATION_S, LoadedSession, load
 from farm.storage import Location
@@ -251,11 +265,14 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     master_passes = 2 if loudness.normalises else 1
     delivery_tasks = sum(math.ceil(plan.timeline_frames / deliverable.grid_frames) for deliverable in plan.deliverables)
     mixing_tasks = len(plan.groups) + sum(strip.kind != "track" for strip in plan.strips)
-    tracker.total = len(mix_chunks) * mixing_tasks + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks
     tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
+    match_chunks = len(plan.chunks(plan.timeline_frames)) + 1 if loudness.match else 0
+    tracker.total = len(mix_chunks) * mixing_tasks + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks + match_chunks
     run = _Run(plan, executor.put(plan), executor, workdir, tracker, window)
+    reference = run.submit(tasks.match_reference, num_returns=2) if loudness.match else None
     mix_partials, mix, stems = _mix(run)
     mix_report = LoudnessPartial.merge(mix_partials).report()
+    match_eq, match_report = _match(run, mix, reference) if reference else (None, None)
     stem_plans = [deliverable for deliverable in plan.deliverables if deliverable.strip is not None]
     written = dict(zip((deliverable.index for deliverable in stem_plans), _deliver(run, [(stem, stems[stem.strip], 0.0) for stem in stem_plans])))
     del stems
@@ -274,7 +291,8 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
             tolerance_lu = LOSSY_MASTER_TOLERANCE_LU if users and all(deliverable.lossy for deliverable in users) else LOUDNESS_TOLERANCE_LU
             nearest = max((margin for margin in made if margin < margin_db), default=None)
             accept_lu = LOSSY_LOUDNESS_TOLERANCE_LU if tolerance_lu == LOSSY_MASTER_TOLERANCE_LU else LOUDNESS_TOLERANCE_LU
-            made[margin_db] = _master(run, mix, mix_report, margin_db, tolerance_lu, accept_lu, None if nearest is None else made[nearest][0])
+            start_gain_db = None if nearest is None else made[nearest][0]
+            made[margin_db] = _master(run, mix, mix_report, loudness.master_pass(ceiling_margin_db=margin_db, match=match_eq), tolerance_lu, accept_lu, start_gain_db)
         files = [(masters[index], made[margins_db[index]][-1], trims_db[index]) for index in pending]
         for index, facts in zip(pending, _deliver(run, files)):
             deliverables[index] = facts
@@ -323,6 +341,7 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
         "loudness_passes": passes,
         "limiter_ceiling_dbtp": (loudness.ceiling_dbtp - main_margin_db) if loudness.normalises else None,
         "limiter_max_gain_reduction_db": reduction_db,
+        "match": match_report,
         "latency_compensation_samples": plan.mix_latency,
         "time_chunking": _time_chunking(plan),
         "deliverables": [written[index] for index in sorted(written)],
@@ -434,8 +453,41 @@ def _spilled_signal(run: _Run, name: str) -> SpilledSignal:
     return SpilledSignal(run.executor, run.workdir / f"{name}-{uuid.uuid4().hex[:8]}.f32", kept=run.window + 2)
 
 
-def _master(run: _Run, mix: SpilledSignal, mix_report, ceiling_margin_db: float, tolerance_lu: float, accept_lu: float, gain_db: float | None = None):
-    """Stage 2: the loudness stage, corrected until it lands within ``tolerance_lu``; returns (gain_db, report, max GR dB, passes, the master).
+def _match(run: _Run, mix: SpilledSignal, reference: list) -> tuple[MatchEq, dict]:
+    """The matching EQ from the reference's spectrum (its task's refs, ``reference``) and the mix's, analysed in chunks; and its report.
+
+    The analysis reads the mix as the loudness stage does, at most
+    ``window`` chunks at a time.
+    """
+    plan, window = run.plan, run.window
+    match, rate = plan.loudness.match, plan.sample_rate
+    submitted: list = []
+    for start, stop in plan.chunks(plan.timeline_frames):
+        run.tracker.check_cancel([meta for _, meta in submitted[-window:]])
+        starts, blocks = mix.covering(start, min(stop + frame_frames(rate), plan.timeline_frames))
+        submitted.append(run.submit(tasks.match_chunk, start, stop, starts, *blocks, num_returns=2))
+        if len(submitted) > window:
+            run.executor.wait([submitted[-window - 1][0]], 1)
+    powers = FramePowers.concatenate(run.executor.get([powers for powers, _ in submitted]))
+    run.tracker.finished([meta for _, meta in submitted] + [reference[1]])
+    mix_spectrum = long_term_spectrum(powers, rate)
+    if mix_spectrum is None:
+        raise RenderError(f"master.match: the mix is silent (nothing above {SILENCE_DB:g} dBFS): there is nothing to match to {match.written}")
+    reference_spectrum = run.executor.get(reference[0])
+    curve = correction(reference_spectrum, mix_spectrum, match.amount, match.max_gain_db)
+    hop_s = hop_frames(rate) / rate
+    report = {
+        "reference": match.written,
+        "amount": match.amount,
+        "max_gain_db": match.max_gain_db,
+        "analysed_s": {"reference": reference_spectrum.frames * hop_s, "mix": mix_spectrum.frames * hop_s},
+        "correction": curve.to_dict(),
+    }
+    return MatchEq(rate, correction=curve), report
+
+
+def _master(run: _Run, mix: SpilledSignal, mix_report, master_pass: MasterPass, tolerance_lu: float, accept_lu: float, gain_db: float | None = None):
+    """Stage 2: ``master_pass``'s loudness stage, corrected until it lands within ``tolerance_lu``; returns (gain_db, report, max GR dB, passes, the master).
 
     The first pass has ``gain_db`` (default: the gain that brings the mix's
     loudness to the target). When the passes run out, or the limiter lets
@@ -443,7 +495,6 @@ def _master(run: _Run, mix: SpilledSignal, mix_report, ceiling_margin_db: float,
     ``accept_lu``; else RenderError says how loud the mix can be made.
     """
     loudness = run.plan.loudness
-    master_pass = loudness.master_pass(ceiling_margin_db=ceiling_margin_db)
     if not loudness.normalises:
         report, _, master = _master_pass(run, mix, master_pass)
         return 0.0, report, None, 1, master
@@ -474,7 +525,7 @@ def _master(run: _Run, mix: SpilledSignal, mix_report, ceiling_margin_db: float,
     if error_lu <= accept_lu:
         return gain_db, report, reduction_db, passes, master
     master.close()
-    ceiling_dbtp = loudness.ceiling_dbtp - ceiling_margin_db
+    ceiling_dbtp = master_pass.limiter.ceiling_dbtp
     loudest = max(lufs for _, lufs in landed)
     if _limiter_saturated(landed) or loudest < loudness.target_lufs:
         raise RenderError(

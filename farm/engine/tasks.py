@@ -22,8 +22,18 @@ import soxr
 from dsp.fades import fade_gain
 from dsp.limiter import reset_gain_reduction
 from dsp.loudness import LoudnessMeter
+from dsp.matching import (
+    SILENCE_DB,
+    analyse_blocks,
+    analysis_frame_starts,
+    frame_frames,
+    frame_powers,
+    long_term_spectrum,
+)
 from dsp.mixing import add_into
 from dsp.units import db_to_linear
+from farm.errors import RenderError
+from farm.storage import stems
 
 from .blocks import BLOCK_DTYPE, assemble
 from .delivery import DeliverablePlan
@@ -154,8 +164,47 @@ def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, *bloc
     return kept[lo - first :], meter.partial(), new_state, _meta("mix", started, strip="master")
 
 
+REFERENCE_BLOCK_S = 30.0
+"""Seconds of the reference read at a time for its analysis."""
+
+
+def match_reference(plan: RenderPlan):
+    """The long-term spectrum of the matching reference (:func:`dsp.matching.long_term_spectrum`), read in blocks and resampled to the render rate; and meta.
+
+    A mono reference counts as both channels. Raises RenderError naming the
+    reference when it has no passage louder than :data:`dsp.matching.SILENCE_DB`.
+    """
+    started = time.perf_counter()
+    match, rate = plan.loudness.match, plan.sample_rate
+    facts = stems.info(match.reference)
+    step = max(1, round(REFERENCE_BLOCK_S * facts.sample_rate))
+    resampler = soxr.ResampleStream(facts.sample_rate, rate, 2, dtype="float64", quality="VHQ") if facts.sample_rate != rate else None
+
+    def blocks():
+        for first in range(0, facts.frames, step):
+            block = stems.read_frames(match.reference, first, min(first + step, facts.frames)).astype(np.float64)
+            block = np.repeat(block, 2, axis=1) if block.shape[1] == 1 else block
+            yield resampler.resample_chunk(block, last=first + step >= facts.frames) if resampler else block
+
+    spectrum = long_term_spectrum(analyse_blocks(blocks(), rate), rate)
+    if spectrum is None:
+        raise RenderError(f"master.match.reference: {match.written} is silent (nothing above {SILENCE_DB:g} dBFS): there is no tonal balance to match")
+    return spectrum, _meta("match", started)
+
+
+def match_chunk(plan: RenderPlan, start: int, stop: int, mix_starts: tuple[int, ...], *mix_blocks: np.ndarray):
+    """The band powers (:class:`dsp.matching.FramePowers`) of the mix's analysis frames that start in ``[start, stop)``, and meta.
+
+    The mix comes as the blocks that cover those frames to their ends.
+    """
+    started = time.perf_counter()
+    rate = plan.sample_rate
+    audio = assemble(mix_starts, mix_blocks, start, min(stop + frame_frames(rate), plan.timeline_frames))
+    return frame_powers(audio, rate, start, analysis_frame_starts(start, stop, rate)), _meta("match", started)
+
+
 def master_chunk(plan: RenderPlan, master_pass: MasterPass, start: int, stop: int, state: dict | None, mix_starts: tuple[int, ...], *mix_blocks: np.ndarray):
-    """Frames ``[start, stop)`` of one pass of the loudness stage: gain, true-peak limiter, fades.
+    """Frames ``[start, stop)`` of one pass of the loudness stage: gain, matching EQ, true-peak limiter, fades.
 
     The mix comes as the blocks that cover the chunk and its pre-roll
     (``mix_starts``: their first frames; see :mod:`farm.engine.blocks`).
@@ -170,9 +219,13 @@ def master_chunk(plan: RenderPlan, master_pass: MasterPass, start: int, stop: in
     started = time.perf_counter()
     rate, limiter, preroll = plan.sample_rate, master_pass.limiter, master_pass.preroll_frames
     begin = first_frame(start, preroll)
+    match = master_pass.match
     if state is None:
-        state = {"limiter": limiter.init_state(2) if limiter else None, "meter": None}
+        state = {"match": match.init_state(2) if match else None, "limiter": limiter.init_state(2) if limiter else None, "meter": None}
     audio = assemble(mix_starts, mix_blocks, begin, stop) * db_to_linear(master_pass.gain_db)
+    match_state = state["match"]
+    if match:
+        audio, match_state = match.process(audio, match_state)
     limiter_state = state["limiter"]
     if limiter:
         warm, limiter_state = limiter.process(audio[: start - begin], limiter_state)
@@ -184,7 +237,7 @@ def master_chunk(plan: RenderPlan, master_pass: MasterPass, start: int, stop: in
     kept = (metered * fades[:, None]).astype(BLOCK_DTYPE)
     meter = LoudnessMeter(rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
     meter.process(kept)
-    new_state = {"limiter": limiter_state, "meter": None if preroll is not None else meter.state()}
+    new_state = {"match": match_state, "limiter": limiter_state, "meter": None if preroll is not None else meter.state()}
     return kept[lo - first :], meter.partial(), new_state, _meta("master", started)
 
 

@@ -345,6 +345,30 @@ def check_files(session: Session, folder: Location, roots: list[Path]) -> tuple[
     return files, problems
 
 
+MAX_REFERENCE_S = 30 * 60.0
+"""The longest a reference for matching may last, in seconds."""
+
+
+def check_reference(session: Session, folder: Location, roots: list[Path]) -> tuple[audio_io.AudioInfo | None, list[str]]:
+    """Resolve and read the header of ``master.match.reference``: a mono or stereo file at a usable rate, at most :data:`MAX_REFERENCE_S` long."""
+    match = session.master.match
+    if match is None:
+        return None, []
+    where = "master.match.reference"
+    try:
+        facts = stems.info(folder.resolve_inside(match.reference, roots))
+    except (ValueError, OSError) as exc:
+        return None, [f"{where}: {exc}"]
+    problem = samplescan.rate_problem(facts, match.reference, "references")
+    if problem:
+        return None, [f"{where}: {problem}"]
+    if facts.channels > 2:
+        return None, [f"{where}: {echo(match.reference)} has {facts.channels} channels; a reference must be mono or stereo"]
+    if facts.duration_s > MAX_REFERENCE_S:
+        return None, [f"{where}: {echo(match.reference)} lasts {facts.duration_s:g} s; a reference may last at most {MAX_REFERENCE_S:g} s"]
+    return facts, []
+
+
 def _clip_length_s(clip: Clip, facts: audio_io.AudioInfo) -> float:
     """How long a clip plays, in seconds, at its file's own rate."""
     return clip_span(clip, facts.frames, facts.sample_rate, facts.sample_rate).frames / facts.sample_rate

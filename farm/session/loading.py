@@ -18,6 +18,7 @@ from .checks import (
     check_effects,
     check_files,
     check_meaning,
+    check_reference,
     check_sample_data,
 )
 from .clips import ClipSpan, clip_span
@@ -56,6 +57,9 @@ class LoadedSession:
         The folders (resolved paths) that paths may point into besides the
         session folder, when that is local (a session in object storage keeps
         to its folder).
+    reference : dsp.io.AudioInfo or None
+        ``master.match.reference`` resolved (its ``path`` a local path or
+        URI) with its header facts; None without matching.
     """
 
     session: Session
@@ -65,6 +69,7 @@ class LoadedSession:
     effects: dict[str, tuple[Effect, ...]]
     spans: dict[str, tuple[ClipSpan, ...]]
     roots: tuple[Path, ...] = ()
+    reference: audio_io.AudioInfo | None = None
 
     @property
     def content_frames(self) -> int:
@@ -136,7 +141,8 @@ def validate(
     roots = [Path(root).resolve() for root in allowed_roots]
     files, file_problems = check_files(session, folder, roots)
     sample_rate = int(session.sample_rate or (next(iter(files.values())).sample_rate if files else DEFAULT_SAMPLE_RATE_HZ))
-    problems += file_problems + check_duration(session, files, sample_rate, max_duration_s)
+    reference, reference_problems = check_reference(session, folder, roots)
+    problems += file_problems + reference_problems + check_duration(session, files, sample_rate, max_duration_s)
     effects: dict[str, tuple[Effect, ...]] = {}
     if files or session.sample_rate:
         effects, effect_problems = check_effects(session, sample_rate, folder, roots, files)
@@ -150,4 +156,4 @@ def validate(
         track.name: tuple(clip_span(clip, files[clip.file].frames, files[clip.file].sample_rate, sample_rate) for clip in track.clip_list)
         for track in session.tracks
     }
-    return LoadedSession(session, source, sample_rate, files, effects, spans, tuple(roots))
+    return LoadedSession(session, source, sample_rate, files, effects, spans, tuple(roots), reference)

@@ -167,10 +167,19 @@ class LimiterSettings(_Model):
     release_s: float = Field(0.05, gt=0.0, le=5.0, description="Release time constant in seconds.")
 
 
+class Match(_Model):
+    """Reference matching: an EQ that takes the master's tonal balance towards a finished master's."""
+
+    reference: FilePath = Field(description="A finished master to sound like: an audio file relative to the session file's folder, at any sample rate.")
+    amount: float = Field(1.0, ge=0.0, le=1.0, description="How much of the correction to apply: 0 none (the render is as without matching), 1 all of it.")
+    max_gain_db: float = Field(12.0, gt=0.0, le=24.0, description="The most the correction boosts or cuts at any frequency, in dB.")
+
+
 class Master(_Model):
     """The master: its chain, the loudness stage, fades and tail."""
 
     fx: list[FxSpec] = Field([], max_length=MAX_FX_PER_STRIP, description="The master's insert effects, in order, before the loudness stage.")
+    match: Match | None = Field(None, description="Reference matching, after fx and before the loudness stage; null: none.")
     loudness: Loudness | None = Field(None, description="The loudness target; null: no normalisation and no limiter.")
     limiter: LimiterSettings = Field(LimiterSettings(), description="The loudness stage's true-peak limiter; used only with loudness.")
     fade_in_s: float = Field(0.0, ge=0.0, description="Equal-power fade-in at the start of the timeline, in seconds.")
