@@ -45,16 +45,19 @@ def demo(args: argparse.Namespace) -> int:
 
 def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) -> dict:
     """Load and compile (cheap checks first), then render; print the report as text or JSON and return it."""
+    from farm.album import is_album
     from farm.engine.allocator import retain_freed_memory
     from farm.engine.executor import choose_executor
     from farm.engine.plan import compile_plan
     from farm.engine.render import render_plan
-    from farm.session import load
+    from farm.session import load, read_document
 
     from .progress import ProgressBar
 
     started = time.perf_counter()
     retain_freed_memory()
+    if is_album(read_document(Location.of(session_path))):
+        return render_album_and_print(session_path, out_dir, args, started)
     loaded = load(session_path, max_duration_s=max_duration(args))
     plan = compile_plan(loaded, args.chunk_s)
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
@@ -72,6 +75,36 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) 
     print(f"  master: {loudness:.2f} LUFS, true peak {output['true_peak_dbtp']:.2f} dBTP" if loudness is not None else "  master: silent")
     for item in report["deliverables"]:
         print(f"  {out_dir.rstrip('/')}/{item['path']}  ({item['format']}, {encoding(item)}, {item['sample_rate']} Hz)")
+    print(f"  {out_dir.rstrip('/')}/report.json")
+    return report
+
+
+def render_album_and_print(album_path: str, out_dir: str, args: argparse.Namespace, started: float) -> dict:
+    """Load the album (every song checked first), then render it; print its report as text or JSON and return it."""
+    from farm.album import load_album, render_album
+    from farm.engine.executor import choose_executor
+
+    from .progress import ProgressBar
+
+    loaded = load_album(album_path, max_duration_s=max_duration(args))
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    choice = choose_executor(args.executor, args.address)
+    report = render_album(
+        album_path, out_dir, chunk_s=args.chunk_s, executor=choice.build(), progress=bar, loaded=loaded, started=started, executor_reason=choice.reason
+    )
+    if bar:
+        bar.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return report
+    print(f"rendered album {report['album']!r}: {report['duration_s']:.1f} s in {report['wall_s']:.1f} s ({report['realtime_factor']:.1f}x realtime)")
+    print(f"  executor: {report['executor']} ({report['executor_reason']})")
+    for song in report["songs"]:
+        level = "silent" if song["integrated_lufs"] is None else f"{song['integrated_lufs']:.2f} LUFS, true peak {song['true_peak_dbtp']:.2f} dBTP"
+        print(f"  {song['index']:2d}. {song['title']}  at {song['start_s']:.2f} s, {song['duration_s']:.1f} s: {level}")
+    for item in report["deliverables"]:
+        detail = "cue sheet" if item["format"] == "cue" else f"{item['format']}, {encoding(item)}, {item['sample_rate']} Hz"
+        print(f"  {out_dir.rstrip('/')}/{item['path']}  ({detail})")
     print(f"  {out_dir.rstrip('/')}/report.json")
     return report
 

@@ -51,6 +51,10 @@ class LoudnessPlan:
         carries its state from chunk to chunk.
     match
         Reference matching; None without it (or with ``amount: 0``).
+    fixed_gain_db
+        A gain the stage applies as it is, instead of finding the one that
+        lands the target (an album's songs after its loudest, which set it);
+        None: find it. The ceiling is held either way.
     """
 
     sample_rate: int
@@ -62,11 +66,17 @@ class LoudnessPlan:
     fade_out_frames: int
     preroll_frames: int | None
     match: MatchPlan | None = None
+    fixed_gain_db: float | None = None
 
     @property
     def normalises(self) -> bool:
-        """Whether the stage brings the mix to a loudness target."""
+        """Whether the stage has a target and its limiter (with a fixed gain, the target is the album's)."""
         return self.target_lufs is not None
+
+    @property
+    def lands_target(self) -> bool:
+        """Whether the stage corrects its gain until the master lands on the target."""
+        return self.normalises and self.fixed_gain_db is None
 
     def limiter(self, ceiling_margin_db: float = 0.0) -> Limiter | None:
         """The true-peak limiter holding ``ceiling_margin_db`` dB under the ceiling; None without a target."""

@@ -301,7 +301,7 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
         pending = []
         for index, (deliverable, facts) in enumerate(zip(masters, deliverables)):
             tolerance_lu = LOSSY_LOUDNESS_TOLERANCE_LU if deliverable.lossy else LOUDNESS_TOLERANCE_LU
-            error_lu = loudness.target_lufs - (facts["loudness"]["integrated_lufs"] or -math.inf)
+            error_lu = loudness.target_lufs - (facts["loudness"]["integrated_lufs"] or -math.inf) if loudness.lands_target else 0.0
             over_db = (facts["loudness"]["true_peak_dbtp"] or -math.inf) - loudness.ceiling_dbtp
             if abs(error_lu) > tolerance_lu:
                 trims_db[index] += error_lu
@@ -498,6 +498,9 @@ def _master(run: _Run, mix: SpilledSignal, mix_report, master_pass: MasterPass, 
     if not loudness.normalises:
         report, _, master = _master_pass(run, mix, master_pass)
         return 0.0, report, None, 1, master
+    if loudness.fixed_gain_db is not None:
+        report, reduction_db, master = _master_pass(run, mix, master_pass.with_gain(loudness.fixed_gain_db))
+        return loudness.fixed_gain_db, report, reduction_db, 1, master
     if not math.isfinite(mix_report.integrated_lufs):
         raise RenderError("the mix is silent (or shorter than 400 ms): there is no loudness to normalise to the target")
     gain_db = loudness.target_lufs - mix_report.integrated_lufs if gain_db is None else gain_db

@@ -22,9 +22,11 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from farm.album import is_album
 from farm.errors import BundleError, BundleTooLarge, ProjectError
 from farm.projects import IMPORT_REPORT_NAME, PROJECT_SUFFIXES, import_project
-from farm.session import load
+from farm.session import load, read_document
+from farm.storage import Location
 
 MAX_ENTRIES = 10_000
 MAX_NAME_CHARS = 1024
@@ -33,8 +35,9 @@ MAX_NAME_PART_BYTES = 255
 """The longest file or folder name in an entry name (UTF-8 bytes: what filesystems allow)."""
 MAX_DEPTH = 32
 """The most folders an entry may lie in, plus one for the entry itself."""
-SESSION_NAMES = ("session.yaml", "session.yml", "session.json")
-"""The names a bundle's session file may have, at its root."""
+SESSION_NAMES = ("session.yaml", "session.yml", "session.json", "album.yaml", "album.yml", "album.json")
+"""The names a bundle's session file (or album file, format mixfarm-album/1) may have, at its root."""
+ALBUM_NAME = "album.yaml"
 ARCHIVED_MEDIA = (".dawproject", ".aaf")
 """Project kinds that carry their media inside; once imported, the project file is removed from the bundle."""
 _EXPECTED = f"expected one of: {', '.join(SESSION_NAMES)}, or a {', '.join(PROJECT_SUFFIXES)} project"
@@ -162,7 +165,8 @@ def _check_entry(entry: zipfile.ZipInfo) -> None:
 
 def pack_bundle(path: str | os.PathLike) -> bytes:
     """Zip a session for upload: a folder with a session file at its root as it is,
-    a session file with every file it names (stems, impulse responses), or a DAW
+    a session file with every file it names (stems, impulse responses, the
+    reference), an album file with its folder (as album.yaml), or a DAW
     project, imported here (its media gathered, its import report beside it)."""
     path = Path(path)
     if path.is_file() and path.suffix.lower() in PROJECT_SUFFIXES:
@@ -180,16 +184,23 @@ def pack_bundle(path: str | os.PathLike) -> bytes:
             for item in sorted(path.rglob("*")):
                 if item.is_file():
                     archive.write(item, item.relative_to(path).as_posix())
+        elif is_album(read_document(Location.of(path))):
+            archive.write(path, ALBUM_NAME)
+            for item in sorted(path.parent.rglob("*")):
+                if item.is_file() and item != path and not any(part.startswith(".") for part in item.relative_to(path.parent).parts):
+                    archive.write(item, item.relative_to(path.parent).as_posix())
         else:
             loaded = load(path, max_duration_s=None)
             archive.write(path, "session.json" if path.suffix.lower() == ".json" else "session.yaml")
-            named = {posixpath.normpath(PurePosixPath(name).as_posix()) for name in set(loaded.files) | _impulse_responses(loaded.session)}
+            named = {posixpath.normpath(PurePosixPath(name).as_posix()) for name in set(loaded.files) | _other_files(loaded.session)}
             for relative in sorted(named):
                 archive.write(loaded.folder.local_path / relative, relative)
     return buffer.getvalue()
 
 
-def _impulse_responses(session) -> set[str]:
+def _other_files(session) -> set[str]:
+    """The files a session names besides its stems: impulse responses and the reference for matching."""
     strips = list(session.tracks) + list(session.buses)
     chains = [strip.fx for strip in strips] + [session.master.fx]
-    return {spec.ir_file for chain in chains for spec in chain if getattr(spec, "type", None) == "convolution"}
+    named = {spec.ir_file for chain in chains for spec in chain if getattr(spec, "type", None) == "convolution"}
+    return named | ({session.master.match.reference} if session.master.match else set())

@@ -80,6 +80,18 @@ class RenderDriver(Protocol):
         """Stop rendering and let go of the cluster."""
 
 
+def render_file(path: str, out_dir: str, **options) -> dict:
+    """Render a job's file: a session, or an album (by its ``format``); ``options`` are :func:`farm.engine.render.render`'s."""
+    from farm.album import is_album, render_album
+    from farm.engine.render import render
+    from farm.session import read_document
+    from farm.storage import Location
+
+    if is_album(read_document(Location.of(path))):
+        return render_album(path, out_dir, **options)
+    return render(path, out_dir, **options)
+
+
 def render_failure(exc: BaseException) -> Exception:
     """The exception the scheduler gets for a render that raised ``exc``."""
     if isinstance(exc, (SessionError, RenderCancelled, RenderError)):
@@ -98,10 +110,8 @@ class InProcessDriver:
         self.executor = self._executor_factory()
 
     def render(self, job_id, session, out_dir, *, progress=None, cancel=None, on_tasks=None, max_duration_s=None) -> dict:
-        from farm.engine.render import render
-
         try:
-            return render(
+            return render_file(
                 session, out_dir, executor=self.executor, progress=progress, cancel=cancel, on_tasks=on_tasks, max_duration_s=max_duration_s
             )
         except Exception as exc:  # noqa: BLE001 - every failure is translated for the scheduler
@@ -352,10 +362,8 @@ def serve_renders(connection, executor_factory: Callable[[], Any]) -> None:
 
 
 def _render_one(executor, send: Callable[[tuple], None], cancel: threading.Event, job_id: str, session, out_dir, max_duration_s) -> None:
-    from farm.engine.render import render
-
     try:
-        report = render(
+        report = render_file(
             session,
             out_dir,
             executor=executor,

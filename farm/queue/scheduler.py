@@ -253,7 +253,7 @@ class Scheduler:
         try:
             session = self.files.session_file(job.id)
             if session is None:
-                raise SessionError("session", ["no session.yaml or session.json at the bundle's root"])
+                raise SessionError("session", ["no session.yaml, session.json or album.yaml at the bundle's root"])
             self.files.clear_out(job.id)
             report = self.driver.render(
                 job.id,

@@ -110,7 +110,7 @@ def _check_outputs(session: Session, names: set[str]) -> list[str]:
     stems = 0
     for index, output in enumerate(session.outputs):
         where = f"outputs[{index}]"
-        problems += _check_encoding(where, output)
+        problems += check_encoding(where, output)
         if output.stems is None:
             files.append((f"{where}.path", output.path, output))
             continue
@@ -127,11 +127,17 @@ def _check_outputs(session: Session, names: set[str]) -> list[str]:
             stems += 1
     if stems > MAX_STEM_FILES:
         return problems + [f"outputs: the stem outputs write {stems} files; at most {MAX_STEM_FILES} in all"]
+    return problems + check_output_paths([(where, path, output.path) for where, path, output in files])
+
+
+def check_output_paths(files: list[tuple[str, str, str]]) -> list[str]:
+    """Each file ``(field, path, path as written)`` stays inside the output folder, clear of the render's own files and of every other file."""
+    problems: list[str] = []
     written = [Path(path) for _, path, _ in files]
     folders = {parent for path in written for parent in path.parents}
     seen: dict[str, str] = {}
-    for (where, path, output), relative in zip(files, written):
-        shown = echo(path) if path == output.path else f"{echo(path)} (from {echo(output.path)})"
+    for (where, path, template), relative in zip(files, written):
+        shown = echo(path) if path == template else f"{echo(path)} (from {echo(template)})"
         if relative.is_absolute() or ".." in relative.parts or not relative.parts:
             problems.append(f"{where}: must stay inside the output folder, got {shown}")
         elif any(part.startswith(".") for part in relative.parts):
@@ -151,7 +157,7 @@ def _check_outputs(session: Session, names: set[str]) -> list[str]:
     return problems
 
 
-def _check_encoding(where: str, output: Output) -> list[str]:
+def check_encoding(where: str, output: Output) -> list[str]:
     """A lossless output's bit depth, or a lossy one's bitrate and rate; neither given the other's fields."""
     if not output.lossy:
         if output.bitrate_kbps is not None:

@@ -90,13 +90,16 @@ _SCALAR_TYPES = {"number": "number", "integer": "integer", "string": "text", "bo
 
 
 def documented_models() -> dict[str, type[BaseModel]]:
-    """Every model a session file may hold, from :class:`Session` down, by its name in the document.
+    """Every model a session file or an album file may hold, from :class:`Session` and :class:`farm.album.Album` down, by its name in the document.
 
     An effect's model is named by its ``type`` (``compressor``); any other model by its class name.
     """
+    # The album builds on the session, so it is imported here, not when the session package loads.
+    from farm.album import Album
+
     effect_names = {model: name for name, model in SPEC_MODELS.items()}
     found: dict[type[BaseModel], None] = {}
-    pending: list[type[BaseModel]] = [Session]
+    pending: list[type[BaseModel]] = [Session, Album]
     while pending:
         model = pending.pop(0)
         if model in found:

@@ -16,7 +16,7 @@ import dataclasses
 import os
 import posixpath
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import fsspec
@@ -140,6 +140,15 @@ class Location:
         for item in sorted(local_folder.rglob("*")):
             if item.is_file():
                 self.joinpath(*item.relative_to(local_folder).parts).upload_from(item)
+
+    def download_folder_to(self, local_folder: Path) -> None:
+        """Copy every file below this folder to the same relative name below the local folder ``local_folder``."""
+        filesystem, path = self._filesystem()
+        root = path.rstrip("/")
+        for remote in sorted(filesystem.find(root)):
+            target = local_folder / PurePosixPath(remote[len(root) :].lstrip("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            filesystem.get_file(remote, str(target))
 
     def size(self) -> int:
         """The file's size in bytes, asked of storage now (no cached listing). Raises FileNotFoundError if there is none."""

@@ -95,7 +95,7 @@ def test_failed_job_page_shows_its_error_escaped(farm):
     service, jobs = farm
     page = get(service, f"/jobs/{jobs['failed']['id']}")
     assert page.status_code == 200
-    assert "no session.yaml or session.json" in page.text
+    assert "no session.yaml, session.json or album.yaml" in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and "<script>alert" not in page.text
     assert 'data-action="retry"' in page.text and "<h2>Loudness</h2>" not in page.text
 
