@@ -2,7 +2,7 @@
 
 farm's own commands live here, one module per group: :mod:`.audio`
 (analyze, tone), :mod:`.sessions` (validate, schema, init), :mod:`.projects`
-(import, export) and :mod:`.rendering` (render, demo). Other packages add theirs through the ``mixfarm.commands``
+(import, export), :mod:`.rendering` (render, demo) and :mod:`.mastering` (master). Other packages add theirs through the ``mixfarm.commands``
 entry point group: each entry names a ``register(commands)`` function that is
 handed a :class:`Commands` (the service registers serve, submit, jobs and
 cancel this way), so farm never imports them.
@@ -18,7 +18,7 @@ from importlib.metadata import entry_points
 from dsp.errors import DspError
 from farm.errors import FarmError, SessionError
 
-from . import audio, projects, rendering, sessions
+from . import audio, mastering, projects, rendering, sessions
 
 ENTRY_POINT_GROUP = "mixfarm.commands"
 
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser with farm's commands and every installed ``mixfarm.commands`` group."""
     parser = argparse.ArgumentParser(prog="mixfarm", description="mixfarm: a distributed mix-render farm.")
     commands = Commands(parser)
-    for group in (audio, sessions, projects, rendering):
+    for group in (audio, sessions, projects, rendering, mastering):
         group.register(commands)
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda entry: entry.name):
         entry.load()(commands)

@@ -43,8 +43,11 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) -> dict:
-    """Load and compile (cheap checks first), then render; print the report as text or JSON and return it."""
+def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace, print_json: bool = True) -> dict:
+    """Load and compile (cheap checks first), then render; print the report as text or JSON and return it.
+
+    With ``--json`` and ``print_json`` False nothing is printed (the caller prints the reports).
+    """
     from farm.album import is_album
     from farm.engine.allocator import retain_freed_memory
     from farm.engine.executor import choose_executor
@@ -57,7 +60,7 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) 
     started = time.perf_counter()
     retain_freed_memory()
     if is_album(read_document(Location.of(session_path))):
-        return render_album_and_print(session_path, out_dir, args, started)
+        return render_album_and_print(session_path, out_dir, args, started, print_json)
     loaded = load(session_path, max_duration_s=max_duration(args))
     plan = compile_plan(loaded, args.chunk_s)
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
@@ -66,7 +69,8 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) 
     if bar:
         bar.close()
     if args.json:
-        print(json.dumps(report, indent=2))
+        if print_json:
+            print(json.dumps(report, indent=2))
         return report
     output = report["output"]
     print(f"rendered {report['session']!r}: {report['duration_s']:.1f} s in {report['wall_s']:.1f} s ({report['realtime_factor']:.1f}x realtime)")
@@ -79,7 +83,7 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace) 
     return report
 
 
-def render_album_and_print(album_path: str, out_dir: str, args: argparse.Namespace, started: float) -> dict:
+def render_album_and_print(album_path: str, out_dir: str, args: argparse.Namespace, started: float, print_json: bool = True) -> dict:
     """Load the album (every song checked first), then render it; print its report as text or JSON and return it."""
     from farm.album import load_album, render_album
     from farm.engine.executor import choose_executor
@@ -95,7 +99,8 @@ def render_album_and_print(album_path: str, out_dir: str, args: argparse.Namespa
     if bar:
         bar.close()
     if args.json:
-        print(json.dumps(report, indent=2))
+        if print_json:
+            print(json.dumps(report, indent=2))
         return report
     print(f"rendered album {report['album']!r}: {report['duration_s']:.1f} s in {report['wall_s']:.1f} s ({report['realtime_factor']:.1f}x realtime)")
     print(f"  executor: {report['executor']} ({report['executor_reason']})")
