@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from farm.album import is_album, load_album
 from farm.engine.executor import RayExecutor
 from farm.errors import SessionError
 from farm.queue.bundle import check_bundle, unpack_bundle
@@ -21,7 +22,7 @@ from farm.queue.jobfiles import JobFiles
 from farm.queue.jobstore import Job, JobStore
 from farm.queue.scheduler import Scheduler
 from farm.queue.state import JobState
-from farm.session import LoadedSession, load
+from farm.session import load, read_document
 from farm.storage import Location
 
 from .config import Settings
@@ -101,12 +102,11 @@ class Service:
                 if stored_bytes > bundle_bytes:
                     reserved.extend(stored_bytes - bundle_bytes)
                     bundle_bytes = stored_bytes
-                loaded = self._load(session_path)
-                duration_s = loaded.timeline_frames / loaded.sample_rate
+                session_name, duration_s = self._load(session_path)
                 job_id = uuid.uuid4().hex[:16]
                 try:
                     self.files.keep_bundle(job_id, staging)
-                    job = self.store.create(name or loaded.session.name, studio, priority, duration_s, job_id=job_id, bundle_bytes=bundle_bytes)
+                    job = self.store.create(name or session_name, studio, priority, duration_s, job_id=job_id, bundle_bytes=bundle_bytes)
                 except BaseException:
                     self.files.remove(job_id)
                     raise
@@ -115,11 +115,15 @@ class Service:
         self.scheduler.wake()
         return job
 
-    def _load(self, session_path: Path) -> LoadedSession:
-        """The session of an unpacked bundle, checked to last at most ``max_duration_s`` and its stems read
-        through; its SessionError names files relative to the bundle."""
+    def _load(self, session_path: Path) -> tuple[str, float]:
+        """The name and length in seconds of the session (or album) of an unpacked bundle, checked to last at most
+        ``max_duration_s`` and a session's stems read through; its SessionError names files relative to the bundle."""
         try:
-            return load(session_path, max_duration_s=self.settings.max_duration_s, check_samples=True)
+            if is_album(read_document(Location.of(session_path))):
+                album = load_album(session_path, max_duration_s=self.settings.max_duration_s)
+                return album.album.name, sum(song.duration_s for song in album.songs)
+            loaded = load(session_path, max_duration_s=self.settings.max_duration_s, check_samples=True)
+            return loaded.session.name, loaded.timeline_frames / loaded.sample_rate
         except SessionError as exc:
             problems = [self.public_text(problem, session_path.parent) for problem in exc.problems]
             raise SessionError(session_path.name, problems) from None

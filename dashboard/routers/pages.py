@@ -20,7 +20,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from dashboard import analysis
+from dashboard import analysis, mastering
 from dashboard.auth import TOKEN_COOKIE, authenticate, require_studio, studio_for_token
 from dashboard.deps import ServiceDep, StoreDep, StudioDep
 from dashboard.models import QueueSummary
@@ -232,6 +232,8 @@ def job_page(request: Request, service: ServiceDep, job_id: str):
         first_output = service.output_location(job, job.outputs[0]["name"]) if job.outputs else None
         facts = analysis.job_analysis(service.settings.data_dir, job, first_output)
         target = (report or {}).get("target") or {}
+        curves = mastering.match_curves(report) if report else {}
+        songs = (report or {}).get("songs") or []
         return {
             "page_name": "job",
             "job": job,
@@ -245,6 +247,9 @@ def job_page(request: Request, service: ServiceDep, job_id: str):
             "waveform": analysis.waveform_chart(facts) if facts else None,
             "loudness": analysis.loudness_chart(facts, target.get("integrated_lufs")) if facts else None,
             "imported": service.files.import_report(job.id),
+            "match_chart": mastering.match_chart(curves) if curves else None,
+            "songs": songs,
+            "sequence": mastering.sequence_chart(songs, report.get("duration_s", 0.0)) if songs else None,
         }
 
     return render_page(request, service, "job.html", build)

@@ -5,15 +5,15 @@
    file; several songs render at once on the executor (each its own render,
    its chunks spread like any render's).
 2. **Master chain.** Each song (its mix, or the finished mix the album
-   names) goes through the album's ``master.fx`` at the mastering rate; its
+   names) goes through the album's ``master.fx`` and matching EQ (each song
+   matched to the reference by itself) at the mastering rate; its
    integrated loudness there is what the loudness plan works from.
 3. **Loudness.** In ``track`` mode every song is mastered to the target by
    itself. In ``album`` mode the loudest song is mastered first, to the
    target; the gain that landed it is then applied as it is to every other
    song, so they keep their level below it (each through the same limiter,
-   so a loud song loses a little more). Matching, the limiter, the
-   deliverables and their checks are a render's own
-   (:func:`farm.engine.render.render_plan`).
+   so a loud song loses a little more). The limiter, the deliverables and
+   their checks are a render's own (:func:`farm.engine.render.render_plan`).
 4. **Sequence.** The continuous files place each mastered song at its start:
    after the previous song's end plus its ``gap_s``, or ``crossfade_s``
    before it with linear fades (they sum to one, so the overlap never goes
@@ -39,6 +39,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from dsp.matching import Spectrum
+from farm.engine import tasks
 from farm.engine.executor import Executor, choose_executor
 from farm.engine.plan import DEFAULT_CHUNK_S, compile_plan
 from farm.engine.render import render_plan
@@ -157,6 +159,8 @@ class _AlbumRun:
     progress: _AlbumProgress
     files: dict[str, Path] = dataclasses.field(default_factory=dict)
     """Each file of the album (its path in the output folder) -> where it was made."""
+    reference: Spectrum | None = None
+    """The matching reference's long-term spectrum, analysed once for every song."""
 
     @property
     def album(self):
@@ -164,6 +168,10 @@ class _AlbumRun:
 
     def render(self) -> dict:
         songs = self.loaded.songs
+        match = self.album.master.match
+        if match is not None and match.amount > 0.0:
+            task = self.executor.submit(tasks.reference_spectrum, self.loaded.reference.path, match.reference, self.loaded.sample_rate)
+            self.reference = self.executor.get(task)
         mixes = self._each(songs, self._mix)
         premasters = self._each(songs, lambda song: self._premaster(song, mixes[song.index - 1]))
         mastered = self._master(songs, premasters)
@@ -196,6 +204,8 @@ class _AlbumRun:
 
     def _render(self, loaded: LoadedSession, folder: str, fixed_gain_db: float | None = None, track: LoadedSong | None = None) -> dict:
         plan = compile_plan(loaded, self.chunk_s)
+        if plan.loudness.match is not None and self.reference is not None:
+            plan = dataclasses.replace(plan, loudness=dataclasses.replace(plan.loudness, match=dataclasses.replace(plan.loudness.match, spectrum=self.reference)))
         if fixed_gain_db is not None:
             plan = dataclasses.replace(plan, loudness=dataclasses.replace(plan.loudness, fixed_gain_db=fixed_gain_db))
         if track is not None:
@@ -234,9 +244,11 @@ class _AlbumRun:
         return validate(data, source, (*self.loaded.roots, self.workdir), max_duration_s=None)
 
     def _premaster(self, song: LoadedSong, mix: Path) -> dict:
-        """Stage 2: the song through the album's master chain at the mastering rate; returns that render's report."""
-        fx = [spec.model_dump(mode="json", exclude_unset=True) for spec in self.album.master.fx]
-        loaded = self._session(song, "premaster", {"file": str(mix)}, {"fx": fx}, [{"path": PREMASTER, **_FLOAT}])
+        """Stage 2: the song through the album's master chain and matching EQ at the mastering rate; returns that render's report."""
+        master: dict = {"fx": [spec.model_dump(mode="json", exclude_unset=True) for spec in self.album.master.fx]}
+        if self.album.master.match is not None:
+            master["match"] = self.album.master.match.model_dump(mode="json")
+        loaded = self._session(song, "premaster", {"file": str(mix)}, master, [{"path": PREMASTER, **_FLOAT}])
         report = self._render(loaded, f"premaster-{song.index:02d}")
         self.progress.step(report["duration_s"])
         return report
@@ -261,8 +273,6 @@ class _AlbumRun:
         if album.master.loudness is not None:
             target_lufs, ceiling_dbtp = album.master.loudness.target
             master["loudness"] = {"target_lufs": target_lufs, "true_peak_dbtp": ceiling_dbtp}
-        if album.master.match is not None:
-            master["match"] = album.master.match.model_dump(mode="json")
         outputs = [self._song_output(output, song) for _, output in self.loaded.song_outputs]
         if self.loaded.continuous_outputs:
             outputs.append({"path": CONTINUOUS_SOURCE, **_FLOAT})
@@ -315,10 +325,11 @@ class _AlbumRun:
                     "duration_s": report["source_frames"] / rate,
                     "mix_lufs": premasters[position]["output"]["integrated_lufs"],
                     "gain_db": report["gain_db"],
+                    "loudness_passes": report["loudness_passes"],
                     "integrated_lufs": measured["integrated_lufs"],
                     "true_peak_dbtp": measured["true_peak_dbtp"],
                     "loudness_range_lu": measured["loudness_range_lu"],
-                    "match": report["match"],
+                    "match": premasters[position]["match"],
                     "deliverables": [item["path"] for item in files],
                 }
             )

@@ -6,7 +6,7 @@ import dataclasses
 
 from dsp.io import AudioInfo
 from dsp.limiter import Limiter
-from dsp.matching import MatchEq, fir_taps
+from dsp.matching import MatchEq, Spectrum, fir_taps
 from farm.session import Master
 
 from .preroll import chain_preroll_frames, meter_preroll_frames
@@ -22,12 +22,16 @@ class MatchPlan:
     ``reference`` is the reference's location (a local path or a URI) and
     ``written`` its path as the session gives it; ``amount`` and
     ``max_gain_db`` shape the correction (:func:`dsp.matching.correction`).
+    ``spectrum`` is the reference's long-term spectrum when it is known
+    already (an album analyses its reference once for all its songs); None:
+    the render analyses it.
     """
 
     reference: str
     written: str
     amount: float
     max_gain_db: float
+    spectrum: Spectrum | None = None
 
 
 @dataclasses.dataclass(frozen=True)

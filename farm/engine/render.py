@@ -32,7 +32,9 @@
    Nyquist frequency, which K-weighting counts) is trimmed and written again;
    if a file overshoots the ceiling (conversion, encoding and trims can
    raise peaks), stage 2 makes it a master whose limiter ceiling is lowered
-   by the excess, and only that file is written again from it; at most
+   by the excess, and only that file is written again from it; the lossy
+   files that overshoot in one round share one master, lowered by the most
+   any of them needs (and :data:`LOSSY_CEILING_STEP_DB` more); at most
    :data:`MAX_CORRECTIONS` times. The other files keep theirs.
 
 Tasks take and return their audio (stems aside, which they read from
@@ -44,6 +46,7 @@ that looks finished.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import math
@@ -67,6 +70,7 @@ from dsp.matching import (
     frame_frames,
     hop_frames,
     long_term_spectrum,
+    loudness_change_db,
 )
 from farm.errors import RenderCancelled, RenderError
 from farm.session import DEFAULT_MAX_DURATION_S, LoadedSession, load
@@ -85,7 +89,7 @@ from .plan import (
 )
 from .spill import SpilledSignal
 from .strip import destinations
-from .writer import write_deliverable
+from .writer import ChunkFeed, write_deliverable
 
 LOUDNESS_TOLERANCE_LU = 0.05
 LOSSY_LOUDNESS_TOLERANCE_LU = 0.5
@@ -101,6 +105,13 @@ SATURATED_LU = 0.05
 """The least loudness a dB of gain is taken to add when correcting a pass (a limiter at work lets through less than a dB)."""
 MAX_CORRECTIONS = 4
 CEILING_STEP_MARGIN_DB = 0.02
+LOSSY_CEILING_STEP_DB = 0.1
+"""How much further than it overshot a lossy file's limiter ceiling goes down: an encoder's overshoot moves a little with every master."""
+
+MAX_WRITER_THREADS = 8
+"""The most files this process writes at once."""
+QUEUED_CHUNKS_PER_FILE = 4
+"""Delivery chunks that may wait for a file's writer: memory for speed."""
 
 PROGRESS_BEFORE_END = 0.99
 """Progress stops here until the render has finished."""
@@ -266,13 +277,16 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     delivery_tasks = sum(math.ceil(plan.timeline_frames / deliverable.grid_frames) for deliverable in plan.deliverables)
     mixing_tasks = len(plan.groups) + sum(strip.kind != "track" for strip in plan.strips)
     tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
-    match_chunks = len(plan.chunks(plan.timeline_frames)) + 1 if loudness.match else 0
+    match_chunks = len(plan.chunks(plan.timeline_frames)) + (loudness.match.spectrum is None) if loudness.match else 0
     tracker.total = len(mix_chunks) * mixing_tasks + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks + match_chunks
     run = _Run(plan, executor.put(plan), executor, workdir, tracker, window)
-    reference = run.submit(tasks.match_reference, num_returns=2) if loudness.match else None
+    reference = run.submit(tasks.match_reference, num_returns=2) if loudness.match and loudness.match.spectrum is None else None
     mix_partials, mix, stems = _mix(run)
     mix_report = LoudnessPartial.merge(mix_partials).report()
-    match_eq, match_report = _match(run, mix, reference) if reference else (None, None)
+    match_eq, match_report = _match(run, mix, reference) if loudness.match else (None, None)
+    first_gain_db = None
+    if loudness.lands_target and match_report and math.isfinite(mix_report.integrated_lufs):
+        first_gain_db = loudness.target_lufs - mix_report.integrated_lufs - match_report["loudness_change_db"]
     stem_plans = [deliverable for deliverable in plan.deliverables if deliverable.strip is not None]
     written = dict(zip((deliverable.index for deliverable in stem_plans), _deliver(run, [(stem, stems[stem.strip], 0.0) for stem in stem_plans])))
     del stems
@@ -291,24 +305,30 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
             tolerance_lu = LOSSY_MASTER_TOLERANCE_LU if users and all(deliverable.lossy for deliverable in users) else LOUDNESS_TOLERANCE_LU
             nearest = max((margin for margin in made if margin < margin_db), default=None)
             accept_lu = LOSSY_LOUDNESS_TOLERANCE_LU if tolerance_lu == LOSSY_MASTER_TOLERANCE_LU else LOUDNESS_TOLERANCE_LU
-            start_gain_db = None if nearest is None else made[nearest][0]
-            made[margin_db] = _master(run, mix, mix_report, loudness.master_pass(ceiling_margin_db=margin_db, match=match_eq), tolerance_lu, accept_lu, start_gain_db)
+            start_gain_db = first_gain_db if nearest is None else made[nearest][0]
+            master_pass = loudness.master_pass(ceiling_margin_db=margin_db, match=match_eq)
+            lowered = f" (lowered {margin_db:.2f} dB for {', '.join(user.path for user in users)}, which went over the ceiling)" if margin_db else ""
+            made[margin_db] = _master(run, mix, mix_report, master_pass, tolerance_lu, accept_lu, start_gain_db, lowered)
         files = [(masters[index], made[margins_db[index]][-1], trims_db[index]) for index in pending]
         for index, facts in zip(pending, _deliver(run, files)):
             deliverables[index] = facts
         if not loudness.normalises:
             break
-        pending = []
+        pending, lossy_margins_db = [], {}
         for index, (deliverable, facts) in enumerate(zip(masters, deliverables)):
             tolerance_lu = LOSSY_LOUDNESS_TOLERANCE_LU if deliverable.lossy else LOUDNESS_TOLERANCE_LU
             error_lu = loudness.target_lufs - (facts["loudness"]["integrated_lufs"] or -math.inf) if loudness.lands_target else 0.0
             over_db = (facts["loudness"]["true_peak_dbtp"] or -math.inf) - loudness.ceiling_dbtp
             if abs(error_lu) > tolerance_lu:
                 trims_db[index] += error_lu
-            if over_db > 0:
+            if over_db > 0 and deliverable.lossy:
+                lossy_margins_db[index] = margins_db[index] + over_db + LOSSY_CEILING_STEP_DB
+            elif over_db > 0:
                 margins_db[index] += over_db + CEILING_STEP_MARGIN_DB
             if abs(error_lu) > tolerance_lu or over_db > 0:
                 pending.append(index)
+        for index in lossy_margins_db:
+            margins_db[index] = max(lossy_margins_db.values())
         if not pending:
             break
     else:
@@ -453,8 +473,8 @@ def _spilled_signal(run: _Run, name: str) -> SpilledSignal:
     return SpilledSignal(run.executor, run.workdir / f"{name}-{uuid.uuid4().hex[:8]}.f32", kept=run.window + 2)
 
 
-def _match(run: _Run, mix: SpilledSignal, reference: list) -> tuple[MatchEq, dict]:
-    """The matching EQ from the reference's spectrum (its task's refs, ``reference``) and the mix's, analysed in chunks; and its report.
+def _match(run: _Run, mix: SpilledSignal, reference: list | None) -> tuple[MatchEq, dict]:
+    """The matching EQ from the reference's spectrum (its task's refs, ``reference``, or the plan's when known) and the mix's, analysed in chunks; and its report.
 
     The analysis reads the mix as the loudness stage does, at most
     ``window`` chunks at a time.
@@ -469,30 +489,34 @@ def _match(run: _Run, mix: SpilledSignal, reference: list) -> tuple[MatchEq, dic
         if len(submitted) > window:
             run.executor.wait([submitted[-window - 1][0]], 1)
     powers = FramePowers.concatenate(run.executor.get([powers for powers, _ in submitted]))
-    run.tracker.finished([meta for _, meta in submitted] + [reference[1]])
+    run.tracker.finished([meta for _, meta in submitted] + ([reference[1]] if reference else []))
     mix_spectrum = long_term_spectrum(powers, rate)
     if mix_spectrum is None:
         raise RenderError(f"master.match: the mix is silent (nothing above {SILENCE_DB:g} dBFS): there is nothing to match to {match.written}")
-    reference_spectrum = run.executor.get(reference[0])
+    reference_spectrum = run.executor.get(reference[0]) if reference else match.spectrum
     curve = correction(reference_spectrum, mix_spectrum, match.amount, match.max_gain_db)
     hop_s = hop_frames(rate) / rate
     report = {
         "reference": match.written,
         "amount": match.amount,
         "max_gain_db": match.max_gain_db,
+        "loudness_change_db": loudness_change_db(curve, mix_spectrum, rate),
         "analysed_s": {"reference": reference_spectrum.frames * hop_s, "mix": mix_spectrum.frames * hop_s},
         "correction": curve.to_dict(),
     }
     return MatchEq(rate, correction=curve), report
 
 
-def _master(run: _Run, mix: SpilledSignal, mix_report, master_pass: MasterPass, tolerance_lu: float, accept_lu: float, gain_db: float | None = None):
+def _master(
+    run: _Run, mix: SpilledSignal, mix_report, master_pass: MasterPass, tolerance_lu: float, accept_lu: float, gain_db: float | None = None, lowered: str = ""
+):
     """Stage 2: ``master_pass``'s loudness stage, corrected until it lands within ``tolerance_lu``; returns (gain_db, report, max GR dB, passes, the master).
 
     The first pass has ``gain_db`` (default: the gain that brings the mix's
     loudness to the target). When the passes run out, or the limiter lets
     no more loudness through, the closest pass is kept if it is within
-    ``accept_lu``; else RenderError says how loud the mix can be made.
+    ``accept_lu``; else RenderError says how loud the mix can be made (and
+    why the ceiling was lowered: ``lowered``).
     """
     loudness = run.plan.loudness
     if not loudness.normalises:
@@ -522,8 +546,7 @@ def _master(run: _Run, mix: SpilledSignal, mix_report, master_pass: MasterPass, 
         landed.append((gain_db, report.integrated_lufs))
         if _limiter_saturated(landed):
             break
-        step_db = error_lu / _loudness_per_db(landed)
-        gain_db += min(max(step_db, -MAX_GAIN_STEP_DB), MAX_GAIN_STEP_DB)
+        gain_db = _next_gain_db(landed, loudness.target_lufs)
     error_lu, gain_db, report, reduction_db, passes, master = best
     if error_lu <= accept_lu:
         return gain_db, report, reduction_db, passes, master
@@ -532,11 +555,11 @@ def _master(run: _Run, mix: SpilledSignal, mix_report, master_pass: MasterPass, 
     loudest = max(lufs for _, lufs in landed)
     if _limiter_saturated(landed) or loudest < loudness.target_lufs:
         raise RenderError(
-            f"loudness stage: the limiter cannot bring the mix above {loudest:.2f} LUFS under a {ceiling_dbtp:.2f} dBTP limiter ceiling "
+            f"loudness stage: the limiter cannot bring the mix above {loudest:.2f} LUFS under a {ceiling_dbtp:.2f} dBTP limiter ceiling{lowered} "
             f"(target {loudness.target_lufs:g} LUFS); the mix may be too dense for this target: lower the target or raise the ceiling"
         )
     raise RenderError(
-        f"loudness stage: could not land {loudness.target_lufs:g} LUFS under a {ceiling_dbtp:.2f} dBTP limiter ceiling in "
+        f"loudness stage: could not land {loudness.target_lufs:g} LUFS under a {ceiling_dbtp:.2f} dBTP limiter ceiling{lowered} in "
         f"{len(landed)} passes (closest {report.integrated_lufs:.2f} LUFS)"
     )
 
@@ -547,6 +570,24 @@ def _limiter_saturated(landed: list[tuple[float, float]]) -> bool:
         return False
     (gain_a, lufs_a), (gain_b, lufs_b) = landed[-2:]
     return gain_b - gain_a >= 1.0 and lufs_b - lufs_a < SATURATED_LU
+
+
+def _next_gain_db(landed: list[tuple[float, float]], target_lufs: float) -> float:
+    """The gain for the next pass, from each pass's (gain dB, loudness LUFS).
+
+    Loudness rises with gain, ever more slowly as the limiter works harder.
+    Once passes lie on both sides of the target, the gain is interpolated
+    between the nearest two; until then the last pass steps by its error
+    over :func:`_loudness_per_db`, at most :data:`MAX_GAIN_STEP_DB`.
+    """
+    below = [point for point in landed if point[1] < target_lufs]
+    above = [point for point in landed if point[1] > target_lufs]
+    if below and above:
+        (gain_lo, lufs_lo), (gain_hi, lufs_hi) = max(below), min(above)
+        return gain_lo + (target_lufs - lufs_lo) * (gain_hi - gain_lo) / (lufs_hi - lufs_lo)
+    gain_db, lufs = landed[-1]
+    step_db = (target_lufs - lufs) / _loudness_per_db(landed)
+    return gain_db + min(max(step_db, -MAX_GAIN_STEP_DB), MAX_GAIN_STEP_DB)
 
 
 def _loudness_per_db(landed: list[tuple[float, float]]) -> float:
@@ -600,7 +641,9 @@ def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]])
 
     The chunks of all files run ahead of the writing by up to twice the
     window; this process writes each file from its chunks in order
-    (:func:`farm.engine.writer.write_deliverable`).
+    (:func:`farm.engine.writer.write_deliverable`), each file in a thread
+    of its own fed through a short queue, so one file's encoding, decoding
+    and metering go on while the next file's chunks arrive.
     """
     plan = run.plan
     run.tracker.check_cancel([])
@@ -630,13 +673,24 @@ def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]])
             run.tracker.check_cancel([])
             yield chunk
 
-    facts, taken = [], 0
-    for deliverable, _, trim_db in files:
-        count = len(range(0, plan.timeline_frames, deliverable.grid_frames))
-        written = write_deliverable(deliverable, run.workdir / "out" / deliverable.path, results(taken, count), trim_db)
-        facts.append(written if deliverable.strip is None else {**written, "stem": deliverable.strip})
-        taken += count
-    return facts
+    writing, taken = [], 0
+    with concurrent.futures.ThreadPoolExecutor(min(len(files), MAX_WRITER_THREADS) or 1, thread_name_prefix="mixfarm-writer") as pool:
+        try:
+            for deliverable, _, trim_db in files:
+                count = len(range(0, plan.timeline_frames, deliverable.grid_frames))
+                feed = ChunkFeed(QUEUED_CHUNKS_PER_FILE)
+                written = pool.submit(write_deliverable, deliverable, run.workdir / "out" / deliverable.path, feed, trim_db)
+                writing.append((deliverable, feed, written))
+                for chunk in results(taken, count):
+                    feed.put(chunk, written)
+                feed.close(written)
+                taken += count
+            facts = [written.result() for _, _, written in writing]
+        except BaseException:
+            for _, feed, _ in writing:
+                feed.abort()
+            raise
+    return [item if deliverable.strip is None else {**item, "stem": deliverable.strip} for (deliverable, _, _), item in zip(writing, facts)]
 
 
 def _publish(workdir: Path, out_dir: Path, report: dict) -> None:

@@ -24,6 +24,7 @@ from dsp.limiter import reset_gain_reduction
 from dsp.loudness import LoudnessMeter
 from dsp.matching import (
     SILENCE_DB,
+    Spectrum,
     analyse_blocks,
     analysis_frame_starts,
     frame_frames,
@@ -169,27 +170,33 @@ REFERENCE_BLOCK_S = 30.0
 
 
 def match_reference(plan: RenderPlan):
-    """The long-term spectrum of the matching reference (:func:`dsp.matching.long_term_spectrum`), read in blocks and resampled to the render rate; and meta.
+    """The long-term spectrum of the session's matching reference (:func:`reference_spectrum`), and meta."""
+    started = time.perf_counter()
+    match = plan.loudness.match
+    return reference_spectrum(match.reference, match.written, plan.sample_rate), _meta("match", started)
+
+
+def reference_spectrum(location: str, written: str, sample_rate: int) -> Spectrum:
+    """The long-term spectrum (:func:`dsp.matching.long_term_spectrum`) of the reference at ``location``, read in blocks and resampled to ``sample_rate`` Hz.
 
     A mono reference counts as both channels. Raises RenderError naming the
-    reference when it has no passage louder than :data:`dsp.matching.SILENCE_DB`.
+    reference (as ``written``) when it has no passage louder than
+    :data:`dsp.matching.SILENCE_DB`.
     """
-    started = time.perf_counter()
-    match, rate = plan.loudness.match, plan.sample_rate
-    facts = stems.info(match.reference)
+    facts = stems.info(location)
     step = max(1, round(REFERENCE_BLOCK_S * facts.sample_rate))
-    resampler = soxr.ResampleStream(facts.sample_rate, rate, 2, dtype="float64", quality="VHQ") if facts.sample_rate != rate else None
+    resampler = soxr.ResampleStream(facts.sample_rate, sample_rate, 2, dtype="float64", quality="VHQ") if facts.sample_rate != sample_rate else None
 
     def blocks():
         for first in range(0, facts.frames, step):
-            block = stems.read_frames(match.reference, first, min(first + step, facts.frames)).astype(np.float64)
+            block = stems.read_frames(location, first, min(first + step, facts.frames)).astype(np.float64)
             block = np.repeat(block, 2, axis=1) if block.shape[1] == 1 else block
             yield resampler.resample_chunk(block, last=first + step >= facts.frames) if resampler else block
 
-    spectrum = long_term_spectrum(analyse_blocks(blocks(), rate), rate)
+    spectrum = long_term_spectrum(analyse_blocks(blocks(), sample_rate), sample_rate)
     if spectrum is None:
-        raise RenderError(f"master.match.reference: {match.written} is silent (nothing above {SILENCE_DB:g} dBFS): there is no tonal balance to match")
-    return spectrum, _meta("match", started)
+        raise RenderError(f"master.match.reference: {written} is silent (nothing above {SILENCE_DB:g} dBFS): there is no tonal balance to match")
+    return spectrum
 
 
 def match_chunk(plan: RenderPlan, start: int, stop: int, mix_starts: tuple[int, ...], *mix_blocks: np.ndarray):

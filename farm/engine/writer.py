@@ -7,7 +7,10 @@ output folder: no node needs to see another's disk.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
+import queue
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,6 +26,57 @@ from farm.errors import RenderError
 from .delivery import DeliverablePlan
 from .diskspace import writing_into
 from .tagging import broadcast_extension
+
+FEED_POLL_S = 0.1
+"""How often a waiting feed looks whether the other side stopped."""
+
+
+class _End:
+    """What closes a feed."""
+
+
+class ChunkFeed:
+    """The chunks of one deliverable, handed from the thread that fetches them to the thread that writes the file, a few at a time.
+
+    :meth:`put` waits while the queue is full, and raises the writer's error
+    if the writer stopped; iterating yields the chunks until :meth:`close`,
+    or raises RenderError once :meth:`abort` is called.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._queue: queue.Queue = queue.Queue(size)
+        self._aborted = threading.Event()
+
+    def put(self, chunk: tuple, writer: concurrent.futures.Future) -> None:
+        """Hand ``chunk`` to the writer (``writer``: the future of its write)."""
+        while True:
+            try:
+                self._queue.put(chunk, timeout=FEED_POLL_S)
+                return
+            except queue.Full:
+                if writer.done():
+                    writer.result()
+                    raise RenderError("the file's writer stopped before its last chunk") from None
+
+    def close(self, writer: concurrent.futures.Future) -> None:
+        """Say the last chunk was handed over."""
+        self.put(_End, writer)
+
+    def abort(self) -> None:
+        """Stop the writer: the render failed elsewhere."""
+        self._aborted.set()
+
+    def __iter__(self):
+        while True:
+            try:
+                chunk = self._queue.get(timeout=FEED_POLL_S)
+            except queue.Empty:
+                if self._aborted.is_set():
+                    raise RenderError("the render stopped before the file was written") from None
+                continue
+            if chunk is _End:
+                return
+            yield chunk
 
 
 def write_deliverable(deliverable: DeliverablePlan, target: Path, chunks: Iterable[tuple[np.ndarray, LoudnessPartial | None]], trim_db: float) -> dict:
