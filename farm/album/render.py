@@ -51,7 +51,7 @@ from farm.storage import Location
 
 from .cue import cue_sheet
 from .loading import LoadedAlbum, LoadedSong, load_album
-from .model import DEFAULT_GAP_S, AlbumOutput
+from .model import DEFAULT_GAP_S, Album, AlbumOutput
 
 Progress = Callable[[float, float], None]
 CONTINUOUS_SOURCE = "continuous-source.wav"
@@ -59,6 +59,7 @@ CONTINUOUS_SOURCE = "continuous-source.wav"
 PREMASTER = "premaster.wav"
 MIX = "mix.wav"
 _FLOAT = {"bit_depth": "32f", "dither": "none"}
+CANCEL_POLL_S = 0.2
 
 
 def render_album(
@@ -113,8 +114,11 @@ def render_album(
     if executor is None:
         choice = choose_executor()
         executor, executor_reason = choice.build(), choice.reason
+    stop, finished = threading.Event(), threading.Event()
+    if cancel is not None:
+        threading.Thread(target=_forward, args=(cancel, stop, finished), name="album-cancel", daemon=True).start()
     try:
-        run = _AlbumRun(loaded, executor, workdir, chunk_s, cancel, on_tasks, _AlbumProgress(progress, 3 * len(loaded.songs) + 1))
+        run = _AlbumRun(loaded, executor, workdir, chunk_s, stop, on_tasks, _AlbumProgress(progress, 3 * len(loaded.songs) + 1))
         report = run.render()
         report["executor"], report["executor_reason"] = executor.name, executor_reason
         report["wall_s"] = time.perf_counter() - started
@@ -123,7 +127,16 @@ def render_album(
         _publish(run.files, out_dir, report)
         return report
     finally:
+        finished.set()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _forward(cancel: threading.Event, stop: threading.Event, finished: threading.Event) -> None:
+    """Set ``stop`` once ``cancel`` is set, until ``finished`` is."""
+    while not finished.is_set():
+        if cancel.wait(CANCEL_POLL_S):
+            stop.set()
+            return
 
 
 @dataclasses.dataclass
@@ -154,7 +167,8 @@ class _AlbumRun:
     executor: Executor
     workdir: Path
     chunk_s: float
-    cancel: threading.Event | None
+    stop: threading.Event
+    """Set when the album is cancelled or a song failed: every song's render stops."""
     on_tasks: Callable[[list[dict]], None] | None
     progress: _AlbumProgress
     files: dict[str, Path] = dataclasses.field(default_factory=dict)
@@ -163,7 +177,7 @@ class _AlbumRun:
     """The matching reference's long-term spectrum, analysed once for every song."""
 
     @property
-    def album(self):
+    def album(self) -> Album:
         return self.loaded.album
 
     def render(self) -> dict:
@@ -181,19 +195,20 @@ class _AlbumRun:
         return self._report(songs, premasters, mastered, starts, continuous)
 
     def _each(self, songs, work) -> list:
-        """``work(song)`` for every song, several at once; the first failure fails all, naming its song."""
+        """``work(song)`` for every song, several at once; the first song that fails stops the others and fails the album, named."""
         workers = max(1, min(len(songs), int(self.executor.cluster()["cpus"]) or 1))
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="album-song") as pool:
             futures = [pool.submit(self._named, song, work) for song in songs]
-            try:
-                return [future.result() for future in futures]
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+            done, _ = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+            if any(future.exception() is not None for future in done):
+                self.stop.set()
+        errors = [future.exception() for future in futures if future.exception() is not None]
+        if errors:
+            raise next((error for error in errors if not isinstance(error, RenderCancelled)), errors[0])
+        return [future.result() for future in futures]
 
     def _named(self, song: LoadedSong, work):
-        if self.cancel is not None and self.cancel.is_set():
+        if self.stop.is_set():
             raise RenderCancelled("the render was cancelled")
         try:
             return work(song)
@@ -214,7 +229,7 @@ class _AlbumRun:
                 dataclasses.replace(item, tags=dataclasses.replace(item.tags, track_number=track.index, track_total=total)) for item in plan.deliverables
             )
             plan = dataclasses.replace(plan, deliverables=deliverables)
-        return render_plan(loaded, plan, self.workdir / folder, executor=self.executor, cancel=self.cancel, on_tasks=self.on_tasks)
+        return render_plan(loaded, plan, self.workdir / folder, executor=self.executor, cancel=self.stop, on_tasks=self.on_tasks)
 
     def _mix(self, song: LoadedSong) -> Path:
         """Stage 1: a session song rendered without its loudness stage and matching; a finished mix as it is."""

@@ -1,6 +1,7 @@
 """An album of three songs: one session, two mixes at different loudness, a gap and a crossfade; mastered, sequenced, cued."""
 
 import re
+import threading
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import yaml
 from dsp.loudness import measure
 from farm.album import load_album, render_album
 from farm.engine.executor import LocalExecutor
-from farm.errors import RenderError, SessionError
+from farm.errors import RenderCancelled, RenderError, SessionError
 from tests.helpers.sessions import RATE, write_session, write_stem
 
 TARGET_LUFS, CEILING_DBTP = -14.0, -1.0
@@ -174,4 +175,11 @@ def test_a_song_that_fails_to_render_fails_the_album_naming_it_and_writes_nothin
     (tmp_path / "mixes" / "three.wav").write_bytes(b"RIFF junk")
     with pytest.raises(RenderError, match=r"songs\[2\] \(Third/Song\): "):
         render_album(path, tmp_path / "out", chunk_s=3.0, executor=LocalExecutor(), loaded=loaded)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_cancelled_album_stops_every_song_and_writes_nothing(tmp_path):
+    cancel = threading.Event()
+    with pytest.raises(RenderCancelled):
+        render_album(write_album(tmp_path), tmp_path / "out", chunk_s=1.0, executor=LocalExecutor(), cancel=cancel, progress=lambda fraction, _: cancel.set())
     assert list((tmp_path / "out").iterdir()) == []
