@@ -15,9 +15,16 @@ if TYPE_CHECKING:
 
 
 def validate(args: argparse.Namespace) -> int:
-    """Load the session with every check, stems read through; print what it holds."""
-    from farm.session import load
+    """Load the session (or album) with every check, a session's stems read through; print what it holds."""
+    from farm.album import is_album, load_album
+    from farm.session import load, read_document
+    from farm.storage import Location
 
+    if is_album(read_document(Location.of(args.session))):
+        album = load_album(args.session, max_duration_s=max_duration(args))
+        total_s = sum(song.duration_s for song in album.songs)
+        print(f"{args.session}: valid album: {album.album.name!r}, {len(album.songs)} song(s), {total_s:.2f} s of songs, {len(album.album.outputs)} output(s)")
+        return 0
     loaded = load(args.session, max_duration_s=max_duration(args), check_samples=True)
     session = loaded.session
     print(

@@ -54,3 +54,12 @@ def test_an_album_bundle_is_one_job_in_the_farm(tmp_path):
     assert [item["name"] for item in done.outputs] == FILES
     assert [song["title"] for song in done.report["songs"]] == ["Midnight Drive", "Second Song", "Third/Song"]
     assert files.output(job.id, "album.cue").size() == done.outputs[-1]["bytes"]
+
+
+def test_mixfarm_validate_checks_an_album_file(tmp_path):
+    path = write_album(tmp_path)
+    valid = subprocess.run([sys.executable, "-m", "farm.cli", "validate", str(path)], capture_output=True, text=True, timeout=120)
+    assert valid.returncode == 0 and "valid album: 'Night Drives', 3 song(s), 21.00 s of songs" in valid.stdout, valid.stderr
+    path.write_text(path.read_text().replace("crossfade_s: 1.5", "crossfade_s: 9.0"))
+    invalid = subprocess.run([sys.executable, "-m", "farm.cli", "validate", str(path)], capture_output=True, text=True, timeout=120)
+    assert invalid.returncode == 1 and "songs[2].crossfade_s: 9 s is longer than songs[1]" in invalid.stderr
