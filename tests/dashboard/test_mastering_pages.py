@@ -72,3 +72,9 @@ def test_sequence_chart_alternates_lanes_and_scales_to_the_album():
     songs = [{"index": 1, "title": "a", "start_s": 0.0, "duration_s": 10.0}, {"index": 2, "title": "b", "start_s": 8.0, "duration_s": 12.0}]
     chart = sequence_chart(songs, 20.0, width=200)
     assert [(bar["x"], bar["y"], bar["width"]) for bar in chart["bars"]] == [(0.0, 0, 100.0), (80.0, 28, 120.0)]
+
+
+def test_an_album_page_leaves_out_what_only_a_session_has(album_job):
+    _, page = album_job
+    assert "<h2>Loudness</h2>" not in page.text and "Chunks" not in page.text
+    assert "realtime" in page.text.split('class="render-facts"')[1]
