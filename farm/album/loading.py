@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import string
 from pathlib import Path
 
 import pydantic
@@ -42,6 +43,7 @@ from .model import (
 
 MAX_PROBLEMS = 100
 _UNSAFE = re.compile(r'[\x00-\x1f/\\:*?"<>|]+')
+_FORMAT_SPEC = re.compile(r"[<>^]?0?\d{1,2}d?")
 MAX_TITLE_IN_PATH = 120
 
 
@@ -112,11 +114,25 @@ def safe_name(text: str) -> str:
 
 
 def song_path(template: str, index: int, metadata: Metadata) -> str:
-    """``template`` with the song's {index}, {title} and {artist}; ValueError saying what the template may hold."""
+    """``template`` with the song's {index}, {title} and {artist}; ValueError saying what the template may hold.
+
+    A field may carry a short format spec (``{index:02d}``: at most two
+    digits of width), so no template can ask for a huge string.
+    """
+    allowed = ", ".join("{" + name + "}" for name in SONG_FIELDS)
+    try:
+        fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"{echo(template)} is not a song path template ({exc}); it may hold {allowed}") from None
+    for name, spec in fields:
+        if name not in SONG_FIELDS:
+            raise ValueError(f"{echo(template)} names {{{name}}}, which is not a song field; it may hold {allowed}")
+        if spec and not _FORMAT_SPEC.fullmatch(spec):
+            raise ValueError(f"{echo(template)}: the format {spec!r} of {{{name}}} is not allowed; use a width of at most two digits, e.g. {{index:02d}}")
     try:
         return template.format(index=index, title=safe_name(metadata.title or ""), artist=safe_name(metadata.artist or ""))
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        raise ValueError(f"{echo(template)} is not a song path template ({exc}); it may hold {', '.join('{' + name + '}' for name in SONG_FIELDS)}") from None
+    except ValueError as exc:
+        raise ValueError(f"{echo(template)} is not a song path template ({exc}); it may hold {allowed}") from None
 
 
 def load_album(path: str | os.PathLike | Location, allowed_roots: tuple[str | os.PathLike, ...] = (), *, max_duration_s: float | None = DEFAULT_MAX_DURATION_S) -> LoadedAlbum:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,7 @@ from farm.session.model import (
     Loudness,
     Match,
     Output,
+    SampleRate,
 )
 from farm.session.names import Name
 
@@ -94,7 +95,7 @@ class Album(_Model):
 
     format: Literal["mixfarm-album/1"] = Field(description="The format and its version.")
     name: Name = Field("album", description="The album's name; it seeds the dither, with each output's path.")
-    sample_rate: Annotated[int, Field(ge=8000, le=384000)] | None = Field(None, description="The rate songs are mastered at, in Hz; null: the first song's.")
+    sample_rate: SampleRate | None = Field(None, description="The rate songs are mastered at, in Hz; null: the first song's.")
     metadata: Metadata | None = Field(None, description="The album's metadata; each song's fields override it.")
     songs: list[Song] = Field(min_length=1, max_length=MAX_SONGS, description="The songs, in order.")
     master: AlbumMaster = Field(AlbumMaster(), description="The master chain every song goes through.")

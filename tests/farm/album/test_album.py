@@ -183,3 +183,20 @@ def test_a_cancelled_album_stops_every_song_and_writes_nothing(tmp_path):
     with pytest.raises(RenderCancelled):
         render_album(write_album(tmp_path), tmp_path / "out", chunk_s=1.0, executor=LocalExecutor(), cancel=cancel, progress=lambda fraction, _: cancel.set())
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("{index:999999999d}.wav", "the format '999999999d' of {index} is not allowed; use a width of at most two digits"),
+        ("{track}.wav", "names {track}, which is not a song field; it may hold {index}, {title}, {artist}"),
+        ("{title.upper}.wav", "names {title.upper}, which is not a song field"),
+    ],
+)
+def test_a_song_path_template_is_bounded_to_the_song_fields(tmp_path, template, problem):
+    path = write_album(tmp_path)
+    album = yaml.safe_load(path.read_text())
+    album["outputs"][0]["path"] = template
+    path.write_text(yaml.safe_dump(album))
+    (found,) = problems_of(path)
+    assert found.startswith("outputs[0].path: ") and problem in found, found
