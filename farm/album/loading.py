@@ -19,7 +19,7 @@ from dsp import io as audio_io
 from dsp.errors import DspError
 from farm.errors import SessionError
 from farm.session import DEFAULT_MAX_DURATION_S, LoadedSession, load, read_document
-from farm.session.checks import MAX_REFERENCE_S, check_encoding, check_output_paths
+from farm.session.checks import check_encoding, check_output_paths, check_reference
 from farm.session.effects import build_effect
 from farm.session.metadata import Metadata
 from farm.session.problems import (
@@ -164,7 +164,7 @@ def load_album(path: str | os.PathLike | Location, allowed_roots: tuple[str | os
     sample_rate = album.sample_rate or (songs[0].sample_rate if songs else 48000)
     if len(songs) == len(album.songs):
         problems += _check_sequence(songs, max_duration_s)
-    reference, reference_problems = _check_reference(album, folder, list(roots))
+    reference, reference_problems = check_reference(album.master.match, folder, list(roots))
     effect_problems = _check_master_fx(album, sample_rate, folder, list(roots))
     problems += reference_problems + effect_problems + _check_outputs(album, songs)
     if problems:
@@ -224,23 +224,6 @@ def _check_sequence(songs: list[LoadedSong], max_duration_s: float | None) -> li
     if max_duration_s is not None and total_s > max_duration_s:
         problems.append(f"songs: the album lasts {total_s:g} s; at most {max_duration_s:g} s")
     return problems
-
-
-def _check_reference(album: Album, folder: Location, roots: list[Path]) -> tuple[audio_io.AudioInfo | None, list[str]]:
-    match = album.master.match
-    if match is None:
-        return None, []
-    where = "master.match.reference"
-    try:
-        facts = stems.info(folder.resolve_inside(match.reference, roots))
-    except (ValueError, OSError) as exc:
-        return None, [f"{where}: {exc}"]
-    problem = rate_problem(facts, match.reference, "references")
-    if problem:
-        return None, [f"{where}: {problem}"]
-    if facts.channels > 2 or facts.duration_s > MAX_REFERENCE_S:
-        return None, [f"{where}: {echo(match.reference)} must be mono or stereo and last at most {MAX_REFERENCE_S:g} s"]
-    return facts, []
 
 
 def _check_master_fx(album: Album, sample_rate: int, folder: Location, roots: list[Path]) -> list[str]:

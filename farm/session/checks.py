@@ -22,6 +22,7 @@ from .model import (
     STEM_NAME_FIELD,
     Clip,
     Master,
+    Match,
     Output,
     Session,
     Strip,
@@ -355,9 +356,9 @@ MAX_REFERENCE_S = 30 * 60.0
 """The longest a reference for matching may last, in seconds."""
 
 
-def check_reference(session: Session, folder: Location, roots: list[Path]) -> tuple[audio_io.AudioInfo | None, list[str]]:
-    """Resolve and read the header of ``master.match.reference``: a mono or stereo file at a usable rate, at most :data:`MAX_REFERENCE_S` long."""
-    match = session.master.match
+def check_reference(match: Match | None, folder: Location, roots: list[Path]) -> tuple[audio_io.AudioInfo | None, list[str]]:
+    """Resolve and read the header of ``master.match.reference`` (a session's or an album's): a mono or stereo file at a usable rate,
+    at most :data:`MAX_REFERENCE_S` long."""
     if match is None:
         return None, []
     where = "master.match.reference"

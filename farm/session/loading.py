@@ -141,7 +141,7 @@ def validate(
     roots = [Path(root).resolve() for root in allowed_roots]
     files, file_problems = check_files(session, folder, roots)
     sample_rate = int(session.sample_rate or (next(iter(files.values())).sample_rate if files else DEFAULT_SAMPLE_RATE_HZ))
-    reference, reference_problems = check_reference(session, folder, roots)
+    reference, reference_problems = check_reference(session.master.match, folder, roots)
     problems += file_problems + reference_problems + check_duration(session, files, sample_rate, max_duration_s)
     effects: dict[str, tuple[Effect, ...]] = {}
     if files or session.sample_rate:

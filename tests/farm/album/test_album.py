@@ -200,3 +200,12 @@ def test_a_song_path_template_is_bounded_to_the_song_fields(tmp_path, template, 
     path.write_text(yaml.safe_dump(album))
     (found,) = problems_of(path)
     assert found.startswith("outputs[0].path: ") and problem in found, found
+
+
+def test_a_missing_album_reference_is_named_like_a_sessions(tmp_path):
+    path = write_album(tmp_path)
+    album = yaml.safe_load(path.read_text())
+    album["master"]["match"] = {"reference": "refs/none.wav"}
+    path.write_text(yaml.safe_dump(album))
+    (problem,) = problems_of(path)
+    assert problem.startswith("master.match.reference: ") and "refs/none.wav" in problem and "no such file" in problem
