@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from farm.queue.bundle import pack_bundle
 
@@ -27,11 +28,13 @@ class Client:
         self.token = token or os.environ.get(TOKEN_VARIABLE)
         self.timeout_s = timeout_s
 
-    def submit(self, path: str | os.PathLike, priority: int = 0, name: str | None = None) -> dict:
-        """Zip a session file or folder and queue it; returns the job."""
+    def submit(self, path: str | os.PathLike, priority: int = 0, name: str | None = None, after: list[str] = ()) -> dict:
+        """Zip a session file or folder and queue it, to wait for the jobs ``after``; returns the job."""
         fields = {"priority": str(priority)}
         if name:
             fields["name"] = name
+        if after:
+            fields["after"] = ",".join(after)
         body, content_type = _multipart(fields, "bundle", f"{Path(path).stem}.zip", pack_bundle(path))
         return self._call("POST", "/api/jobs", body, content_type)
 
@@ -43,6 +46,15 @@ class Client:
     def job(self, job_id: str) -> dict:
         """One job."""
         return self._call("GET", f"/api/jobs/{job_id}")
+
+    def change(self, job_id: str, priority: int) -> dict:
+        """Change a job's priority; returns the job."""
+        return self._call("PATCH", f"/api/jobs/{quote(job_id, safe='')}", json.dumps({"priority": priority}).encode(), "application/json")
+
+    def usage(self, since: str | None = None, until: str | None = None) -> dict:
+        """The studio's usage per day between ``since`` and ``until`` (dates or ISO times)."""
+        query = urlencode({key: value for key, value in (("from", since), ("to", until)) if value})
+        return self._call("GET", "/api/usage" + (f"?{query}" if query else ""))
 
     def cancel(self, job_id: str) -> dict:
         """Cancel a job."""

@@ -1,4 +1,5 @@
-"""The service's commands, ``mixfarm serve``, ``submit``, ``jobs`` and ``cancel``, added to ``mixfarm`` through the ``mixfarm.commands`` entry point."""
+"""The service's commands, ``mixfarm serve``, ``gc``, ``submit``, ``jobs``, ``priority``, ``cancel`` and ``usage``,
+added to ``mixfarm`` through the ``mixfarm.commands`` entry point."""
 
 from __future__ import annotations
 
@@ -7,9 +8,33 @@ import sys
 from pathlib import Path
 
 from farm.cli import Commands
+from farm.queue.studios import (
+    DEFAULT_MAX_QUEUED,
+    DEFAULT_QUOTA_BYTES,
+    DEFAULT_RETENTION_S,
+    StudioPolicy,
+)
 
 from .client import Client
-from .config import DEFAULT_MAX_DURATION_S, DEFAULT_STUDIO_QUOTA_BYTES
+from .config import (
+    DEFAULT_MAX_DURATION_S,
+    mebibytes,
+    seconds,
+    storage_from_environment,
+    studio_policies,
+)
+
+DAY_S = 86400.0
+
+
+def _default_policy(args: argparse.Namespace) -> StudioPolicy:
+    """What every studio gets that the studios file does not say otherwise, from the command line."""
+    serving = args.command == "serve"
+    return StudioPolicy(
+        max_queued=(args.max_queued or None) if serving else None,
+        quota_bytes=mebibytes(args.studio_quota_mb, "--studio-quota-mb", zero_means_none=True) if serving else None,
+        retention_s=(seconds(args.retention_days, "--retention-days") or 0) * DAY_S or None,
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -18,10 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .config import (
         Settings,
         check_bind,
-        mebibytes,
         metrics_token_from_environment,
-        seconds,
-        storage_from_environment,
         tokens_from_environment,
     )
     from .main import create_app
@@ -33,7 +55,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_running=args.max_running,
         max_upload_bytes=mebibytes(args.max_upload_mb, "--max-upload-mb"),
         max_bundle_bytes=mebibytes(args.max_bundle_mb, "--max-bundle-mb"),
-        studio_quota_bytes=mebibytes(args.studio_quota_mb, "--studio-quota-mb", zero_means_none=True),
+        studios=studio_policies(args.studios, _default_policy(args)),
         max_duration_s=seconds(args.max_duration_s, "--max-duration-s"),
         tokens=tokens_from_environment(),
         metrics_token=metrics_token_from_environment(),
@@ -47,9 +69,48 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gc(args: argparse.Namespace) -> int:
+    from farm.queue.jobfiles import JobFiles
+    from farm.queue.jobstore import JobStore
+    from farm.queue.retention import collect
+
+    policies = studio_policies(args.studios, _default_policy(args))
+    data = Path(args.data)
+    if not (data / "jobs.sqlite3").is_file():
+        print(f"mixfarm gc: {data}: no job store here (jobs.sqlite3)", file=sys.stderr)
+        return 2
+    store = JobStore(data / "jobs.sqlite3", policies=policies)
+    try:
+        done = collect(store, JobFiles(args.storage or storage_from_environment() or data), policies, uploads=data / "uploads", dry_run=args.dry_run)
+    finally:
+        store.close()
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} the files of {len(done.purged)} job(s) ({done.bundle_bytes / 1024**2:.1f} MiB of bundles) and {done.uploads_removed} stale upload folder(s)")
+    for job_id, error in done.errors.items():
+        print(f"  {job_id}: {error}", file=sys.stderr)
+    return 1 if done.errors else 0
+
+
 def _submit(args: argparse.Namespace) -> int:
-    job = Client(args.server).submit(args.path, args.priority, args.name)
-    print(f"{job['id']}  {job['state']}  {job['name']}")
+    after = [part.strip() for part in (args.after or "").split(",") if part.strip()]
+    job = Client(args.server).submit(args.path, args.priority, args.name, after)
+    print(f"{job['id']}  {job['state']}  {job['name']}" + (f"  (after {', '.join(after)})" if after else ""))
+    return 0
+
+
+def _priority(args: argparse.Namespace) -> int:
+    job = Client(args.server).change(args.id, priority=args.priority)
+    print(f"{job['id']}  {job['state']}  priority {job['priority']}")
+    return 0
+
+
+def _usage(args: argparse.Namespace) -> int:
+    report = Client(args.server).usage(args.since, args.until)
+    print(f"{'day':10s}  {'jobs':>5s}  {'attempts':>8s}  {'cpu_s':>10s}  {'audio_s':>10s}")
+    for day in report["days"]:
+        print(f"{day['day']:10s}  {day['jobs']:5d}  {day['attempts']:8d}  {day['cpu_s']:10.1f}  {day['audio_s']:10.1f}")
+    total = report["total"]
+    print(f"{'total':10s}  {total['jobs']:5d}  {total['attempts']:8d}  {total['cpu_s']:10.1f}  {total['audio_s']:10.1f}")
     return 0
 
 
@@ -88,11 +149,18 @@ def register(commands: Commands) -> None:
     serve.add_argument("--max-running", type=int, default=None, help="jobs rendering at once (default: the cluster's CPUs)")
     serve.add_argument("--max-upload-mb", type=float, default=2048, help="largest bundle upload accepted, as sent, in MiB (default 2048)")
     serve.add_argument("--max-bundle-mb", type=float, default=None, help="most one bundle may unpack to, in MiB (default: the upload limit)")
+    _add_policy_arguments(serve)
     serve.add_argument(
         "--studio-quota-mb",
         type=float,
-        default=DEFAULT_STUDIO_QUOTA_BYTES / 1024**2,
-        help=f"most a studio's stored bundles may take unpacked, all its jobs together, in MiB (default {DEFAULT_STUDIO_QUOTA_BYTES // 1024**2}; 0: no quota)",
+        default=DEFAULT_QUOTA_BYTES / 1024**2,
+        help=f"most a studio's stored bundles may take unpacked, all its jobs together, in MiB, unless the studios file says otherwise (default {DEFAULT_QUOTA_BYTES // 1024**2}; 0: no quota)",
+    )
+    serve.add_argument(
+        "--max-queued",
+        type=int,
+        default=DEFAULT_MAX_QUEUED,
+        help=f"most jobs a studio may have queued, unless the studios file says otherwise (default {DEFAULT_MAX_QUEUED}; 0: no limit)",
     )
     serve.add_argument(
         "--max-duration-s",
@@ -106,15 +174,54 @@ def register(commands: Commands) -> None:
         help="comma-separated addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-For are believed (default: none)",
     )
 
-    for name, help_text, handler in (("submit", "zip a session file or folder and queue it", _submit), ("jobs", "list your jobs", _jobs), ("cancel", "cancel a job", _cancel)):
+    gc = commands.add(
+        "gc",
+        _gc,
+        help="remove the files of finished jobs past their studio's retention",
+        description="Remove the bundles, outputs and work folders of finished jobs older than their studio's retention_days, "
+        "keeping each job's record and report; also upload folders an interrupted upload left. It may run while the service does.",
+    )
+    gc.add_argument("--data", default="mixfarm-data", help="the service's data folder (default ./mixfarm-data)")
+    gc.add_argument("--storage", default=None, help="where bundles and outputs live, as given to mixfarm serve (default: $MIXFARM_STORAGE, else --data)")
+    _add_policy_arguments(gc)
+    gc.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+
+    clients = (
+        ("submit", "zip a session file or folder and queue it", _submit),
+        ("jobs", "list your jobs", _jobs),
+        ("priority", "change a job's priority", _priority),
+        ("cancel", "cancel a job", _cancel),
+        ("usage", "your studio's CPU and audio seconds per day", _usage),
+    )
+    for name, help_text, handler in clients:
         command = commands.add(name, handler, help=help_text)
         command.add_argument("--server", default=None, help="service URL (default: $MIXFARM_SERVER, else http://127.0.0.1:8000); token from $MIXFARM_TOKEN")
         if name == "submit":
             command.add_argument("path", help="a session file, or a folder with session.yaml at its root")
-            command.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+            command.add_argument("--priority", type=int, default=0, help="higher runs first among your jobs (default 0)")
             command.add_argument("--name", default=None, help="job name (default: the session's)")
+            command.add_argument("--after", default=None, help="comma-separated ids of your jobs this one waits for")
         elif name == "jobs":
             command.add_argument("--state", choices=("queued", "running", "succeeded", "failed", "cancelled"), default=None)
             command.add_argument("--limit", type=int, default=50)
+        elif name == "usage":
+            command.add_argument("--from", dest="since", default=None, help="a UTC date YYYY-MM-DD or ISO time (default: 30 days before --to)")
+            command.add_argument("--to", dest="until", default=None, help="a UTC date (included) or ISO time (default: now)")
         else:
             command.add_argument("id", help="the job's id")
+            if name == "priority":
+                command.add_argument("priority", type=int, help="the new priority: higher runs first among your jobs")
+
+
+def _add_policy_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--studios",
+        default=None,
+        help="a TOML file of each studio's weight, max_running, max_queued, quota_mb, retention_days and webhook (default: $MIXFARM_STUDIOS)",
+    )
+    command.add_argument(
+        "--retention-days",
+        type=float,
+        default=DEFAULT_RETENTION_S / DAY_S,
+        help=f"days a finished job keeps its files, unless the studios file says otherwise (default {DEFAULT_RETENTION_S / DAY_S:g}; 0: for ever)",
+    )

@@ -7,6 +7,12 @@ import ipaddress
 import os
 from pathlib import Path
 
+from farm.queue.studios import (
+    StudioConfigError,
+    StudioPolicies,
+    StudioPolicy,
+    load_policies,
+)
 from farm.session import DEFAULT_MAX_DURATION_S
 
 from .errors import ConfigError
@@ -14,9 +20,8 @@ from .errors import ConfigError
 TOKENS_VARIABLE = "MIXFARM_API_TOKENS"
 METRICS_TOKEN_VARIABLE = "MIXFARM_METRICS_TOKEN"
 STORAGE_VARIABLE = "MIXFARM_STORAGE"
+STUDIOS_VARIABLE = "MIXFARM_STUDIOS"
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
-DEFAULT_STUDIO_QUOTA_BYTES = 100 * 1024**3
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,8 +35,10 @@ class Settings:
 
     ``max_upload_bytes`` bounds the uploaded bundle as sent;
     ``max_bundle_bytes`` bounds what one bundle unpacks to (None: the same
-    number as the upload limit); ``studio_quota_bytes`` bounds the unpacked
-    bundles a studio keeps stored, all its jobs together (None: no quota).
+    number as the upload limit). ``studios`` holds each studio's weight in
+    the fair share and its limits: running and queued jobs, the unpacked
+    bundles it keeps stored (all its jobs together), how long finished jobs
+    keep their files, and its webhook (:mod:`farm.queue.studios`).
     ``max_duration_s`` bounds how long a submitted session may last (None: no limit).
     ``metrics_token``, when set, is the bearer token ``/metrics`` asks for.
     ``trusted_proxies`` are the addresses whose ``X-Forwarded-Proto`` and
@@ -45,7 +52,7 @@ class Settings:
     max_attempts: int = 3
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_bundle_bytes: int | None = None
-    studio_quota_bytes: int | None = DEFAULT_STUDIO_QUOTA_BYTES
+    studios: StudioPolicies = StudioPolicies()
     max_duration_s: float | None = DEFAULT_MAX_DURATION_S
     tokens: dict[str, str] = dataclasses.field(default_factory=dict)
     metrics_token: str | None = None
@@ -83,6 +90,18 @@ def parse_tokens(text: str | None) -> dict[str, str]:
 def tokens_from_environment() -> dict[str, str]:
     """The API tokens from ``MIXFARM_API_TOKENS``."""
     return parse_tokens(os.environ.get(TOKENS_VARIABLE))
+
+
+def studio_policies(path: str | None, defaults: StudioPolicy) -> StudioPolicies:
+    """The studios file at ``path`` (else ``$MIXFARM_STUDIOS``), its defaults falling back on ``defaults``; without
+    one, ``defaults`` for every studio. Raises ConfigError naming the file and field."""
+    path = path or os.environ.get(STUDIOS_VARIABLE) or None
+    if path is None:
+        return StudioPolicies(defaults)
+    try:
+        return load_policies(path, defaults)
+    except StudioConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def metrics_token_from_environment() -> str | None:

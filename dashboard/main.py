@@ -15,7 +15,7 @@ from .assets import STATIC_PATH, DashboardFiles
 from .config import Settings
 from .failures import storage_failure, store_failure
 from .guard import RequestGuard, security_headers
-from .routers import docs, events, jobs, pages, system
+from .routers import docs, events, jobs, pages, system, usage
 from .service import Service
 
 log = logging.getLogger("mixfarm.service")
@@ -52,7 +52,7 @@ def create_app(settings: Settings, driver: RenderDriver | None = None) -> FastAP
         log.exception("error serving %s %s", request.method, request.url.path)
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status.HTTP_500_INTERNAL_SERVER_ERROR, headers=security_headers())
 
-    for router in (jobs.router, system.router, events.router, pages.router, docs.router):
+    for router in (jobs.router, usage.router, system.router, events.router, pages.router, docs.router):
         app.include_router(router)
     app.mount(STATIC_PATH, DashboardFiles(), name="static")
     return app

@@ -1,8 +1,9 @@
 """Prometheus metrics of the farm (one ``mixfarm_`` prefix, base units, ``_total`` counters).
 
 Counters and histograms move as jobs and tasks finish in this process;
-gauges (queue depth, running jobs, cluster CPUs) are read from the store and
-the cluster at scrape time, so they are right after a restart too.
+gauges (queue depth, running jobs, cluster CPUs) and each studio's usage
+counters are read from the store and the cluster at scrape time, so they are
+right after a restart too.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from farm.queue.jobstore import Job, JobStore
 from farm.queue.state import JobState
+from farm.queue.usage import studio_totals
 
 disable_created_metrics()
 
@@ -97,3 +99,10 @@ class _LiveCollector:
         cpus.add_metric(["total"], self._cached[1].get("cpus", 0))
         cpus.add_metric(["busy"], self._cached[1].get("cpus_busy", 0))
         yield cpus
+        cpu = CounterMetricFamily("mixfarm_studio_cpu_seconds", "CPU seconds of render tasks, every attempt, by studio.", labels=["studio"])
+        audio = CounterMetricFamily("mixfarm_studio_audio_seconds", "Seconds of audio delivered by succeeded jobs, by studio.", labels=["studio"])
+        for studio, (cpu_s, audio_s) in sorted(studio_totals(self.store).items()):
+            cpu.add_metric([studio], cpu_s)
+            audio.add_metric([studio], audio_s)
+        yield cpu
+        yield audio

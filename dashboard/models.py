@@ -39,8 +39,49 @@ class JobSummary(BaseModel):
     outputs: list[Output]
     error: str | None = Field(description="why it failed, was cancelled or was queued again")
     cancel_requested: bool
-    bundle_bytes: int = Field(description="what its bundle unpacked to, counted against the studio's quota")
+    bundle_bytes: int = Field(description="what its bundle unpacked to, counted against the studio's quota (0 once its files were removed)")
     interruptions: int = Field(description="how often the service or the render driver died while it ran")
+    cpu_s: float = Field(description="CPU seconds its render tasks took, every attempt together")
+    after: list[str] = Field(description="the ids of the jobs it waits for (it runs once they all succeeded)")
+    purged_at: float | None = Field(description="Unix seconds its files were removed by the retention policy; null while they are kept")
+
+
+class TaskFailure(BaseModel):
+    """The render task that failed an attempt."""
+
+    task: str = Field(description="its kind: tracks, bus, mix, match, master or deliver")
+    strip: str | None = Field(description="the track group or bus it rendered (master for the mix bus)")
+    tracks: list[str] | None = Field(description="a track group's tracks")
+    chunk: dict[str, float] | None = Field(description="the chunk: start_frame, stop_frame, start_s, stop_s")
+    node: str = Field(description="the cluster node it ran on")
+    host: str = Field(description="that node's host name")
+    traceback: str = Field(description="the last lines of its traceback")
+
+
+class AttemptRecord(BaseModel):
+    """One attempt at a job, as recorded when it ended."""
+
+    number: int
+    started_at: float | None = Field(description="Unix seconds")
+    ended_at: float = Field(description="Unix seconds")
+    outcome: str = Field(description="succeeded, failed, cancelled, requeued (to be tried again) or interrupted (its driver or the service died)")
+    cpu_s: float = Field(description="CPU seconds its tasks took")
+    audio_s: float = Field(description="seconds of audio it delivered")
+    error: str | None
+    failure: TaskFailure | None = Field(description="the task that failed it, when a task did")
+
+
+class WebhookDelivery(BaseModel):
+    """A webhook call owed for the job."""
+
+    id: int = Field(description="the X-Mixfarm-Delivery id")
+    event: str
+    created_at: float
+    attempts: int = Field(description="calls made so far")
+    next_at: float = Field(description="Unix seconds of the next call, while it is neither delivered nor given up")
+    delivered_at: float | None
+    gave_up_at: float | None
+    last_error: str | None
 
 
 class ImportFinding(BaseModel):
@@ -70,6 +111,46 @@ class JobDetail(JobSummary):
 
     report: Report | None = Field(description="the render report once it succeeded")
     import_report: ImportReport | None = Field(None, description="the project import's report, when the bundle held a DAW project")
+    attempt_history: list[AttemptRecord] = Field([], description="every attempt that ended, first first")
+    webhooks: list[WebhookDelivery] = Field([], description="the webhook calls owed for it")
+
+
+class JobChange(BaseModel):
+    """What ``PATCH /api/jobs/{id}`` may change."""
+
+    model_config = {"extra": "forbid"}
+
+    priority: int = Field(ge=-(2**31), le=2**31 - 1, description="higher runs first, among the studio's jobs")
+
+
+class UsageDay(BaseModel):
+    """One studio's use on one UTC day."""
+
+    day: str = Field(description="YYYY-MM-DD, UTC")
+    studio: str
+    jobs: int = Field(description="jobs with an attempt that ended that day")
+    attempts: int
+    cpu_s: float = Field(description="CPU seconds of render tasks")
+    audio_s: float = Field(description="seconds of audio delivered")
+
+
+class UsageTotal(BaseModel):
+    """The use of the whole span."""
+
+    jobs: int
+    attempts: int
+    cpu_s: float
+    audio_s: float
+
+
+class Usage(BaseModel):
+    """What the caller's studio used between ``from`` and ``to``: attempts count on the UTC day they ended."""
+
+    from_: float = Field(alias="from", description="Unix seconds, inclusive")
+    to: float = Field(description="Unix seconds, exclusive")
+    studio: str | None
+    days: list[UsageDay]
+    total: UsageTotal
 
 
 class JobPage(BaseModel):

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from farm.album import is_album, load_album
@@ -20,8 +20,11 @@ from farm.queue.bundle import check_bundle, unpack_bundle
 from farm.queue.driver import ProcessDriver, RenderDriver
 from farm.queue.jobfiles import JobFiles
 from farm.queue.jobstore import Job, JobStore
+from farm.queue.retention import RetentionCollector
 from farm.queue.scheduler import Scheduler
 from farm.queue.state import JobState
+from farm.queue.usage import attempts
+from farm.queue.webhooks import WebhookSender, deliveries
 from farm.session import load, read_document
 from farm.storage import Location
 
@@ -41,7 +44,10 @@ class Service:
     scheduler: Scheduler
     events: EventBroker
     metrics: FarmMetrics
+    webhooks: WebhookSender
+    retention: RetentionCollector
     _reserved: dict[str, int] = dataclasses.field(default_factory=dict)
+    _submitting: dict[str, int] = dataclasses.field(default_factory=dict)
     _quota_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     @classmethod
@@ -56,7 +62,7 @@ class Service:
         """
         files = JobFiles(settings.storage_root)
         files.check()
-        store = JobStore(Path(settings.data_dir) / "jobs.sqlite3")
+        store = JobStore(Path(settings.data_dir) / "jobs.sqlite3", policies=settings.studios)
         events = EventBroker()
         scheduler_box: list[Scheduler] = []
         metrics = FarmMetrics(store, lambda: scheduler_box[0].cluster())
@@ -70,50 +76,80 @@ class Service:
             max_duration_s=settings.max_duration_s,
         )
         scheduler_box.append(scheduler)
-        service = cls(settings, files, store, scheduler, events, metrics)
+        webhooks = WebhookSender(store, settings.studios)
+        retention = RetentionCollector(store, files, settings.studios, uploads=Path(settings.data_dir) / "uploads")
+        service = cls(settings, files, store, scheduler, events, metrics, webhooks, retention)
         store.subscribe(metrics.job_changed)
         store.subscribe(lambda job, previous: events.publish("job", service.public_fields(job, with_report=False), job.studio))
         return service
 
     def start(self) -> None:
-        """Start rendering."""
+        """Start rendering, delivering webhooks and removing expired jobs' files."""
         self.scheduler.start()
+        self.webhooks.start()
+        self.retention.start()
 
     def stop(self) -> None:
-        """Stop rendering (running jobs are queued again) and close the store."""
+        """Stop rendering (running jobs are queued again) and the rest, and close the store."""
+        self.retention.stop()
         self.scheduler.stop()
+        self.webhooks.stop()
         self.store.close()
 
-    def submit(self, bundle_file, studio: str, name: str | None, priority: int) -> Job:
-        """Check, unpack and validate a bundle, store it, then queue its job.
+    def submit(self, bundle_file, studio: str, name: str | None, priority: int, after: Sequence[str] = ()) -> Job:
+        """Check, unpack and validate a bundle, store it, then queue its job, to wait for the jobs ``after``.
 
-        Raises BundleError (bad archive; BundleTooLarge over the unpacked
-        limit), QuotaExceeded (the studio's stored bundles would pass its
-        quota), SessionError (invalid session, with the bundle's paths shown
-        relative to it), StorageError (the bundle could not be stored) or
-        OSError (the uploads folder cannot be written); nothing is kept then.
+        Raises DependencyError (``after`` names a job it cannot wait for),
+        QuotaExceeded (the studio has as many jobs queued as it may, or its
+        stored bundles would pass its quota), BundleError (bad archive;
+        BundleTooLarge over the unpacked limit), SessionError (invalid
+        session, with the bundle's paths shown relative to it), StorageError
+        (the bundle could not be stored) or OSError (the uploads folder
+        cannot be written); nothing is kept then.
         """
-        bundle_bytes = check_bundle(bundle_file, self.settings.bundle_limit_bytes)
-        with self._reservation(studio, bundle_bytes) as reserved:
-            staging = Path(tempfile.mkdtemp(prefix="upload-", dir=self._uploads()))
-            try:
-                session_path = unpack_bundle(bundle_file, staging / "bundle", self.settings.bundle_limit_bytes)
-                stored_bytes = sum(path.stat().st_size for path in (staging / "bundle").rglob("*") if path.is_file())
-                if stored_bytes > bundle_bytes:
-                    reserved.extend(stored_bytes - bundle_bytes)
-                    bundle_bytes = stored_bytes
-                session_name, duration_s = self._load(session_path)
-                job_id = uuid.uuid4().hex[:16]
+        self.store.check_after(studio, after)
+        with self._queue_slot(studio):
+            bundle_bytes = check_bundle(bundle_file, self.settings.bundle_limit_bytes)
+            with self._reservation(studio, bundle_bytes) as reserved:
+                staging = Path(tempfile.mkdtemp(prefix="upload-", dir=self._uploads()))
                 try:
-                    self.files.keep_bundle(job_id, staging)
-                    job = self.store.create(name or session_name, studio, priority, duration_s, job_id=job_id, bundle_bytes=bundle_bytes)
-                except BaseException:
-                    self.files.remove(job_id)
-                    raise
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                    session_path = unpack_bundle(bundle_file, staging / "bundle", self.settings.bundle_limit_bytes)
+                    stored_bytes = sum(path.stat().st_size for path in (staging / "bundle").rglob("*") if path.is_file())
+                    if stored_bytes > bundle_bytes:
+                        reserved.extend(stored_bytes - bundle_bytes)
+                        bundle_bytes = stored_bytes
+                    session_name, duration_s = self._load(session_path)
+                    job_id = uuid.uuid4().hex[:16]
+                    try:
+                        self.files.keep_bundle(job_id, staging)
+                        job = self.store.create(
+                            name or session_name, studio, priority, duration_s, job_id=job_id, bundle_bytes=bundle_bytes, after=after
+                        )
+                    except BaseException:
+                        self.files.remove(job_id)
+                        raise
+                finally:
+                    shutil.rmtree(staging, ignore_errors=True)
         self.scheduler.wake()
         return job
+
+    @contextlib.contextmanager
+    def _queue_slot(self, studio: str) -> Iterator[None]:
+        """Hold one of the studio's ``max_queued`` places while its upload is checked and stored; raises
+        QuotaExceeded when its queued jobs and the uploads under way already take them all."""
+        limit = self.settings.studios(studio).max_queued
+        with self._quota_lock:
+            pending = self._submitting.get(studio, 0)
+            if limit is not None:
+                queued = self.store.queued_count(studio)
+                if queued + pending >= limit:
+                    raise QuotaExceeded(f"studio {studio!r}: {queued} job(s) queued and {pending} being uploaded, at its max_queued of {limit}")
+            self._submitting[studio] = pending + 1
+        try:
+            yield
+        finally:
+            with self._quota_lock:
+                self._submitting[studio] -= 1
 
     def _load(self, session_path: Path) -> tuple[str, float]:
         """The name and length in seconds of the session (or album) of an unpacked bundle, checked to last at most
@@ -160,8 +196,18 @@ class Service:
             fields.pop("report")
         else:
             fields["import_report"] = self.files.import_report(job.id)
+            fields["attempt_history"] = [self._public_attempt(job, record) for record in attempts(self.store, job.id)]
+            fields["webhooks"] = deliveries(self.store, job.id)
         fields["error"] = self.job_error(job)
         return fields
+
+    def _public_attempt(self, job: Job, record: dict) -> dict:
+        folders = (self.files.bundle(job.id), self.files.out(job.id))
+        if record["error"]:
+            record["error"] = self.public_text(record["error"], *folders)
+        if record["failure"]:
+            record["failure"]["traceback"] = self.public_text(record["failure"]["traceback"], *folders)
+        return record
 
     def job_error(self, job: Job) -> str | None:
         """The job's error, its bundle's and outputs' paths shown relative to those folders."""
@@ -186,7 +232,7 @@ class _Reservation:
     def extend(self, more_bytes: int) -> None:
         """Hold ``more_bytes`` more; raises QuotaExceeded if the studio's stored and held bundles would pass its quota."""
         service = self.service
-        quota = service.settings.studio_quota_bytes
+        quota = service.settings.studios(self.studio).quota_bytes
         with service._quota_lock:
             held = service._reserved.get(self.studio, 0)
             used = service.store.studio_bundle_bytes(self.studio) + held - self.held_bytes
@@ -194,7 +240,7 @@ class _Reservation:
             if quota is not None and used + wanted > quota:
                 raise QuotaExceeded(
                     f"studio {self.studio!r}: this bundle unpacks to {wanted} bytes and the studio's stored bundles "
-                    f"take {used} bytes already; together {used + wanted} bytes, over its quota of {quota} bytes"
+                    f"take {used} bytes already; together {used + wanted} bytes, over its quota of {quota} bytes (quota_mb)"
                 )
             service._reserved[self.studio] = held + more_bytes
             self.held_bytes = wanted

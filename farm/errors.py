@@ -35,14 +35,17 @@ class RenderError(FarmError, RuntimeError):
     ``transient`` is True when the infrastructure failed (a lost worker or
     node, a storage timeout) and the same render may well succeed if tried
     again; False when the render itself cannot succeed as it is.
+    ``failure``, for a task that failed, holds its facts (see
+    :func:`farm.engine.failures.task_failure`).
     """
 
-    def __init__(self, message: str, transient: bool = False) -> None:
+    def __init__(self, message: str, transient: bool = False, failure: dict | None = None) -> None:
         super().__init__(message)
         self.transient = transient
+        self.failure = failure
 
     def __reduce__(self):
-        return type(self), (str(self), self.transient)
+        return type(self), (str(self), self.transient, self.failure)
 
 
 class DriverLost(RenderError):
@@ -77,6 +80,10 @@ class BundleTooLarge(BundleError):
 
 class StorageError(FarmError):
     """Storage cannot be reached, read or written; the message names the location."""
+
+
+class DependencyError(FarmError, ValueError):
+    """A job cannot wait for the jobs it names; the message names the one and why."""
 
 
 class IllegalTransition(FarmError):

@@ -1,6 +1,8 @@
-"""/api/jobs: submit, list, inspect, cancel, retry, download."""
+"""/api/jobs: submit, list, inspect, change, cancel, retry, download."""
 
 from __future__ import annotations
+
+import time
 
 from fastapi import (
     APIRouter,
@@ -20,6 +22,7 @@ from dashboard.errors import QuotaExceeded
 from dashboard.failures import storage_failure
 from dashboard.models import (
     UNAUTHORIZED,
+    JobChange,
     JobDetail,
     JobPage,
     Report,
@@ -30,11 +33,16 @@ from dashboard.views import MAX_OFFSET, job_view
 from farm.errors import (
     BundleError,
     BundleTooLarge,
+    DependencyError,
     IllegalTransition,
     SessionError,
     StorageError,
 )
+from farm.queue.jobstore import MAX_AFTER
 from farm.queue.state import JobState
+
+JOB_ID_CHARS = 16
+MAX_NAME_CHARS = 200
 
 NOT_FOUND = refusal(404, "no such job of the caller's studio")
 CONFLICT = refusal(409, "the job is in a state that does not allow it")
@@ -48,8 +56,9 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=UNAUTHORIZED)
     response_model=JobDetail,
     responses={
         **refusal(400, "an unsafe or broken zip"),
-        **refusal(413, "over the upload limit, the unpacked limit or the studio's quota"),
-        422: {"model": SessionProblems, "description": "an invalid session (or an invalid form: FastAPI's validation error)"},
+        **refusal(413, "over the upload limit or the unpacked limit"),
+        422: {"model": SessionProblems, "description": "an invalid session, a job in 'after' it cannot wait for (or an invalid form: FastAPI's validation error)"},
+        **refusal(429, "the studio is at its max_queued or its quota_mb"),
         **refusal(503, "the uploads folder or the storage cannot be written"),
         **refusal(507, "the disk is full"),
     },
@@ -62,15 +71,23 @@ def submit_job(
         ..., description="a zip with session.yaml or session.json at its root and the files it names, or a DAW project (.dawproject, .rpp, .aaf) and its media"
     ),
     priority: int = Form(0, ge=-(2**31), le=2**31 - 1, description="higher runs first"),
-    name: str | None = Form(None, description="the job's name (default: the session's)"),
+    name: str | None = Form(None, max_length=MAX_NAME_CHARS, description="the job's name (default: the session's)"),
+    after: str | None = Form(
+        None, max_length=MAX_AFTER * (JOB_ID_CHARS + 1), description=f"comma-separated ids of the studio's jobs this one waits for (at most {MAX_AFTER}): it runs once they all succeeded, and fails if one fails or is cancelled"
+    ),
 ):
     """Queue a render of an uploaded session bundle."""
     limit = service.settings.max_upload_bytes
     if bundle.size is not None and bundle.size > limit:
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"bundle: {bundle.size} bytes is over the upload limit of {limit} bytes")
+    waits_for = [part.strip() for part in (after or "").split(",") if part.strip()]
     try:
-        job = service.submit(bundle.file, studio, name, priority)
-    except (BundleTooLarge, QuotaExceeded) as exc:
+        job = service.submit(bundle.file, studio, name, priority, waits_for)
+    except QuotaExceeded as exc:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc)) from None
+    except DependencyError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except BundleTooLarge as exc:
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
     except BundleError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
@@ -103,6 +120,16 @@ def list_jobs(
 def get_job(job: OwnedJobDep, request: Request, service: ServiceDep):
     """One job with its progress, outputs and report."""
     return job_view(service, job, request)
+
+
+@router.patch("/{job_id}", response_model=JobDetail, responses={**NOT_FOUND, **CONFLICT})
+def change_job(job: OwnedJobDep, change: JobChange, request: Request, service: ServiceDep):
+    """Change a job's priority: among its studio's queued jobs, a higher one is claimed first (409 for a succeeded job)."""
+    if job.state is JobState.SUCCEEDED:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job.id!r} succeeded: it never runs again, so its priority cannot change")
+    changed = service.store.set_priority(job.id, change.priority)
+    service.scheduler.wake()
+    return job_view(service, changed, request)
 
 
 @router.post("/{job_id}/cancel", response_model=JobDetail, responses={**NOT_FOUND, **CONFLICT})
@@ -139,6 +166,9 @@ def retry_job(job: OwnedJobDep, request: Request, service: ServiceDep):
 def download_output(job: OwnedJobDep, name: str, service: ServiceDep):
     """Download one deliverable of a succeeded job (410 if it has gone from storage since, 503 if storage fails)."""
     location = service.output_location(job, name)
+    if location is not None and job.purged_at is not None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(job.purged_at))
+        raise HTTPException(status.HTTP_410_GONE, f"job {job.id!r}: its files were removed by the retention policy at {when}; its record and report are kept")
     if location is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job.id!r} has no output {name!r}" + ("" if job.state is JobState.SUCCEEDED else f" (it is {job.state.value})"))
     try:

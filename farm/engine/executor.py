@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from farm.engine.failures import task_failure
 from farm.errors import FarmError, RenderError, is_transient
 
 from .allocator import retain_freed_memory
@@ -93,13 +94,20 @@ def _restore_signal_handlers(handlers: dict) -> None:
 
 
 def run_task(task: Callable[..., Any], *args: Any) -> Any:
-    """Run ``task(*args)``; an exception other than farm's becomes a RenderError naming the task (transient when its cause is)."""
+    """Run ``task(*args)``; an exception other than farm's becomes a RenderError naming the task (transient when its cause is).
+
+    A RenderError carries the task's facts as ``failure`` (:func:`farm.engine.failures.task_failure`).
+    """
     try:
         return task(*args)
+    except RenderError as exc:
+        if exc.failure is None:
+            exc.failure = task_failure(task, args, exc)
+        raise
     except FarmError:
         raise
     except Exception as exc:
-        raise RenderError(f"task {task.__name__} failed: {exc}", transient=is_transient(exc)) from exc
+        raise RenderError(f"task {task.__name__} failed: {exc}", transient=is_transient(exc), failure=task_failure(task, args, exc)) from exc
 
 
 def available_cpus() -> int:

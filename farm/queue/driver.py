@@ -379,7 +379,7 @@ def _render_one(executor, send: Callable[[tuple], None], cancel: threading.Event
         outcome = ("session", exc.source, exc.problems)
     except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent, classified
         failure = render_failure(exc)
-        outcome = ("failed", str(failure), failure.transient)
+        outcome = ("failed", str(failure), failure.transient, failure.failure)
     send(("outcome", job_id, outcome))
 
 

@@ -114,6 +114,13 @@ class JobFiles:
         """Delete the job's outputs (before it renders again)."""
         self.out(job_id).remove()
 
+    def purge(self, job_id: str) -> None:
+        """Delete the job's folder (bundle, outputs, work folders left by a render that died); raises StorageError."""
+        try:
+            job_folder(self.root, job_id).remove()
+        except Exception as exc:  # noqa: BLE001 - any backend's failure means the same: the files stay
+            raise StorageError(f"storage {self.root}: cannot delete the files of job {job_id} ({type(exc).__name__}: {exc})") from None
+
     def remove(self, job_id: str) -> None:
         """Delete the job's folder, as far as storage lets: a failure is logged, not raised."""
         try:

@@ -3,25 +3,30 @@
 Jobs never vanish: a job is created queued and moves only through
 :func:`farm.queue.state.check_transition`; the move is checked and written in
 one transaction, so two threads can never both claim a job or step it
-twice. Everything the service shows (the queue, progress, outputs, reports,
+twice. The same transaction writes what follows from the move: the attempt
+it ends (the basis of accounting, :mod:`farm.queue.usage`), the failure of
+the jobs waiting for a job that failed, and the webhook call owed for a job
+that ended (:mod:`farm.queue.webhooks`), so none of them is lost to a crash. Everything the service shows (the queue, progress, outputs, reports,
 errors) is read from here, so a restart loses nothing: :meth:`JobStore.recover_interrupted`
 puts back what was running when the service stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from farm.errors import IllegalTransition, UnknownJob
+from farm.errors import DependencyError, IllegalTransition, UnknownJob
 
 from .state import JobState, check_transition
+from .studios import StudioPolicies
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -43,22 +48,75 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     bundle_bytes INTEGER NOT NULL DEFAULT 0,
-    interruptions INTEGER NOT NULL DEFAULT 0
+    interruptions INTEGER NOT NULL DEFAULT 0,
+    cpu_s REAL NOT NULL DEFAULT 0,
+    after TEXT NOT NULL DEFAULT '[]',
+    waiting INTEGER NOT NULL DEFAULT 0,
+    purged_at REAL
 );
+CREATE TABLE IF NOT EXISTS job_deps (
+    job_id TEXT NOT NULL,
+    after_id TEXT NOT NULL,
+    PRIMARY KEY (job_id, after_id)
+);
+CREATE INDEX IF NOT EXISTS job_deps_after ON job_deps (after_id);
+CREATE TABLE IF NOT EXISTS attempts (
+    job_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    studio TEXT NOT NULL,
+    started_at REAL,
+    ended_at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    cpu_s REAL NOT NULL DEFAULT 0,
+    audio_s REAL NOT NULL DEFAULT 0,
+    error TEXT,
+    failure TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_job ON attempts (job_id, number);
+CREATE INDEX IF NOT EXISTS attempts_studio ON attempts (studio, ended_at);
+CREATE INDEX IF NOT EXISTS attempts_ended ON attempts (ended_at);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    studio TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    delivered_at REAL,
+    gave_up_at REAL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (delivered_at, gave_up_at, next_at);
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, priority DESC, seq);
 CREATE INDEX IF NOT EXISTS jobs_studio ON jobs (studio, seq);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at);
 CREATE INDEX IF NOT EXISTS jobs_studio_state ON jobs (studio, state, seq);
 """
+INDEXES = """
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, waiting, studio, priority DESC, seq);
+"""
+"""Indexes on columns added since the first schema (made once the columns exist)."""
 
 ADDED_COLUMNS = {
     "bundle_bytes": "INTEGER NOT NULL DEFAULT 0",
     "interruptions": "INTEGER NOT NULL DEFAULT 0",
+    "cpu_s": "REAL NOT NULL DEFAULT 0",
+    "after": "TEXT NOT NULL DEFAULT '[]'",
+    "waiting": "INTEGER NOT NULL DEFAULT 0",
+    "purged_at": "REAL",
 }
 """Columns added since the first schema: a store written before them gains them on open."""
 
 BUSY_TIMEOUT_S = 5.0
 """How long a write waits for another connection's lock on the file before it fails."""
+
+MAX_AFTER = 100
+"""The most jobs one job may wait for."""
+
+STUDIOS_REFRESH_S = 5.0
+"""How often the claim looks again for studios whose jobs another process created."""
 
 MAX_INTERRUPTIONS = 2
 """A job that was running this many times when its service or render driver died is failed:
@@ -66,7 +124,7 @@ it may be what kills them."""
 
 _LIST_COLUMNS = (
     "id, name, studio, priority, state, attempts, created_at, started_at, finished_at, "
-    "progress, audio_s, duration_s, outputs, error, cancel_requested, bundle_bytes, interruptions"
+    "progress, audio_s, duration_s, outputs, error, cancel_requested, bundle_bytes, interruptions, cpu_s, after, purged_at"
 )
 
 
@@ -92,12 +150,38 @@ class Job:
     cancel_requested: bool
     bundle_bytes: int = 0
     interruptions: int = 0
+    cpu_s: float = 0.0
+    after: list[str] = dataclasses.field(default_factory=list)
+    purged_at: float | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready fields."""
         fields = dataclasses.asdict(self)
         fields["state"] = self.state.value
         return fields
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """How one attempt at a job ended: ``outcome`` (succeeded, failed, cancelled, requeued or interrupted), the CPU
+    seconds its tasks took, the seconds of audio it delivered (a succeeded one), its error and, for a task that
+    failed, ``failure``: the task's kind, strip, chunk, node and the tail of its traceback."""
+
+    outcome: str
+    cpu_s: float = 0.0
+    audio_s: float = 0.0
+    error: str | None = None
+    failure: dict | None = None
+
+
+WEBHOOK_JOB_FIELDS = ("id", "name", "studio", "state", "priority", "created_at", "started_at", "finished_at", "attempts", "audio_s", "cpu_s", "outputs", "error")
+"""What a webhook call tells of the job that ended."""
+
+
+def webhook_body(job: Job) -> dict:
+    """The JSON body of the webhook call owed for ``job`` reaching a final state."""
+    fields = job.to_dict()
+    return {"event": f"job.{job.state.value}", "job": {key: fields[key] for key in WEBHOOK_JOB_FIELDS}}
 
 
 Listener = Callable[[Job, JobState | None], None]
@@ -111,9 +195,10 @@ class JobStore:
     ``busy_timeout_s``, read-only, a disk error) raises sqlite3's error.
     """
 
-    def __init__(self, path: str | Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    def __init__(self, path: str | Path, busy_timeout_s: float = BUSY_TIMEOUT_S, policies: StudioPolicies | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.policies = policies or StudioPolicies()
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -121,7 +206,30 @@ class JobStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._add_missing_columns()
+        self._db.executescript(INDEXES)
         self._listeners: list[Listener] = []
+        self._studios: set[str] = set()
+        self._studios_read_at = -STUDIOS_REFRESH_S
+        self._served: dict[str, int] = {}
+        self._serves = 0
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The database, held for this thread, for the modules that query the store's other tables."""
+        with self._lock:
+            yield self._db
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """The database in one write transaction (BEGIN IMMEDIATE ... COMMIT; ROLLBACK on any error)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def _add_missing_columns(self) -> None:
         present = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
@@ -138,18 +246,56 @@ class JobStore:
             listener(job, previous)
 
     def create(
-        self, name: str, studio: str, priority: int = 0, duration_s: float = 0.0, job_id: str | None = None, bundle_bytes: int = 0
+        self,
+        name: str,
+        studio: str,
+        priority: int = 0,
+        duration_s: float = 0.0,
+        job_id: str | None = None,
+        bundle_bytes: int = 0,
+        after: Sequence[str] = (),
     ) -> Job:
-        """Add a queued job; returns it. ``bundle_bytes`` is the size of its unpacked bundle (counted against its studio)."""
+        """Add a queued job; returns it. ``bundle_bytes`` is the size of its unpacked bundle (counted against its studio).
+
+        The job waits until every job of ``after`` (ids of the same studio's
+        jobs) has succeeded, and fails if one of them fails or is cancelled.
+        Raises DependencyError naming the id for an unknown job, another
+        studio's, one that already failed or was cancelled, or more than
+        :data:`MAX_AFTER` of them.
+        """
         job_id = job_id or uuid.uuid4().hex[:16]
+        after = list(dict.fromkeys(after))
         with self._lock:
-            self._db.execute(
-                "INSERT INTO jobs (id, name, studio, priority, state, created_at, duration_s, bundle_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, name, studio, int(priority), JobState.QUEUED.value, time.time(), float(duration_s), int(bundle_bytes)),
-            )
+            with self.writing() as db:
+                waiting = self._check_after(db, studio, after)
+                db.execute(
+                    "INSERT INTO jobs (id, name, studio, priority, state, created_at, duration_s, bundle_bytes, after, waiting) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (job_id, name, studio, int(priority), JobState.QUEUED.value, time.time(), float(duration_s), int(bundle_bytes), json.dumps(after), waiting),
+                )
+                db.executemany("INSERT INTO job_deps (job_id, after_id) VALUES (?, ?)", [(job_id, after_id) for after_id in after])
+            self._studios.add(studio)
             job = self._get(job_id)
         self._notify(job, None)
         return job
+
+    def check_after(self, studio: str, after: Sequence[str]) -> None:
+        """Raise DependencyError unless a job of ``studio`` may wait for the jobs ``after`` (see :meth:`create`)."""
+        with self._lock:
+            self._check_after(self._db, studio, list(dict.fromkeys(after)))
+
+    @staticmethod
+    def _check_after(db: sqlite3.Connection, studio: str, after: list[str]) -> int:
+        """Check ``after`` (see :meth:`create`); returns how many of its jobs have not succeeded yet."""
+        if len(after) > MAX_AFTER:
+            raise DependencyError(f"after: {len(after)} jobs, more than the {MAX_AFTER} a job may wait for")
+        for index, after_id in enumerate(after):
+            row = db.execute("SELECT studio, state FROM jobs WHERE id = ?", (after_id,)).fetchone()
+            if row is None or row["studio"] != studio:
+                raise DependencyError(f"after[{index}]: no job {after_id!r} of studio {studio!r}")
+            if row["state"] in (JobState.FAILED.value, JobState.CANCELLED.value):
+                raise DependencyError(f"after[{index}]: job {after_id!r} is {row['state']}, so this job could never run (retry that job first)")
+        return sum(1 for after_id in after if db.execute("SELECT state FROM jobs WHERE id = ?", (after_id,)).fetchone()[0] != JobState.SUCCEEDED.value)
 
     def get(self, job_id: str) -> Job | None:
         """The job with this id, or None."""
@@ -177,17 +323,20 @@ class JobStore:
             ).fetchall()
         return [_job(row) for row in rows], total
 
-    def transition(self, job_id: str, target: JobState, *, expect: JobState | None = None, **fields) -> Job:
+    def transition(self, job_id: str, target: JobState, *, expect: JobState | None = None, attempt: Attempt | None = None, **fields) -> Job:
         """Move a job to ``target`` (checked) and set ``fields``; returns the job as now stored.
 
         With ``expect``, the move happens only if the job is still in that
-        state (compare-and-set within the transaction). Raises UnknownJob for an
-        unknown id and IllegalTransition for a move the job's state does not
-        allow or an ``expect`` that no longer holds.
+        state (compare-and-set within the transaction). ``attempt``, the
+        attempt that this move ends, is recorded with it and its CPU seconds
+        added to the job's. A job that fails or is cancelled fails the queued
+        jobs waiting for it, and theirs in turn, naming it. Raises UnknownJob
+        for an unknown id and IllegalTransition for a move the job's state
+        does not allow or an ``expect`` that no longer holds.
         """
+        changes: list[tuple[Job, JobState]] = []
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with self.writing():
                 job = self._get(job_id)
                 if job is None:
                     raise UnknownJob(job_id)
@@ -202,38 +351,121 @@ class JobStore:
                     fields.setdefault("finished_at", now)
                 if target is JobState.QUEUED:
                     fields.update(progress=0.0, audio_s=0.0, cancel_requested=0, finished_at=None)
+                if attempt is not None:
+                    self._record_attempt(job, attempt, now)
+                    fields["cpu_s"] = job.cpu_s + attempt.cpu_s
                 self._update(job_id, state=target.value, **fields)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            updated = self._get(job_id)
-        self._notify(updated, job.state)
+                changes.append((self._get(job_id), job.state))
+                self._settled(changes[-1][0], changes)
+            updated = changes[0][0]
+        for changed, previous in changes:
+            self._notify(changed, previous)
         return updated
 
-    def claim_next(self) -> Job | None:
-        """Move the most urgent queued job (highest priority, then oldest) to running and return it.
+    def _settled(self, job: Job, changes: list[tuple[Job, JobState]]) -> None:
+        """Within the transaction of ``job``'s move: owe its webhook call if it ended; if it succeeded, its dependants
+        wait for one job fewer; if it failed or was cancelled, they fail."""
+        if not job.state.is_final:
+            return
+        if job.studio in self.policies.webhook_studios:
+            self._db.execute(
+                "INSERT INTO webhooks (studio, job_id, event, body, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (job.studio, job.id, f"job.{job.state.value}", json.dumps(webhook_body(job), sort_keys=True), time.time(), time.time()),
+            )
+        if job.state is JobState.SUCCEEDED:
+            self._db.execute("UPDATE jobs SET waiting = waiting - 1 WHERE id IN (SELECT job_id FROM job_deps WHERE after_id = ?)", (job.id,))
+            return
+        dependants = self._db.execute(
+            "SELECT j.id FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.after_id = ? AND j.state = ?", (job.id, JobState.QUEUED.value)
+        ).fetchall()
+        first_line = (job.error or job.state.value).splitlines()[0]
+        for row in dependants:
+            error = f"job {job.id} ({job.name}), which this job waits for, {job.state.value}: {first_line}"
+            self._update(row["id"], state=JobState.FAILED.value, finished_at=time.time(), error=error)
+            dependant = self._get(row["id"])
+            changes.append((dependant, JobState.QUEUED))
+            self._settled(dependant, changes)
 
-        The choice and the move are one transaction, so processes sharing the
-        file never claim the same job.
+    def _record_attempt(self, job: Job, attempt: Attempt, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO attempts (job_id, number, studio, started_at, ended_at, outcome, cpu_s, audio_s, error, failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.id,
+                job.attempts,
+                job.studio,
+                job.started_at,
+                now,
+                attempt.outcome,
+                attempt.cpu_s,
+                attempt.audio_s,
+                attempt.error,
+                json.dumps(attempt.failure) if attempt.failure else None,
+            ),
+        )
+
+    def set_priority(self, job_id: str, priority: int) -> Job:
+        """Change a job's priority (UnknownJob if there is none); a queued one is claimed by it from now on."""
+        with self._lock:
+            if self._get(job_id) is None:
+                raise UnknownJob(job_id)
+            self._update(job_id, priority=int(priority))
+            job = self._get(job_id)
+        self._notify(job, job.state)
+        return job
+
+    def claim_next(self) -> Job | None:
+        """Move the next job to running and return it; None when no job is ready or every studio with one is at its limit.
+
+        The slot goes to the studio with the fewest running jobs per unit of
+        its weight among those below their ``max_running`` with a ready job
+        (queued, and every job it waits for succeeded); ties go to the studio
+        this store served least recently (round robin). Within the studio,
+        the highest priority and then the oldest job goes first. The choice and the move are one
+        transaction, so processes sharing the file never claim the same job.
         """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute(
-                    "SELECT id, attempts FROM jobs WHERE state = ? ORDER BY priority DESC, seq ASC LIMIT 1", (JobState.QUEUED.value,)
-                ).fetchone()
+            with self.writing() as db:
+                row = self._choose(db)
                 if row is not None:
                     self._update(row["id"], state=JobState.RUNNING.value, started_at=time.time(), attempts=row["attempts"] + 1)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             if row is None:
                 return None
             job = self._get(row["id"])
         self._notify(job, JobState.QUEUED)
         return job
+
+    def _choose(self, db: sqlite3.Connection) -> sqlite3.Row | None:
+        running = dict(db.execute("SELECT studio, COUNT(*) FROM jobs WHERE state = ? GROUP BY studio", (JobState.RUNNING.value,)).fetchall())
+        ranked = []
+        for studio in self._known_studios(db):
+            policy = self.policies(studio)
+            count = running.get(studio, 0)
+            if policy.max_running is None or count < policy.max_running:
+                ranked.append((count / policy.weight, self._served.get(studio, 0), studio))
+        for _, _, studio in sorted(ranked):
+            row = db.execute(
+                "SELECT seq, id, attempts FROM jobs WHERE state = ? AND waiting = 0 AND studio = ? ORDER BY priority DESC, seq LIMIT 1",
+                (JobState.QUEUED.value, studio),
+            ).fetchone()
+            if row is not None:
+                self._serves += 1
+                self._served[studio] = self._serves
+                return row
+        return None
+
+    def _known_studios(self, db: sqlite3.Connection) -> set[str]:
+        """Every studio with jobs in the store: kept as jobs are created here, and read again every
+        :data:`STUDIOS_REFRESH_S` for those another process created (one index seek per studio)."""
+        now = time.monotonic()
+        if now >= self._studios_read_at + STUDIOS_REFRESH_S:
+            self._studios.update(row[0] for row in db.execute(_STUDIOS))
+            self._studios_read_at = now
+        return self._studios
+
+    def queued_count(self, studio: str) -> int:
+        """How many of the studio's jobs are queued."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM jobs WHERE studio = ? AND state = ?", (studio, JobState.QUEUED.value)).fetchone()[0])
 
     def record_progress(self, job_id: str, progress: float, audio_s: float) -> Job:
         """Store a running job's progress (0..1) and seconds of audio rendered."""
@@ -261,19 +493,22 @@ class JobStore:
         """
         return [self.interrupted(job_id, reason, max_interruptions) for job_id in self.running_ids()]
 
-    def interrupted(self, job_id: str, reason: str, max_interruptions: int = MAX_INTERRUPTIONS) -> Job:
-        """Settle one running job whose render died with ``reason``; see :meth:`recover_interrupted`."""
+    def interrupted(self, job_id: str, reason: str, max_interruptions: int = MAX_INTERRUPTIONS, cpu_s: float = 0.0) -> Job:
+        """Settle one running job whose render died with ``reason``, after ``cpu_s`` task seconds; see :meth:`recover_interrupted`."""
         with self._lock:
             job = self._get(job_id)
             if job is None:
                 raise UnknownJob(job_id)
             count = job.interruptions + 1
             if job.cancel_requested:
-                return self.transition(job_id, JobState.CANCELLED, expect=JobState.RUNNING, error=f"cancelled; {reason} while it ran", interruptions=count)
-            if count >= max_interruptions:
+                target, error = JobState.CANCELLED, f"cancelled; {reason} while it ran"
+            elif count >= max_interruptions:
+                target = JobState.FAILED
                 error = f"{reason} while it ran, {count} times: this job may be what brings it down, so it is not run again (retry it to try once more)"
-                return self.transition(job_id, JobState.FAILED, expect=JobState.RUNNING, error=error, interruptions=count)
-            return self.transition(job_id, JobState.QUEUED, expect=JobState.RUNNING, error=f"requeued: {reason} while it ran", interruptions=count)
+            else:
+                target, error = JobState.QUEUED, f"requeued: {reason} while it ran"
+            attempt = Attempt(outcome="interrupted", cpu_s=cpu_s, error=reason)
+            return self.transition(job_id, target, expect=JobState.RUNNING, attempt=attempt, error=error, interruptions=count)
 
     def running_ids(self) -> list[str]:
         """The ids of the jobs marked running."""
@@ -308,9 +543,20 @@ class JobStore:
             self._db.close()
 
     def _update(self, job_id: str, **fields) -> None:
-        encoded = {key: json.dumps(value) if key in ("outputs", "report") else value for key, value in fields.items()}
+        encoded = {key: json.dumps(value) if key in ("outputs", "report", "after") else value for key, value in fields.items()}
         assignments = ", ".join(f"{key} = ?" for key in encoded)
         self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*encoded.values(), job_id])
+
+
+_STUDIOS = """
+WITH RECURSIVE studios(studio) AS (
+    SELECT MIN(studio) FROM jobs
+    UNION ALL
+    SELECT (SELECT MIN(studio) FROM jobs WHERE studio > studios.studio) FROM studios WHERE studios.studio IS NOT NULL
+)
+SELECT studio FROM studios WHERE studio IS NOT NULL
+"""
+"""Every studio with jobs, one seek of the studio index each (not a scan of every job)."""
 
 
 def _job(row: sqlite3.Row) -> Job:
@@ -333,4 +579,7 @@ def _job(row: sqlite3.Row) -> Job:
         cancel_requested=bool(row["cancel_requested"]),
         bundle_bytes=row["bundle_bytes"],
         interruptions=row["interruptions"],
+        cpu_s=row["cpu_s"],
+        after=json.loads(row["after"]),
+        purged_at=row["purged_at"],
     )

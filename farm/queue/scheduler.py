@@ -49,7 +49,7 @@ from farm.storage import Location
 
 from .driver import RenderDriver
 from .jobfiles import JobFiles, job_folder
-from .jobstore import Job, JobStore
+from .jobstore import Attempt, Job, JobStore
 from .state import JobState
 
 PROGRESS_INTERVAL_S = 0.25
@@ -188,6 +188,8 @@ class Scheduler:
         job = self._job(job_id)
         if job.state not in (JobState.FAILED, JobState.CANCELLED):
             raise IllegalTransition(f"only failed or cancelled jobs can be retried; this one is {job.state.value}")
+        if job.purged_at is not None:
+            raise IllegalTransition(f"its files were removed by the retention policy at {_utc(job.purged_at)}; submit it again")
         job = self.store.transition(job_id, JobState.QUEUED, expect=job.state, error=None, attempts=0, interruptions=0)
         self.wake()
         return job
@@ -225,8 +227,9 @@ class Scheduler:
     def _claim(self) -> bool:
         """Claim the next job and start rendering it; False when the queue is empty.
 
-        Claiming and registering the render happen under one lock, so a
-        cancel never finds the job running with no render to stop.
+        Claiming, registering and starting the render happen under one lock,
+        so a cancel never finds the job running with no render to stop, and
+        a stop never finds a render it cannot join.
         """
         cancel = threading.Event()
         with self._lock:
@@ -235,21 +238,25 @@ class Scheduler:
                 return False
             thread = threading.Thread(target=self._run, args=(job, cancel), name=f"mixfarm-job-{job.id}", daemon=True)
             self._running[job.id] = (thread, cancel)
-        thread.start()
+            thread.start()
         return True
 
     def _run(self, job: Job, cancel: threading.Event) -> None:
         try:
-            target, fields = self._render(job, cancel)
-            self._settle(job, target, fields)
+            usage = _Usage(self.on_tasks)
+            target, fields = self._render(job, cancel, usage)
+            self._settle(job, target, fields, usage)
         finally:
             with self._lock:
                 if self._running.get(job.id, (None,))[0] is threading.current_thread():
                     del self._running[job.id]
             self.wake()
 
-    def _render(self, job: Job, cancel: threading.Event) -> tuple[JobState | None, dict]:
-        """Render the job; returns the state it moves to and the fields to store (None: the store already moved it)."""
+    def _render(self, job: Job, cancel: threading.Event, usage: "_Usage") -> tuple[JobState | None, dict]:
+        """Render the job; returns the state it moves to and the fields to store (None: the store already moved it).
+
+        ``usage`` counts the task seconds of this attempt; a failure's facts go into ``usage.failure``.
+        """
         try:
             session = self.files.session_file(job.id)
             if session is None:
@@ -261,10 +268,12 @@ class Scheduler:
                 str(self.files.out(job.id)),
                 progress=self._progress_writer(job.id),
                 cancel=cancel,
-                on_tasks=self.on_tasks,
+                on_tasks=usage.tasks_finished,
                 max_duration_s=self.max_duration_s,
             )
+            report["usage"] = {"cpu_s": usage.cpu_s, "audio_s": report["duration_s"], "job_cpu_s": job.cpu_s + usage.cpu_s, "attempt": job.attempts}
             outputs = [{"name": item["path"], "format": item["format"], "bytes": item["bytes"]} for item in report["deliverables"]]
+            usage.audio_s = report["duration_s"]
             return JobState.SUCCEEDED, dict(outputs=outputs, report=report, progress=1.0, audio_s=report["duration_s"], error=None)
         except RenderCancelled:
             if self._stop.is_set() and not self._cancel_requested(job.id):
@@ -273,11 +282,13 @@ class Scheduler:
         except DriverLost as exc:
             if self._stop.is_set():
                 return JobState.QUEUED, dict(error="requeued: the service stopped while it ran")
-            self.store.interrupted(job.id, self._relative(job.id, str(exc)))
+            self.store.interrupted(job.id, self._relative(job.id, str(exc)), cpu_s=usage.cpu_s)
             return None, {}
         except SessionError as exc:
             return JobState.FAILED, dict(error=self._relative(job.id, "\n".join(["invalid session:", *exc.problems])))
         except Exception as exc:  # noqa: BLE001 - any failure of one job must not stop the farm
+            if isinstance(exc, RenderError) and exc.failure:
+                usage.failure = {key: self._relative(job.id, value) if isinstance(value, str) else value for key, value in exc.failure.items()}
             return self._failed_attempt(job, exc)
 
     def _progress_writer(self, job_id: str) -> Callable[[float, float], None]:
@@ -313,8 +324,8 @@ class Scheduler:
         retry = job.attempts < self.max_attempts or self._stop.is_set()
         return (JobState.QUEUED if retry else JobState.FAILED), dict(error=error)
 
-    def _settle(self, job: Job, target: JobState | None, fields: dict) -> None:
-        """Move a job this thread ran to ``target``, unless someone else (a cancel) moved it meanwhile.
+    def _settle(self, job: Job, target: JobState | None, fields: dict, usage: "_Usage") -> None:
+        """Move a job this thread ran to ``target`` with the attempt it ends, unless someone else (a cancel) moved it meanwhile.
 
         A store that refuses the write (locked, read-only, a disk error) is
         tried again, pausing longer each time, until it takes it or the
@@ -322,8 +333,10 @@ class Scheduler:
         """
         pause_s = STORE_RETRY_S[0]
         while target is not None:
+            outcome = "requeued" if target is JobState.QUEUED else target.value
+            attempt = Attempt(outcome, usage.cpu_s, usage.audio_s, fields.get("error"), usage.failure)
             try:
-                self.store.transition(job.id, target, expect=JobState.RUNNING, **fields)
+                self.store.transition(job.id, target, expect=JobState.RUNNING, attempt=attempt, **fields)
                 return
             except IllegalTransition as exc:
                 log.warning("job %s: not marked %s: %s", job.id, target.value, exc)
@@ -341,6 +354,26 @@ class Scheduler:
             for form in _forms(folder):
                 text = text.replace(form + "/", shown)
         return text
+
+
+def _utc(unix_s: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(unix_s))
+
+
+class _Usage:
+    """What one attempt at a job used: the seconds its tasks ran (CPU seconds: a task holds one CPU), the audio it
+    delivered, and the facts of the task that failed it; finished tasks' meta also go on to ``forward``."""
+
+    def __init__(self, forward: Callable[[list[dict]], None] | None) -> None:
+        self.forward = forward
+        self.cpu_s = 0.0
+        self.audio_s = 0.0
+        self.failure: dict | None = None
+
+    def tasks_finished(self, metas: list[dict]) -> None:
+        self.cpu_s += sum(meta["seconds"] for meta in metas)
+        if self.forward:
+            self.forward(metas)
 
 
 def _forms(folder: Location) -> list[str]:

@@ -25,13 +25,14 @@ class JobState(str, enum.Enum):
 FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELLED}),
+    JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELLED, JobState.FAILED}),
     JobState.RUNNING: frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.QUEUED}),
     JobState.SUCCEEDED: frozenset(),
     JobState.FAILED: frozenset({JobState.QUEUED}),
     JobState.CANCELLED: frozenset({JobState.QUEUED}),
 }
-"""Allowed moves. running -> queued is a retry after a failed attempt or a restart of the service."""
+"""Allowed moves. running -> queued is a retry after a failed attempt or a restart of the service;
+queued -> failed, a job whose dependency failed or was cancelled."""
 
 
 def check_transition(current: JobState | str, target: JobState | str) -> JobState:

@@ -234,10 +234,10 @@ def test_the_studio_quota_is_enforced_with_the_numbers(client):
     assert stored > 2.5 * 1024**2
 
     response = post(client, padded, GAMMA)
-    assert response.status_code == 413, response.text
+    assert response.status_code == 429, response.text
     assert detail(response) == (
         f"studio 'gamma': this bundle unpacks to {stored} bytes and the studio's stored bundles take {stored} bytes already; "
-        f"together {2 * stored} bytes, over its quota of {QUOTA_MB * 1024**2} bytes"
+        f"together {2 * stored} bytes, over its quota of {QUOTA_MB * 1024**2} bytes (quota_mb)"
     )
     assert client.get("/api/jobs", headers=GAMMA).json()["total"] == 1
     assert post(client, session_bundle(0.5, name="other studio"), BETA).status_code == 201

@@ -19,7 +19,7 @@ import soundfile
 import yaml
 
 from farm.cli import main
-from tests.helpers.service import ServiceProcess, free_port, wait_for_state
+from tests.helpers.service import ServiceProcess, free_port, long_bundle, wait_for_state
 
 RATE = 48000
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -238,3 +238,28 @@ def test_the_installed_mixfarm_command_lists_jobs(service, file_job):
     completed = subprocess.run(["mixfarm", "jobs", "--server", service.url, "--limit", "1"], capture_output=True, text=True, env=env, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert len(completed.stdout.splitlines()) == 3 and completed.stdout.splitlines()[-1].startswith("1 of ")
+
+
+def test_priority_after_and_usage_from_the_command_line(service, api, song, file_job):
+    beta = httpx.Client(base_url=service.url, headers={"Authorization": "Bearer tokB"}, timeout=30)
+    busy = beta.post("/api/jobs", files={"bundle": ("long.zip", long_bundle(900.0))}).json()["id"]
+    wait_for_state(beta, busy, {"running"})
+    first = submitted_id(mixfarm("submit", str(song), server=service.url))
+    completed = mixfarm("submit", str(song), "--after", first, server=service.url)
+    assert completed.returncode == 0, completed.stderr
+    second = completed.stdout.split()[0]
+    assert completed.stdout.rstrip().endswith(f"(after {first})")
+    changed = mixfarm("priority", second, "4", server=service.url)
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout == f"{second}  queued  priority 4\n"
+    assert beta.post(f"/api/jobs/{busy}/cancel").status_code == 200
+    jobs = [wait_for_state(api, job_id, FINAL) for job_id in (first, second)]
+    assert [job["state"] for job in jobs] == ["succeeded", "succeeded"]
+    assert jobs[1]["priority"] == 4 and jobs[1]["started_at"] >= jobs[0]["finished_at"]
+
+    usage = mixfarm("usage", server=service.url)
+    assert usage.returncode == 0, usage.stderr
+    total = api.get("/api/usage").json()["total"]
+    assert usage.stdout.splitlines()[-1].split() == ["total", str(total["jobs"]), str(total["attempts"]), f"{total['cpu_s']:.1f}", f"{total['audio_s']:.1f}"]
+    refused = mixfarm_inline("usage", "--from", "someday", server=service.url)
+    assert refused.returncode == 2 and "from: 'someday' is neither a date" in refused.stderr

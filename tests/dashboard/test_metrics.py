@@ -31,6 +31,8 @@ DOCUMENTED = {
     "mixfarm_task_duration_seconds": ("histogram", {"kind"}),
     "mixfarm_cluster_cpus": ("gauge", {"state"}),
     "mixfarm_last_success_timestamp_seconds": ("gauge", set()),
+    "mixfarm_studio_cpu_seconds": ("counter", {"studio"}),
+    "mixfarm_studio_audio_seconds": ("counter", {"studio"}),
 }
 
 
@@ -142,7 +144,7 @@ def test_no_job_id_appears_in_any_label(one_job, client):
     assert one_job[2]["id"] in ids
     for family in text_string_to_metric_families(one_job[1]):
         for item in family.samples:
-            assert set(item.labels) <= {"state", "kind", "status", "le"}, item
+            assert set(item.labels) <= {"state", "kind", "status", "le", "studio"}, item
             for label_value in item.labels.values():
                 assert not any(job_id in label_value for job_id in ids), item
 

@@ -12,6 +12,7 @@ import pytest
 from dashboard.config import Settings
 from dashboard.main import create_app
 from dashboard.models import Cluster, JobDetail, JobPage
+from farm.queue.jobstore import Attempt
 from farm.queue.state import JobState
 from tests.helpers.service import session_bundle
 
@@ -56,16 +57,18 @@ def test_every_json_route_under_api_describes_its_answer(app):
         ("/api/jobs", "post"),
         ("/api/jobs", "get"),
         ("/api/jobs/{job_id}", "get"),
+        ("/api/jobs/{job_id}", "patch"),
         ("/api/jobs/{job_id}/cancel", "post"),
         ("/api/jobs/{job_id}/retry", "post"),
         ("/api/jobs/{job_id}/report", "get"),
         ("/api/cluster", "get"),
+        ("/api/usage", "get"),
     }
     for path, method, _ in operations:
         schema = success_schema(document, path, method)
         assert set(schema) - {"components", "title"}, f"{method.upper()} {path}: empty answer schema"
     job = document["components"]["schemas"]["JobDetail"]["properties"]
-    assert {"outputs", "report", "interruptions", "bundle_bytes", "error", "state"} <= set(job)
+    assert {"outputs", "report", "interruptions", "bundle_bytes", "error", "state", "cpu_s", "attempt_history", "webhooks"} <= set(job)
     assert set(document["components"]["schemas"]["Output"]["properties"]) == {"name", "format", "bytes", "url"}
 
 
@@ -73,7 +76,7 @@ def test_errors_are_described(app):
     document = call(app, "GET", "/openapi.json").json()
     submit = document["paths"]["/api/jobs"]["post"]["responses"]
     assert submit["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SessionProblems"}
-    for status in ("400", "401", "413", "503", "507"):
+    for status in ("400", "401", "413", "429", "503", "507"):
         assert submit[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorDetail"}
     assert "404" in document["paths"]["/api/jobs/{job_id}"]["get"]["responses"]
     assert "409" in document["paths"]["/api/jobs/{job_id}/retry"]["post"]["responses"]
@@ -91,8 +94,12 @@ def test_actual_answers_validate_against_the_document_and_the_models(app):
     store = app.state.service.store
     done = store.create("done", "local", duration_s=1.0)
     store.transition(done.id, JobState.RUNNING)
+    failure = {"task": "bus", "strip": "drums", "tracks": None, "chunk": {"start_frame": 0, "stop_frame": 480000, "start_s": 0.0, "stop_s": 10.0}}
+    failure.update(node="abc123", host="worker-1", traceback="Traceback (most recent call last):\nOSError: timed out")
+    store.transition(done.id, JobState.QUEUED, attempt=Attempt("requeued", 0.5, 0.0, "a task failed: timed out", failure))
+    store.transition(done.id, JobState.RUNNING)
     outputs = [{"name": "mix #1.wav", "format": "wav", "bytes": 10}]
-    store.transition(done.id, JobState.SUCCEEDED, outputs=outputs, report=REPORT, progress=1.0, audio_s=1.0)
+    store.transition(done.id, JobState.SUCCEEDED, attempt=Attempt("succeeded", 1.5, 1.0), outputs=outputs, report=REPORT, progress=1.0, audio_s=1.0)
 
     created = call(app, "POST", "/api/jobs", files={"bundle": ("b.zip", session_bundle(0.5))})
     assert created.status_code == 201, created.text
@@ -104,7 +111,9 @@ def test_actual_answers_validate_against_the_document_and_the_models(app):
         ("/api/jobs/{job_id}/report", "get"): call(app, "GET", f"/api/jobs/{done.id}/report"),
         ("/api/jobs/{job_id}/cancel", "post"): call(app, "POST", f"/api/jobs/{queued}/cancel"),
         ("/api/jobs/{job_id}/retry", "post"): call(app, "POST", f"/api/jobs/{queued}/retry"),
+        ("/api/jobs/{job_id}", "patch"): call(app, "PATCH", f"/api/jobs/{queued}", json={"priority": 3}),
         ("/api/cluster", "get"): call(app, "GET", "/api/cluster"),
+        ("/api/usage", "get"): call(app, "GET", "/api/usage"),
     }
     assert {key for key in answers} == {(path, method) for path, method, _ in json_operations(document)}
     for (path, method), response in answers.items():
@@ -113,6 +122,8 @@ def test_actual_answers_validate_against_the_document_and_the_models(app):
 
     job = answers[("/api/jobs/{job_id}", "get")].json()
     assert JobDetail.model_validate(job).model_dump(mode="json") == job
+    assert [attempt["outcome"] for attempt in job["attempt_history"]] == ["requeued", "succeeded"] and job["cpu_s"] == 2.0
+    assert job["attempt_history"][0]["failure"]["strip"] == "drums"
     assert job["outputs"][0]["url"] == f"http://farm/api/jobs/{done.id}/outputs/mix%20%231.wav" and job["report"] == REPORT
     listing = answers[("/api/jobs", "get")].json()
     assert JobPage.model_validate(listing).model_dump(mode="json") == listing

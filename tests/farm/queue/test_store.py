@@ -41,7 +41,7 @@ def job_in(store: JobStore, state: JobState, **create):
 
 
 def test_the_transition_table_is_the_documented_life_of_a_job():
-    assert TRANSITIONS[JobState.QUEUED] == {JobState.RUNNING, JobState.CANCELLED}
+    assert TRANSITIONS[JobState.QUEUED] == {JobState.RUNNING, JobState.CANCELLED, JobState.FAILED}
     assert TRANSITIONS[JobState.RUNNING] == {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.QUEUED}
     assert TRANSITIONS[JobState.SUCCEEDED] == set()
     assert TRANSITIONS[JobState.FAILED] == {JobState.QUEUED}
