@@ -118,7 +118,9 @@ class Service:
                     if stored_bytes > bundle_bytes:
                         reserved.extend(stored_bytes - bundle_bytes)
                         bundle_bytes = stored_bytes
-                    session_name, duration_s = self._load(session_path)
+                    session_name, duration_s, song_jobs = self._load(session_path)
+                    after = list(dict.fromkeys([*after, *song_jobs]))
+                    duration_s += sum(job.duration_s for job in map(self.store.get, song_jobs) if job is not None)
                     job_id = uuid.uuid4().hex[:16]
                     try:
                         self.files.keep_bundle(job_id, staging)
@@ -151,15 +153,17 @@ class Service:
             with self._quota_lock:
                 self._submitting[studio] -= 1
 
-    def _load(self, session_path: Path) -> tuple[str, float]:
+    def _load(self, session_path: Path) -> tuple[str, float, list[str]]:
         """The name and length in seconds of the session (or album) of an unpacked bundle, checked to last at most
-        ``max_duration_s`` and a session's stems read through; its SessionError names files relative to the bundle."""
+        ``max_duration_s`` and a session's stems read through, and the ids of the jobs whose outputs an album's
+        songs take (their length is not counted); its SessionError names files relative to the bundle."""
         try:
             if is_album(read_document(Location.of(session_path))):
-                album = load_album(session_path, max_duration_s=self.settings.max_duration_s)
-                return album.album.name, sum(song.duration_s for song in album.songs)
+                album = load_album(session_path, max_duration_s=self.settings.max_duration_s, jobs_pending=True)
+                song_jobs = [song.job.id for song in album.album.songs if song.job is not None]
+                return album.album.name, sum(song.duration_s for song in album.songs), song_jobs
             loaded = load(session_path, max_duration_s=self.settings.max_duration_s, check_samples=True)
-            return loaded.session.name, loaded.timeline_frames / loaded.sample_rate
+            return loaded.session.name, loaded.timeline_frames / loaded.sample_rate, []
         except SessionError as exc:
             problems = [self.public_text(problem, session_path.parent) for problem in exc.problems]
             raise SessionError(session_path.name, problems) from None

@@ -1,6 +1,6 @@
 """Albums (format ``mixfarm-album/1``): songs mixed, mastered to one loudness plan, sequenced with gaps and crossfades, with a cue sheet.
 
-docs/albums.md describes the file; :func:`load_album` checks one and
+The albums section of docs/session-format.md describes the file; :func:`load_album` checks one and
 :func:`render_album` renders it.
 """
 

@@ -66,7 +66,7 @@ class LoadedSong:
     @property
     def source(self) -> str:
         """The song's session or mix, as the album file names it."""
-        return self.song.session or self.song.file
+        return self.song.session or self.song.file or self.song.job.path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,10 +135,20 @@ def song_path(template: str, index: int, metadata: Metadata) -> str:
         raise ValueError(f"{echo(template)} is not a song path template ({exc}); it may hold {allowed}") from None
 
 
-def load_album(path: str | os.PathLike | Location, allowed_roots: tuple[str | os.PathLike, ...] = (), *, max_duration_s: float | None = DEFAULT_MAX_DURATION_S) -> LoadedAlbum:
+def load_album(
+    path: str | os.PathLike | Location,
+    allowed_roots: tuple[str | os.PathLike, ...] = (),
+    *,
+    max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
+    jobs_pending: bool = False,
+) -> LoadedAlbum:
     """Read and check an album file; every song session is loaded with its own checks.
 
     ``max_duration_s`` bounds each song and the whole album (None: no limit).
+    A song from a job (``job``) reads the output the service put at
+    ``jobs/<id>/<output>`` beside the album file; with ``jobs_pending`` (the
+    service, at submit, before those jobs ran) such songs are left out of
+    the album returned, unchecked.
 
     Raises
     ------
@@ -157,6 +167,8 @@ def load_album(path: str | os.PathLike | Location, allowed_roots: tuple[str | os
     problems: list[str] = []
     songs: list[LoadedSong] = []
     for position, song in enumerate(album.songs):
+        if song.job is not None and jobs_pending:
+            continue
         loaded, song_problems = _load_song(position, song, album, folder, roots, max_duration_s)
         problems += song_problems
         if loaded is not None:
@@ -183,17 +195,23 @@ def _load_song(position: int, song: Song, album: Album, folder: Location, roots:
         except ValueError as exc:
             return None, [f"{where}.session: {exc}"]
         return LoadedSong(position + 1, song, metadata, session, None, session.sample_rate, session.timeline_frames), []
+    field, name = ("file", song.file) if song.job is None else ("job", song.job.path)
+    if song.job is not None and not folder.joinpath(*name.split("/")).is_file():
+        return None, [
+            f"{where}.job: output {echo(song.job.output)} of job {song.job.id} is not at {name}: the mixfarm service puts it there when "
+            "the album's job runs (submit the album to the service, or use file: with the mix itself)"
+        ]
     try:
-        facts = stems.info(folder.resolve_inside(song.file, list(roots)))
+        facts = stems.info(folder.resolve_inside(name, list(roots)))
     except (ValueError, OSError) as exc:
-        return None, [f"{where}.file: {exc}"]
-    problem = rate_problem(facts, song.file, "mixes")
+        return None, [f"{where}.{field}: {exc}"]
+    problem = rate_problem(facts, name, "mixes")
     if problem:
-        return None, [f"{where}.file: {problem}"]
+        return None, [f"{where}.{field}: {problem}"]
     if facts.channels > 2:
-        return None, [f"{where}.file: {echo(song.file)} has {facts.channels} channels; a mix must be mono or stereo"]
+        return None, [f"{where}.{field}: {echo(name)} has {facts.channels} channels; a mix must be mono or stereo"]
     if max_duration_s is not None and facts.duration_s > max_duration_s:
-        return None, [f"{where}.file: {echo(song.file)} lasts {facts.duration_s:g} s; a song may last at most {max_duration_s:g} s"]
+        return None, [f"{where}.{field}: {echo(name)} lasts {facts.duration_s:g} s; a song may last at most {max_duration_s:g} s"]
     return LoadedSong(position + 1, song, metadata, None, facts, facts.sample_rate, facts.frames), []
 
 

@@ -35,19 +35,39 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+JOB_ID_PATTERN = r"^[0-9a-f]{16}$"
+JOB_OUTPUTS_FOLDER = "jobs"
+"""Where, beside the album file, the service puts the outputs of the jobs songs name: ``jobs/<id>/<output>``."""
+
+
+class JobOutput(_Model):
+    """An output of another job of the farm, of the same studio: the album's job waits for that job to succeed."""
+
+    id: str = Field(pattern=JOB_ID_PATTERN, description="The job's id: 16 lowercase hexadecimal digits, as the service gives it.")
+    output: FilePath = Field(description="The name of its output to use, as the job lists it (e.g. master.wav).")
+
+    @property
+    def path(self) -> str:
+        """Where the service puts the output, relative to the album file's folder."""
+        return f"{JOB_OUTPUTS_FOLDER}/{self.id}/{self.output}"
+
+
 class Song(Metadata):
-    """One song of the album: a session to mix first, or a finished stereo mix; its metadata over the album's."""
+    """One song of the album: a session to mix first, a finished stereo mix, or another job's output; its metadata over the album's."""
 
     session: FilePath | None = Field(None, description="A mixfarm session, relative to the album file's folder, mixed first (its own master.loudness and master.match are ignored).")
     file: FilePath | None = Field(None, description="A finished stereo (or mono) mix, relative to the album file's folder.")
+    job: JobOutput | None = Field(
+        None, description="A finished mix that another job of the farm renders (service only): the album's job waits for it and takes its output."
+    )
     title: Text = Field(description="The song's title.")
     gap_s: float | None = Field(None, ge=0.0, le=MAX_GAP_S, description="Silence before this song in the continuous file, in seconds [2.0; not on the first song].")
     crossfade_s: float | None = Field(None, gt=0.0, le=MAX_GAP_S, description="Overlap with the previous song instead of a gap, in seconds: a linear crossfade.")
 
     @pydantic.model_validator(mode="after")
     def _one_source(self) -> Song:
-        if (self.session is None) == (self.file is None):
-            raise ValueError("give exactly one of session or file")
+        if [self.session, self.file, self.job].count(None) != 2:
+            raise ValueError("give exactly one of session, file or job")
         if self.gap_s is not None and self.crossfade_s is not None:
             raise ValueError("give gap_s or crossfade_s, not both")
         return self

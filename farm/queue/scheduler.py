@@ -49,6 +49,7 @@ from farm.storage import Location
 
 from .driver import RenderDriver
 from .jobfiles import JobFiles, job_folder
+from .jobsongs import fetch_job_songs
 from .jobstore import Attempt, Job, JobStore
 from .state import JobState
 
@@ -261,6 +262,7 @@ class Scheduler:
             session = self.files.session_file(job.id)
             if session is None:
                 raise SessionError("session", ["no session.yaml, session.json or album.yaml at the bundle's root"])
+            fetch_job_songs(self.store, self.files, job.id, session)
             self.files.clear_out(job.id)
             report = self.driver.render(
                 job.id,

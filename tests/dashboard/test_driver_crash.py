@@ -58,6 +58,11 @@ def test_an_aborted_driver_costs_its_job_an_attempt_and_the_service_carries_on(s
         finished = wait_for_state(client, job["id"], FINAL, 300)
         assert finished["state"] == "succeeded", finished["error"]
         assert (finished["attempts"], finished["interruptions"]) == (2, 1)
+        interrupted, succeeded = finished["attempt_history"]
+        assert (interrupted["outcome"], succeeded["outcome"]) == ("interrupted", "succeeded")
+        assert interrupted["error"] == f"the render driver process died (exit code {-signal.SIGABRT})"
+        assert interrupted["cpu_s"] > 0, "the tasks that finished before the crash are accounted"
+        assert finished["cpu_s"] == interrupted["cpu_s"] + succeeded["cpu_s"]
         (second_driver,) = driver_pids(service.process.pid)
         assert second_driver != first_driver
 

@@ -3,13 +3,16 @@ matches the render tasks, signed webhooks owed across a restart, and retention r
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import subprocess
 import sys
 import time
+import zipfile
 
 import httpx
+import yaml
 
 from farm.queue.webhooks import signature
 from tests.helpers.receiver import Receiver
@@ -77,3 +80,35 @@ def test_a_shared_farm_end_to_end(start_service, tmp_path):
     assert gone.status_code == 410, gone.text
     kept = alpha.get(f"/api/jobs/{done[0]['id']}").json()
     assert kept["state"] == "succeeded" and kept["report"]["duration_s"] == done[0]["report"]["duration_s"] and kept["purged_at"]
+
+
+def album_bundle(songs: list[dict]) -> bytes:
+    album = {"format": "mixfarm-album/1", "name": "From jobs", "songs": songs, "master": {"loudness": {"preset": "spotify"}}}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("album.yaml", yaml.safe_dump(album))
+    return buffer.getvalue()
+
+
+def test_an_album_waits_for_the_jobs_that_mix_its_songs_and_masters_their_outputs(start_service):
+    service = start_service(env={"MIXFARM_API_TOKENS": "alpha:tokA,beta:tokB"}, extra_args=("--max-running", "1"))
+    alpha = httpx.Client(base_url=service.url, headers={"Authorization": "Bearer tokA"}, timeout=30)
+    beta = httpx.Client(base_url=service.url, headers={"Authorization": "Bearer tokB"}, timeout=30)
+    mixes = [alpha.post("/api/jobs", files={"bundle": (f"{n}.zip", session_bundle(seconds, name=n, freq_hz=hz))}).json()["id"] for n, seconds, hz in (("one", 3.0, 220.0), ("two", 2.0, 330.0))]
+    songs = [{"job": {"id": job_id, "output": "master.wav"}, "title": title} for job_id, title in zip(mixes, ("One", "Two"))]
+    submitted = alpha.post("/api/jobs", files={"bundle": ("album.zip", album_bundle(songs))})
+    assert submitted.status_code == 201, submitted.text
+    assert submitted.json()["after"] == mixes and submitted.json()["duration_s"] == 5.0
+
+    album = wait_for_state(alpha, submitted.json()["id"], FINAL)
+    assert album["state"] == "succeeded", album["error"]
+    assert album["started_at"] >= max(alpha.get(f"/api/jobs/{job_id}").json()["finished_at"] for job_id in mixes)
+    assert [item["name"] for item in album["outputs"]] == ["01 One.wav", "02 Two.wav"]
+    assert [song["duration_s"] for song in album["report"]["songs"]] == [3.0, 2.0]
+
+    wrong = album_bundle([{"job": {"id": mixes[0], "output": "nope.wav"}, "title": "One"}])
+    failed = wait_for_state(alpha, alpha.post("/api/jobs", files={"bundle": ("album.zip", wrong)}).json()["id"], FINAL)
+    assert failed["state"] == "failed"
+    assert failed["error"] == f"invalid session:\nsongs[0].job: job {mixes[0]} has no output 'nope.wav' (its outputs: master.wav)"
+    theirs = beta.post("/api/jobs", files={"bundle": ("album.zip", album_bundle(songs))})
+    assert theirs.status_code == 422 and theirs.json()["detail"] == f"after[0]: no job '{mixes[0]}' of studio 'beta'"

@@ -209,3 +209,38 @@ def test_a_missing_album_reference_is_named_like_a_sessions(tmp_path):
     path.write_text(yaml.safe_dump(album))
     (problem,) = problems_of(path)
     assert problem.startswith("master.match.reference: ") and "refs/none.wav" in problem and "no such file" in problem
+
+
+JOB_ID = "0123456789abcdef"
+
+
+def test_a_song_from_a_job_reads_the_output_the_service_put_beside_the_album(tmp_path):
+    path = write_album(tmp_path, s1={"file": None, "job": {"id": JOB_ID, "output": "master.wav"}})
+    album = yaml.safe_load(path.read_text())
+    album["songs"][1].pop("file")
+    path.write_text(yaml.safe_dump(album))
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"songs[1].job: output 'master.wav' of job {JOB_ID} is not at jobs/{JOB_ID}/master.wav: the mixfarm service puts it there")
+    pending = load_album(path, jobs_pending=True)
+    assert [song.index for song in pending.songs] == [1, 3]
+
+    (tmp_path / "jobs" / JOB_ID).mkdir(parents=True)
+    (tmp_path / "mixes" / "two.wav").rename(tmp_path / "jobs" / JOB_ID / "master.wav")
+    loaded = load_album(path)
+    assert [song.duration_s for song in loaded.songs] == [8.0, 6.0, 7.0]
+    assert loaded.songs[1].source == f"jobs/{JOB_ID}/master.wav"
+
+
+@pytest.mark.parametrize(
+    ("song", "problem"),
+    [
+        ({"job": {"id": "XYZ", "output": "master.wav"}, "title": "t"}, "songs[0].job.id: "),
+        ({"job": {"id": JOB_ID, "output": "master.wav"}, "file": "mixes/two.wav", "title": "t"}, "songs[0]: give exactly one of session, file or job"),
+    ],
+)
+def test_a_song_from_a_job_is_checked(tmp_path, song, problem):
+    path = write_album(tmp_path)
+    album = yaml.safe_load(path.read_text())
+    album["songs"] = [song]
+    path.write_text(yaml.safe_dump(album))
+    assert any(found.startswith(problem) for found in problems_of(path)), problems_of(path)

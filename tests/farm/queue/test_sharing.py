@@ -104,7 +104,7 @@ def test_a_small_studio_is_not_starved_by_a_large_backlog(shared):
     driver = GatedDriver(store)
     start(driver, max_running=2)
     wait_until(lambda: len(driver.order) == 2, "A's first two jobs to start")
-    assert driver.order == a_jobs[:2]
+    assert sorted(driver.order) == sorted(a_jobs[:2]), "two renders start at once, in either order"
     b_jobs = queue(store, "B", 5)
 
     driver.release(a_jobs[0])
