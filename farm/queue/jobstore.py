@@ -155,10 +155,13 @@ class Job:
     purged_at: float | None = None
 
     def to_dict(self) -> dict:
-        """JSON-ready fields."""
-        fields = dataclasses.asdict(self)
+        """JSON-ready fields (a shallow copy: the outputs, report and after are the job's own, not to be changed)."""
+        fields = {field.name: getattr(self, field.name) for field in _JOB_FIELDS}
         fields["state"] = self.state.value
         return fields
+
+
+_JOB_FIELDS = dataclasses.fields(Job)
 
 
 @dataclasses.dataclass(frozen=True)
