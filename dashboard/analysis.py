@@ -192,24 +192,23 @@ def loudness_chart(analysis: dict, target_lufs: float | None, width: float = 800
 
 
 def throughput(rows: list[tuple[float, float, str]], now_s: float | None = None, minutes: int = 60) -> dict:
-    """Audio seconds rendered and jobs finished per minute over the last ``minutes``.
+    """Audio seconds rendered and jobs succeeded, failed and cancelled per minute over the last ``minutes``.
 
     ``rows`` are ``JobStore.finished_since`` rows (finished_at, audio seconds,
     state); audio counts only for succeeded jobs. Index 0 is the oldest minute.
     """
     now_s = time.time() if now_s is None else now_s
     start_s = now_s - minutes * 60
-    audio_s, succeeded, other = [0.0] * minutes, [0] * minutes, [0] * minutes
+    audio_s = [0.0] * minutes
+    counts = {state: [0] * minutes for state in (JobState.SUCCEEDED.value, JobState.FAILED.value, JobState.CANCELLED.value)}
     for finished_at, seconds, state in rows:
-        if finished_at < start_s:
+        if finished_at < start_s or state not in counts:
             continue
         minute = min(int((finished_at - start_s) // 60), minutes - 1)
+        counts[state][minute] += 1
         if state == JobState.SUCCEEDED.value:
             audio_s[minute] += seconds
-            succeeded[minute] += 1
-        else:
-            other[minute] += 1
-    return {"minutes": minutes, "audio_s": audio_s, "succeeded": succeeded, "other": other}
+    return {"minutes": minutes, "audio_s": audio_s, **counts}
 
 
 def nice_ceiling(value: float) -> float:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -16,6 +18,7 @@ from .errors import ServiceError
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 TOKEN_VARIABLE = "MIXFARM_TOKEN"
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 SERVER_VARIABLE = "MIXFARM_SERVER"
 
 
@@ -28,15 +31,23 @@ class Client:
         self.token = token or os.environ.get(TOKEN_VARIABLE)
         self.timeout_s = timeout_s
 
-    def submit(self, path: str | os.PathLike, priority: int = 0, name: str | None = None, after: list[str] = ()) -> dict:
-        """Zip a session file or folder and queue it, to wait for the jobs ``after``; returns the job."""
+    def submit(
+        self, path: str | os.PathLike, priority: int = 0, name: str | None = None, after: list[str] = (), progress: Progress | None = None
+    ) -> dict:
+        """Zip a session file or folder and queue it, to wait for the jobs ``after``; returns the job.
+
+        ``progress`` is told ``("packing", 0, 0)`` before the zip is made and ``("uploading", bytes sent, bytes in
+        all)`` as the upload goes.
+        """
         fields = {"priority": str(priority)}
         if name:
             fields["name"] = name
         if after:
             fields["after"] = ",".join(after)
+        if progress:
+            progress("packing", 0, 0)
         body, content_type = _multipart(fields, "bundle", f"{Path(path).stem}.zip", pack_bundle(path))
-        return self._call("POST", "/api/jobs", body, content_type)
+        return self._call("POST", "/api/jobs", _Upload(body, progress) if progress else body, content_type)
 
     def jobs(self, state: str | None = None, limit: int = 50) -> dict:
         """The caller's jobs, newest first."""
@@ -56,23 +67,67 @@ class Client:
         query = urlencode({key: value for key, value in (("from", since), ("to", until)) if value})
         return self._call("GET", "/api/usage" + (f"?{query}" if query else ""))
 
+    def retry(self, job_id: str) -> dict:
+        """Queue a failed or cancelled job again."""
+        return self._call("POST", f"/api/jobs/{quote(job_id, safe='')}/retry", b"")
+
+    def download(self, job_id: str, name: str, target: Path) -> int:
+        """Write the job's output ``name`` to ``target`` (its folders made), streamed; returns its size in bytes."""
+        segments = "/".join(quote(segment, safe="") for segment in name.split("/"))
+        request = self._request("GET", f"/api/jobs/{quote(job_id, safe='')}/outputs/{segments}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        size = 0
+        with self._open(request) as response, open(target, "wb") as handle:
+            while chunk := response.read(DOWNLOAD_CHUNK_BYTES):
+                handle.write(chunk)
+                size += len(chunk)
+        return size
+
     def cancel(self, job_id: str) -> dict:
         """Cancel a job."""
         return self._call("POST", f"/api/jobs/{job_id}/cancel", b"")
 
-    def _call(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> dict:
+    def _call(self, method: str, path: str, body: "bytes | _Upload | None" = None, content_type: str | None = None) -> dict:
+        request = self._request(method, path, body, content_type)
+        with self._open(request) as response:
+            return json.loads(response.read())
+
+    def _request(self, method: str, path: str, body: "bytes | _Upload | None" = None, content_type: str | None = None) -> urllib.request.Request:
         request = urllib.request.Request(self.server + path, data=body, method=method)
+        if isinstance(body, _Upload):
+            request.add_header("Content-Length", str(body.total))
         if content_type:
             request.add_header("Content-Type", content_type)
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
+        return request
+
+    def _open(self, request: urllib.request.Request):
+        """The response to ``request``; ServiceError naming the server with the status and detail, or why it cannot connect."""
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return json.loads(response.read())
+            return urllib.request.urlopen(request, timeout=self.timeout_s)
         except urllib.error.HTTPError as exc:
             raise ServiceError(f"{self.server}: {exc.code} {_detail(exc)}") from None
         except urllib.error.URLError as exc:
             raise ServiceError(f"{self.server}: cannot connect ({exc.reason})") from None
+
+
+Progress = Callable[[str, int, int], None]
+"""Told (stage, bytes done, bytes in all) as a submit packs and uploads its bundle."""
+
+
+class _Upload(io.BytesIO):
+    """A request body that reports how much of it has been read (sent)."""
+
+    def __init__(self, data: bytes, progress: Progress) -> None:
+        super().__init__(data)
+        self.total = len(data)
+        self.progress = progress
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.progress("uploading", self.tell(), self.total)
+        return chunk
 
 
 def _detail(error: urllib.error.HTTPError) -> str:

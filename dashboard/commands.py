@@ -1,5 +1,5 @@
-"""The service's commands, ``mixfarm serve``, ``gc``, ``submit``, ``jobs``, ``priority``, ``cancel`` and ``usage``,
-added to ``mixfarm`` through the ``mixfarm.commands`` entry point."""
+"""The service's commands, ``mixfarm serve`` and ``gc``, and its clients (:mod:`dashboard.jobcommands`), added to
+``mixfarm`` through the ``mixfarm.commands`` entry point."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from farm.queue.studios import (
     StudioPolicy,
 )
 
-from .client import Client
 from .config import (
     DEFAULT_MAX_DURATION_S,
     mebibytes,
@@ -23,6 +22,7 @@ from .config import (
     storage_from_environment,
     studio_policies,
 )
+from .jobcommands import register_clients
 
 DAY_S = 86400.0
 
@@ -91,46 +91,8 @@ def _gc(args: argparse.Namespace) -> int:
     return 1 if done.errors else 0
 
 
-def _submit(args: argparse.Namespace) -> int:
-    after = [part.strip() for part in (args.after or "").split(",") if part.strip()]
-    job = Client(args.server).submit(args.path, args.priority, args.name, after)
-    print(f"{job['id']}  {job['state']}  {job['name']}" + (f"  (after {', '.join(after)})" if after else ""))
-    return 0
-
-
-def _priority(args: argparse.Namespace) -> int:
-    job = Client(args.server).change(args.id, priority=args.priority)
-    print(f"{job['id']}  {job['state']}  priority {job['priority']}")
-    return 0
-
-
-def _usage(args: argparse.Namespace) -> int:
-    report = Client(args.server).usage(args.since, args.until)
-    print(f"{'day':10s}  {'jobs':>5s}  {'attempts':>8s}  {'cpu_s':>10s}  {'audio_s':>10s}")
-    for day in report["days"]:
-        print(f"{day['day']:10s}  {day['jobs']:5d}  {day['attempts']:8d}  {day['cpu_s']:10.1f}  {day['audio_s']:10.1f}")
-    total = report["total"]
-    print(f"{'total':10s}  {total['jobs']:5d}  {total['attempts']:8d}  {total['cpu_s']:10.1f}  {total['audio_s']:10.1f}")
-    return 0
-
-
-def _jobs(args: argparse.Namespace) -> int:
-    listing = Client(args.server).jobs(args.state, args.limit)
-    print(f"{'id':16s}  {'state':9s}  {'progress':>8s}  {'priority':>8s}  name")
-    for job in listing["jobs"]:
-        print(f"{job['id']:16s}  {job['state']:9s}  {job['progress'] * 100:7.1f}%  {job['priority']:8d}  {job['name']}")
-    print(f"{len(listing['jobs'])} of {listing['total']} job(s)")
-    return 0
-
-
-def _cancel(args: argparse.Namespace) -> int:
-    job = Client(args.server).cancel(args.id)
-    print(f"{job['id']}  {job['state']}" + ("  (stopping)" if job.get("cancel_requested") and job["state"] == "running" else ""))
-    return 0
-
-
 def register(commands: Commands) -> None:
-    """Add ``serve``, ``submit``, ``jobs`` and ``cancel`` to ``mixfarm``."""
+    """Add ``serve`` and ``gc``, and the clients of :mod:`dashboard.jobcommands`, to ``mixfarm``."""
     serve = commands.add(
         "serve",
         _serve,
@@ -186,31 +148,7 @@ def register(commands: Commands) -> None:
     _add_policy_arguments(gc)
     gc.add_argument("--dry-run", action="store_true", help="only say what would be removed")
 
-    clients = (
-        ("submit", "zip a session file or folder and queue it", _submit),
-        ("jobs", "list your jobs", _jobs),
-        ("priority", "change a job's priority", _priority),
-        ("cancel", "cancel a job", _cancel),
-        ("usage", "your studio's CPU and audio seconds per day", _usage),
-    )
-    for name, help_text, handler in clients:
-        command = commands.add(name, handler, help=help_text)
-        command.add_argument("--server", default=None, help="service URL (default: $MIXFARM_SERVER, else http://127.0.0.1:8000); token from $MIXFARM_TOKEN")
-        if name == "submit":
-            command.add_argument("path", help="a session file, or a folder with session.yaml at its root")
-            command.add_argument("--priority", type=int, default=0, help="higher runs first among your jobs (default 0)")
-            command.add_argument("--name", default=None, help="job name (default: the session's)")
-            command.add_argument("--after", default=None, help="comma-separated ids of your jobs this one waits for")
-        elif name == "jobs":
-            command.add_argument("--state", choices=("queued", "running", "succeeded", "failed", "cancelled"), default=None)
-            command.add_argument("--limit", type=int, default=50)
-        elif name == "usage":
-            command.add_argument("--from", dest="since", default=None, help="a UTC date YYYY-MM-DD or ISO time (default: 30 days before --to)")
-            command.add_argument("--to", dest="until", default=None, help="a UTC date (included) or ISO time (default: now)")
-        else:
-            command.add_argument("id", help="the job's id")
-            if name == "priority":
-                command.add_argument("priority", type=int, help="the new priority: higher runs first among your jobs")
+    register_clients(commands)
 
 
 def _add_policy_arguments(command: argparse.ArgumentParser) -> None:

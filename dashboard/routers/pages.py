@@ -266,13 +266,16 @@ def cluster_page(request: Request, service: ServiceDep):
         start_s = now_s - THROUGHPUT_MINUTES * 60
         minutes = [format_clock(start_s + 60 * i)[:5] for i in range(THROUGHPUT_MINUTES)]
         audio_titles = [f"{label}: {format_duration(seconds)} of audio" for label, seconds in zip(minutes, per_minute["audio_s"])]
-        job_titles = [f"{label}: {ok} succeeded, {other} failed or cancelled" for label, ok, other in zip(minutes, per_minute["succeeded"], per_minute["other"])]
+        job_titles = [
+            f"{label}: {ok} succeeded, {failed} failed, {cancelled} cancelled"
+            for label, ok, failed, cancelled in zip(minutes, per_minute["succeeded"], per_minute["failed"], per_minute["cancelled"])
+        ]
         return {
             "page_name": "cluster",
             "cluster": cluster_facts(service, studio),
             "throughput": per_minute,
             "audio_chart": analysis.bar_chart([per_minute["audio_s"]], audio_titles),
-            "jobs_chart": analysis.bar_chart([per_minute["succeeded"], per_minute["other"]], job_titles, whole=True),
+            "jobs_chart": analysis.bar_chart([per_minute["succeeded"], per_minute["failed"], per_minute["cancelled"]], job_titles, whole=True),
             "axis": [{"x": 800 * k / 4, "label": f"−{THROUGHPUT_MINUTES - k * THROUGHPUT_MINUTES // 4} min" if k < 4 else "now"} for k in range(5)],
         }
 

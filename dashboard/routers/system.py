@@ -1,17 +1,24 @@
-"""/healthz, /metrics and /api/cluster."""
+"""/healthz, /metrics, /api/cluster and /favicon.ico."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from dashboard.assets import static_url
 from dashboard.auth import presented_token, token_matches, unauthorized
 from dashboard.deps import ServiceDep, StoreDep, StudioDep
 from dashboard.models import UNAUTHORIZED, Cluster, refusal
 from dashboard.views import cluster_facts
 
 router = APIRouter(tags=["system"])
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> RedirectResponse:
+    """Browsers ask for /favicon.ico whatever a page links: send them to the dashboard's icon."""
+    return RedirectResponse(static_url("favicon.svg"), status_code=308)
 
 
 @router.get("/healthz", response_class=PlainTextResponse)

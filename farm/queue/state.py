@@ -35,10 +35,32 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 queued -> failed, a job whose dependency failed or was cancelled."""
 
 
+STATE_PHRASES = {
+    JobState.QUEUED: "is queued",
+    JobState.RUNNING: "is running",
+    JobState.SUCCEEDED: "has succeeded",
+    JobState.FAILED: "has failed",
+    JobState.CANCELLED: "was cancelled",
+}
+MOVE_PHRASES = {
+    JobState.QUEUED: "be queued again",
+    JobState.RUNNING: "start",
+    JobState.SUCCEEDED: "succeed",
+    JobState.FAILED: "fail",
+    JobState.CANCELLED: "be cancelled",
+}
+WHAT_NEXT = {
+    JobState.SUCCEEDED: "; its outputs are ready (submit it again to render it again)",
+    JobState.FAILED: "; retry it to run it again",
+    JobState.CANCELLED: "; retry it to run it again",
+}
+
+
 def check_transition(current: JobState | str, target: JobState | str) -> JobState:
-    """Return ``target`` as a JobState if a job in ``current`` may move there; else raise IllegalTransition."""
+    """Return ``target`` as a JobState if a job in ``current`` may move there; else raise IllegalTransition, saying
+    in words where the job is, what it cannot do, and what can be done instead."""
     current, target = JobState(current), JobState(target)
     if target not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(state.value for state in TRANSITIONS[current])) or "nothing"
-        raise IllegalTransition(f"a {current.value} job cannot become {target.value} (from {current.value}: {allowed})")
+        hint = "" if target is JobState.QUEUED else WHAT_NEXT.get(current, "")
+        raise IllegalTransition(f"the job {STATE_PHRASES[current]}, so it cannot {MOVE_PHRASES[target]}{hint}")
     return target

@@ -346,7 +346,7 @@ def test_a_job_cancelled_while_running_leaves_no_output_files(cancelled, client)
 def test_cancelling_a_finished_job_is_a_conflict(cancelled, client):
     for job_id in (cancelled["long"]["id"], cancelled["first"]["id"]):
         response = client.post(f"/api/jobs/{job_id}/cancel")
-        assert response.status_code == 409 and "cannot become cancelled" in response.json()["detail"]
+        assert response.status_code == 409 and "so it cannot be cancelled" in response.json()["detail"]
 
 
 def test_retry_of_a_cancelled_job_queues_it_and_it_succeeds(cancelled, client):

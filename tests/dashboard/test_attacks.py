@@ -564,7 +564,7 @@ def test_the_cluster_shows_only_the_callers_jobs(client, alphas_done):
         assert betas["jobs_running"] == 1 and deltas["jobs_running"] == 0
         assert deltas["cpus"] == betas["cpus"] > 0 and deltas["nodes"]
         page = client.get("/cluster", headers={"Cookie": "mixfarm_token=tokD"}).text
-        assert re.search(r">\s*0 ok · 0 failed\s*<", page), page
+        assert re.search(r">\s*0 ok · 0 failed · 0 cancelled\s*<", page), page
         assert not re.search(r">\s*0 ok", client.get("/cluster", headers={"Cookie": "mixfarm_token=tokA"}).text)
     finally:
         client.post(f"/api/jobs/{job['id']}/cancel", headers=BETA)

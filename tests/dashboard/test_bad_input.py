@@ -299,7 +299,7 @@ def test_retry_of_a_succeeded_job_is_409(client, done):
 def test_cancel_of_a_succeeded_job_is_409(client, done):
     response = client.post(f"/api/jobs/{done['id']}/cancel", headers=ALPHA)
     assert response.status_code == 409, response.text
-    assert "cannot become cancelled" in detail(response)
+    assert detail(response) == "the job has succeeded, so it cannot be cancelled; its outputs are ready (submit it again to render it again)"
 
 
 # --- tokens and studios ------------------------------------------------------------------------

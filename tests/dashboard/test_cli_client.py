@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import io
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from unittest import mock
@@ -181,10 +185,17 @@ def test_cancel_of_a_queued_job(service, api, song, tmp_path):
         assert api.get(f"/api/jobs/{queued}").json()["state"] == "cancelled"
         stopping = mixfarm_inline("cancel", blocker, "--server", service.url)
         assert stopping.returncode == 0, stopping.stderr
-        assert stopping.stdout.split() in ([blocker, "running", "(stopping)"], [blocker, "cancelled"])
-        assert wait_for_state(api, blocker, FINAL, 30)["state"] == "cancelled"
+        assert stopping.stdout == f"{blocker}  cancelled\n", "cancel waits for the running job to stop and says how it ended"
+        assert api.get(f"/api/jobs/{blocker}").json()["state"] == "cancelled"
     finally:
         api.post(f"/api/jobs/{blocker}/cancel")
+
+
+def test_cancel_of_a_job_that_ended_first_says_so_and_fails(service, api, file_job):
+    done = file_job["job"]["id"]
+    completed = mixfarm_inline("cancel", done, "--server", service.url)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().endswith("409 the job has succeeded, so it cannot be cancelled; its outputs are ready (submit it again to render it again)")
 
 
 def test_cancel_of_an_unknown_job_fails_with_404(service):
@@ -263,3 +274,130 @@ def test_priority_after_and_usage_from_the_command_line(service, api, song, file
     assert usage.stdout.splitlines()[-1].split() == ["total", str(total["jobs"]), str(total["attempts"]), f"{total['cpu_s']:.1f}", f"{total['audio_s']:.1f}"]
     refused = mixfarm_inline("usage", "--from", "someday", server=service.url)
     assert refused.returncode == 2 and "from: 'someday' is neither a date" in refused.stderr
+
+
+@contextlib.contextmanager
+def stand_in(job: dict, later: dict):
+    """A loopback stand-in of the API for races a real farm cannot be timed into: a POST answers ``job``, a GET
+    ``job`` updated with ``later``; yields its URL."""
+
+    class Farm(http.server.BaseHTTPRequestHandler):
+        def answer(self, fields):
+            body = json.dumps({**job, **fields}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            self.answer({})
+
+        def do_GET(self):
+            self.answer(later)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Farm)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cancel_of_a_running_job_that_finishes_first_says_how_it_ended():
+    job = {"id": "0123456789abcdef", "state": "running", "cancel_requested": True}
+    with stand_in(job, {"state": "succeeded"}) as url:
+        completed = mixfarm_inline("cancel", job["id"], "--server", url)
+    assert completed.returncode == 1
+    assert completed.stdout == f"{job['id']}  succeeded  (it ended before the cancel reached it)\n"
+
+
+def test_logs_show_the_task_that_failed_an_attempt():
+    failure = {
+        "task": "bus",
+        "strip": "drums",
+        "tracks": None,
+        "chunk": {"start_frame": 480000, "stop_frame": 960000, "start_s": 10.0, "stop_s": 20.0},
+        "node": "5f3a9c0e7b2d41aa9e",
+        "host": "worker-3",
+        "traceback": "Traceback (most recent call last):\nOSError: [Errno 5] Input/output error",
+    }
+    attempt = {"number": 1, "started_at": 1764633600.0, "ended_at": 1764633660.0, "outcome": "requeued", "cpu_s": 42.5, "audio_s": 0.0}
+    job = {"id": "0123456789abcdef", "state": "running", "attempt_history": [{**attempt, "error": "attempt 1 of 3: task bus_chunk failed", "failure": failure}]}
+    job["webhooks"] = [{"id": 7, "event": "job.failed", "attempts": 2, "delivered_at": None, "gave_up_at": None, "last_error": "http://hook answered 500"}]
+    with stand_in(job, {}) as url:
+        completed = mixfarm_inline("logs", job["id"], "--server", url)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert re.fullmatch(r"attempt 1: requeued, \S+ \S+ to \S+ \S+, 42\.5 CPU s, 0\.0 s of audio", lines[0]), lines[0]
+    assert lines[1:] == [
+        "  error: attempt 1 of 3: task bus_chunk failed",
+        "  failed in the bus task of drums, chunk 10.00-20.00 s, on worker-3 (node 5f3a9c0e7b2d)",
+        "    Traceback (most recent call last):",
+        "    OSError: [Errno 5] Input/output error",
+        "webhook job.failed #7: pending after 2 call(s); last error: http://hook answered 500",
+    ]
+
+
+def test_submit_says_it_is_packing_and_how_far_the_upload_has_gone(service, song):
+    completed = mixfarm("submit", str(song), server=service.url)
+    submitted_id(completed)
+    lines = completed.stderr.splitlines()
+    assert lines[0] == "packing the bundle..."
+    assert re.fullmatch(r"uploading \d+\.\d of \d+\.\d MiB \(100%\)", lines[-1]), lines
+    assert all(re.fullmatch(r"uploading \d+\.\d of \d+\.\d MiB \(\d+%\)", line) for line in lines[1:])
+
+
+def test_show_wait_download_and_logs_of_a_finished_job(service, file_job, tmp_path):
+    job = file_job["job"]
+    shown = mixfarm_inline("show", job["id"], server=service.url)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"{job['id']}  file-song  (alpha)" and lines[1].startswith("  state: succeeded, attempt(s) 1, priority 5")
+    assert "  master.wav  (wav, " in shown.stdout
+    as_json = json.loads(mixfarm_inline("show", job["id"], "--json", server=service.url).stdout)
+    assert as_json["id"] == job["id"] and as_json["report"]["deliverables"]
+
+    waited = mixfarm_inline("wait", job["id"], server=service.url)
+    assert (waited.returncode, waited.stdout) == (0, f"{job['id']}  succeeded\n")
+
+    downloaded = mixfarm_inline("download", job["id"], "-o", str(tmp_path / "got"), server=service.url)
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert (tmp_path / "got" / "master.wav").read_bytes()[:4] == b"RIFF"
+    assert (tmp_path / "got" / "master.wav").stat().st_size == job["outputs"][0]["bytes"]
+    refused = mixfarm_inline("download", job["id"], "nope.wav", "-o", str(tmp_path / "none"), server=service.url)
+    assert refused.returncode == 2 and "has no output nope.wav (its outputs: master.wav)" in refused.stderr
+
+    logs = mixfarm_inline("logs", job["id"], server=service.url)
+    assert logs.returncode == 0 and re.match(r"attempt 1: succeeded, .* CPU s, \d+\.\d s of audio\n", logs.stdout), logs.stdout
+    listing = json.loads(mixfarm_inline("jobs", "--json", "--limit", "2", server=service.url).stdout)
+    assert listing["limit"] == 2 and len(listing["jobs"]) <= 2
+
+
+def test_wait_logs_and_retry_of_a_job_whose_stem_broke_in_storage(service, api, song):
+    beta = httpx.Client(base_url=service.url, headers={"Authorization": "Bearer tokB"}, timeout=30)
+    busy = beta.post("/api/jobs", files={"bundle": ("long.zip", long_bundle(900.0))}).json()["id"]
+    try:
+        wait_for_state(beta, busy, {"running"})
+        job_id = submitted_id(mixfarm_inline("submit", str(song), server=service.url))
+        stem = service.data_dir / "jobs" / job_id / "bundle" / "stems" / "tone.wav"
+        stem.write_bytes(stem.read_bytes()[: stem.stat().st_size // 2])
+    finally:
+        beta.post(f"/api/jobs/{busy}/cancel")
+
+    waited = mixfarm_inline("wait", job_id, server=service.url)
+    assert waited.returncode == 1, waited.stdout + waited.stderr
+    expected = "invalid session:\ntracks[0].file: stems/tone.wav: truncated WAV: data chunk declares 144000 bytes, file holds"
+    assert waited.stdout.startswith(f"{job_id}  failed  {expected}")
+    logs = mixfarm_inline("logs", job_id, server=service.url)
+    assert logs.returncode == 0
+    assert re.match(rf"attempt 1: failed, .*\n  error: {re.escape(expected)}", logs.stdout), logs.stdout
+
+    retried = mixfarm_inline("retry", job_id, server=service.url)
+    assert retried.returncode == 0 and retried.stdout == f"{job_id}  queued\n"
+    assert wait_for_state(api, job_id, FINAL)["attempts"] == 1
+    assert len(api.get(f"/api/jobs/{job_id}").json()["attempt_history"]) == 2

@@ -172,3 +172,34 @@ def test_pages_render_jobs_with_odd_data(tmp_path):
             return [(await client.get(path)).status_code for path in paths]
 
     assert asyncio.run(statuses()) == [200] * len(paths)
+
+
+def test_the_cluster_page_counts_cancelled_jobs_apart_from_failed_ones(tmp_path):
+    from dashboard.config import Settings
+    from dashboard.main import create_app
+    from farm.queue.state import JobState
+    from tests.dashboard.test_hardening import call
+
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    store = app.state.service.store
+    for name, state in (("kept", JobState.SUCCEEDED), ("broken", JobState.FAILED), ("dropped", JobState.CANCELLED), ("also dropped", JobState.CANCELLED)):
+        job = store.create(name, "local", duration_s=2.0)
+        if state is not JobState.CANCELLED:
+            store.transition(job.id, JobState.RUNNING)
+        store.transition(job.id, state)
+    page = call(app, "GET", "/cluster").text
+    assert re.search(r">\s*1 ok · 1 failed · 2 cancelled\s*<", page), page
+    assert '<rect class="series-3"' in page and "1 succeeded, 1 failed, 2 cancelled" in page
+
+
+def test_the_favicon_is_served_from_the_package(tmp_path):
+    from dashboard.config import Settings
+    from dashboard.main import create_app
+    from tests.dashboard.test_hardening import call
+
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    assert '<link rel="icon" href="/static/favicon.svg"' in call(app, "GET", "/cluster").text
+    asked = call(app, "GET", "/favicon.ico")
+    assert (asked.status_code, asked.headers["location"]) == (308, "/static/favicon.svg")
+    icon = call(app, "GET", "/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml" and icon.text.startswith("<svg")

@@ -10,7 +10,14 @@ import pytest
 
 from farm.errors import IllegalTransition, UnknownJob
 from farm.queue.jobstore import MAX_INTERRUPTIONS, SCHEMA, JobStore
-from farm.queue.state import FINAL_STATES, TRANSITIONS, JobState, check_transition
+from farm.queue.state import (
+    FINAL_STATES,
+    MOVE_PHRASES,
+    STATE_PHRASES,
+    TRANSITIONS,
+    JobState,
+    check_transition,
+)
 
 # The shortest legal path from a new (queued) job to each state.
 PATH_TO = {
@@ -69,16 +76,23 @@ def test_illegal_transition_raises_naming_both_states_and_leaves_the_job_alone(s
     with pytest.raises(IllegalTransition) as caught:
         store.transition(job.id, target, error="must not be written")
     message = str(caught.value)
-    assert f"a {source.value} job cannot become {target.value}" in message
-    allowed = sorted(state.value for state in TRANSITIONS[source])
-    assert all(state in message for state in allowed) if allowed else "nothing" in message
+    assert message.startswith(f"the job {STATE_PHRASES[source]}, so it cannot {MOVE_PHRASES[target]}")
     assert store.get(job.id) == before
 
 
 @pytest.mark.parametrize(("source", "target"), ILLEGAL, ids=[f"{s.value}->{t.value}" for s, t in ILLEGAL])
 def test_check_transition_refuses_every_illegal_move(source, target):
-    with pytest.raises(IllegalTransition, match=f"cannot become {target.value}"):
+    with pytest.raises(IllegalTransition, match=f"so it cannot {MOVE_PHRASES[target]}"):
         check_transition(source.value, target.value)
+
+
+def test_a_refused_move_says_what_can_be_done_instead():
+    with pytest.raises(IllegalTransition) as caught:
+        check_transition("succeeded", "cancelled")
+    assert str(caught.value) == "the job has succeeded, so it cannot be cancelled; its outputs are ready (submit it again to render it again)"
+    with pytest.raises(IllegalTransition) as caught:
+        check_transition("failed", "cancelled")
+    assert str(caught.value) == "the job has failed, so it cannot be cancelled; retry it to run it again"
 
 
 def test_check_transition_returns_the_target_as_a_state():
