@@ -83,7 +83,8 @@ TEMPLATES.env.filters.update(duration=format_duration, clock=format_clock, level
 
 
 def job_timing(job: Job, now_s: float) -> dict:
-    """Elapsed seconds, ETA and realtime factor (audio seconds per elapsed second) of a job; None where unknown.
+    """Elapsed seconds, ETA and realtime factor (audio seconds per elapsed second) of a job; None where unknown, and
+    no realtime factor for a job that failed or was cancelled (its rate says nothing of a render that ended).
 
     ``static/app.js`` computes the same for live updates.
     """
@@ -92,10 +93,11 @@ def job_timing(job: Job, now_s: float) -> dict:
     end_s = job.finished_at if job.state.is_final and job.finished_at else now_s
     elapsed_s = max(end_s - job.started_at, 0.0)
     running = job.state is JobState.RUNNING
+    rendering = running or job.state is JobState.SUCCEEDED
     return {
         "elapsed_s": elapsed_s,
         "eta_s": elapsed_s * (1 - job.progress) / job.progress if running and job.progress > 0 else None,
-        "realtime_factor": job.audio_s / elapsed_s if elapsed_s > 0 and job.audio_s > 0 else None,
+        "realtime_factor": job.audio_s / elapsed_s if rendering and elapsed_s > 0 and job.audio_s > 0 else None,
     }
 
 

@@ -37,9 +37,10 @@
     const final = ["succeeded", "failed", "cancelled"].includes(job.state);
     const elapsed = Math.max((final && job.finished_at ? job.finished_at : nowS) - job.started_at, 0);
     const running = job.state === "running";
+    const rendering = running || job.state === "succeeded";
     return {
       eta: running && job.progress > 0 ? (elapsed * (1 - job.progress)) / job.progress : null,
-      realtime: elapsed > 0 && job.audio_s > 0 ? job.audio_s / elapsed : null,
+      realtime: rendering && elapsed > 0 && job.audio_s > 0 ? job.audio_s / elapsed : null,
     };
   }
 
@@ -62,6 +63,7 @@
         el.textContent = job.state;
         el.className = `state state-${job.state}`;
       },
+      "progress-box": (el) => (el.className = `progress progress-${job.state}`),
       "progress-fill": (el) => (el.style.width = `${percent}%`),
       progress: (el) => (el.textContent = `${Math.round(percent)}%`),
       eta: (el) => (el.textContent = formatDuration(t.eta)),

@@ -104,3 +104,27 @@ def test_cancel_and_retry_buttons_change_a_queued_job(service, page, tmp_path):
     page.wait_for_selector(".job-head .state-queued, .job-head .state-running")
     page.wait_for_selector(".job-head .state-succeeded", timeout=RENDER_TIMEOUT_MS)
     assert page.locator("svg.waveform").count() == 1
+
+
+def test_a_job_that_fails_shows_a_failed_bar_and_no_realtime_figure(service, page, tmp_path):
+    from farm.queue.jobstore import JobStore
+    from farm.queue.state import JobState
+
+    store = JobStore(service.data_dir / "jobs.sqlite3")
+    job = store.create("stopped a third of the way", "local", duration_s=30.0)
+    store.transition(job.id, JobState.RUNNING)
+    store.transition(job.id, JobState.CANCELLED, progress=0.33, audio_s=10.0, error="cancelled while running")
+    store.close()
+
+    page.goto(f"{service.url}/jobs/{job.id}")
+    page.wait_for_selector("#live.on")
+    assert "progress-cancelled" in page.get_attribute("[data-field=progress-box]", "class")
+    assert page.inner_text("[data-field=rtf]") == "—", "a job that ended early has no realtime figure"
+
+    page.click("button[data-action=retry]")  # its bundle never existed: the scheduler fails it at once
+    page.wait_for_selector(".job-head .state-failed", timeout=RENDER_TIMEOUT_MS)
+    page.wait_for_selector("[data-field=progress-box].progress-failed")
+    fill = page.eval_on_selector("[data-field=progress-fill]", "el => getComputedStyle(el).backgroundColor")
+    assert fill == "rgb(200, 55, 45)", "the bar turns the failed colour, not the running blue"
+    assert page.inner_text("[data-field=rtf]") == "—"
+    page.screenshot(path=str(tmp_path / "failed.png"), full_page=True)

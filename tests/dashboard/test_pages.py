@@ -203,3 +203,26 @@ def test_the_favicon_is_served_from_the_package(tmp_path):
     assert (asked.status_code, asked.headers["location"]) == (308, "/static/favicon.svg")
     icon = call(app, "GET", "/static/favicon.svg")
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml" and icon.text.startswith("<svg")
+
+
+def test_a_job_that_ended_early_shows_its_state_on_the_bar_and_no_realtime(tmp_path):
+    from dashboard.config import Settings
+    from dashboard.main import create_app
+    from farm.queue.state import JobState
+    from tests.dashboard.test_hardening import call
+
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    store = app.state.service.store
+    ended = {}
+    for state in (JobState.FAILED, JobState.SUCCEEDED):
+        job = store.create(state.value, "local", duration_s=30.0)
+        store.transition(job.id, JobState.RUNNING)
+        store.transition(job.id, state, progress=0.33 if state is JobState.FAILED else 1.0, audio_s=10.0)
+        ended[state] = job.id
+    page = call(app, "GET", "/").text
+    for state, job_id in ended.items():
+        row = page[page.index(f'data-job-id="{job_id}"') :]
+        row = row[: row.index("</tr>")]
+        assert f'class="progress progress-{state.value}"' in row
+        rtf = re.search(r'data-field="rtf">([^<]*)<', row).group(1).strip()
+        assert (rtf == "—") is (state is JobState.FAILED), rtf
