@@ -14,6 +14,7 @@ from farm.queue.studios import (
     DEFAULT_RETENTION_S,
     StudioPolicy,
 )
+from farm.queue.usage import DAY_S
 
 from .config import (
     DEFAULT_MAX_DURATION_S,
@@ -23,8 +24,6 @@ from .config import (
     studio_policies,
 )
 from .jobcommands import register_clients
-
-DAY_S = 86400.0
 
 
 def _default_policy(args: argparse.Namespace) -> StudioPolicy:

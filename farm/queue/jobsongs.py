@@ -29,6 +29,8 @@ COPY_CHUNK_BYTES = 8 * 1024 * 1024
 def job_songs(session: Location) -> list[tuple[int, JobOutput]]:
     """(position, job output) of every song of the album file ``session`` that is another job's output; none for a
     session file or an album that does not parse (its loader reports that)."""
+    if not session.name.startswith("album."):
+        return []
     try:
         data = read_document(session)
     except SessionError:

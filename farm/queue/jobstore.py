@@ -292,13 +292,15 @@ class JobStore:
         """Check ``after`` (see :meth:`create`); returns how many of its jobs have not succeeded yet."""
         if len(after) > MAX_AFTER:
             raise DependencyError(f"after: {len(after)} jobs, more than the {MAX_AFTER} a job may wait for")
+        unfinished = 0
         for index, after_id in enumerate(after):
             row = db.execute("SELECT studio, state FROM jobs WHERE id = ?", (after_id,)).fetchone()
             if row is None or row["studio"] != studio:
                 raise DependencyError(f"after[{index}]: no job {after_id!r} of studio {studio!r}")
             if row["state"] in (JobState.FAILED.value, JobState.CANCELLED.value):
                 raise DependencyError(f"after[{index}]: job {after_id!r} is {row['state']}, so this job could never run (retry that job first)")
-        return sum(1 for after_id in after if db.execute("SELECT state FROM jobs WHERE id = ?", (after_id,)).fetchone()[0] != JobState.SUCCEEDED.value)
+            unfinished += row["state"] != JobState.SUCCEEDED.value
+        return unfinished
 
     def get(self, job_id: str) -> Job | None:
         """The job with this id, or None."""
