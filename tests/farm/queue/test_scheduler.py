@@ -178,7 +178,7 @@ def test_the_outcome_waits_for_a_store_that_is_locked_and_the_job_still_ends(far
 
     def render_while_locked(job_id, call, progress, cancel):
         locked.wait(WAIT_S)
-        progress(0.5, 0.5)
+        progress(0.5, 0.5, "mixing")
         finish.set()
         return REPORT
 
