@@ -325,7 +325,7 @@ class Scheduler:
         if not transient:
             log.warning("job %s failed: %s", job.id, message)
             return JobState.FAILED, dict(error=message)
-        error = f"attempt {job.attempts} of {self.max_attempts}: {message}"
+        error = f"attempt {job.attempts} of {self.max_attempts} failed: {message}"
         log.warning("job %s failed: %s", job.id, error)
         retry = job.attempts < self.max_attempts or self._stop.is_set()
         return (JobState.QUEUED if retry else JobState.FAILED), dict(error=error)

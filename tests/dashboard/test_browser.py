@@ -128,3 +128,25 @@ def test_a_job_that_fails_shows_a_failed_bar_and_no_realtime_figure(service, pag
     assert fill == "rgb(200, 55, 45)", "the bar turns the failed colour, not the running blue"
     assert page.inner_text("[data-field=rtf]") == "—"
     page.screenshot(path=str(tmp_path / "failed.png"), full_page=True)
+
+
+
+def test_a_job_that_ends_before_the_page_listens_is_shown_ended(service, page):
+    """The page asks for its job again once its event stream connects: a change sent before that reached nobody.
+
+    This is how a retried job that failed at once could stay "running" with a Cancel button.
+    """
+    slow = submit(service, 30.0, "slow", SLOW)
+    waiting = submit(service, 1.0, "waiting")
+
+    def connect_once_it_was_cancelled(route):
+        """Hold the page's event stream until its job, queued when the page was made, has been cancelled."""
+        assert httpx.post(f"{service.url}/api/jobs/{waiting}/cancel", timeout=30).status_code == 200
+        route.continue_()
+
+    page.route("**/api/events", connect_once_it_was_cancelled, times=1)
+    page.goto(f"{service.url}/jobs/{waiting}")
+    page.wait_for_selector(".job-head .state-cancelled")
+    assert page.locator("button[data-action=cancel]").count() == 0
+    assert page.locator("button[data-action=retry]").count() == 1
+    assert httpx.post(f"{service.url}/api/jobs/{slow}/cancel", timeout=30).status_code == 200

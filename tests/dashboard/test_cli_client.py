@@ -327,7 +327,7 @@ def test_logs_show_the_task_that_failed_an_attempt():
         "traceback": "Traceback (most recent call last):\nOSError: [Errno 5] Input/output error",
     }
     attempt = {"number": 1, "started_at": 1764633600.0, "ended_at": 1764633660.0, "outcome": "requeued", "cpu_s": 42.5, "audio_s": 0.0}
-    job = {"id": "0123456789abcdef", "state": "running", "attempt_history": [{**attempt, "error": "attempt 1 of 3: task bus_chunk failed", "failure": failure}]}
+    job = {"id": "0123456789abcdef", "state": "running", "attempt_history": [{**attempt, "error": "attempt 1 of 3 failed: task bus_chunk failed", "failure": failure}]}
     job["webhooks"] = [{"id": 7, "event": "job.failed", "attempts": 2, "delivered_at": None, "gave_up_at": None, "last_error": "http://hook answered 500"}]
     with stand_in(job, {}) as url:
         completed = mixfarm_inline("logs", job["id"], "--server", url)
@@ -335,7 +335,7 @@ def test_logs_show_the_task_that_failed_an_attempt():
     lines = completed.stdout.splitlines()
     assert re.fullmatch(r"attempt 1: requeued, \S+ \S+ to \S+ \S+, 42\.5 CPU s, 0\.0 s of audio", lines[0]), lines[0]
     assert lines[1:] == [
-        "  error: attempt 1 of 3: task bus_chunk failed",
+        "  error: attempt 1 of 3 failed: task bus_chunk failed",
         "  failed in the bus task of drums, chunk 10.00-20.00 s, on worker-3 (node 5f3a9c0e7b2d)",
         "    Traceback (most recent call last):",
         "    OSError: [Errno 5] Input/output error",

@@ -154,7 +154,7 @@ def test_a_failure_of_the_infrastructure_fails_the_job_after_max_attempts(farm, 
     start(driver, max_attempts=2)
     job = wait_final(store, job_id)
     assert (job.state, job.attempts, len(driver.calls)) == (JobState.FAILED, 2, 2)
-    assert job.error == "attempt 2 of 2: storage timed out"
+    assert job.error == "attempt 2 of 2 failed: storage timed out"
 
 
 def test_a_job_whose_render_kills_the_driver_twice_is_failed_naming_why(farm, tmp_path):
