@@ -66,7 +66,7 @@
       "progress-box": (el) => (el.className = `progress progress-${job.state}`),
       "progress-fill": (el) => (el.style.width = `${percent}%`),
       progress: (el) => (el.textContent = `${Math.round(percent)}%`),
-      stage: (el) => (el.textContent = job.stage || "—"),
+      stage: (el) => (el.textContent = job.stage || "starting"),
       eta: (el) => (el.textContent = formatDuration(t.eta)),
       rtf: (el) => (el.textContent = formatRealtime(t.realtime)),
       attempts: (el) => (el.textContent = job.attempts),
