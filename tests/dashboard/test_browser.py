@@ -5,7 +5,12 @@ import os
 import httpx
 import pytest
 
-from tests.helpers.service import MASTERED, ServiceProcess, session_bundle, wait_for_state
+from tests.helpers.service import (
+    MASTERED,
+    ServiceProcess,
+    session_bundle,
+    wait_for_state,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -222,7 +222,7 @@ def test_submit_of_an_invalid_session_file_prints_its_problems(service, api, tmp
     bad = write_session(tmp_path / "bad.yaml", tracks=[{"name": "tone", "file": "stems/tone.wav", "fx": [{"type": "fuzz"}]}])
     before = api.get("/api/jobs").json()["total"]
     completed = mixfarm_inline("submit", str(bad), "--server", service.url)
-    assert completed.returncode != 0
+    assert completed.returncode == 1, "an invalid session, checked here"
     assert "tracks[0].fx[0].type: unknown effect 'fuzz'" in completed.stderr
     assert api.get("/api/jobs").json()["total"] == before
 
@@ -232,9 +232,10 @@ def test_submit_of_an_invalid_session_folder_prints_the_servers_problems(service
     write_session(tmp_path / "session.yaml", tracks=[{"name": "tone", "file": "stems/missing.wav", "gain_dbb": 2}])
     before = api.get("/api/jobs").json()["total"]
     completed = mixfarm_inline("submit", str(tmp_path), "--server", service.url)
-    assert completed.returncode != 0
+    assert completed.returncode == 1, "an invalid session, as the service found it: the same status as one checked here"
     assert "422" in completed.stderr and "invalid session" in completed.stderr
-    assert "tracks[0].gain_dbb: unknown field" in completed.stderr
+    assert "tracks[0].gain_dbb: unknown field" in completed.stderr, completed.stderr
+    assert "tmp" not in completed.stderr.replace(str(tmp_path), ""), completed.stderr
     assert api.get("/api/jobs").json()["total"] == before
 
 
