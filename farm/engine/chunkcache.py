@@ -7,8 +7,8 @@ everything the result depends on (:mod:`farm.engine.fingerprint`). A
 revision of a session renders again only what its change reaches; every
 other task's result is read back, bit for bit as it was made.
 
-An entry is a file ``<root>/<key[:2]>/<key>``: a magic line, the BLAKE2b
-digest of the payload, then the payload (the results, pickled). A read
+An entry is a file ``<root>/<key[:2]>/<key>``: a magic line, the SHA-256
+digest of the payload (SHA-256 because processors hash it in hardware), then the payload (the results, pickled). A read
 checks the digest: a truncated or corrupted entry is deleted and counts as
 a miss, so it is made again and never used. Writes go to a temporary name
 and are renamed into place, so a reader never sees half an entry. The
@@ -63,7 +63,7 @@ class ChunkCache:
             data = path.read_bytes()
         except FileNotFoundError:
             return None
-        payload = _checked(data)
+        payload = _checked(memoryview(data))
         if payload is None:
             self.corrupt += 1
             _remove(path)
@@ -77,14 +77,19 @@ class ChunkCache:
         if path.exists():
             return
         payload = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-        data = MAGIC + hashlib.blake2b(payload, digest_size=DIGEST_BYTES).digest() + payload
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        try:
+            with open(partial, "wb") as handle:
+                handle.write(MAGIC + hashlib.sha256(payload).digest())
+                handle.write(payload)
+            os.replace(partial, path)
+        except BaseException:
+            _remove(partial)
+            raise
         _touch(path)
         with self._lock:
-            self._size_bytes = (self._size_bytes if self._size_bytes is not None else self._measure()) + len(data)
+            self._size_bytes = (self._size_bytes if self._size_bytes is not None else self._measure()) + len(MAGIC) + DIGEST_BYTES + len(payload)
             over = self._size_bytes > self.limit_bytes
         if over:
             self.evict()
@@ -137,13 +142,13 @@ class ChunkCache:
         return self.root / key[:2] / key
 
 
-def _checked(data: bytes) -> bytes | None:
+def _checked(data: memoryview) -> memoryview | None:
     """The payload of an entry's bytes, or None when its magic or digest is wrong (corrupted, or cut short)."""
     head = len(MAGIC) + DIGEST_BYTES
-    if len(data) < head or not data.startswith(MAGIC):
+    if len(data) < head or data[: len(MAGIC)] != MAGIC:
         return None
     payload = data[head:]
-    if hashlib.blake2b(payload, digest_size=DIGEST_BYTES).digest() != data[len(MAGIC) : head]:
+    if hashlib.sha256(payload).digest() != data[len(MAGIC) : head]:
         return None
     return payload
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-DIGEST_BYTES = 32
 ENGINE_VERSION = "1"
 """Part of every key: raised whenever a change to the engine changes what a task computes, so no result of an older engine is reused."""
 HASH_CHUNK_BYTES = 1 << 20
@@ -32,8 +31,8 @@ _identities_lock = threading.Lock()
 
 
 def fingerprint(*parts: Any) -> str:
-    """The hex BLAKE2b digest of ``parts``, written canonically (see the module's docstring), with :data:`ENGINE_VERSION`."""
-    digest = hashlib.blake2b(digest_size=DIGEST_BYTES)
+    """The hex SHA-256 digest of ``parts``, written canonically (see the module's docstring), with :data:`ENGINE_VERSION`."""
+    digest = hashlib.sha256()
     _write(digest, ("mixfarm-engine", ENGINE_VERSION, parts))
     return digest.hexdigest()
 
@@ -110,7 +109,7 @@ def stem_identity(location: str) -> str:
 
 
 def _content_hash(handle) -> str:
-    digest = hashlib.blake2b(digest_size=DIGEST_BYTES)
+    digest = hashlib.sha256()
     with handle:
         while block := handle.read(HASH_CHUNK_BYTES):
             digest.update(block)

@@ -272,7 +272,15 @@ def render_plan(
     try:
         task_cache = TaskCache(cache, plan, executor) if cache is not None else None
         tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks, task_cache=task_cache)
-        report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
+        try:
+            report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
+        except BaseException:
+            if task_cache is not None:
+                task_cache.close(wait=False)
+            raise
+        if task_cache is not None:
+            tracker.begin("writing the cache")
+            task_cache.close()
         report["cache"] = task_cache.report() if task_cache is not None else None
         report["executor_reason"] = executor_reason
         tracker.begin("finishing")

@@ -13,14 +13,20 @@ does not know) is run as it would be without a cache, and counted as
 neither a hit nor a miss.
 
 Results found are put to the executor as they were stored; a task that ran
-is stored once it has finished, from the render process. Its meta says
-``"cached": True`` when its results were read back.
+is stored once it has finished, by a thread of the render process, so the
+writing overlaps the render (at most :data:`MAX_PENDING_WRITES` wait, so the
+results held for it stay bounded). A write that fails (a full disk) is
+logged and the render goes on. A task's meta says ``"cached": True`` when
+its results were read back.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from . import tasks
@@ -30,6 +36,10 @@ from .fingerprint import fingerprint, stem_identity
 from .plan import RenderPlan
 
 PLAIN = (int, float, str, type(None))
+MAX_PENDING_WRITES = 16
+"""The most finished tasks whose results wait to be written; the render waits for a slot beyond that."""
+
+log = logging.getLogger("mixfarm.cache")
 
 
 class TaskCache:
@@ -46,6 +56,9 @@ class TaskCache:
         self._stems: dict[str, str] = {}
         self.hits: Counter = Counter()
         self.misses: Counter = Counter()
+        self.write_errors = 0
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="mixfarm-cache")
+        self._slots = threading.BoundedSemaphore(MAX_PENDING_WRITES)
 
     def submit(self, task: Callable[..., Any], plan_ref: Any, args: tuple, num_returns: int, reads: tuple[BlockSignal, int] | None):
         """Submit ``task(plan, *args)``, or put its stored results; the refs as ``executor.submit`` gives them.
@@ -85,12 +98,24 @@ class TaskCache:
         self._signals.setdefault(id(signal), []).append(self.key_of(ref))
 
     def finished(self, meta_refs: list) -> None:
-        """Store the results of the tasks of ``meta_refs`` that ran (they have finished)."""
+        """Have the results of the tasks of ``meta_refs`` that ran (they have finished) written, waiting for a slot."""
         for meta_ref in meta_refs:
             entry = self._pending.pop(id(meta_ref), None)
             if entry is not None:
-                key, refs = entry
-                self.cache.put(key, tuple(self.executor.get(refs)))
+                self._slots.acquire()
+                self._writer.submit(self._store, *entry).add_done_callback(lambda _: self._slots.release())
+
+    def close(self, *, wait: bool = True) -> None:
+        """Finish the writes (``wait``), or drop those not begun (a render that failed or was cancelled)."""
+        self._writer.shutdown(wait=True, cancel_futures=not wait)
+
+    def _store(self, key: str, refs: list) -> None:
+        try:
+            self.cache.put(key, tuple(self.executor.get(refs)))
+        except OSError as exc:
+            self.write_errors += 1
+            if self.write_errors == 1:
+                log.warning("cache %s: a result could not be written (%s); the render goes on without storing it", self.cache.root, exc)
 
     def key_of(self, ref: Any) -> str | None:
         entry = self._keys.get(id(ref))
@@ -105,7 +130,7 @@ class TaskCache:
 
     def report(self) -> dict:
         """Hits and misses by task kind, for the render report."""
-        return {"hits": dict(self.hits), "misses": dict(self.misses), "corrupt_entries": self.cache.corrupt}
+        return {"hits": dict(self.hits), "misses": dict(self.misses), "corrupt_entries": self.cache.corrupt, "write_errors": self.write_errors}
 
     def _task_key(self, task: Callable[..., Any], args: tuple, reads: tuple[BlockSignal, int] | None) -> str | None:
         scope = _SCOPES.get(task)
