@@ -22,6 +22,7 @@ its results were read back.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -73,7 +74,7 @@ class TaskCache:
         if stored is not None and len(stored) == num_returns:
             self.hits[kind] += 1
             meta = {**stored[-1], "cached": True, "seconds": 0.0, "started_at": time.time(), "node": "cache"}
-            refs = [self.executor.put(value) for value in stored[:-1]] + [self.executor.put(meta)]
+            refs = [self.executor.put_block(value) for value in (*stored[:-1], meta)]  # plain references, as a task's results are
         else:
             self.misses[kind] += 1
             submitted = self.executor.submit(task, plan_ref, *args, num_returns=num_returns)
@@ -166,9 +167,10 @@ class TaskCache:
             self._stems[path] = stem_identity(path)
         return self._stems[path]
 
-    def _strip(self, name: str) -> tuple:
+    def _strip(self, name: str):
+        """A strip as its key sees it: its stems named by their content, not where this job's copy of them lies."""
         strip = self.plan.strip(name)
-        return (strip, [self._stem(info.path) for info in strip.stems])
+        return dataclasses.replace(strip, stems=tuple(dataclasses.replace(info, path=self._stem(info.path)) for info in strip.stems))
 
 
 _KINDS = {
