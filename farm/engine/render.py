@@ -271,9 +271,10 @@ def render_plan(
         executor, executor_reason = choice.build(), choice.reason
     try:
         task_cache = TaskCache(cache, plan, executor) if cache is not None else None
-        tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks, task_cache=task_cache)
+        run_on = task_cache.executor if task_cache is not None else executor
+        tracker = _Tracker(run_on, progress, total=0, cancel=cancel, on_tasks=on_tasks, task_cache=task_cache)
         try:
-            report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
+            report = _render(loaded, plan, run_on, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
         except BaseException:
             if task_cache is not None:
                 task_cache.close(wait=False)

@@ -3,7 +3,12 @@
 import httpx
 import pytest
 
-from tests.helpers.service import MASTERED, ServiceProcess, session_bundle, wait_for_state
+from tests.helpers.service import (
+    MASTERED,
+    ServiceProcess,
+    session_bundle,
+    wait_for_state,
+)
 
 ALPHA = {"Authorization": "Bearer tokA"}
 BETA = {"Authorization": "Bearer tokB"}
