@@ -226,9 +226,18 @@ class TaskCache:
             return None
         return fingerprint("signal", keys, signal.starts, signal.stops)
 
-    def report(self) -> dict:
-        """Hits and misses by task kind, for the render report."""
-        return {"hits": {kind: count for kind, count in self.hits.items() if count}, "misses": dict(self.misses), "corrupt_entries": self.cache.corrupt, "write_errors": self.write_errors}
+    def report(self, metas: list[dict]) -> dict:
+        """Hits and misses by task kind, and of the track effects that ran within track tasks (``metas``: every task's), for the render report."""
+        effects = Counter()
+        for meta in metas:
+            effects.update(meta.get("effects_cache", {}))
+        return {
+            "hits": {kind: count for kind, count in self.hits.items() if count},
+            "misses": dict(self.misses),
+            "track_effects": {"hits": effects["hits"], "misses": effects["misses"]},
+            "corrupt_entries": self.cache.corrupt,
+            "write_errors": self.write_errors,
+        }
 
     def _task_key(self, task: Callable[..., Any], args: tuple, reads: tuple[BlockSignal, int] | None) -> str | None:
         scope = _SCOPES.get(task)
