@@ -25,6 +25,7 @@ from pathlib import Path
 
 from farm.errors import DependencyError, IllegalTransition, UnknownJob
 
+from .listing import JobFilter
 from .state import JobState, check_transition
 from .studios import StudioPolicies
 
@@ -93,6 +94,8 @@ CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, priority DESC, seq);
 CREATE INDEX IF NOT EXISTS jobs_studio ON jobs (studio, seq);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at);
 CREATE INDEX IF NOT EXISTS jobs_studio_state ON jobs (studio, state, seq);
+CREATE INDEX IF NOT EXISTS jobs_studio_listing ON jobs (studio, seq, state, priority, name);
+CREATE INDEX IF NOT EXISTS jobs_studio_queue ON jobs (studio, state, priority, seq);
 """
 INDEXES = """
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, waiting, studio, priority DESC, seq);
@@ -311,22 +314,41 @@ class JobStore:
         row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _job(row) if row else None
 
-    def list(self, *, studio: str | None = None, state: JobState | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Job], int]:
-        """Jobs newest first, filtered by studio and state, without their reports; returns (page, total matching)."""
-        where, params = [], []
+    def list(
+        self, listing: JobFilter | None = None, *, studio: str | None = None, state: JobState | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Job], int]:
+        """Jobs that ``listing`` keeps (default: every job, newest first), of ``studio`` and in ``state`` when given,
+        without their reports; returns (page, total matching)."""
+        listing = listing or JobFilter()
         if studio is not None:
-            where.append("studio = ?")
-            params.append(studio)
+            listing = dataclasses.replace(listing, studio=studio)
         if state is not None:
-            where.append("state = ?")
-            params.append(JobState(state).value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+            listing = dataclasses.replace(listing, states=(JobState(state),))
+        clause, params = listing.where()
         with self._lock:
             total = self._db.execute(f"SELECT COUNT(*) FROM jobs {clause}", params).fetchone()[0]
             rows = self._db.execute(
-                f"SELECT {_LIST_COLUMNS}, NULL AS report FROM jobs {clause} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+                f"SELECT {_LIST_COLUMNS}, NULL AS report FROM jobs WHERE seq IN (SELECT seq FROM jobs {clause} ORDER BY {listing.order()} LIMIT ? OFFSET ?) "
+                f"ORDER BY {listing.order()}",
+                [*params, limit, offset],
             ).fetchall()
         return [_job(row) for row in rows], total
+
+    def queue_positions(self, job_ids: Sequence[str]) -> dict[str, int]:
+        """The place (1 = claimed next) of each queued job of ``job_ids`` among its studio's queued jobs, in the order
+        they are claimed: highest priority, then oldest. A job waiting for others keeps its place but is passed
+        over until they succeed. Jobs that are not queued are left out."""
+        if not job_ids:
+            return {}
+        marks = ", ".join("?" * len(job_ids))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT j.id, 1 + (SELECT COUNT(*) FROM jobs a WHERE a.studio = j.studio AND a.state = j.state AND a.priority > j.priority) "
+                "+ (SELECT COUNT(*) FROM jobs a WHERE a.studio = j.studio AND a.state = j.state AND a.priority = j.priority AND a.seq < j.seq) "
+                f"FROM jobs j WHERE j.state = ? AND j.id IN ({marks})",
+                [JobState.QUEUED.value, *job_ids],
+            ).fetchall()
+        return {row[0]: row[1] for row in rows}
 
     def transition(self, job_id: str, target: JobState, *, expect: JobState | None = None, attempt: Attempt | None = None, **fields) -> Job:
         """Move a job to ``target`` (checked) and set ``fields``; returns the job as now stored.
