@@ -4,6 +4,7 @@ the CLI share."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal, get_args
 
 from .state import JobState
 
@@ -15,13 +16,15 @@ QUEUE_ORDER = (
     "CASE state WHEN 'queued' THEN -priority ELSE 0 END, "
     "CASE WHEN state IN ('running', 'queued') THEN seq ELSE -seq END"
 )
-SORTS = {
+SortName = Literal["newest", "oldest", "priority", "name", "queue"]
+SORTS: dict[SortName, str] = {
     "newest": "seq DESC",
     "oldest": "seq",
     "priority": "priority DESC, seq DESC",
     "name": "name COLLATE NOCASE, seq DESC",
     "queue": QUEUE_ORDER,
 }
+assert set(SORTS) == set(get_args(SortName))
 """Sort name -> ORDER BY. ``queue``: running jobs (oldest first), then queued ones in the order their studio's jobs
 are claimed (highest priority, then oldest), then the rest, newest first."""
 
@@ -37,7 +40,7 @@ class JobFilter:
     states: tuple[JobState, ...] = ()
     priority_min: int | None = None
     priority_max: int | None = None
-    sort: str = "newest"
+    sort: SortName = "newest"
 
     def __post_init__(self) -> None:
         if self.sort not in SORTS:
