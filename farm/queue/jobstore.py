@@ -337,18 +337,44 @@ class JobStore:
     def queue_positions(self, job_ids: Sequence[str]) -> dict[str, int]:
         """The place (1 = claimed next) of each queued job of ``job_ids`` among its studio's queued jobs, in the order
         they are claimed: highest priority, then oldest. A job waiting for others keeps its place but is passed
-        over until they succeed. Jobs that are not queued are left out."""
+        over until they succeed. Jobs that are not queued are left out.
+
+        The jobs of a studio are taken in claim order and each one's place is
+        the last one's plus the jobs between them (index range counts), so a
+        page of jobs costs about as much as counting up to its last one once.
+        """
         if not job_ids:
             return {}
         marks = ", ".join("?" * len(job_ids))
+        positions: dict[str, int] = {}
         with self._lock:
             rows = self._db.execute(
-                "SELECT j.id, 1 + (SELECT COUNT(*) FROM jobs a WHERE a.studio = j.studio AND a.state = j.state AND a.priority > j.priority) "
-                "+ (SELECT COUNT(*) FROM jobs a WHERE a.studio = j.studio AND a.state = j.state AND a.priority = j.priority AND a.seq < j.seq) "
-                f"FROM jobs j WHERE j.state = ? AND j.id IN ({marks})",
-                [JobState.QUEUED.value, *job_ids],
+                f"SELECT id, studio, priority, seq FROM jobs WHERE id IN ({marks}) AND +state = ? ORDER BY studio, priority DESC, seq",
+                [*job_ids, JobState.QUEUED.value],
             ).fetchall()
-        return {row[0]: row[1] for row in rows}
+            previous = None
+            for row in rows:
+                if previous is None or previous["studio"] != row["studio"]:
+                    positions[row["id"]] = 1 + self._queued_between(row["studio"], None, row)
+                else:
+                    positions[row["id"]] = positions[previous["id"]] + 1 + self._queued_between(row["studio"], previous, row)
+                previous = row
+        return positions
+
+    def _queued_between(self, studio: str, first: sqlite3.Row | None, last: sqlite3.Row) -> int:
+        """How many of ``studio``'s queued jobs are claimed after ``first`` (None: from the start) and before ``last``."""
+        ranges = []
+        if first is None:
+            ranges += [("priority > ?", [last["priority"]])]
+        elif first["priority"] == last["priority"]:
+            ranges += [("priority = ? AND seq > ? AND seq < ?", [last["priority"], first["seq"], last["seq"]])]
+        else:
+            ranges += [("priority = ? AND seq > ?", [first["priority"], first["seq"]]), ("priority < ? AND priority > ?", [first["priority"], last["priority"]])]
+        if first is None or first["priority"] != last["priority"]:
+            ranges += [("priority = ? AND seq < ?", [last["priority"], last["seq"]])]
+        counts = " + ".join(f"(SELECT COUNT(*) FROM jobs WHERE studio = ? AND state = ? AND {clause})" for clause, _ in ranges)
+        params = [value for _, values in ranges for value in (studio, JobState.QUEUED.value, *values)]
+        return int(self._db.execute(f"SELECT {counts}", params).fetchone()[0])
 
     def transition(self, job_id: str, target: JobState, *, expect: JobState | None = None, attempt: Attempt | None = None, **fields) -> Job:
         """Move a job to ``target`` (checked) and set ``fields``; returns the job as now stored.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from farm.queue.jobstore import JobStore
@@ -73,3 +75,18 @@ def test_name_sort_ignores_case(store):
 def test_a_filter_out_of_bounds_is_refused_naming_its_field(fields, message):
     with pytest.raises(ValueError, match=message):
         JobFilter(**fields)
+
+
+def test_queue_positions_of_any_subset_match_the_claim_order_counted_out(store):
+    rng = random.Random(7)
+    jobs = [store.create(f"job {index}", rng.choice(["abbey", "ocean"]), priority=rng.randint(0, 3)) for index in range(120)]
+    for job in rng.sample(jobs, 30):
+        store.transition(job.id, JobState.CANCELLED)
+    queued = [job for job in jobs if store.get(job.id).state is JobState.QUEUED]
+    expected = {}
+    for studio in ("abbey", "ocean"):
+        order = sorted((job for job in queued if job.studio == studio), key=lambda job: (-job.priority, jobs.index(job)))
+        expected.update({job.id: place for place, job in enumerate(order, 1)})
+    for _ in range(20):
+        picked = [job.id for job in rng.sample(jobs, rng.randint(1, 40))]
+        assert store.queue_positions(picked) == {job_id: expected[job_id] for job_id in picked if job_id in expected}
