@@ -46,6 +46,8 @@ def test_filters_combine_and_total_counts_every_page(client):
     assert answer["total"] == 4 and [job["name"] for job in answer["jobs"]] == ["delta"]
     assert names(client, studio="abbey") == ["gamma"]
     assert names(client, priority_min=5, priority_max=5) == ["beta_mix", "alpha master"]
+    summary = client.get("/queue/summary", params={"q": "alpha", "state": "queued"}).json()
+    assert summary["total"] == 2 and summary["counts"]["queued"] == 4
 
 
 def test_queue_order_and_positions_follow_each_studios_claim_order(client):
@@ -78,27 +80,28 @@ def test_a_priority_range_upside_down_answers_422_naming_both_ends(client):
     assert answer.status_code == 422 and answer.json()["detail"] == "priority_min: 5 is above priority_max: 1"
 
 
-def test_bulk_actions_answer_each_jobs_outcome_in_the_single_job_words(open_service, client):
+def test_bulk_actions_answer_each_jobs_outcome_in_the_single_job_words(start_service):
+    service = start_service()
     specs = [("b queued", "local", 0), ("b cancelled", "local", 0), ("b succeeded", "local", 0)]
-    queued, cancelled, succeeded = held_jobs(open_service.data_dir, specs, {1: JobState.CANCELLED, 2: JobState.SUCCEEDED})
+    queued, cancelled, succeeded = held_jobs(service.data_dir, specs, {1: JobState.CANCELLED, 2: JobState.SUCCEEDED})
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        answer = client.post("/api/jobs/bulk", json={"action": "cancel", "ids": [queued, succeeded, "nope", queued]})
+        assert answer.status_code == 200
+        results = answer.json()["results"]
+        assert [(result["id"], result["done"], result["state"]) for result in results] == [(queued, True, "cancelled"), (succeeded, False, "succeeded"), ("nope", False, None)]
+        assert results[1]["detail"] == client.post(f"/api/jobs/{succeeded}/cancel").json()["detail"]
+        assert results[1]["detail"].startswith("the job has succeeded, so it cannot be cancelled")
+        assert results[2]["detail"] == "no job 'nope'" and answer.json()["done"] == 1
 
-    answer = client.post("/api/jobs/bulk", json={"action": "cancel", "ids": [queued, succeeded, "nope", queued]})
-    assert answer.status_code == 200
-    results = answer.json()["results"]
-    assert [(result["id"], result["done"], result["state"]) for result in results] == [(queued, True, "cancelled"), (succeeded, False, "succeeded"), ("nope", False, None)]
-    assert results[1]["detail"] == client.post(f"/api/jobs/{succeeded}/cancel").json()["detail"]
-    assert results[1]["detail"].startswith("the job has succeeded, so it cannot be cancelled")
-    assert results[2]["detail"] == "no job 'nope'" and answer.json()["done"] == 1
+        retried = client.post("/api/jobs/bulk", json={"action": "retry", "ids": [queued, cancelled, succeeded]}).json()["results"]
+        assert [result["done"] for result in retried] == [True, True, False]
+        assert retried[2]["detail"] == "only failed or cancelled jobs can be retried; this one is succeeded"
 
-    retried = client.post("/api/jobs/bulk", json={"action": "retry", "ids": [queued, cancelled, succeeded]}).json()["results"]
-    assert [result["done"] for result in retried] == [True, True, False]
-    assert retried[2]["detail"] == "only failed or cancelled jobs can be retried; this one is succeeded"
-
-    changed = client.post("/api/jobs/bulk", json={"action": "priority", "ids": [queued, succeeded], "priority": 42}).json()["results"]
-    assert [result["done"] for result in changed] == [True, False]
-    assert "its priority cannot change" in changed[1]["detail"]
-    assert client.get(f"/api/jobs/{queued}").json()["priority"] == 42
-    assert client.get(f"/api/jobs/{succeeded}").json()["priority"] == 0
+        changed = client.post("/api/jobs/bulk", json={"action": "priority", "ids": [queued, succeeded], "priority": 42}).json()["results"]
+        assert [result["done"] for result in changed] == [True, False]
+        assert "its priority cannot change" in changed[1]["detail"]
+        assert client.get(f"/api/jobs/{queued}").json()["priority"] == 42
+        assert client.get(f"/api/jobs/{succeeded}").json()["priority"] == 0
 
 
 @pytest.mark.parametrize(
@@ -119,18 +122,26 @@ def test_a_bulk_request_out_of_bounds_answers_422_naming_the_field(client, body,
     assert [problem["loc"] for problem in answer.json()["detail"]] == [where]
 
 
-def test_with_tokens_a_studio_neither_lists_nor_acts_on_another_studios_jobs(tmp_path):
-    tokens = ",".join(f"{studio}:{token}" for studio, token in TOKENS.items())
-    service = ServiceProcess(tmp_path / "data", env={"MIXFARM_API_TOKENS": tokens})
-    try:
-        own, other = held_jobs(service.data_dir, [("mine", "abbey", 0), ("theirs", "ocean", 0)])
-        with httpx.Client(base_url=service.url, timeout=30, headers={"Authorization": f"Bearer {TOKENS['abbey']}"}) as abbey:
-            assert names(abbey) == ["mine"]
-            assert abbey.get("/api/jobs", params={"studio": "ocean"}).json() == {"jobs": [], "total": 0, "limit": 50, "offset": 0}
-            assert names(abbey, studio="abbey") == ["mine"]
-            results = abbey.post("/api/jobs/bulk", json={"action": "cancel", "ids": [other, own]}).json()["results"]
-            assert [(result["done"], result["detail"]) for result in results] == [(False, f"no job {other!r}"), (True, "done")]
-            ocean = httpx.get(f"{service.url}/api/jobs/{other}", headers={"Authorization": f"Bearer {TOKENS['ocean']}"}, timeout=30).json()
-            assert ocean["state"] == "queued"
-    finally:
-        service.stop()
+def test_with_tokens_a_studio_neither_lists_nor_acts_on_another_studios_jobs(start_service):
+    service = start_service(env={"MIXFARM_API_TOKENS": ",".join(f"{studio}:{token}" for studio, token in TOKENS.items())})
+    own, other = held_jobs(service.data_dir, [("mine", "abbey", 0), ("theirs", "ocean", 0)])
+    with httpx.Client(base_url=service.url, timeout=30, headers={"Authorization": f"Bearer {TOKENS['abbey']}"}) as abbey:
+        assert names(abbey) == ["mine"]
+        assert abbey.get("/api/jobs", params={"studio": "ocean"}).json() == {"jobs": [], "total": 0, "limit": 50, "offset": 0}
+        assert names(abbey, studio="abbey") == ["mine"]
+        results = abbey.post("/api/jobs/bulk", json={"action": "cancel", "ids": [other, own]}).json()["results"]
+        assert [(result["done"], result["detail"]) for result in results] == [(False, f"no job {other!r}"), (True, "done")]
+        ocean = httpx.get(f"{service.url}/api/jobs/{other}", headers={"Authorization": f"Bearer {TOKENS['ocean']}"}, timeout=30).json()
+        assert ocean["state"] == "queued"
+
+
+def test_the_queue_page_takes_the_same_search_filters_and_sort(client):
+    page = client.get("/", params={"q": "alpha", "sort": "queue"})
+    assert page.status_code == 200
+    rows = page.text.split('<tbody id="job-rows">')[1].split("</tbody>")[0]
+    assert rows.index("alpha master") < rows.index("Alpha mix") and "gamma" not in rows and "delta" not in rows
+    assert '<td class="num" data-field="position">1</td>' in rows and '<td class="num" data-field="position">3</td>' in rows
+    assert 'data-first-page="no"' in page.text, "a filtered page takes no new rows live"
+    assert 'data-first-page="yes"' in client.get("/").text
+    assert '<option selected>abbey</option>' in client.get("/", params={"studio": "abbey"}).text
+    assert client.get("/", params={"sort": "random"}).status_code == 422
