@@ -17,7 +17,7 @@ MAX_STUDIO_CHARS = 100
 PRIORITY_MIN, PRIORITY_MAX = -(2**31), 2**31 - 1
 
 
-def job_filter(
+async def job_filter(
     q: str = Query("", max_length=MAX_SEARCH_CHARS, description="only jobs whose name contains this text (any case)"),
     studio: str | None = Query(None, min_length=1, max_length=MAX_STUDIO_CHARS, description="only this studio's jobs"),
     state: list[JobState] = Query([], max_length=len(JobState), description="only jobs in one of these states (repeat the parameter for several)"),

@@ -59,6 +59,9 @@
       name: (el) => (el.textContent = job.name),
       studio: (el) => (el.textContent = job.studio),
       priority: (el) => (el.textContent = job.priority),
+      position: (el) => {
+        if (job.state !== "queued") el.textContent = "—";
+      },
       state: (el) => {
         el.textContent = job.state;
         el.className = `state state-${job.state}`;

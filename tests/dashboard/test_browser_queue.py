@@ -73,6 +73,7 @@ def test_selected_jobs_are_cancelled_retried_and_reprioritised_with_each_outcome
     page.goto(service.url + "/?q=bulk")
     page.wait_for_selector("#live.on")
     assert page.locator("#job-rows tr").count() == 3
+    assert page.inner_text(f'tr[data-job-id="{first}"] [data-field=position]').isdigit(), "a queued job shows its place in the queue"
     expect(page.locator("button[data-bulk=cancel]")).to_be_disabled()
 
     page.check("#pick-all")
@@ -84,6 +85,7 @@ def test_selected_jobs_are_cancelled_retried_and_reprioritised_with_each_outcome
     expect(page.locator(f'#bulk-outcomes li.refused[data-job-id="{done}"]')).to_contain_text("bulk done: the job has succeeded, so it cannot be cancelled")
     for job_id in (first, second):
         expect(page.locator(f'tr[data-job-id="{job_id}"] [data-field=state]')).to_have_text("cancelled")
+        expect(page.locator(f'tr[data-job-id="{job_id}"] [data-field=position]')).to_have_text("—")
     page.screenshot(path=str(tmp_path / "bulk-cancel.png"), full_page=True)
 
     page.uncheck(f'tr[data-job-id="{done}"] [data-field=pick]')
