@@ -77,6 +77,15 @@
   });
   bulkButtons.forEach((button) => button.addEventListener("click", () => bulk(button.dataset.bulk)));
 
+  /* The filters' form leaves out the fields left empty (the service refuses an empty number or state). */
+  const filters = document.querySelector("form.filters");
+  filters.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const query = new URLSearchParams([...new FormData(filters)].filter(([, value]) => value !== ""));
+    if (query.get("sort") === "newest") query.delete("sort");
+    location.assign(`/?${query}`);
+  });
+
   /* Upload. */
   const upload = document.getElementById("upload");
   const dropZone = document.getElementById("drop-zone");

@@ -173,3 +173,22 @@ def test_a_picked_session_folder_is_zipped_in_the_browser_and_its_problems_shown
     shown = problems.all_inner_texts()
     assert len(shown) == 1 and shown[0].startswith("tracks[0].gain_db: must be a valid number"), shown
     page.screenshot(path=str(tmp_path / "upload-problems.png"), full_page=True)
+
+
+def test_the_filter_form_sends_only_the_fields_filled_in(service, page):
+    from playwright.sync_api import expect
+
+    held_jobs(service.data_dir, [("form alpha", "local", 1), ("form beta", "local", 2), ("form gamma", "local", 3)], {2: JobState.CANCELLED})
+    page.goto(service.url + "/")
+    page.fill("form.filters input[name=q]", "form")
+    page.select_option("form.filters select[name=state]", "queued")
+    page.fill("form.filters input[name=priority_min]", "2")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/?q=form&state=queued&priority_min=2")
+    expect(page.locator("#job-rows tr [data-field=name]")).to_have_text(["form beta"])
+    page.select_option("form.filters select[name=sort]", "name")
+    page.fill("form.filters input[name=priority_min]", "")
+    page.select_option("form.filters select[name=state]", "")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/?q=form&sort=name")
+    expect(page.locator("#job-rows tr [data-field=name]")).to_have_text(["form alpha", "form beta", "form gamma"])
