@@ -127,6 +127,7 @@ def test_a_dropped_bundle_uploads_with_progress_and_its_job_renders(service, pag
 
     page.goto(service.url + "/")
     page.wait_for_selector("#live.on")
+    expect(page.locator("#upload-progress")).to_be_hidden()
     drop_files(page, "#drop-zone", {"dropped.zip": session_bundle(1.0, name="dropped bundle")})
     expect(page.locator("#upload-text")).to_contain_text("queued dropped bundle", timeout=RENDER_TIMEOUT_MS)
     assert page.eval_on_selector("#upload-progress", "el => el.value") == 1
