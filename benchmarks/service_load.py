@@ -10,7 +10,11 @@
 2. Sends ``--rate`` requests per second (default 100) from at most
    ``--concurrency`` clients at once for ``--seconds`` to each of
    ``GET /api/jobs``, ``GET /api/jobs/{id}`` and ``GET /metrics``, studios in
-   turn; prints p50, p99 and max latency and the rate achieved.
+   turn; prints p50, p99 and max latency and the rate achieved. The same for
+   the queue page (HTML) and ``GET /api/jobs`` with a name search and a filter
+   (state or priority, some sorted in queue order), the busiest studios first;
+   then the same two one request at a time (``--sequential``, default 300
+   each), the time a user waits. Goal: p99 under 100 ms.
 3. Submits ``--rate`` small bundles per second for ``--submit-seconds``
    (default 30), studios in turn, each waiting behind its studio's pair (so
    nothing renders), while ``GET /api/jobs`` is loaded at the same rate;
@@ -25,7 +29,7 @@
    studio's jobs, on copies of one store with ``--queued`` ready jobs; prints
    the median microseconds per claim and the ratio. Goal: at most 2x.
 
-    python benchmarks/service_load.py [--jobs 10000] [--queued 10000] [--studios 20] [--rate 100] [--seconds 10]
+    python benchmarks/service_load.py [--jobs 10000] [--queued 10000] [--studios 20] [--rate 100] [--seconds 10] [--sequential 300]
 """
 
 from __future__ import annotations
@@ -238,6 +242,22 @@ def claim_speed(folder: Path, studios: int, queued: int, claims: int = 2000, rou
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
+def one_at_a_time(url: str, requests: list[dict], count: int) -> list[float]:
+    """Latencies (s) of ``count`` requests (``httpx`` request arguments, taken in turn), each sent when the last answered."""
+    latencies = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for index in range(count):
+            started = time.perf_counter()
+            client.request(**requests[index % len(requests)]).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def searches(path: str) -> list[str]:
+    """``path`` with a name search and a filter: the queue page's and the API's listings as a studio narrows them."""
+    return [f"{path}?q=song+1&state=succeeded", f"{path}?q=queued&priority_min=5&sort=queue", f"{path}?q=7&state=queued&state=failed", f"{path}?q=song&priority_max=2&sort=name"]
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
@@ -252,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submit-seconds", type=float, default=30.0, help="how long submits are sent (default 30)")
     parser.add_argument("--concurrency", type=int, default=8, help="most requests open at once per endpoint (default 8)")
     parser.add_argument("--submits", type=int, default=10, help="pairs of jobs submitted to time a freed slot's next first task (default 10)")
+    parser.add_argument("--sequential", type=int, default=300, help="searches of the queue page and the API timed one at a time (default 300 each)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="mixfarm-load-") as folder:
@@ -271,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("GET /api/jobs", [{"method": "GET", "url": path, "headers": headers(index)} for index in range(args.studios) for path in listing]),
                 ("GET /api/jobs/{id}", [{"method": "GET", "url": f"/api/jobs/{ids[index]}", "headers": headers(index % args.studios)} for index in sample]),
                 ("GET /metrics", [{"method": "GET", "url": "/metrics"}]),
+                ("GET / (search+filter)", [{"method": "GET", "url": path, "headers": headers(index)} for index in range(3) for path in searches("/")]),
+                ("GET /api/jobs (search+filter)", [{"method": "GET", "url": path, "headers": headers(index)} for index in range(3) for path in searches("/api/jobs")]),
             ]
             print(f"{args.rate:g} requests/s for {args.seconds:g} s each, at most {args.concurrency} open; latency in ms")
             print(f"{'endpoint':28s} {'p50':>7s} {'p99':>7s} {'max':>7s} {'req/s':>7s}")
@@ -278,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
                 asyncio.run(paced_load(url, requests, args.rate, 1.0, args.concurrency))
                 latencies, achieved = asyncio.run(paced_load(url, requests, args.rate, args.seconds, args.concurrency))
                 print(f"{name:28s} {percentile(latencies, 50) * 1e3:7.1f} {percentile(latencies, 99) * 1e3:7.1f} {max(latencies) * 1e3:7.1f} {achieved:7.1f}")
+            print(f"one request at a time, {args.sequential} each; latency in ms")
+            for name, requests in loads[-2:]:
+                latencies = one_at_a_time(url, requests, args.sequential)
+                print(f"{name:28s} {percentile(latencies, 50) * 1e3:7.1f} {percentile(latencies, 99) * 1e3:7.1f} {max(latencies) * 1e3:7.1f}")
             mixed = asyncio.run(submits_under_load(url, args.studios, gates, args.rate, args.submit_seconds, args.concurrency))
             print(f"{args.rate:g} submits/s and {args.rate:g} listings/s together for {args.submit_seconds:g} s; latency in ms")
             for name, (latencies, achieved) in mixed.items():

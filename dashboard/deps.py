@@ -42,10 +42,21 @@ def current_studio(request: Request, service: ServiceDep) -> str:
 StudioDep = Annotated[str, Depends(current_studio)]
 
 
-def owned_job(job_id: str, store: StoreDep, studio: StudioDep) -> Job:
-    """The job ``job_id`` if it exists and belongs to the caller's studio; 404 otherwise (another studio's job is not revealed)."""
-    job = store.get(job_id)
-    if job is None or job.studio != studio:
+def visible_studio(service: Service, studio: str) -> str | None:
+    """Whose jobs ``studio`` sees: its own with tokens configured; every studio's (None) without them, where the
+    one local user has the whole store (jobs another service wrote with tokens included)."""
+    return studio if service.settings.auth_required else None
+
+
+def may_see(service: Service, studio: str, job: Job | None) -> bool:
+    """True when ``job`` exists and ``studio`` may see it (see :func:`visible_studio`)."""
+    return job is not None and visible_studio(service, studio) in (None, job.studio)
+
+
+def owned_job(job_id: str, service: ServiceDep, studio: StudioDep) -> Job:
+    """The job ``job_id`` if it exists and the caller may see it; 404 otherwise (another studio's job is not revealed)."""
+    job = service.store.get(job_id)
+    if not may_see(service, studio, job):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id!r}")
     return job
 

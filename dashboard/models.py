@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from farm.queue.state import JobState
 
@@ -45,6 +45,9 @@ class JobSummary(BaseModel):
     cpu_s: float = Field(description="CPU seconds its render tasks took, every attempt together")
     after: list[str] = Field(description="the ids of the jobs it waits for (it runs once they all succeeded)")
     purged_at: float | None = Field(description="Unix seconds its files were removed by the retention policy; null while they are kept")
+    queue_position: int | None = Field(
+        None, description="a queued job's place among its studio's queued jobs in the order they run (1: next); null for any other"
+    )
 
 
 class TaskFailure(BaseModel):
@@ -124,6 +127,44 @@ class JobChange(BaseModel):
     priority: int = Field(ge=-(2**31), le=2**31 - 1, description="higher runs first, among the studio's jobs")
 
 
+MAX_BULK_JOBS = 500
+"""The most jobs one bulk request may name."""
+
+JobId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class BulkAction(BaseModel):
+    """What ``POST /api/jobs/bulk`` does, to which jobs."""
+
+    model_config = {"extra": "forbid"}
+
+    action: Literal["cancel", "retry", "priority"]
+    ids: list[JobId] = Field(min_length=1, max_length=MAX_BULK_JOBS, description=f"the jobs, at most {MAX_BULK_JOBS} (repeats count once)")
+    priority: int | None = Field(None, ge=-(2**31), le=2**31 - 1, description="the new priority: required for 'priority', refused otherwise")
+
+    @model_validator(mode="after")
+    def priority_goes_with_its_action(self) -> BulkAction:
+        if (self.action == "priority") != (self.priority is not None):
+            raise ValueError("priority: required with action 'priority' and only with it")
+        return self
+
+
+class BulkOutcome(BaseModel):
+    """What became of one job of a bulk action."""
+
+    id: str
+    done: bool
+    state: JobState | None = Field(description="the job's state after it; null for a job not found")
+    detail: str = Field(description="'done', or why not")
+
+
+class BulkResult(BaseModel):
+    """Each job's outcome, in the order of the request's ids."""
+
+    results: list[BulkOutcome]
+    done: int = Field(description="how many were done")
+
+
 class UsageDay(BaseModel):
     """One studio's use on one UTC day."""
 
@@ -187,6 +228,7 @@ class QueueSummary(BaseModel):
 
     counts: dict[str, int]
     cluster: Cluster
+    total: int = Field(description="the jobs matching the page's search and filters")
 
 
 class ErrorDetail(BaseModel):

@@ -16,12 +16,16 @@ from fastapi import (
 )
 from fastapi.responses import FileResponse, JSONResponse
 
-from dashboard.deps import OwnedJobDep, ServiceDep, StoreDep, StudioDep
+from dashboard.bulk import apply, priority_refusal
+from dashboard.deps import OwnedJobDep, ServiceDep, StoreDep, StudioDep, visible_studio
 from dashboard.downloads import file_response
 from dashboard.errors import QuotaExceeded
 from dashboard.failures import storage_failure
+from dashboard.listing import JobFilterDep, listed, scoped
 from dashboard.models import (
     UNAUTHORIZED,
+    BulkAction,
+    BulkResult,
     JobChange,
     JobDetail,
     JobPage,
@@ -107,26 +111,43 @@ def list_jobs(
     service: ServiceDep,
     store: StoreDep,
     studio: StudioDep,
-    state: JobState | None = Query(None, description="only jobs in this state"),
+    listing: JobFilterDep,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ):
-    """The studio's jobs, newest first."""
-    jobs, total = store.list(studio=studio, state=state, limit=limit, offset=offset)
-    return {"jobs": [job_view(service, job, request, with_report=False) for job in jobs], "total": total, "limit": limit, "offset": offset}
+    """The studio's jobs (every studio's without API tokens) that match the search and filters, newest first unless
+    ``sort`` says otherwise; queued ones with their queue position."""
+    jobs, total = listed(store, scoped(listing, visible_studio(service, studio)), limit, offset)
+    positions = store.queue_positions([job.id for job in jobs])
+    listed_jobs = [{**job_view(service, job, request, with_report=False), "queue_position": positions.get(job.id)} for job in jobs]
+    return {"jobs": listed_jobs, "total": total, "limit": limit, "offset": offset}
+
+
+@router.post("/bulk", response_model=BulkResult, responses=refusal(422, "an unknown action, no ids or too many, or a priority missing or out of place"))
+def bulk_action(action: BulkAction, service: ServiceDep, studio: StudioDep):
+    """Cancel, retry or change the priority of many jobs at once; each job's outcome, in the order of ``ids``.
+
+    A job is done or not on its own, for the reason its single-job endpoint
+    would give (a succeeded job cannot be cancelled, ...); a job of another
+    studio, like a missing one, is not found and left untouched.
+    """
+    results = [apply(service, studio, action.action, job_id, action.priority) for job_id in dict.fromkeys(action.ids)]
+    service.scheduler.wake()
+    return {"results": results, "done": sum(result["done"] for result in results)}
 
 
 @router.get("/{job_id}", response_model=JobDetail, responses=NOT_FOUND)
 def get_job(job: OwnedJobDep, request: Request, service: ServiceDep):
-    """One job with its progress, outputs and report."""
-    return job_view(service, job, request)
+    """One job with its progress, outputs and report; a queued one with its queue position."""
+    return {**job_view(service, job, request), "queue_position": service.store.queue_positions([job.id]).get(job.id)}
 
 
 @router.patch("/{job_id}", response_model=JobDetail, responses={**NOT_FOUND, **CONFLICT})
 def change_job(job: OwnedJobDep, change: JobChange, request: Request, service: ServiceDep):
     """Change a job's priority: among its studio's queued jobs, a higher one is claimed first (409 for a succeeded job)."""
-    if job.state is JobState.SUCCEEDED:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job.id!r} succeeded: it never runs again, so its priority cannot change")
+    refused = priority_refusal(job)
+    if refused is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, refused)
     changed = service.store.set_priority(job.id, change.priority)
     service.scheduler.wake()
     return job_view(service, changed, request)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,11 +23,13 @@ from fastapi.templating import Jinja2Templates
 
 from dashboard import analysis, mastering
 from dashboard.auth import TOKEN_COOKIE, authenticate, require_studio, studio_for_token
-from dashboard.deps import ServiceDep, StoreDep, StudioDep
+from dashboard.deps import ServiceDep, StoreDep, StudioDep, may_see, visible_studio
+from dashboard.listing import JobFilterDep, listed, scoped
 from dashboard.models import QueueSummary
 from dashboard.service import Service
 from dashboard.views import MAX_OFFSET, cluster_facts, job_view
 from farm.queue.jobstore import Job, JobStore
+from farm.queue.listing import MAX_SEARCH_CHARS, SORTS, JobFilter
 from farm.queue.state import JobState
 
 router = APIRouter(include_in_schema=False)
@@ -116,7 +119,7 @@ def row_view(job: Job, now_s: float) -> dict:
     }
 
 
-BLANK_ROW = {"id": "", "name": "", "studio": "", "state": "queued", "priority": 0, "progress": 0.0, "created_at": None, "started_at": None, "elapsed_s": None, "eta_s": None, "realtime_factor": None}
+BLANK_ROW = {"id": "", "name": "", "studio": "", "state": "queued", "priority": 0, "progress": 0.0, "created_at": None, "started_at": None, "elapsed_s": None, "eta_s": None, "realtime_factor": None, "queue_position": None}
 """The row that ``static/app.js`` clones and fills for a job that appears while the queue is open."""
 
 
@@ -184,21 +187,34 @@ def sign_in(request: Request, service: ServiceDep, token: str = Form(...), next_
     return signed_in(request, token, local_path(next_path))
 
 
-def studio_counts(store: JobStore, studio: str) -> dict[str, int]:
-    """How many of the studio's jobs are in each state."""
+def studio_counts(store: JobStore, studio: str | None) -> dict[str, int]:
+    """How many of the studio's jobs (every studio's for None) are in each state."""
     return {state.value: store.list(studio=studio, state=state, limit=1)[1] for state in JobState}
 
 
+def listing_query(listing: JobFilter) -> list[tuple[str, str]]:
+    """The query string parameters that ask for ``listing`` (the defaults left out), for the page's links."""
+    pairs = [("q", listing.search), ("studio", listing.studio or ""), *(("state", state.value) for state in listing.states)]
+    pairs += [("priority_min", "" if listing.priority_min is None else str(listing.priority_min))]
+    pairs += [("priority_max", "" if listing.priority_max is None else str(listing.priority_max))]
+    pairs += [("sort", "" if listing.sort == "newest" else listing.sort)]
+    return [(key, value) for key, value in pairs if value]
+
+
 @router.get("/", response_class=HTMLResponse)
-def queue_page(request: Request, service: ServiceDep, page: int = Query(1, ge=1, le=MAX_PAGE), state: JobState | None = Query(None)):
-    """The studio's jobs, newest first, a page at a time, under the counts per state and the cluster's load."""
+def queue_page(request: Request, service: ServiceDep, listing: JobFilterDep, page: int = Query(1, ge=1, le=MAX_PAGE)):
+    """The studio's jobs that match the search and filters, newest first unless sorted otherwise, a page at a time,
+    under the counts per state and the cluster's load, with a form to upload a bundle or a session folder."""
 
     def build(studio: str) -> dict:
         now_s = time.time()
-        jobs, total = service.store.list(studio=studio, state=state, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        visible = visible_studio(service, studio)
+        jobs, total = listed(service.store, scoped(listing, visible), PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        positions = service.store.queue_positions([job.id for job in jobs])
+        query = listing_query(listing)
         return {
             "page_name": "queue",
-            "rows": [row_view(job, now_s) for job in jobs],
+            "rows": [{**row_view(job, now_s), "queue_position": positions.get(job.id)} for job in jobs],
             "blank_row": BLANK_ROW,
             "page_size": PAGE_SIZE,
             "total": total,
@@ -206,8 +222,15 @@ def queue_page(request: Request, service: ServiceDep, page: int = Query(1, ge=1,
             "pages": max(1, -(-total // PAGE_SIZE)),
             "first_index": (page - 1) * PAGE_SIZE + 1 if jobs else 0,
             "last_index": (page - 1) * PAGE_SIZE + len(jobs),
-            "state_filter": state.value if state else None,
-            "counts": studio_counts(service.store, studio),
+            "listing": listing,
+            "filtered": bool([key for key, _ in query if key != "sort"]),
+            "query": urlencode(query),
+            "states_query": urlencode([(key, value) for key, value in query if key != "state"]),
+            "sorts": list(SORTS),
+            "studios": service.store.studios() if visible is None else [visible],
+            "max_search_chars": MAX_SEARCH_CHARS,
+            "max_upload_bytes": service.settings.max_upload_bytes,
+            "counts": studio_counts(service.store, visible),
             "cluster": cluster_facts(service, studio),
         }
 
@@ -215,9 +238,12 @@ def queue_page(request: Request, service: ServiceDep, page: int = Query(1, ge=1,
 
 
 @router.get("/queue/summary", response_model=QueueSummary, response_model_exclude_unset=True)
-def queue_summary(service: ServiceDep, store: StoreDep, studio: StudioDep):
-    """The queue page's header, refreshed by ``static/app.js`` after job events."""
-    return {"counts": studio_counts(store, studio), "cluster": cluster_facts(service, studio)}
+def queue_summary(service: ServiceDep, store: StoreDep, studio: StudioDep, listing: JobFilterDep):
+    """The queue page's header and how many jobs match its search and filters, refreshed by ``static/app.js`` after
+    job events."""
+    visible = visible_studio(service, studio)
+    total = listed(store, scoped(listing, visible), 1, 0)[1]
+    return {"counts": studio_counts(store, visible), "cluster": cluster_facts(service, studio), "total": total}
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -227,7 +253,7 @@ def job_page(request: Request, service: ServiceDep, job_id: str):
 
     def build(studio: str) -> dict:
         job = service.store.get(job_id)
-        if job is None or job.studio != studio:
+        if not may_see(service, studio, job):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id!r}")
         report = job.report if isinstance(job.report, dict) else None
         urls = {item["name"]: item["url"] for item in job_view(service, job, request)["outputs"]}

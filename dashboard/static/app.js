@@ -59,6 +59,9 @@
       name: (el) => (el.textContent = job.name),
       studio: (el) => (el.textContent = job.studio),
       priority: (el) => (el.textContent = job.priority),
+      position: (el) => {
+        if (job.state !== "queued") el.textContent = "—";
+      },
       state: (el) => {
         el.textContent = job.state;
         el.className = `state state-${job.state}`;
@@ -98,8 +101,18 @@
     const pageSize = Number(body.dataset.pageSize);
     let summaryTimer = null;
 
+    /* The page count and the link to the next page follow the total: jobs arrive while the page is open. */
+    function showTotal(total) {
+      document.getElementById("total").textContent = total;
+      const pages = Math.max(1, Math.ceil(total / pageSize));
+      document.getElementById("pages").textContent = pages;
+      document.getElementById("next-page").hidden = Number(body.dataset.page) >= pages;
+    }
+
     function refreshSummary() {
-      fetch("/queue/summary", { credentials: "same-origin" })
+      const listing = new URLSearchParams(location.search);
+      listing.delete("page");
+      fetch(`/queue/summary?${listing}`, { credentials: "same-origin" })
         .then((response) => (response.ok ? response.json() : null))
         .then((summary) => {
           if (!summary) return;
@@ -109,6 +122,7 @@
             document.querySelectorAll(`[data-count="${state}"]`).forEach((el) => (el.textContent = count));
           }
           document.querySelectorAll('[data-count="all"]').forEach((el) => (el.textContent = all));
+          showTotal(summary.total);
           for (const [key, value] of Object.entries(summary.cluster)) {
             document.querySelectorAll(`[data-cluster="${key}"]`).forEach((el) => (el.textContent = value));
           }
@@ -128,8 +142,7 @@
       rows.prepend(row);
       while (rows.children.length > pageSize) rows.lastElementChild.remove();
       document.getElementById("no-jobs").hidden = true;
-      const total = document.getElementById("total");
-      total.textContent = Number(total.textContent) + 1;
+      showTotal(Number(document.getElementById("total").textContent) + 1);
       document.getElementById("first-index").textContent = 1;
       document.getElementById("last-index").textContent = rows.children.length;
       return row;

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from farm.errors import DependencyError, IllegalTransition, UnknownJob
 
+from .listing import JobFilter
 from .state import JobState, check_transition
 from .studios import StudioPolicies
 
@@ -93,6 +94,8 @@ CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, priority DESC, seq);
 CREATE INDEX IF NOT EXISTS jobs_studio ON jobs (studio, seq);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at);
 CREATE INDEX IF NOT EXISTS jobs_studio_state ON jobs (studio, state, seq);
+CREATE INDEX IF NOT EXISTS jobs_studio_listing ON jobs (studio, seq, state, priority, name);
+CREATE INDEX IF NOT EXISTS jobs_studio_queue ON jobs (studio, state, priority, seq);
 """
 INDEXES = """
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, waiting, studio, priority DESC, seq);
@@ -317,22 +320,67 @@ class JobStore:
         row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _job(row) if row else None
 
-    def list(self, *, studio: str | None = None, state: JobState | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Job], int]:
-        """Jobs newest first, filtered by studio and state, without their reports; returns (page, total matching)."""
-        where, params = [], []
+    def list(
+        self, listing: JobFilter | None = None, *, studio: str | None = None, state: JobState | None = None, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Job], int]:
+        """Jobs that ``listing`` keeps (default: every job, newest first), of ``studio`` and in ``state`` when given,
+        without their reports; returns (page, total matching)."""
+        listing = listing or JobFilter()
         if studio is not None:
-            where.append("studio = ?")
-            params.append(studio)
+            listing = dataclasses.replace(listing, studio=studio)
         if state is not None:
-            where.append("state = ?")
-            params.append(JobState(state).value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+            listing = dataclasses.replace(listing, states=(JobState(state),))
+        clause, params = listing.where()
         with self._lock:
             total = self._db.execute(f"SELECT COUNT(*) FROM jobs {clause}", params).fetchone()[0]
             rows = self._db.execute(
-                f"SELECT {_LIST_COLUMNS}, NULL AS report FROM jobs {clause} ORDER BY seq DESC LIMIT ? OFFSET ?", [*params, limit, offset]
+                f"SELECT {_LIST_COLUMNS}, NULL AS report FROM jobs WHERE seq IN (SELECT seq FROM jobs {clause} ORDER BY {listing.order()} LIMIT ? OFFSET ?) "
+                f"ORDER BY {listing.order()}",
+                [*params, limit, offset],
             ).fetchall()
         return [_job(row) for row in rows], total
+
+    def queue_positions(self, job_ids: Sequence[str]) -> dict[str, int]:
+        """The place (1 = claimed next) of each queued job of ``job_ids`` among its studio's queued jobs, in the order
+        they are claimed: highest priority, then oldest. A job waiting for others keeps its place but is passed
+        over until they succeed. Jobs that are not queued are left out.
+
+        The jobs of a studio are taken in claim order and each one's place is
+        the last one's plus the jobs between them (index range counts), so a
+        page of jobs costs about as much as counting up to its last one once.
+        """
+        if not job_ids:
+            return {}
+        marks = ", ".join("?" * len(job_ids))
+        positions: dict[str, int] = {}
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, studio, priority, seq FROM jobs WHERE id IN ({marks}) AND +state = ? ORDER BY studio, priority DESC, seq",
+                [*job_ids, JobState.QUEUED.value],
+            ).fetchall()
+            previous = None
+            for row in rows:
+                if previous is None or previous["studio"] != row["studio"]:
+                    positions[row["id"]] = 1 + self._queued_between(row["studio"], None, row)
+                else:
+                    positions[row["id"]] = positions[previous["id"]] + 1 + self._queued_between(row["studio"], previous, row)
+                previous = row
+        return positions
+
+    def _queued_between(self, studio: str, first: sqlite3.Row | None, last: sqlite3.Row) -> int:
+        """How many of ``studio``'s queued jobs are claimed after ``first`` (None: from the start) and before ``last``."""
+        ranges = []
+        if first is None:
+            ranges += [("priority > ?", [last["priority"]])]
+        elif first["priority"] == last["priority"]:
+            ranges += [("priority = ? AND seq > ? AND seq < ?", [last["priority"], first["seq"], last["seq"]])]
+        else:
+            ranges += [("priority = ? AND seq > ?", [first["priority"], first["seq"]]), ("priority < ? AND priority > ?", [first["priority"], last["priority"]])]
+        if first is None or first["priority"] != last["priority"]:
+            ranges += [("priority = ? AND seq < ?", [last["priority"], last["seq"]])]
+        counts = " + ".join(f"(SELECT COUNT(*) FROM jobs WHERE studio = ? AND state = ? AND {clause})" for clause, _ in ranges)
+        params = [value for _, values in ranges for value in (studio, JobState.QUEUED.value, *values)]
+        return int(self._db.execute(f"SELECT {counts}", params).fetchone()[0])
 
     def transition(self, job_id: str, target: JobState, *, expect: JobState | None = None, attempt: Attempt | None = None, **fields) -> Job:
         """Move a job to ``target`` (checked) and set ``fields``; returns the job as now stored.
@@ -474,6 +522,11 @@ class JobStore:
             self._studios.update(row[0] for row in db.execute(_STUDIOS))
             self._studios_read_at = now
         return self._studios
+
+    def studios(self) -> list[str]:
+        """Every studio with jobs in the store, in name order."""
+        with self._lock:
+            return [row[0] for row in self._db.execute(_STUDIOS)]
 
     def queued_count(self, studio: str) -> int:
         """How many of the studio's jobs are queued."""

@@ -61,6 +61,7 @@ def test_every_json_route_under_api_describes_its_answer(app):
         ("/api/jobs/{job_id}/cancel", "post"),
         ("/api/jobs/{job_id}/retry", "post"),
         ("/api/jobs/{job_id}/report", "get"),
+        ("/api/jobs/bulk", "post"),
         ("/api/cluster", "get"),
         ("/api/usage", "get"),
     }
@@ -112,6 +113,7 @@ def test_actual_answers_validate_against_the_document_and_the_models(app):
         ("/api/jobs/{job_id}/cancel", "post"): call(app, "POST", f"/api/jobs/{queued}/cancel"),
         ("/api/jobs/{job_id}/retry", "post"): call(app, "POST", f"/api/jobs/{queued}/retry"),
         ("/api/jobs/{job_id}", "patch"): call(app, "PATCH", f"/api/jobs/{queued}", json={"priority": 3}),
+        ("/api/jobs/bulk", "post"): call(app, "POST", "/api/jobs/bulk", json={"action": "priority", "ids": [queued, done.id, "nope"], "priority": 4}),
         ("/api/cluster", "get"): call(app, "GET", "/api/cluster"),
         ("/api/usage", "get"): call(app, "GET", "/api/usage"),
     }
