@@ -130,6 +130,7 @@ class _Tracker:
     cancel: threading.Event | None = None
     on_tasks: Callable[[list[dict]], None] | None = None
     audio_s_per_task: float = 0.0
+    loudness_passes: int = 0
     done: int = 0
     metas: list = dataclasses.field(default_factory=list)
     audio_s: float = 0.0
@@ -141,8 +142,9 @@ class _Tracker:
             self.executor.cancel(in_flight)
             raise RenderCancelled("the render was cancelled")
 
-    def finished(self, meta_refs: list) -> None:
-        metas = self.executor.get(meta_refs)
+    def finished(self, meta_refs: list, **tags) -> None:
+        """Count the tasks behind ``meta_refs`` as done, their meta given ``tags`` (what only the renderer knows)."""
+        metas = [{**meta, **tags} for meta in self.executor.get(meta_refs)]
         self.metas.extend(metas)
         if self.on_tasks:
             self.on_tasks(metas)
@@ -184,7 +186,9 @@ def render(
         ``cancel`` was set; the tasks in flight are cancelled.
 
     ``progress`` is called as work finishes; ``on_tasks`` with the ``meta``
-    dicts (kind, node, seconds) of each batch of finished tasks. A session
+    dicts (:mod:`farm.engine.tasks`) of each batch of finished tasks, a
+    loudness stage's chunks numbered by their pass over the render
+    (``loudness_pass``, from 1). A session
     longer than ``max_duration_s`` seconds (None: no limit) is invalid.
     """
     started = time.perf_counter()
@@ -612,6 +616,8 @@ def _master_pass(run: _Run, mix: SpilledSignal, master_pass: MasterPass):
     their chunks finish.
     """
     plan, window = run.plan, run.window
+    run.tracker.loudness_passes += 1
+    pass_number = run.tracker.loudness_passes
     pass_ref = run.executor.put(master_pass)
     state, partials, states, metas, master_blocks = None, [], [], [], []
     master = _spilled_signal(run, "master")
@@ -632,7 +638,7 @@ def _master_pass(run: _Run, mix: SpilledSignal, master_pass: MasterPass):
     master.spill()
     limiter_states = [chunk_state["limiter"] for chunk_state in run.executor.get(states)]
     reduction = max(max_gain_reduction_db(limiter_state) for limiter_state in limiter_states) if master_pass.limiter else None
-    run.tracker.finished(metas)
+    run.tracker.finished(metas, loudness_pass=pass_number)
     return report, reduction, master
 
 
