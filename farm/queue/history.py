@@ -1,0 +1,182 @@
+"""The cluster's history: samples of the farm and of each node, kept in the job store at three resolutions.
+
+Every :data:`SAMPLE_S` seconds the sampler notes the queue depth, the jobs
+running and the jobs that finished since the last sample, the cluster's CPUs
+(total and busy) and, per node, its CPUs (total and busy: each render task
+holds one CPU, so these are also its tasks running), its memory in use (as
+its tasks last reported it, :func:`farm.engine.tasks.node_memory_used_bytes`;
+none while a node has run no task for :data:`MEMORY_FRESH_S`) and the tasks
+that finished on it. Samples are kept at :data:`SAMPLE_S` seconds for an
+hour; each whole minute is rolled up into a minute's sample (means, and sums
+of what finished) kept for a day, and each quarter hour into one kept for a
+week (:data:`RESOLUTIONS`). Nothing older than a week is kept.
+
+The sampler runs in a thread of its own and reads only what the service
+already holds (the driver's last report of the cluster, the store), so a
+slow or absent cluster never holds up a request, and a failed sample is
+logged and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from .jobstore import JobStore
+from .state import JobState
+
+SAMPLE_S = 5
+"""Seconds between two samples."""
+MEMORY_FRESH_S = 60.0
+"""How long a node's memory figure, as its last task reported it, stands."""
+HOUR_S, DAY_S, WEEK_S = 3600, 86400, 7 * 86400
+RESOLUTIONS = {SAMPLE_S: HOUR_S, 60: DAY_S, 900: WEEK_S}
+"""Seconds per sample: how long samples of that resolution are kept."""
+WINDOWS = {"hour": (HOUR_S, SAMPLE_S), "day": (DAY_S, 60), "week": (WEEK_S, 900)}
+"""What each window of :func:`history` spans and the resolution it reads, in seconds."""
+SHORT_ID_CHARS = 8
+"""A node id is shown by its first this many characters."""
+
+log = logging.getLogger("mixfarm.history")
+
+
+class ClusterSampler:
+    """Samples the farm into the store every ``interval_s`` (see the module docstring).
+
+    ``cluster`` returns the cluster's facts as the scheduler knows them (its
+    nodes with ``cpus_busy`` each); :meth:`tasks_finished` takes the meta of
+    finished tasks, for the memory and tasks of each node.
+    """
+
+    def __init__(self, store: JobStore, cluster: Callable[[], dict], interval_s: float = SAMPLE_S) -> None:
+        self.store, self.cluster, self.interval_s = store, cluster, interval_s
+        self._lock = threading.Lock()
+        self._finished: Counter[str] = Counter()
+        self._memory: dict[str, tuple[float, int]] = {}
+        self._last_at: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tasks_finished(self, metas: list[dict], now_s: float | None = None) -> None:
+        """Count finished tasks per node and note each node's memory in use as they report it at ``now_s`` (Unix seconds, default now)."""
+        now = time.time() if now_s is None else now_s
+        with self._lock:
+            for meta in metas:
+                self._finished[meta["node"]] += 1
+                if meta.get("memory_used_bytes") is not None:
+                    self._memory[meta["node"]] = (now, meta["memory_used_bytes"])
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="mixfarm-history", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout_s)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s - time.time() % self.interval_s):
+            try:
+                self.sample()
+            except Exception:  # noqa: BLE001 - a missed sample is a gap in a chart, never a reason to stop
+                log.exception("history: the sample failed; trying again next time")
+
+    def sample(self, now_s: float | None = None) -> None:
+        """Take one sample at ``now_s`` (Unix seconds, default now), roll up what is complete and drop what is too old."""
+        now_s = time.time() if now_s is None else now_s
+        at = float(int(now_s // SAMPLE_S) * SAMPLE_S)
+        facts = self.cluster()
+        counts = self.store.counts()
+        since = self._last_at if self._last_at is not None else at - SAMPLE_S
+        finished = len(self.store.finished_since(since)) if since < now_s else 0
+        with self._lock:
+            per_node, self._finished = self._finished, Counter()
+            memory = {node: used for node, (seen_s, used) in self._memory.items() if now_s - seen_s <= MEMORY_FRESH_S}
+        nodes = [node for node in facts.get("nodes", []) if node.get("alive", True)]
+        with self.store.writing() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cluster_samples (resolution_s, at, queued, running, finished, cpus, cpus_busy) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (SAMPLE_S, at, counts[JobState.QUEUED], counts[JobState.RUNNING], finished, facts.get("cpus", 0), facts.get("cpus_busy", 0)),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO node_samples (resolution_s, at, node_id, address, cpus, cpus_busy, memory_used_bytes, tasks_finished) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (SAMPLE_S, at, node["id"], node.get("address"), node.get("cpus", 0), node.get("cpus_busy"), memory.get(node["id"]), per_node.get(node["id"], 0))
+                    for node in nodes
+                ],
+            )
+            resolutions = sorted(RESOLUTIONS)
+            for source, target in zip(resolutions, resolutions[1:]):
+                _roll_up(db, source, target, now_s)
+            for resolution, kept_s in RESOLUTIONS.items():
+                for table in ("cluster_samples", "node_samples"):
+                    db.execute(f"DELETE FROM {table} WHERE resolution_s = ? AND at < ?", (resolution, now_s - kept_s))
+        self._last_at = now_s
+
+
+def _roll_up(db, source: int, target: int, now_s: float) -> None:
+    """Roll the ``source``-second samples of every whole ``target``-second span not rolled up yet into one sample each."""
+    done = db.execute("SELECT MAX(at) FROM cluster_samples WHERE resolution_s = ?", (target,)).fetchone()[0]
+    begin = done + target if done is not None else 0.0
+    end = (now_s // target) * target
+    if end <= begin:
+        return
+    bucket = f"CAST(at / {target} AS INTEGER) * {target}"
+    db.execute(
+        f"INSERT OR REPLACE INTO cluster_samples (resolution_s, at, queued, running, finished, cpus, cpus_busy) "
+        f"SELECT ?, {bucket} AS span, AVG(queued), AVG(running), SUM(finished), AVG(cpus), AVG(cpus_busy) FROM cluster_samples "
+        "WHERE resolution_s = ? AND at >= ? AND at < ? GROUP BY span",
+        (target, source, begin, end),
+    )
+    db.execute(
+        f"INSERT OR REPLACE INTO node_samples (resolution_s, at, node_id, address, cpus, cpus_busy, memory_used_bytes, tasks_finished) "
+        f"SELECT ?, {bucket} AS span, node_id, MAX(address), AVG(cpus), AVG(cpus_busy), AVG(memory_used_bytes), SUM(tasks_finished) FROM node_samples "
+        "WHERE resolution_s = ? AND at >= ? AND at < ? GROUP BY span, node_id",
+        (target, source, begin, end),
+    )
+
+
+def history(store: JobStore, window: str, now_s: float | None = None) -> dict:
+    """The samples of the last ``window`` (:data:`WINDOWS`: hour, day or week), oldest first: the farm's, and each
+    node's (id, short id, last known address) with its own."""
+    span_s, resolution = WINDOWS[window]
+    now_s = time.time() if now_s is None else now_s
+    since = now_s - span_s
+    with store.reading() as db:
+        farm = db.execute(
+            "SELECT at, queued, running, finished, cpus, cpus_busy FROM cluster_samples WHERE resolution_s = ? AND at >= ? ORDER BY at", (resolution, since)
+        ).fetchall()
+        rows = db.execute(
+            "SELECT at, node_id, address, cpus, cpus_busy, memory_used_bytes, tasks_finished FROM node_samples WHERE resolution_s = ? AND at >= ? ORDER BY node_id, at",
+            (resolution, since),
+        ).fetchall()
+    nodes: dict[str, dict] = {}
+    for row in rows:
+        node = nodes.setdefault(row["node_id"], {"id": row["node_id"], "short_id": short_id(row["node_id"]), "address": None, "samples": []})
+        node["address"] = row["address"] or node["address"]
+        node["samples"].append({key: row[key] for key in ("at", "cpus", "cpus_busy", "memory_used_bytes", "tasks_finished")})
+    return {
+        "window": window,
+        "resolution_s": resolution,
+        "from": since,
+        "to": now_s,
+        "samples": [dict(row) for row in farm],
+        "nodes": list(nodes.values()),
+    }
+
+
+def node_addresses(store: JobStore) -> dict[str, str]:
+    """The last address sampled for every node in the history."""
+    with store.reading() as db:
+        rows = db.execute("SELECT node_id, address, MAX(at) FROM node_samples WHERE address IS NOT NULL GROUP BY node_id").fetchall()
+    return {row["node_id"]: row["address"] for row in rows}
+
+
+def short_id(node_id: str) -> str:
+    """A node id as shown: its first :data:`SHORT_ID_CHARS` characters."""
+    return node_id[:SHORT_ID_CHARS]
