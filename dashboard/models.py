@@ -223,9 +223,9 @@ class ClusterSample(BaseModel):
     """The farm at one moment (a mean over the sample's span; finished is a sum)."""
 
     at: float = Field(description="Unix seconds the sample's span starts")
-    queued: float = Field(description="jobs waiting in the queue, every studio's")
-    running: float = Field(description="jobs rendering")
-    finished: int = Field(description="jobs that ended during the span")
+    queued: float = Field(description="the caller's jobs waiting in the queue")
+    running: float = Field(description="the caller's jobs rendering")
+    finished: int = Field(description="the caller's jobs that ended during the span")
     cpus: float
     cpus_busy: float
 

@@ -269,7 +269,7 @@ def cluster_page(request: Request, service: ServiceDep, window: Literal["hour", 
 
     def build(studio: str) -> dict:
         now_s = time.time()
-        samples = history(service.store, window, now_s)
+        samples = history(service.store, window, studio if service.settings.auth_required else None, now_s)
         rows = studio_finished_since(service, studio, now_s - THROUGHPUT_MINUTES * 60)
         per_minute = analysis.throughput(rows, now_s, THROUGHPUT_MINUTES)
         start_s = now_s - THROUGHPUT_MINUTES * 60

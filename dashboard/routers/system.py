@@ -58,7 +58,7 @@ def cluster(service: ServiceDep, studio: StudioDep):
 
 
 @router.get("/api/cluster/history", response_model=ClusterHistory, response_model_by_alias=True, responses=UNAUTHORIZED)
-def cluster_history(store: StoreDep, studio: StudioDep, window: Literal["hour", "day", "week"] = Query("hour", description="hour, day or week")):
-    """The service's samples of the farm (queue depth, jobs running and finished, CPUs) and of each node (CPUs busy,
-    memory in use, tasks finished) over the last hour (every 5 s), day (every minute) or week (every 15 minutes)."""
-    return history(store, window)
+def cluster_history(service: ServiceDep, studio: StudioDep, window: Literal["hour", "day", "week"] = Query("hour", description="hour, day or week")):
+    """The service's samples of the farm (CPUs; the caller's jobs queued, running and finished) and of each node (CPUs
+    busy, memory in use, tasks finished) over the last hour (every 5 s), day (every minute) or week (every 15 minutes)."""
+    return history(service.store, window, studio if service.settings.auth_required else None)

@@ -1,10 +1,11 @@
-"""The cluster's history: samples of the farm and of each node, kept in the job store at three resolutions.
+"""The cluster's history: samples of the farm, of each studio's jobs and of each node, kept in the job store at three resolutions.
 
-Every :data:`SAMPLE_S` seconds the sampler notes the queue depth, the jobs
-running and the jobs that finished since the last sample, the cluster's CPUs
-(total and busy) and, per node, its CPUs (total and busy: each render task
-holds one CPU, so these are also its tasks running), its memory in use (as
-its tasks last reported it, :func:`farm.engine.tasks.node_memory_used_bytes`;
+Every :data:`SAMPLE_S` seconds the sampler notes the cluster's CPUs (total
+and busy); per studio, its jobs queued, running and finished since the last
+sample (a studio sees only its own: other studios' jobs are counted nowhere
+it can read); and per node, its CPUs (total and busy: each render task holds
+one CPU, so these are also its tasks running), its memory in use (as its
+tasks last reported it, :func:`farm.engine.tasks.node_memory_used_bytes`;
 none while a node has run no task for :data:`MEMORY_FRESH_S`) and the tasks
 that finished on it. Samples are kept at :data:`SAMPLE_S` seconds for an
 hour; each whole minute is rolled up into a minute's sample (means, and sums
@@ -90,17 +91,19 @@ class ClusterSampler:
         now_s = time.time() if now_s is None else now_s
         at = float(int(now_s // SAMPLE_S) * SAMPLE_S)
         facts = self.cluster()
-        counts = self.store.counts()
         since = self._last_at if self._last_at is not None else at - SAMPLE_S
-        finished = len(self.store.finished_since(since)) if since < now_s else 0
         with self._lock:
             per_node, self._finished = self._finished, Counter()
             memory = {node: used for node, (seen_s, used) in self._memory.items() if now_s - seen_s <= MEMORY_FRESH_S}
         nodes = [node for node in facts.get("nodes", []) if node.get("alive", True)]
         with self.store.writing() as db:
             db.execute(
-                "INSERT OR REPLACE INTO cluster_samples (resolution_s, at, queued, running, finished, cpus, cpus_busy) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (SAMPLE_S, at, counts[JobState.QUEUED], counts[JobState.RUNNING], finished, facts.get("cpus", 0), facts.get("cpus_busy", 0)),
+                "INSERT OR REPLACE INTO cluster_samples (resolution_s, at, cpus, cpus_busy) VALUES (?, ?, ?, ?)",
+                (SAMPLE_S, at, facts.get("cpus", 0), facts.get("cpus_busy", 0)),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO studio_samples (resolution_s, at, studio, queued, running, finished) VALUES (?, ?, ?, ?, ?, ?)",
+                [(SAMPLE_S, at, studio, *figures) for studio, figures in _studio_figures(db, since).items()],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO node_samples (resolution_s, at, node_id, address, cpus, cpus_busy, memory_used_bytes, tasks_finished) "
@@ -114,9 +117,19 @@ class ClusterSampler:
             for source, target in zip(resolutions, resolutions[1:]):
                 _roll_up(db, source, target, now_s)
             for resolution, kept_s in RESOLUTIONS.items():
-                for table in ("cluster_samples", "node_samples"):
+                for table in ("cluster_samples", "studio_samples", "node_samples"):
                     db.execute(f"DELETE FROM {table} WHERE resolution_s = ? AND at < ?", (resolution, now_s - kept_s))
         self._last_at = now_s
+
+
+def _studio_figures(db, since: float) -> dict[str, list[int]]:
+    """Every studio with jobs: [queued, running, finished since ``since``] (a row for an idle studio too, so means count its zeros)."""
+    figures = {row[0]: [0, 0, 0] for row in db.execute("SELECT DISTINCT studio FROM jobs")}
+    for studio, state, count in db.execute("SELECT studio, state, COUNT(*) FROM jobs WHERE state IN (?, ?) GROUP BY studio, state", (JobState.QUEUED.value, JobState.RUNNING.value)):
+        figures[studio][0 if state == JobState.QUEUED.value else 1] = count
+    for studio, count in db.execute("SELECT studio, COUNT(*) FROM jobs WHERE finished_at >= ? GROUP BY studio", (since,)):
+        figures[studio][2] = count
+    return figures
 
 
 def _roll_up(db, source: int, target: int, now_s: float) -> None:
@@ -126,30 +139,38 @@ def _roll_up(db, source: int, target: int, now_s: float) -> None:
     end = (now_s // target) * target
     if end <= begin:
         return
-    bucket = f"CAST(at / {target} AS INTEGER) * {target}"
+    span = f"CAST(at / {target} AS INTEGER) * {target} AS span"
+    within = "WHERE resolution_s = ? AND at >= ? AND at < ?"
     db.execute(
-        f"INSERT OR REPLACE INTO cluster_samples (resolution_s, at, queued, running, finished, cpus, cpus_busy) "
-        f"SELECT ?, {bucket} AS span, AVG(queued), AVG(running), SUM(finished), AVG(cpus), AVG(cpus_busy) FROM cluster_samples "
-        "WHERE resolution_s = ? AND at >= ? AND at < ? GROUP BY span",
+        f"INSERT OR REPLACE INTO cluster_samples (resolution_s, at, cpus, cpus_busy) SELECT ?, {span}, AVG(cpus), AVG(cpus_busy) FROM cluster_samples {within} GROUP BY span",
+        (target, source, begin, end),
+    )
+    db.execute(
+        f"INSERT OR REPLACE INTO studio_samples (resolution_s, at, studio, queued, running, finished) "
+        f"SELECT ?, {span}, studio, AVG(queued), AVG(running), SUM(finished) FROM studio_samples {within} GROUP BY span, studio",
         (target, source, begin, end),
     )
     db.execute(
         f"INSERT OR REPLACE INTO node_samples (resolution_s, at, node_id, address, cpus, cpus_busy, memory_used_bytes, tasks_finished) "
-        f"SELECT ?, {bucket} AS span, node_id, MAX(address), AVG(cpus), AVG(cpus_busy), AVG(memory_used_bytes), SUM(tasks_finished) FROM node_samples "
-        "WHERE resolution_s = ? AND at >= ? AND at < ? GROUP BY span, node_id",
+        f"SELECT ?, {span}, node_id, MAX(address), AVG(cpus), AVG(cpus_busy), AVG(memory_used_bytes), SUM(tasks_finished) FROM node_samples {within} GROUP BY span, node_id",
         (target, source, begin, end),
     )
 
 
-def history(store: JobStore, window: str, now_s: float | None = None) -> dict:
-    """The samples of the last ``window`` (:data:`WINDOWS`: hour, day or week), oldest first: the farm's, and each
-    node's (id, short id, last known address) with its own."""
+def history(store: JobStore, window: str, studio: str | None = None, now_s: float | None = None) -> dict:
+    """The samples of the last ``window`` (:data:`WINDOWS`: hour, day or week), oldest first: the farm's CPUs with
+    ``studio``'s jobs queued, running and finished (None: every studio's together), and each node's samples with its
+    id, short id and last known address."""
     span_s, resolution = WINDOWS[window]
     now_s = time.time() if now_s is None else now_s
     since = now_s - span_s
+    clause, params = ("AND s.studio = ?", [studio]) if studio is not None else ("", [])
     with store.reading() as db:
         farm = db.execute(
-            "SELECT at, queued, running, finished, cpus, cpus_busy FROM cluster_samples WHERE resolution_s = ? AND at >= ? ORDER BY at", (resolution, since)
+            "SELECT c.at, COALESCE(SUM(s.queued), 0) AS queued, COALESCE(SUM(s.running), 0) AS running, COALESCE(SUM(s.finished), 0) AS finished, "
+            f"c.cpus, c.cpus_busy FROM cluster_samples c LEFT JOIN studio_samples s ON s.resolution_s = c.resolution_s AND s.at = c.at {clause} "
+            "WHERE c.resolution_s = ? AND c.at >= ? GROUP BY c.at ORDER BY c.at",
+            [*params, resolution, since],
         ).fetchall()
         rows = db.execute(
             "SELECT at, node_id, address, cpus, cpus_busy, memory_used_bytes, tasks_finished FROM node_samples WHERE resolution_s = ? AND at >= ? ORDER BY node_id, at",

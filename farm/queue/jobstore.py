@@ -114,12 +114,18 @@ CREATE TABLE IF NOT EXISTS attempt_task_counts (
 CREATE TABLE IF NOT EXISTS cluster_samples (
     resolution_s INTEGER NOT NULL,
     at REAL NOT NULL,
-    queued REAL NOT NULL,
-    running REAL NOT NULL,
-    finished INTEGER NOT NULL,
     cpus REAL NOT NULL,
     cpus_busy REAL NOT NULL,
     PRIMARY KEY (resolution_s, at)
+);
+CREATE TABLE IF NOT EXISTS studio_samples (
+    resolution_s INTEGER NOT NULL,
+    at REAL NOT NULL,
+    studio TEXT NOT NULL,
+    queued REAL NOT NULL,
+    running REAL NOT NULL,
+    finished INTEGER NOT NULL,
+    PRIMARY KEY (resolution_s, at, studio)
 );
 CREATE TABLE IF NOT EXISTS node_samples (
     resolution_s INTEGER NOT NULL,

@@ -44,7 +44,7 @@ def test_samples_roll_up_into_minutes_and_quarter_hours_and_old_ones_go(tmp_path
         sampler.sample(now_s)
 
     end_s = START_S + 40 * 60 - SAMPLE_S
-    hour = history(store, "hour", end_s)
+    hour = history(store, "hour", now_s=end_s)
     assert hour["resolution_s"] == SAMPLE_S and len(hour["samples"]) == 40 * 60 // SAMPLE_S
     assert {sample["queued"] for sample in hour["samples"]} == {1} and {sample["running"] for sample in hour["samples"]} == {1}
     nodes = {node["id"]: node for node in hour["nodes"]}
@@ -55,22 +55,22 @@ def test_samples_roll_up_into_minutes_and_quarter_hours_and_old_ones_go(tmp_path
     assert samples_a[17]["memory_used_bytes"] is None and samples_a[18 + 60 // SAMPLE_S]["memory_used_bytes"] == 3e9
     assert samples_a[18 + 61 // SAMPLE_S + 1]["memory_used_bytes"] is None, "a memory figure stands a minute, then goes"
 
-    day = history(store, "day", end_s)
+    day = history(store, "day", now_s=end_s)
     assert day["resolution_s"] == 60 and [sample["at"] for sample in day["samples"]] == [START_S + 60 * minute for minute in range(39)]
     first_minute_b = next(node for node in day["nodes"] if node["id"] == NODE_B)["samples"][0]
     assert first_minute_b["cpus_busy"] == 3.0 and next(node for node in day["nodes"] if node["id"] == NODE_B)["samples"][1]["cpus_busy"] == 1.0
     assert sum(sample["tasks_finished"] for sample in next(node for node in day["nodes"] if node["id"] == NODE_A)["samples"]) == 2
 
-    week = history(store, "week", end_s)
+    week = history(store, "week", now_s=end_s)
     assert week["resolution_s"] == 900 and [sample["at"] for sample in week["samples"]] == [START_S, START_S + 900]
     assert week["samples"][0]["cpus_busy"] == (3.0 + 1.0 + 14 * 2.0) / 15
 
     sampler.sample(START_S + 2 * 3600)
-    assert history(store, "hour", START_S + 2 * 3600)["samples"][0]["at"] == START_S + 2 * 3600
+    assert history(store, "hour", now_s=START_S + 2 * 3600)["samples"][0]["at"] == START_S + 2 * 3600
     with store.reading() as db:
         oldest_fine = db.execute("SELECT MIN(at) FROM cluster_samples WHERE resolution_s = ?", (SAMPLE_S,)).fetchone()[0]
     assert oldest_fine >= START_S + 3600, "the 5-second samples are kept an hour"
-    assert len(history(store, "day", START_S + 2 * 3600)["samples"]) == 40, "a minute's samples are kept a day"
+    assert len(history(store, "day", now_s=START_S + 2 * 3600)["samples"]) == 40, "a minute's samples are kept a day"
     sampler.sample(START_S + 8 * 86400)
     with store.reading() as db:
         assert db.execute("SELECT MIN(at) FROM cluster_samples").fetchone()[0] >= START_S + 86400
@@ -78,20 +78,24 @@ def test_samples_roll_up_into_minutes_and_quarter_hours_and_old_ones_go(tmp_path
     store.close()
 
 
-def test_a_sample_counts_the_jobs_finished_since_the_last_and_skips_dead_nodes(tmp_path):
+def test_a_sample_counts_each_studios_jobs_apart_and_skips_dead_nodes(tmp_path):
     store = JobStore(tmp_path / "jobs.sqlite3")
     cluster = Cluster()
     cluster.alive[NODE_B] = False
     sampler = ClusterSampler(store, cluster)
     sampler.sample()
-    for _ in range(3):
-        job = store.create("done", "A")
-        store.transition(job.id, JobState.RUNNING)
-        store.transition(job.id, JobState.SUCCEEDED, attempt=Attempt("succeeded"))
+    for studio, finished, queued in (("A", 3, 0), ("B", 1, 2)):
+        for _ in range(finished):
+            job = store.create("done", studio)
+            store.transition(job.id, JobState.RUNNING)
+            store.transition(job.id, JobState.SUCCEEDED, attempt=Attempt("succeeded"))
+        for _ in range(queued):
+            store.create("waiting", studio)
     sampler.sample()
-    latest = history(store, "hour")
-    assert sum(sample["finished"] for sample in latest["samples"]) == 3
-    assert [node["id"] for node in latest["nodes"]] == [NODE_A]
+    for studio, finished, queued in (("A", 3, 0), ("B", 1, 2), (None, 4, 2)):
+        samples = history(store, "hour", studio)["samples"]
+        assert (sum(sample["finished"] for sample in samples), samples[-1]["queued"]) == (finished, queued), studio
+    assert [node["id"] for node in history(store, "hour")["nodes"]] == [NODE_A]
     store.close()
 
 
