@@ -3,6 +3,8 @@ pages that draw them."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from dashboard.config import Settings
@@ -100,7 +102,9 @@ def test_the_job_page_draws_a_lane_per_node_and_marks_the_failed_task(app):
     assert page.status_code == 200
     html = page.text
     assert html.count('<details class="attempt"') == 2 and 'data-attempt="2" data-outcome="succeeded" open' in html
-    assert f'data-node="{NODE}"' in html and "0123456789 " not in html and "01234567 · " in html
+    assert html.count('<g class="lane" data-node="') == 4, "attempt 2 ran on both nodes; attempt 1's failed task has a lane of its own"
+    labels = re.findall(r'class="lane-label"[^>]*>([^<]*)<', html)
+    assert labels == ["01234567 · 4 task(s)", "fedcba98 · 1 task(s)", "01234567 · 2 task(s)", "fedcba98 · 0 task(s)"]
     assert html.count('class="task failed"') == 1 and "failed: bus · drums · chunk 10.0–20.0 s" in html
     assert '<dd data-field="failed-chunk">10.0–20.0 s</dd>' in html
     assert 'href="/static/timeline.css"' in html
