@@ -183,3 +183,18 @@ def test_the_cluster_page_draws_the_history_of_each_node(service, api, page, tmp
     page.wait_for_url("**/cluster?window=week#history")
     assert page.locator("section.history").get_attribute("data-window") == "week"
     assert page.locator('section.history nav.windows a[aria-current="page"]').inner_text() == "last week"
+
+
+def test_the_timeline_of_a_running_job_grows_without_a_reload(service, api, page):
+    running = submit(api, long_bundle(900.0), "still rendering")
+    try:
+        wait_for_state(api, running, {"running"})
+        page.goto(f"{service.url}/jobs/{running}")
+        page.evaluate("window.loadedOnce = 'no reload'")
+        bars = 'section.tasks details.attempt[data-outcome="running"] rect.task'
+        drawn = page.locator(bars).count()
+        page.locator(bars).nth(drawn).wait_for(state="attached", timeout=RENDER_TIMEOUT_S * 1000)
+        assert page.evaluate("window.loadedOnce") == "no reload", "the section was swapped in, the page not reloaded"
+        assert page.locator('section.tasks details.attempt[data-outcome="running"]').get_attribute("open") is not None
+    finally:
+        api.post(f"/api/jobs/{running}/cancel")
