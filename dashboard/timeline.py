@@ -27,6 +27,8 @@ TASK_ROW = 7
 TASK_GAP = 1
 MAX_ROWS_PER_LANE = 64
 """Tasks that would need more rows at once on one node share the last row."""
+MERGE_UNITS = 1.0
+"""Neighbouring bars of one stage in a row, each narrower than this (SVG units: about a pixel), are drawn as one."""
 
 
 class NoSuchAttempt(LookupError):
@@ -160,10 +162,21 @@ def timeline_chart(service: Service, timeline: dict) -> dict:
     lanes = []
     for node in sorted(by_node):
         rows_end: list[float] = []
-        bars = []
+        bars: list[dict] = []
+        last_in_row: dict[int, dict] = {}
         for task in sorted(by_node[node], key=lambda task: task["started_at"]):
             row = _row(rows_end, task["started_at"], task["started_at"] + task["seconds"])
-            bars.append({"stage": task["stage"], "x": x(task["started_at"]), "width": width(task["seconds"]), "row": row, "title": task_title(task, rate)})
+            bar = {"stage": task["stage"], "x": x(task["started_at"]), "width": width(task["seconds"]), "row": row, "tasks": 1, "seconds": task["seconds"]}
+            previous = last_in_row.get(row)
+            if previous is not None and _merges(previous, bar):
+                previous["width"] = round(max(previous["width"], bar["x"] + bar["width"] - previous["x"]), 2)
+                previous["tasks"] += 1
+                previous["seconds"] += task["seconds"]
+                previous["title"] = f"{previous['tasks']} {task['stage']} tasks, {previous['seconds']:.3f} s in all, on {short_id(node)}"
+                continue
+            bar["title"] = task_title(task, rate)
+            bars.append(bar)
+            last_in_row[row] = bar
         failed_bar = None
         if failed and failed["node"] == node:
             row = _row(rows_end, failed["started_at"], failed["started_at"] + failed["seconds"])
@@ -177,7 +190,7 @@ def timeline_chart(service: Service, timeline: dict) -> dict:
         lanes.append(
             {
                 "node": node,
-                "label": f"{short_id(node)}{f' · {address}' if address else ''} · {len(bars)} task(s)",
+                "label": f"{short_id(node)}{f' · {address}' if address else ''} · {len(by_node[node])} task(s)",
                 "y": top,
                 "height": LANE_HEAD + rows * TASK_ROW,
                 "bars": bars,
@@ -187,6 +200,13 @@ def timeline_chart(service: Service, timeline: dict) -> dict:
         top = body + rows * TASK_ROW + 6
     ticks = time_ticks(span_s, WIDTH)
     return {"width": WIDTH, "height": top, "stages": stages, "lanes": lanes, "ticks": ticks, "span_s": span_s}
+
+
+def _merges(previous: dict, bar: dict) -> bool:
+    """Whether ``bar`` joins the ``previous`` bar of its row: the same stage, both narrower than :data:`MERGE_UNITS`
+    and less than that apart (so a long render draws a bar per pixel or so, not one per task)."""
+    gap = bar["x"] - (previous["x"] + previous["width"])
+    return previous["stage"] == bar["stage"] and previous["width"] < MERGE_UNITS and bar["width"] < MERGE_UNITS and gap < MERGE_UNITS
 
 
 def _row(rows_end: list[float], start_s: float, end_s: float) -> int:

@@ -93,7 +93,8 @@ def test_the_timeline_of_a_finished_job_shows_its_stages_on_its_nodes(service, a
     attempt = page.locator('section.tasks details.attempt[data-attempt="1"][data-outcome="succeeded"]')
     assert attempt.get_attribute("open") is not None
     assert attempt.locator("summary").inner_text().startswith(f"Attempt 1 succeeded · {timeline['finished']} task(s) finished")
-    assert attempt.locator("rect.task").count() == timeline["finished"]
+    drawn = [int(count) for count in attempt.locator("rect.task").evaluate_all("bars => bars.map(bar => bar.dataset.tasks)")]
+    assert sum(drawn) == timeline["finished"] and len(drawn) <= timeline["finished"]
     assert attempt.locator("rect.task.failed").count() == 0
     for stage in ("mix", "loudness", "deliver"):
         assert attempt.locator(f"rect.task.stage-{stage}").count() > 0, stage

@@ -10,6 +10,7 @@ import pytest
 from dashboard.config import Settings
 from dashboard.main import create_app
 from dashboard.models import ClusterHistory, TaskTimeline
+from dashboard.timeline import WIDTH, stage_spans, timeline_chart
 from farm.queue.history import ClusterSampler
 from farm.queue.jobstore import Attempt
 from farm.queue.state import JobState
@@ -133,3 +134,16 @@ def test_the_cluster_history_answers_each_window_and_refuses_others(app, tmp_pat
     assert page.status_code == 200 and 'data-window="hour"' in page.text and "10.1.2.3" in page.text
     assert '<code title="' + NODE + '">01234567</code>' in page.text
     assert call(app, "GET", "/cluster?window=year", headers=ALPHA).status_code == 422
+
+
+def test_a_long_render_draws_a_bar_per_pixel_or_so_not_one_per_task(app):
+    tasks = [task("bus", "mix", 1000.0 + index * 0.01, 0.01, strip="drums", start_frame=0, stop_frame=480) for index in range(20_000)]
+    tasks.append(task("deliver", "deliver", 1200.0, 1.0, output="master.wav"))
+    timeline = {"tasks": tasks, "failure": None, "sample_rate": RATE, "stages": stage_spans(tasks)}
+    chart = timeline_chart(app.state.service, timeline)
+    (lane,) = chart["lanes"]
+    assert len(lane["bars"]) <= 2 * WIDTH and sum(bar["tasks"] for bar in lane["bars"]) == len(tasks)
+    assert lane["label"] == "01234567 · 20001 task(s)"
+    merged = lane["bars"][0]
+    assert merged["tasks"] > 1 and merged["title"].startswith(f"{merged['tasks']} mix tasks, ")
+    assert lane["bars"][-1]["tasks"] == 1 and lane["bars"][-1]["title"] == "deliver · master.wav: 1.000 s on 01234567"
