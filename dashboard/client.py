@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from farm.errors import SessionError
 from farm.queue.bundle import pack_bundle
 
 from .errors import ServiceError
@@ -107,7 +108,11 @@ class Client:
         try:
             return urllib.request.urlopen(request, timeout=self.timeout_s)
         except urllib.error.HTTPError as exc:
-            raise ServiceError(f"{self.server}: {exc.code} {_detail(exc)}") from None
+            payload = _payload(exc)
+            problems = payload.get("problems")
+            if isinstance(problems, list) and problems:
+                raise SessionError(f"{self.server}: {exc.code} {payload.get('detail', exc.reason)}", [str(problem) for problem in problems]) from None
+            raise ServiceError(f"{self.server}: {exc.code} {payload.get('detail', exc.reason)}") from None
         except urllib.error.URLError as exc:
             raise ServiceError(f"{self.server}: cannot connect ({exc.reason})") from None
 
@@ -130,14 +135,13 @@ class _Upload(io.BytesIO):
         return chunk
 
 
-def _detail(error: urllib.error.HTTPError) -> str:
+def _payload(error: urllib.error.HTTPError) -> dict:
+    """The JSON object an error answer carries; empty when it carries none."""
     try:
         payload = json.loads(error.read())
     except ValueError:
-        return error.reason
-    problems = payload.get("problems")
-    detail = payload.get("detail", error.reason)
-    return f"{detail}:\n" + "\n".join(f"  {problem}" for problem in problems) if problems else str(detail)
+        return {}
+    return payload if isinstance(payload, dict) else {}
 
 
 def _multipart(fields: dict[str, str], file_field: str, filename: str, content: bytes) -> tuple[bytes, str]:

@@ -113,7 +113,7 @@ def _show(args: argparse.Namespace) -> int:
         print(json.dumps(job, indent=2))
         return 0
     print(f"{job['id']}  {job['name']}  ({job['studio']})")
-    print(f"  state: {job['state']}" + (f", {job['progress'] * 100:.1f}%" if job["state"] == "running" else "") + f", attempt(s) {job['attempts']}, priority {job['priority']}")
+    print(f"  state: {job['state']}" + (f", {job['progress'] * 100:.1f}% ({job['stage'] or 'starting'})" if job["state"] == "running" else "") + f", attempt(s) {job['attempts']}, priority {job['priority']}")
     if job["after"]:
         print(f"  waits for: {', '.join(job['after'])}")
     print(f"  audio: {job['duration_s']:.1f} s; CPU used: {job['cpu_s']:.1f} s")
@@ -134,15 +134,16 @@ def _wait(args: argparse.Namespace) -> int:
     client = Client(args.server)
     deadline = None if args.timeout_s is None else time.monotonic() + args.timeout_s
     terminal = sys.stderr.isatty()
-    shown = None
+    shown, drawn = None, 0
     while True:
         job = client.job(args.id)
         if job["state"] in FINAL_STATES:
             break
-        line = f"{job['id']}  {job['state']}  {job['progress'] * 100:5.1f}%"
+        line = f"{job['id']}  {job['state']}  {job['progress'] * 100:5.1f}%" + (f"  {job['stage']}" if job["stage"] else "")
         if terminal:
-            sys.stderr.write("\r" + line)
+            sys.stderr.write("\r" + line + " " * max(drawn - len(line), 0))
             sys.stderr.flush()
+            drawn = len(line)
         elif job["state"] != shown:
             print(line, file=sys.stderr)
         shown = job["state"]

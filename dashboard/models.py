@@ -34,6 +34,7 @@ class JobSummary(BaseModel):
     started_at: float | None = Field(description="Unix seconds; null before it first ran")
     finished_at: float | None = Field(description="Unix seconds; null until it ends")
     progress: float = Field(description="0..1")
+    stage: str = Field(description="what a running job's render is doing, in words (e.g. 'loudness pass 2'); empty otherwise")
     audio_s: float = Field(description="seconds of audio rendered")
     duration_s: float = Field(description="the session's length in seconds")
     outputs: list[Output]

@@ -66,6 +66,7 @@
       "progress-box": (el) => (el.className = `progress progress-${job.state}`),
       "progress-fill": (el) => (el.style.width = `${percent}%`),
       progress: (el) => (el.textContent = `${Math.round(percent)}%`),
+      stage: (el) => (el.textContent = job.stage || "starting"),
       eta: (el) => (el.textContent = formatDuration(t.eta)),
       rtf: (el) => (el.textContent = formatRealtime(t.realtime)),
       attempts: (el) => (el.textContent = job.attempts),
@@ -77,11 +78,15 @@
     }
   }
 
-  /* Call onJob with every job event; the header's dot shows whether the stream is connected. */
-  function listen(onJob) {
+  /* Call onJob with every job event; the header's dot shows whether the stream is connected.
+     onConnect runs each time the stream (re)connects: what changed before that was sent to nobody, so the page asks again. */
+  function listen(onJob, onConnect) {
     const live = document.getElementById("live");
     const source = new EventSource("/api/events");
-    source.onopen = () => live.classList.add("on");
+    source.onopen = () => {
+      live.classList.add("on");
+      if (onConnect) onConnect();
+    };
     source.onerror = () => live.classList.remove("on");
     source.addEventListener("job", (event) => onJob(JSON.parse(event.data)));
   }
@@ -146,11 +151,17 @@
   function jobPage() {
     const jobId = body.dataset.jobId;
     const facts = document.querySelector(".facts");
-    listen((job) => {
+    function show(job) {
       if (job.id !== jobId) return;
       if (job.state !== body.dataset.state) location.reload();
       else fillJob(facts, job);
-    });
+    }
+    listen(show, () =>
+      fetch(`/api/jobs/${encodeURIComponent(jobId)}`, { credentials: "same-origin" })
+        .then((response) => (response.ok ? response.json() : null))
+        .then((job) => job && show(job))
+        .catch(() => {})
+    );
     document.querySelectorAll("button[data-action]").forEach((button) =>
       button.addEventListener("click", async () => {
         const problem = document.getElementById("action-error");

@@ -43,7 +43,7 @@ from dsp.matching import Spectrum
 from farm.engine import tasks
 from farm.engine.executor import Executor, choose_executor
 from farm.engine.plan import DEFAULT_CHUNK_S, compile_plan
-from farm.engine.render import render_plan
+from farm.engine.render import Progress, render_plan
 from farm.errors import FarmError, RenderCancelled, RenderError
 from farm.session import DEFAULT_MAX_DURATION_S, LoadedSession, Output, validate
 from farm.session.metadata import Metadata
@@ -53,7 +53,6 @@ from .cue import cue_sheet
 from .loading import LoadedAlbum, LoadedSong, load_album
 from .model import DEFAULT_GAP_S, Album, AlbumOutput
 
-Progress = Callable[[float, float], None]
 CONTINUOUS_SOURCE = "continuous-source.wav"
 """Each mastered song as a 32-bit float file at the mastering rate, from which the continuous files are made."""
 PREMASTER = "premaster.wav"
@@ -118,7 +117,7 @@ def render_album(
     if cancel is not None:
         threading.Thread(target=_forward, args=(cancel, stop, finished), name="album-cancel", daemon=True).start()
     try:
-        run = _AlbumRun(loaded, executor, workdir, chunk_s, stop, on_tasks, _AlbumProgress(progress, 3 * len(loaded.songs) + 1))
+        run = _AlbumRun(loaded, executor, workdir, chunk_s, stop, on_tasks, _AlbumProgress(progress, len(loaded.songs)))
         report = run.render()
         report["executor"], report["executor_reason"] = executor.name, executor_reason
         report["wall_s"] = time.perf_counter() - started
@@ -144,7 +143,7 @@ class _AlbumProgress:
     """Album progress: each song's mix, master chain and mastering, and the sequence, as equal steps."""
 
     callback: Progress | None
-    steps: int
+    songs: int
     finished: int = 0
     audio_s: float = 0.0
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
@@ -154,11 +153,19 @@ class _AlbumProgress:
             self.finished += 1
             self.audio_s += audio_s
             if self.callback:
-                self.callback(min(self.finished / self.steps, 0.99), self.audio_s)
+                self.callback(min(self.finished / (3 * self.songs + 1), 0.99), self.audio_s, self.stage)
+
+    @property
+    def stage(self) -> str:
+        """The stage most songs are at, in words (songs run several at once)."""
+        phase, done = divmod(self.finished, self.songs)
+        if phase >= 3:
+            return "sequencing the album"
+        return f"{('mixing', 'master chain on', 'mastering')[phase]} songs ({done} of {self.songs} done)"
 
     def done(self) -> None:
         if self.callback:
-            self.callback(1.0, self.audio_s)
+            self.callback(1.0, self.audio_s, "finishing")
 
 
 @dataclasses.dataclass

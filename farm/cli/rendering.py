@@ -9,6 +9,7 @@ report says which and why.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -19,6 +20,7 @@ from farm.engine.plan import DEFAULT_CHUNK_S
 from farm.storage import Location
 
 from .options import add_max_duration, max_duration
+from .progress import ProgressBar
 
 if TYPE_CHECKING:
     from . import Commands
@@ -55,19 +57,18 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace, 
     from farm.engine.render import render_plan
     from farm.session import load, read_document
 
-    from .progress import ProgressBar
-
     started = time.perf_counter()
     retain_freed_memory()
     if is_album(read_document(Location.of(session_path))):
         return render_album_and_print(session_path, out_dir, args, started, print_json)
     loaded = load(session_path, max_duration_s=max_duration(args))
     plan = compile_plan(loaded, args.chunk_s)
-    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    bar = ProgressBar(sys.stderr, started) if sys.stderr.isatty() and not args.json else None
     choice = choose_executor(args.executor, args.address)
-    report = render_plan(loaded, plan, out_dir, executor=choice.build(), progress=bar, started=started, executor_reason=choice.reason)
+    with ending_line(bar):
+        report = render_plan(loaded, plan, out_dir, executor=choice.build(), progress=bar, started=started, executor_reason=choice.reason)
     if bar:
-        bar.close()
+        bar.finish(report["wall_s"], report["realtime_factor"])
     if args.json:
         if print_json:
             print(json.dumps(report, indent=2))
@@ -88,16 +89,16 @@ def render_album_and_print(album_path: str, out_dir: str, args: argparse.Namespa
     from farm.album import load_album, render_album
     from farm.engine.executor import choose_executor
 
-    from .progress import ProgressBar
 
     loaded = load_album(album_path, max_duration_s=max_duration(args))
-    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    bar = ProgressBar(sys.stderr, started) if sys.stderr.isatty() and not args.json else None
     choice = choose_executor(args.executor, args.address)
-    report = render_album(
-        album_path, out_dir, chunk_s=args.chunk_s, executor=choice.build(), progress=bar, loaded=loaded, started=started, executor_reason=choice.reason
-    )
+    with ending_line(bar):
+        report = render_album(
+            album_path, out_dir, chunk_s=args.chunk_s, executor=choice.build(), progress=bar, loaded=loaded, started=started, executor_reason=choice.reason
+        )
     if bar:
-        bar.close()
+        bar.finish(report["wall_s"], report["realtime_factor"])
     if args.json:
         if print_json:
             print(json.dumps(report, indent=2))
@@ -112,6 +113,17 @@ def render_album_and_print(album_path: str, out_dir: str, args: argparse.Namespa
         print(f"  {out_dir.rstrip('/')}/{item['path']}  ({detail})")
     print(f"  {out_dir.rstrip('/')}/report.json")
     return report
+
+
+@contextlib.contextmanager
+def ending_line(bar: ProgressBar | None):
+    """Around a render drawing ``bar``: end its line if the render fails, so the error starts on a line of its own."""
+    try:
+        yield
+    except BaseException:
+        if bar:
+            bar.close()
+        raise
 
 
 def encoding(deliverable: dict) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import logging
 import os
 import signal
 import socket
@@ -91,6 +92,19 @@ def _restore_signal_handlers(handlers: dict) -> None:
     for number, handler in handlers.items():
         if handler is not None:
             signal.signal(number, handler)
+
+
+RAY_TOKEN_SETUP_LOGGER = "ray._private.authentication.authentication_token_setup"
+RAY_TOKEN_ENABLED_NOTICE = "Token authentication is enabled for this Ray cluster"
+
+
+def _without_token_notice(record: logging.LogRecord) -> bool:
+    """A logging filter: drop Ray's notice that a cluster it starts uses token authentication.
+
+    It is printed on every start of a local cluster, asks nothing of the user, and mixfarm wants the safer default it
+    announces. Ray's warning that authentication is *disabled* still shows.
+    """
+    return not record.getMessage().startswith(RAY_TOKEN_ENABLED_NOTICE)
 
 
 def run_task(task: Callable[..., Any], *args: Any) -> Any:
@@ -301,7 +315,12 @@ class RayExecutor:
         address = address or os.environ.get("RAY_ADDRESS") or None
         if not ray.is_initialized():
             handlers = _signal_handlers()
-            ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+            token_setup = logging.getLogger(RAY_TOKEN_SETUP_LOGGER)
+            token_setup.addFilter(_without_token_notice)
+            try:
+                ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+            finally:
+                token_setup.removeFilter(_without_token_notice)
             _restore_signal_handlers(handlers)
         self._remotes: dict[Callable[..., Any], Any] = {}
 

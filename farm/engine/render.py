@@ -116,8 +116,8 @@ QUEUED_CHUNKS_PER_FILE = 4
 PROGRESS_BEFORE_END = 0.99
 """Progress stops here until the render has finished."""
 
-Progress = Callable[[float, float], None]
-"""Called with (fraction done 0..1, seconds of audio rendered so far)."""
+Progress = Callable[[float, float, str], None]
+"""Called with (fraction done 0..1, seconds of audio rendered so far, the stage at work in words, e.g. ``"loudness pass 2"``)."""
 
 
 @dataclasses.dataclass
@@ -130,11 +130,20 @@ class _Tracker:
     cancel: threading.Event | None = None
     on_tasks: Callable[[list[dict]], None] | None = None
     audio_s_per_task: float = 0.0
-    loudness_passes: int = 0
     done: int = 0
     metas: list = dataclasses.field(default_factory=list)
     audio_s: float = 0.0
     fraction: float = 0.0
+    stage: str = "preparing"
+    master_passes: int = 0
+    planned_master_passes: int = 1
+    fraction_at_extension: float = 0.0
+    done_at_extension: int = 0
+
+    def begin(self, stage: str) -> None:
+        """Name the stage now at work, and tell the progress callback at once."""
+        self.stage = stage
+        self.report(self.fraction)
 
     def check_cancel(self, in_flight: list) -> None:
         """Raise RenderCancelled, after cancelling ``in_flight`` tasks, if a cancel was requested."""
@@ -149,13 +158,19 @@ class _Tracker:
         if self.on_tasks:
             self.on_tasks(metas)
         self.done += len(metas)
-        self.report(min(self.done / max(self.total, 1), PROGRESS_BEFORE_END))
+        share = (self.done - self.done_at_extension) / max(self.total - self.done_at_extension, 1)
+        self.report(min(self.fraction_at_extension + (1 - self.fraction_at_extension) * share, PROGRESS_BEFORE_END))
+
+    def extend(self, tasks: int) -> None:
+        """Count ``tasks`` more than planned (a correction pass): what is left of the bar is shared out again, so it keeps moving."""
+        self.fraction_at_extension, self.done_at_extension = self.fraction, self.done
+        self.total += tasks
 
     def report(self, fraction: float) -> None:
         """Tell the progress callback, never going back (later stages can take more passes than estimated)."""
         self.fraction = max(self.fraction, fraction)
         if self.progress:
-            self.progress(self.fraction, self.audio_s)
+            self.progress(self.fraction, self.audio_s, self.stage)
 
 
 def render(
@@ -249,6 +264,7 @@ def render_plan(
         tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks)
         report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
         report["executor_reason"] = executor_reason
+        tracker.begin("finishing")
         tracker.report(1.0)
         report["wall_s"] = time.perf_counter() - started
         report["realtime_factor"] = report["duration_s"] / report["wall_s"]
@@ -283,8 +299,10 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     tracker.audio_s_per_task = plan.timeline_frames / plan.sample_rate / max(len(mix_chunks), 1)
     match_chunks = len(plan.chunks(plan.timeline_frames)) + (loudness.match.spectrum is None) if loudness.match else 0
     tracker.total = len(mix_chunks) * mixing_tasks + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks + match_chunks
+    tracker.planned_master_passes = master_passes
     run = _Run(plan, executor.put(plan), executor, workdir, tracker, window)
     reference = run.submit(tasks.match_reference, num_returns=2) if loudness.match and loudness.match.spectrum is None else None
+    tracker.begin("mixing")
     mix_partials, mix, stems = _mix(run)
     mix_report = LoudnessPartial.merge(mix_partials).report()
     match_eq, match_report = _match(run, mix, reference) if loudness.match else (None, None)
@@ -314,6 +332,8 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
             lowered = f" (lowered {margin_db:.2f} dB for {', '.join(user.path for user in users)}, which went over the ceiling)" if margin_db else ""
             made[margin_db] = _master(run, mix, mix_report, master_pass, tolerance_lu, accept_lu, start_gain_db, lowered)
         files = [(masters[index], made[margins_db[index]][-1], trims_db[index]) for index in pending]
+        if deliverables[pending[0]] is not None:
+            tracker.extend(sum(math.ceil(plan.timeline_frames / deliverable.grid_frames) for deliverable, _, _ in files))
         for index, facts in zip(pending, _deliver(run, files)):
             deliverables[index] = facts
         if not loudness.normalises:
@@ -485,6 +505,7 @@ def _match(run: _Run, mix: SpilledSignal, reference: list | None) -> tuple[Match
     """
     plan, window = run.plan, run.window
     match, rate = plan.loudness.match, plan.sample_rate
+    run.tracker.begin("matching the reference")
     submitted: list = []
     for start, stop in plan.chunks(plan.timeline_frames):
         run.tracker.check_cancel([meta for _, meta in submitted[-window:]])
@@ -616,8 +637,10 @@ def _master_pass(run: _Run, mix: SpilledSignal, master_pass: MasterPass):
     their chunks finish.
     """
     plan, window = run.plan, run.window
-    run.tracker.loudness_passes += 1
-    pass_number = run.tracker.loudness_passes
+    run.tracker.master_passes += 1
+    if run.tracker.master_passes > run.tracker.planned_master_passes:
+        run.tracker.extend(len(plan.chunks(plan.timeline_frames + master_pass.latency_frames)))
+    run.tracker.begin(f"loudness pass {run.tracker.master_passes}" if plan.loudness.normalises else "mastering")
     pass_ref = run.executor.put(master_pass)
     state, partials, states, metas, master_blocks = None, [], [], [], []
     master = _spilled_signal(run, "master")
@@ -638,7 +661,7 @@ def _master_pass(run: _Run, mix: SpilledSignal, master_pass: MasterPass):
     master.spill()
     limiter_states = [chunk_state["limiter"] for chunk_state in run.executor.get(states)]
     reduction = max(max_gain_reduction_db(limiter_state) for limiter_state in limiter_states) if master_pass.limiter else None
-    run.tracker.finished(metas, loudness_pass=pass_number)
+    run.tracker.finished(metas, loudness_pass=run.tracker.master_passes)
     return report, reduction, master
 
 
@@ -653,6 +676,9 @@ def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]])
     """
     plan = run.plan
     run.tracker.check_cancel([])
+    if files:
+        names = [deliverable.path for deliverable, _, _ in files]
+        run.tracker.begin(f"writing {', '.join(names)}" if len(names) <= 2 else f"writing {len(names)} files")
     jobs = [
         (deliverable, signal, trim_db, start, min(start + deliverable.grid_frames, plan.timeline_frames))
         for deliverable, signal, trim_db in files

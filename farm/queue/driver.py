@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from farm.errors import (
     DriverLost,
@@ -34,6 +34,9 @@ from farm.errors import (
     SessionError,
     is_transient,
 )
+
+if TYPE_CHECKING:
+    from farm.engine.render import Progress
 
 log = logging.getLogger("mixfarm.driver")
 
@@ -50,7 +53,6 @@ CANCEL_POLL_S = 0.1
 
 NO_CLUSTER = {"nodes": [], "cpus": 0, "cpus_busy": 0}
 
-Progress = Callable[[float, float], None]
 TasksDone = Callable[[list[dict]], None]
 
 
@@ -368,7 +370,7 @@ def _render_one(executor, send: Callable[[tuple], None], cancel: threading.Event
             out_dir,
             executor=executor,
             max_duration_s=max_duration_s,
-            progress=lambda fraction, audio_s: send(("progress", job_id, fraction, audio_s)),
+            progress=lambda fraction, audio_s, stage: send(("progress", job_id, fraction, audio_s, stage)),
             cancel=cancel,
             on_tasks=lambda metas: send(("tasks", job_id, metas)),
         )

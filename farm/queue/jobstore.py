@@ -155,11 +155,15 @@ ADDED_COLUMNS = {
     "after": "TEXT NOT NULL DEFAULT '[]'",
     "waiting": "INTEGER NOT NULL DEFAULT 0",
     "purged_at": "REAL",
+    "stage": "TEXT NOT NULL DEFAULT ''",
 }
 """Columns added since the first schema: a store written before them gains them on open."""
 
 BUSY_TIMEOUT_S = 5.0
 """How long a write waits for another connection's lock on the file before it fails."""
+
+MAX_STAGE_CHARS = 200
+"""The longest stage description kept."""
 
 MAX_AFTER = 100
 """The most jobs one job may wait for."""
@@ -173,7 +177,7 @@ it may be what kills them."""
 
 _LIST_COLUMNS = (
     "id, name, studio, priority, state, attempts, created_at, started_at, finished_at, "
-    "progress, audio_s, duration_s, outputs, error, cancel_requested, bundle_bytes, interruptions, cpu_s, after, purged_at"
+    "progress, audio_s, duration_s, outputs, error, cancel_requested, bundle_bytes, interruptions, cpu_s, after, purged_at, stage"
 )
 
 
@@ -202,6 +206,8 @@ class Job:
     cpu_s: float = 0.0
     after: list[str] = dataclasses.field(default_factory=list)
     purged_at: float | None = None
+    stage: str = ""
+    """What a running job's render is doing, in words (e.g. ``"loudness pass 2"``); empty before it starts."""
 
     def to_dict(self) -> dict:
         """JSON-ready fields (a shallow copy: the outputs, report and after are the job's own, not to be changed)."""
@@ -403,6 +409,8 @@ class JobStore:
                     fields.setdefault("attempts", job.attempts + 1)
                 if target.is_final:
                     fields.setdefault("finished_at", now)
+                if target is not JobState.RUNNING:
+                    fields["stage"] = ""
                 if target is JobState.QUEUED:
                     fields.update(progress=0.0, audio_s=0.0, cancel_requested=0, finished_at=None)
                 if attempt is not None:
@@ -521,10 +529,10 @@ class JobStore:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM jobs WHERE studio = ? AND state = ?", (studio, JobState.QUEUED.value)).fetchone()[0])
 
-    def record_progress(self, job_id: str, progress: float, audio_s: float) -> Job:
-        """Store a running job's progress (0..1) and seconds of audio rendered."""
+    def record_progress(self, job_id: str, progress: float, audio_s: float, stage: str = "") -> Job:
+        """Store a running job's progress (0..1), seconds of audio rendered, and the stage at work (words)."""
         with self._lock:
-            self._update(job_id, progress=float(min(max(progress, 0.0), 1.0)), audio_s=float(audio_s))
+            self._update(job_id, progress=float(min(max(progress, 0.0), 1.0)), audio_s=float(audio_s), stage=stage[:MAX_STAGE_CHARS])
             job = self._get(job_id)
         self._notify(job, job.state)
         return job
@@ -636,4 +644,5 @@ def _job(row: sqlite3.Row) -> Job:
         cpu_s=row["cpu_s"],
         after=json.loads(row["after"]),
         purged_at=row["purged_at"],
+        stage=row["stage"],
     )

@@ -35,6 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from farm.errors import (
     DriverLost,
@@ -53,6 +54,9 @@ from .jobsongs import fetch_job_songs
 from .jobstore import Attempt, Job, JobStore
 from .state import JobState
 from .tasklog import TaskLog, next_attempt
+
+if TYPE_CHECKING:
+    from farm.engine.render import Progress
 
 PROGRESS_INTERVAL_S = 0.25
 DEFAULT_MAX_ATTEMPTS = 3
@@ -302,16 +306,16 @@ class Scheduler:
                 usage.failure = {key: self._relative(job.id, value) if isinstance(value, str) else value for key, value in exc.failure.items()}
             return self._failed_attempt(job, exc)
 
-    def _progress_writer(self, job_id: str) -> Callable[[float, float], None]:
+    def _progress_writer(self, job_id: str) -> Progress:
         """A progress callback that writes to the store at most every PROGRESS_INTERVAL_S; a store that refuses is skipped."""
         last_write = [0.0]
 
-        def progress(fraction: float, audio_s: float) -> None:
+        def progress(fraction: float, audio_s: float, stage: str) -> None:
             now = time.monotonic()
             if now - last_write[0] >= PROGRESS_INTERVAL_S or fraction >= 1.0:
                 last_write[0] = now
                 try:
-                    self.store.record_progress(job_id, fraction, audio_s)
+                    self.store.record_progress(job_id, fraction, audio_s, stage)
                 except (sqlite3.Error, OSError) as exc:
                     log.warning("job %s: progress not stored: %s", job_id, exc)
 
@@ -330,7 +334,7 @@ class Scheduler:
         if not transient:
             log.warning("job %s failed: %s", job.id, message)
             return JobState.FAILED, dict(error=message)
-        error = f"attempt {job.attempts} of {self.max_attempts}: {message}"
+        error = f"attempt {job.attempts} of {self.max_attempts} failed: {message}"
         log.warning("job %s failed: %s", job.id, error)
         retry = job.attempts < self.max_attempts or self._stop.is_set()
         return (JobState.QUEUED if retry else JobState.FAILED), dict(error=error)

@@ -5,7 +5,12 @@ import os
 import httpx
 import pytest
 
-from tests.helpers.service import MASTERED, ServiceProcess, session_bundle
+from tests.helpers.service import (
+    MASTERED,
+    ServiceProcess,
+    session_bundle,
+    wait_for_state,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -128,3 +133,62 @@ def test_a_job_that_fails_shows_a_failed_bar_and_no_realtime_figure(service, pag
     assert fill == "rgb(200, 55, 45)", "the bar turns the failed colour, not the running blue"
     assert page.inner_text("[data-field=rtf]") == "—"
     page.screenshot(path=str(tmp_path / "failed.png"), full_page=True)
+
+
+
+def test_a_job_that_ends_before_the_page_listens_is_shown_ended(service, page):
+    """The page asks for its job again once its event stream connects: a change sent before that reached nobody.
+
+    This is how a retried job that failed at once could stay "running" with a Cancel button.
+    """
+    slow = submit(service, 30.0, "slow", SLOW)
+    waiting = submit(service, 1.0, "waiting")
+
+    def connect_once_it_was_cancelled(route):
+        """Hold the page's event stream until its job, queued when the page was made, has been cancelled."""
+        assert httpx.post(f"{service.url}/api/jobs/{waiting}/cancel", timeout=30).status_code == 200
+        route.continue_()
+
+    page.route("**/api/events", connect_once_it_was_cancelled, times=1)
+    page.goto(f"{service.url}/jobs/{waiting}")
+    page.wait_for_selector(".job-head .state-cancelled")
+    assert page.locator("button[data-action=cancel]").count() == 0
+    assert page.locator("button[data-action=retry]").count() == 1
+    assert httpx.post(f"{service.url}/api/jobs/{slow}/cancel", timeout=30).status_code == 200
+
+
+@pytest.fixture
+def finished_job(service):
+    """A job with a long name that succeeded, so its page has every table and chart."""
+    job_id = submit(service, 3.0, "Midnight-Drive-final-master-v12-with-a-name-longer-than-a-phone-is-wide")
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        wait_for_state(client, job_id, {"succeeded"})
+    return job_id
+
+
+@pytest.mark.parametrize("path", ["/", "/jobs/{job}", "/cluster"])
+def test_at_phone_width_the_page_never_scrolls_sideways(service, browser, finished_job, path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(service.url + path.format(job=finished_job))
+    page.wait_for_selector("#live.on")
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth, document.querySelector('header.top').scrollWidth]")
+    context.close()
+    assert widths[0] <= widths[1] == 390, f"{path}: the page is {widths[0]} px wide at a 390 px viewport"
+    assert widths[2] <= 390, f"{path}: the header is {widths[2]} px wide"
+
+
+def test_the_dashboard_follows_a_dark_preference(service, browser, finished_job):
+    colours = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(f"{service.url}/jobs/{finished_job}")
+        page.wait_for_selector("#live.on")
+        colours[scheme] = page.evaluate(
+            "[getComputedStyle(document.documentElement).backgroundColor, getComputedStyle(document.body).color, "
+            "getComputedStyle(document.querySelector('svg.chart')).backgroundColor]"
+        )
+        context.close()
+    assert colours["light"] == ["rgb(255, 255, 255)", "rgb(29, 33, 39)", "rgb(255, 255, 255)"]
+    assert colours["dark"] == ["rgb(18, 20, 24)", "rgb(228, 232, 238)", "rgb(18, 20, 24)"], "dark page, light text, charts on the dark page"

@@ -222,7 +222,7 @@ def test_submit_of_an_invalid_session_file_prints_its_problems(service, api, tmp
     bad = write_session(tmp_path / "bad.yaml", tracks=[{"name": "tone", "file": "stems/tone.wav", "fx": [{"type": "fuzz"}]}])
     before = api.get("/api/jobs").json()["total"]
     completed = mixfarm_inline("submit", str(bad), "--server", service.url)
-    assert completed.returncode != 0
+    assert completed.returncode == 1, "an invalid session, checked here"
     assert "tracks[0].fx[0].type: unknown effect 'fuzz'" in completed.stderr
     assert api.get("/api/jobs").json()["total"] == before
 
@@ -232,9 +232,10 @@ def test_submit_of_an_invalid_session_folder_prints_the_servers_problems(service
     write_session(tmp_path / "session.yaml", tracks=[{"name": "tone", "file": "stems/missing.wav", "gain_dbb": 2}])
     before = api.get("/api/jobs").json()["total"]
     completed = mixfarm_inline("submit", str(tmp_path), "--server", service.url)
-    assert completed.returncode != 0
+    assert completed.returncode == 1, "an invalid session, as the service found it: the same status as one checked here"
     assert "422" in completed.stderr and "invalid session" in completed.stderr
-    assert "tracks[0].gain_dbb: unknown field" in completed.stderr
+    assert "tracks[0].gain_dbb: unknown field" in completed.stderr, completed.stderr
+    assert "tmp" not in completed.stderr.replace(str(tmp_path), ""), completed.stderr
     assert api.get("/api/jobs").json()["total"] == before
 
 
@@ -327,7 +328,7 @@ def test_logs_show_the_task_that_failed_an_attempt():
         "traceback": "Traceback (most recent call last):\nOSError: [Errno 5] Input/output error",
     }
     attempt = {"number": 1, "started_at": 1764633600.0, "ended_at": 1764633660.0, "outcome": "requeued", "cpu_s": 42.5, "audio_s": 0.0}
-    job = {"id": "0123456789abcdef", "state": "running", "attempt_history": [{**attempt, "error": "attempt 1 of 3: task bus_chunk failed", "failure": failure}]}
+    job = {"id": "0123456789abcdef", "state": "running", "attempt_history": [{**attempt, "error": "attempt 1 of 3 failed: task bus_chunk failed", "failure": failure}]}
     job["webhooks"] = [{"id": 7, "event": "job.failed", "attempts": 2, "delivered_at": None, "gave_up_at": None, "last_error": "http://hook answered 500"}]
     with stand_in(job, {}) as url:
         completed = mixfarm_inline("logs", job["id"], "--server", url)
@@ -335,7 +336,7 @@ def test_logs_show_the_task_that_failed_an_attempt():
     lines = completed.stdout.splitlines()
     assert re.fullmatch(r"attempt 1: requeued, \S+ \S+ to \S+ \S+, 42\.5 CPU s, 0\.0 s of audio", lines[0]), lines[0]
     assert lines[1:] == [
-        "  error: attempt 1 of 3: task bus_chunk failed",
+        "  error: attempt 1 of 3 failed: task bus_chunk failed",
         "  failed in the bus task of drums, chunk 10.00-20.00 s, on worker-3 (node 5f3a9c0e7b2d)",
         "    Traceback (most recent call last):",
         "    OSError: [Errno 5] Input/output error",

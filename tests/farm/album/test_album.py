@@ -181,7 +181,7 @@ def test_a_song_that_fails_to_render_fails_the_album_naming_it_and_writes_nothin
 def test_a_cancelled_album_stops_every_song_and_writes_nothing(tmp_path):
     cancel = threading.Event()
     with pytest.raises(RenderCancelled):
-        render_album(write_album(tmp_path), tmp_path / "out", chunk_s=1.0, executor=LocalExecutor(), cancel=cancel, progress=lambda fraction, _: cancel.set())
+        render_album(write_album(tmp_path), tmp_path / "out", chunk_s=1.0, executor=LocalExecutor(), cancel=cancel, progress=lambda fraction, _audio_s, _stage: cancel.set())
     assert list((tmp_path / "out").iterdir()) == []
 
 

@@ -97,7 +97,7 @@ def remove_all_workers_at(cluster: Cluster, at: float):
     """A progress callback that kills every worker node once ``at`` of the render is done; its ``.done`` Event is set then."""
     done = threading.Event()
 
-    def progress(fraction, _audio_s):
+    def progress(fraction, _audio_s, _stage):
         if fraction >= at and not done.is_set():
             for node in list(cluster.worker_nodes):
                 cluster.remove_node(node, allow_graceful=False)
@@ -227,7 +227,7 @@ def test_a_worker_node_killed_mid_render_loses_nothing(cluster, executor, sessio
     def on_tasks(metas):
         tasks_seen.update(meta["node"] for meta in metas)
 
-    def progress(fraction, _audio_s):
+    def progress(fraction, _audio_s, _stage):
         # Runs in the render's loop, so the node dies while later chunks are in flight and the rest not yet submitted.
         if fraction >= KILL_AT and not killed:
             node, running = busiest_worker(cluster, tasks_seen)

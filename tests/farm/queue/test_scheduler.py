@@ -154,7 +154,7 @@ def test_a_failure_of_the_infrastructure_fails_the_job_after_max_attempts(farm, 
     start(driver, max_attempts=2)
     job = wait_final(store, job_id)
     assert (job.state, job.attempts, len(driver.calls)) == (JobState.FAILED, 2, 2)
-    assert job.error == "attempt 2 of 2: storage timed out"
+    assert job.error == "attempt 2 of 2 failed: storage timed out"
 
 
 def test_a_job_whose_render_kills_the_driver_twice_is_failed_naming_why(farm, tmp_path):
@@ -178,7 +178,7 @@ def test_the_outcome_waits_for_a_store_that_is_locked_and_the_job_still_ends(far
 
     def render_while_locked(job_id, call, progress, cancel):
         locked.wait(WAIT_S)
-        progress(0.5, 0.5)
+        progress(0.5, 0.5, "mixing")
         finish.set()
         return REPORT
 

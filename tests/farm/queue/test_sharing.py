@@ -285,11 +285,11 @@ def test_a_failed_task_is_recorded_with_its_kind_strip_chunk_node_and_traceback(
     render = driver.render
 
     def truncating(*args, progress=None, **options):
-        def truncate_then_report(fraction, audio_s):
+        def truncate_then_report(fraction, audio_s, stage):
             if stem_path.stat().st_size > kept_bytes:
                 with open(stem_path, "r+b") as handle:
                     handle.truncate(kept_bytes)
-            progress(fraction, audio_s)
+            progress(fraction, audio_s, stage)
 
         return render(*args, progress=truncate_then_report, **options)
 

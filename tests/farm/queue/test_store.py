@@ -130,6 +130,14 @@ def test_queueing_again_resets_progress_and_the_cancel_request(store):
     assert queued.error == "boom"
 
 
+def test_a_running_jobs_stage_is_kept_until_it_ends(store):
+    job = job_in(store, JobState.RUNNING)
+    assert store.get(job.id).stage == ""
+    assert store.record_progress(job.id, 0.4, 3.0, "loudness pass 2").stage == "loudness pass 2"
+    assert store.record_progress(job.id, 0.5, 3.0, "x" * 500).stage == "x" * 200
+    assert store.transition(job.id, JobState.SUCCEEDED).stage == ""
+
+
 def test_record_progress_clamps_to_zero_and_one(store):
     job = job_in(store, JobState.RUNNING)
     assert store.record_progress(job.id, 1.7, 3.0).progress == 1.0

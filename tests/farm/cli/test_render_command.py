@@ -1,0 +1,24 @@
+"""``mixfarm render`` in a terminal's words: no notice from Ray the user cannot act on, bit depths named as bits."""
+
+import os
+import subprocess
+import sys
+
+from tests.helpers.sessions import tone, write_session, write_stem
+
+
+def test_a_render_on_a_ray_cluster_it_starts_prints_no_token_notice(tmp_path):
+    stem = write_stem(tmp_path, "a.wav", tone(220.0, 2.0))
+    session = write_session(tmp_path, {"tracks": [{"name": "a", "file": stem}], "outputs": [{"path": "master.wav", "bit_depth": 24}]})
+    env = {name: value for name, value in os.environ.items() if name not in ("RAY_ADDRESS", "RAY_AUTH_MODE")}
+    result = subprocess.run(
+        [sys.executable, "-m", "farm.cli", "render", str(session), "-o", str(tmp_path / "out"), "--executor", "ray"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "executor: ray" in result.stdout
+    assert "master.wav  (wav, 24-bit, 48000 Hz)" in result.stdout
+    assert "Token authentication" not in result.stderr, result.stderr
