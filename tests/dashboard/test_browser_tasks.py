@@ -151,6 +151,10 @@ def test_the_timeline_of_a_failed_job_marks_the_failed_task_its_strip_chunk_and_
     assert attempt.locator("rect.task.stage-mix").count() >= len(earlier) > 0, "the tasks that finished before it are drawn"
     page.screenshot(path=str(tmp_path / "tasks-failed.png"), full_page=True)
 
+    page.set_viewport_size({"width": 390, "height": 844})
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1] == 390, f"at phone width the page is {widths[0]} px wide: the timeline and traceback must scroll in their own box"
+
 
 def test_the_cluster_page_draws_the_history_of_each_node(service, api, page, tmp_path):
     job_id = submit(api, flac_bundle(12.0), "for the history")
