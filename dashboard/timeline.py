@@ -35,7 +35,7 @@ class NoSuchAttempt(LookupError):
     """The job has no attempt of that number."""
 
 
-def attempt_count(service: Service, job: Job) -> tuple[list[dict], int]:
+def attempt_records(service: Service, job: Job) -> tuple[list[dict], int]:
     """The job's recorded attempts (errors without the server's paths) and how many there are with the one running now."""
     history = [service.public_attempt(job, record) for record in attempts(service.store, job.id)]
     return history, len(history) + (job.state is JobState.RUNNING)
@@ -47,7 +47,7 @@ def attempt_timeline(service: Service, job: Job, number: int | None = None, hist
     Raises NoSuchAttempt when the job has no such attempt (or none yet).
     """
     if history is None:
-        history, count = attempt_count(service, job)
+        history, count = attempt_records(service, job)
     else:
         count = len(history) + (job.state is JobState.RUNNING)
     number = count if number is None else number
@@ -152,12 +152,12 @@ def timeline_chart(service: Service, timeline: dict) -> dict:
                 "title": f"{label}: {span['tasks']} task(s), {span['seconds']:.2f} s",
             }
         )
-    addresses = _addresses(service)
     by_node: dict[str, list[dict]] = {}
     for task in tasks:
         by_node.setdefault(task["node"], []).append(task)
     if failed:
         by_node.setdefault(failed["node"], [])
+    addresses = _addresses(service, list(by_node))
     top = len(stage_rows) * STAGE_ROW + 8
     lanes = []
     for node in sorted(by_node):
@@ -222,11 +222,11 @@ def _row(rows_end: list[float], start_s: float, end_s: float) -> int:
     return len(rows_end) - 1
 
 
-def _addresses(service: Service) -> dict[str, str]:
-    """Every node's address: as the cluster reports it now, else as the history last sampled it."""
-    known = node_addresses(service.store)
-    known.update({node["id"]: node["address"] for node in service.scheduler.cluster().get("nodes", []) if node.get("address")})
-    return known
+def _addresses(service: Service, node_ids: list[str]) -> dict[str, str]:
+    """The address of each of ``node_ids``: as the cluster reports it now, else as the history last sampled it."""
+    known = {node["id"]: node["address"] for node in service.scheduler.cluster().get("nodes", []) if node.get("address")}
+    missing = [node_id for node_id in node_ids if node_id not in known]
+    return {**node_addresses(service.store, missing), **known} if missing else known
 
 
 PAGE_ATTEMPTS = 5
@@ -235,7 +235,7 @@ PAGE_ATTEMPTS = 5
 
 def job_timelines(service: Service, job: Job) -> dict:
     """The latest :data:`PAGE_ATTEMPTS` attempts' timelines, newest first, each with its chart and its failed task's chunk; and how many attempts there are."""
-    history, count = attempt_count(service, job)
+    history, count = attempt_records(service, job)
     shown = []
     for number in range(count, max(count - PAGE_ATTEMPTS, 0), -1):
         timeline = attempt_timeline(service, job, number, history)

@@ -96,6 +96,7 @@ class ClusterSampler:
             per_node, self._finished = self._finished, Counter()
             memory = {node: used for node, (seen_s, used) in self._memory.items() if now_s - seen_s <= MEMORY_FRESH_S}
         nodes = [node for node in facts.get("nodes", []) if node.get("alive", True)]
+        studios = self.store.studios()
         with self.store.writing() as db:
             db.execute(
                 "INSERT OR REPLACE INTO cluster_samples (resolution_s, at, cpus, cpus_busy) VALUES (?, ?, ?, ?)",
@@ -103,7 +104,7 @@ class ClusterSampler:
             )
             db.executemany(
                 "INSERT OR REPLACE INTO studio_samples (resolution_s, at, studio, queued, running, finished) VALUES (?, ?, ?, ?, ?, ?)",
-                [(SAMPLE_S, at, studio, *figures) for studio, figures in _studio_figures(db, since).items()],
+                [(SAMPLE_S, at, studio, *figures) for studio, figures in _studio_figures(db, studios, since).items()],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO node_samples (resolution_s, at, node_id, address, cpus, cpus_busy, memory_used_bytes, tasks_finished) "
@@ -122,13 +123,13 @@ class ClusterSampler:
         self._last_at = now_s
 
 
-def _studio_figures(db, since: float) -> dict[str, list[int]]:
-    """Every studio with jobs: [queued, running, finished since ``since``] (a row for an idle studio too, so means count its zeros)."""
-    figures = {row[0]: [0, 0, 0] for row in db.execute("SELECT DISTINCT studio FROM jobs")}
+def _studio_figures(db, studios: list[str], since: float) -> dict[str, list[int]]:
+    """Each of ``studios``: [queued, running, finished since ``since``] (an idle studio too, so means count its zeros)."""
+    figures = {studio: [0, 0, 0] for studio in studios}
     for studio, state, count in db.execute("SELECT studio, state, COUNT(*) FROM jobs WHERE state IN (?, ?) GROUP BY studio, state", (JobState.QUEUED.value, JobState.RUNNING.value)):
-        figures[studio][0 if state == JobState.QUEUED.value else 1] = count
+        figures.setdefault(studio, [0, 0, 0])[0 if state == JobState.QUEUED.value else 1] = count
     for studio, count in db.execute("SELECT studio, COUNT(*) FROM jobs WHERE finished_at >= ? GROUP BY studio", (since,)):
-        figures[studio][2] = count
+        figures.setdefault(studio, [0, 0, 0])[2] = count
     return figures
 
 
@@ -191,10 +192,13 @@ def history(store: JobStore, window: str, studio: str | None = None, now_s: floa
     }
 
 
-def node_addresses(store: JobStore) -> dict[str, str]:
-    """The last address sampled for every node in the history."""
+def node_addresses(store: JobStore, node_ids: list[str]) -> dict[str, str]:
+    """The last address sampled for each of ``node_ids`` that the history holds."""
+    marks = ", ".join("?" * len(node_ids))
     with store.reading() as db:
-        rows = db.execute("SELECT node_id, address, MAX(at) FROM node_samples WHERE address IS NOT NULL GROUP BY node_id").fetchall()
+        rows = db.execute(
+            f"SELECT node_id, address, MAX(at) FROM node_samples WHERE node_id IN ({marks}) AND address IS NOT NULL GROUP BY node_id", node_ids
+        ).fetchall()
     return {row["node_id"]: row["address"] for row in rows}
 
 

@@ -524,6 +524,11 @@ class JobStore:
             self._studios_read_at = now
         return self._studios
 
+    def studios(self) -> list[str]:
+        """Every studio with jobs in the store, by name (one seek of the studio index each)."""
+        with self._lock:
+            return [row[0] for row in self._db.execute(_STUDIOS)]
+
     def queued_count(self, studio: str) -> int:
         """How many of the studio's jobs are queued."""
         with self._lock:

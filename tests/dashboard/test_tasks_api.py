@@ -99,13 +99,15 @@ def test_a_running_attempt_shows_the_tasks_finished_so_far(app):
 
 def test_the_job_page_draws_a_lane_per_node_and_marks_the_failed_task(app):
     job_id = a_job_that_failed_once_then_succeeded(app)
+    gone = {"nodes": [{"id": NODE, "address": "10.9.8.7", "alive": True, "cpus": 4, "cpus_busy": 0}], "cpus": 4, "cpus_busy": 0}
+    ClusterSampler(app.state.service.store, lambda: gone).sample()  # the node has left the cluster; the history knows its address
     page = call(app, "GET", f"/jobs/{job_id}", headers=ALPHA)
     assert page.status_code == 200
     html = page.text
     assert html.count('<details class="attempt"') == 2 and 'data-attempt="2" data-outcome="succeeded" open' in html
     assert html.count('<g class="lane" data-node="') == 4, "attempt 2 ran on both nodes; attempt 1's failed task has a lane of its own"
     labels = re.findall(r'class="lane-label"[^>]*>([^<]*)<', html)
-    assert labels == ["01234567 · 4 task(s)", "fedcba98 · 1 task(s)", "01234567 · 2 task(s)", "fedcba98 · 0 task(s)"]
+    assert labels == ["01234567 · 10.9.8.7 · 4 task(s)", "fedcba98 · 1 task(s)", "01234567 · 10.9.8.7 · 2 task(s)", "fedcba98 · 0 task(s)"]
     assert html.count('class="task failed"') == 1 and "failed: bus · drums · chunk 10.0–20.0 s" in html
     assert '<dd data-field="failed-chunk">10.0–20.0 s</dd>' in html
     assert 'href="/static/timeline.css"' in html
