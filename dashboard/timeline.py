@@ -70,13 +70,17 @@ def attempt_timeline(service: Service, job: Job, number: int | None = None, hist
         "finished": logged["finished"],
         "capped": logged["finished"] > len(logged["tasks"]),
         "max_tasks": MAX_TASKS_PER_ATTEMPT,
-        "stages": stage_spans(logged["tasks"]),
+        "stages": stage_spans(logged["tasks"], record["started_at"] if record else job.started_at),
         "tasks": logged["tasks"],
     }
 
 
-def stage_spans(tasks: list[dict]) -> list[dict]:
-    """Each stage's span (a loudness pass each): its first start and last end (Unix seconds), seconds and tasks, in stage order."""
+def stage_spans(tasks: list[dict], started_at: float | None = None) -> list[dict]:
+    """Each stage's span (a loudness pass each): its first start and last end (Unix seconds), seconds and tasks, in stage order.
+
+    The prepare stage also runs from the attempt's start (``started_at``) to its first task: reading the session,
+    planning the render, reaching the cluster.
+    """
     spans: dict[tuple[str, int | None], dict] = {}
     for task in tasks:
         key = (task["stage"], task["loudness_pass"] if task["stage"] == "loudness" else None)
@@ -84,6 +88,10 @@ def stage_spans(tasks: list[dict]) -> list[dict]:
         span = spans.setdefault(key, {"stage": key[0], "loudness_pass": key[1], "started_at": task["started_at"], "ended_at": end, "tasks": 0})
         span["started_at"], span["ended_at"] = min(span["started_at"], task["started_at"]), max(span["ended_at"], end)
         span["tasks"] += 1
+    first_s = min((task["started_at"] for task in tasks), default=None)
+    if started_at is not None and first_s is not None and started_at < first_s:
+        span = spans.setdefault(("prepare", None), {"stage": "prepare", "loudness_pass": None, "started_at": started_at, "ended_at": first_s, "tasks": 0})
+        span["started_at"] = started_at
     ordered = sorted(spans.values(), key=lambda span: (_stage_rank(span["stage"]), span["loudness_pass"] or 0))
     return [{**span, "seconds": span["ended_at"] - span["started_at"]} for span in ordered]
 
@@ -124,7 +132,7 @@ def timeline_chart(service: Service, timeline: dict) -> dict:
     """The SVG geometry of an attempt's timeline (:func:`attempt_timeline`): stage bands, node lanes, bars, the failed task, time ticks."""
     tasks, failure, rate = timeline["tasks"], timeline["failure"], timeline["sample_rate"]
     failed = dict(failure, kind=failure["task"]) if failure and failure.get("started_at") is not None else None
-    starts = [task["started_at"] for task in tasks] + ([failed["started_at"]] if failed else [])
+    starts = [task["started_at"] for task in tasks] + ([failed["started_at"]] if failed else []) + [span["started_at"] for span in timeline["stages"]]
     if not starts:
         return {"width": WIDTH, "height": 0, "stages": [], "lanes": [], "ticks": [], "span_s": 0.0}
     ends = [task["started_at"] + task["seconds"] for task in tasks] + ([failed["started_at"] + failed["seconds"]] if failed else [])

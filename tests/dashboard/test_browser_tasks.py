@@ -99,6 +99,8 @@ def test_the_timeline_of_a_finished_job_shows_its_stages_on_its_nodes(service, a
     for stage in ("mix", "loudness", "deliver"):
         assert attempt.locator(f"rect.task.stage-{stage}").count() > 0, stage
         assert attempt.locator(f"g.stage-span.stage-{stage}").count() > 0, stage
+    prepare = attempt.locator("g.stage-span.stage-prepare")
+    assert prepare.count() == 1 and prepare.locator("rect").get_attribute("x") == "0.0", "preparing starts the attempt's timeline"
     assert attempt.locator('table.stages tr[data-stage="loudness"]').first.inner_text().startswith("loudness pass 1")
 
     known = nodes(api)

@@ -149,3 +149,15 @@ def test_a_long_render_draws_a_bar_per_pixel_or_so_not_one_per_task(app):
     merged = lane["bars"][0]
     assert merged["tasks"] > 1 and merged["title"].startswith(f"{merged['tasks']} mix tasks, ")
     assert lane["bars"][-1]["tasks"] == 1 and lane["bars"][-1]["title"] == "deliver · master.wav: 1.000 s on 01234567"
+
+
+def test_the_prepare_stage_runs_from_the_attempts_start_to_its_first_task(app):
+    store = app.state.service.store
+    job = store.create("song", "alpha")
+    started_at = store.transition(job.id, JobState.RUNNING).started_at
+    TaskLog(store, job.id, 1).record([task("reference", "prepare", started_at + 2.0, 3.0), task("tracks", "mix", started_at + 2.5, 1.0)])
+    stages = call(app, "GET", f"/api/jobs/{job.id}/tasks", headers=ALPHA).json()["stages"]
+    assert [(span["stage"], span["tasks"]) for span in stages] == [("prepare", 1), ("mix", 1)]
+    assert (stages[0]["started_at"], stages[0]["ended_at"]) == (started_at, started_at + 5.0)
+    page = call(app, "GET", f"/jobs/{job.id}", headers=ALPHA).text
+    assert re.search(r'<g class="stage-span stage-prepare"><title>prepare: 1 task\(s\), 5\.00 s</title>\s*<rect x="0\.0"', page), "the chart starts at the attempt's start"
