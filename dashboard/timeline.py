@@ -27,6 +27,9 @@ TASK_ROW = 7
 TASK_GAP = 1
 MAX_ROWS_PER_LANE = 64
 """Tasks that would need more rows at once on one node share the last row."""
+LABEL_CHAR_UNITS = 6.0
+"""About how wide a character of a stage's label is, in SVG units (a label that would pass the right edge ends at its span's end)."""
+LABEL_PAD = 3.0
 MERGE_UNITS = 1.0
 """Neighbouring bars of one stage in a row, each narrower than this (SVG units: about a pixel), are drawn as one."""
 
@@ -148,15 +151,20 @@ def timeline_chart(service: Service, timeline: dict) -> dict:
     stage_rows = [stage for stage in STAGE_ORDER if any(span["stage"] == stage for span in timeline["stages"])]
     stages = []
     for span in timeline["stages"]:
-        label = span["stage"] + (f" {span['loudness_pass']}" if span["loudness_pass"] else "")
+        label = span["stage"] + (f" pass {span['loudness_pass']}" if span["loudness_pass"] else "")
         row = stage_rows.index(span["stage"]) if span["stage"] in stage_rows else len(stage_rows)
+        text = f"{label} · {span['seconds']:.2f} s"
+        left, extent = x(span["started_at"]), width(span["seconds"])
+        fits_right = left + LABEL_PAD + len(text) * LABEL_CHAR_UNITS <= WIDTH
         stages.append(
             {
                 "stage": span["stage"],
-                "label": f"{label} {span['seconds']:.2f} s",
-                "x": x(span["started_at"]),
-                "width": width(span["seconds"]),
+                "label": text,
+                "x": left,
+                "width": extent,
                 "y": row * STAGE_ROW,
+                "text_x": round(left + LABEL_PAD if fits_right else min(left + extent, WIDTH) - LABEL_PAD, 2),
+                "anchor": "start" if fits_right else "end",
                 "title": f"{label}: {span['tasks']} task(s), {span['seconds']:.2f} s",
             }
         )

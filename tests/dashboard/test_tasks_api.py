@@ -149,6 +149,9 @@ def test_a_long_render_draws_a_bar_per_pixel_or_so_not_one_per_task(app):
     merged = lane["bars"][0]
     assert merged["tasks"] > 1 and merged["title"].startswith(f"{merged['tasks']} mix tasks, ")
     assert lane["bars"][-1]["tasks"] == 1 and lane["bars"][-1]["title"] == "deliver · master.wav: 1.000 s on 01234567"
+    mix, deliver = chart["stages"]
+    assert (mix["label"], mix["anchor"], mix["text_x"]) == ("mix · 200.00 s", "start", 3.0)
+    assert (deliver["label"], deliver["anchor"], deliver["text_x"]) == ("deliver · 1.00 s", "end", WIDTH - 3.0), "a label at the right edge ends there"
 
 
 def test_the_prepare_stage_runs_from_the_attempts_start_to_its_first_task(app):
