@@ -58,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_duration_s=seconds(args.max_duration_s, "--max-duration-s"),
         tokens=tokens_from_environment(),
         metrics_token=metrics_token_from_environment(),
+        cache_limit_bytes=round(args.cache_limit_gb * 1000**3) if args.cache_limit_gb else None,
         trusted_proxies=args.trusted_proxies,
     )
     check_bind(args.host, settings)
@@ -128,6 +129,13 @@ def register(commands: Commands) -> None:
         type=float,
         default=DEFAULT_MAX_DURATION_S,
         help=f"longest a submitted session may last (last clip end plus the master's tail), in seconds (default {DEFAULT_MAX_DURATION_S:g}; 0: no limit)",
+    )
+    serve.add_argument(
+        "--cache-limit-gb",
+        type=float,
+        default=0,
+        help="give each studio a render cache of this size under --data/cache, so a revision renders only what it changed; "
+        "no studio reads another's (default 0: no cache)",
     )
     serve.add_argument(
         "--trusted-proxies",

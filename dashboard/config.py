@@ -43,6 +43,8 @@ class Settings:
     ``metrics_token``, when set, is the bearer token ``/metrics`` asks for.
     ``trusted_proxies`` are the addresses whose ``X-Forwarded-Proto`` and
     ``X-Forwarded-For`` headers are believed (None: nobody's).
+    ``cache_limit_bytes``, when set, gives each studio a render cache of
+    that size under ``data_dir/cache`` (:mod:`farm.engine.chunkcache`).
     """
 
     data_dir: Path = Path("mixfarm-data")
@@ -57,6 +59,7 @@ class Settings:
     tokens: dict[str, str] = dataclasses.field(default_factory=dict)
     metrics_token: str | None = None
     trusted_proxies: str | None = None
+    cache_limit_bytes: int | None = None
 
     @property
     def storage_root(self) -> str | Path:

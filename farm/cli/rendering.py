@@ -11,16 +11,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from farm.engine.chunkcache import DEFAULT_LIMIT_BYTES, ChunkCache
 from farm.engine.plan import DEFAULT_CHUNK_S
 from farm.storage import Location
 
 from .options import add_max_duration, max_duration
 from .progress import ProgressBar
+
+CACHE_VARIABLE = "MIXFARM_CACHE"
 
 if TYPE_CHECKING:
     from . import Commands
@@ -66,7 +70,9 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace, 
     bar = ProgressBar(sys.stderr, started) if sys.stderr.isatty() and not args.json else None
     choice = choose_executor(args.executor, args.address)
     with ending_line(bar):
-        report = render_plan(loaded, plan, out_dir, executor=choice.build(), progress=bar, started=started, executor_reason=choice.reason)
+        report = render_plan(
+            loaded, plan, out_dir, executor=choice.build(), progress=bar, started=started, executor_reason=choice.reason, cache=render_cache(args)
+        )
     if bar:
         bar.finish(report["wall_s"], report["realtime_factor"])
     if args.json:
@@ -76,6 +82,8 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace, 
     output = report["output"]
     print(f"rendered {report['session']!r}: {report['duration_s']:.1f} s in {report['wall_s']:.1f} s ({report['realtime_factor']:.1f}x realtime)")
     print(f"  executor: {report['executor']} ({report['executor_reason']})")
+    if report["cache"] is not None:
+        print(f"  cache: {cache_summary(report['cache'])}")
     loudness = output["integrated_lufs"]
     print(f"  master: {loudness:.2f} LUFS, true peak {output['true_peak_dbtp']:.2f} dBTP" if loudness is not None else "  master: silent")
     for item in report["deliverables"]:
@@ -126,6 +134,33 @@ def ending_line(bar: ProgressBar | None):
         raise
 
 
+def render_cache(args: argparse.Namespace) -> ChunkCache | None:
+    """The cache a render uses: ``--cache``, else ``$MIXFARM_CACHE``; None with ``--no-cache`` or neither."""
+    folder = args.cache or os.environ.get(CACHE_VARIABLE)
+    if args.no_cache or not folder:
+        return None
+    if "://" in folder:
+        raise ValueError(f"--cache: {folder}: must be a folder on this machine (object storage is not supported for the cache yet)")
+    return ChunkCache(folder, round(args.cache_limit_gb * 1000**3))
+
+
+def cache_summary(counts: dict) -> str:
+    """``12 of 80 tasks reused (tracks 10/60, mix 2/6)``: hits of all cached task kinds."""
+    kinds = sorted(set(counts["hits"]) | set(counts["misses"]))
+    hits = sum(counts["hits"].values())
+    total = hits + sum(counts["misses"].values())
+    detail = ", ".join(f"{kind} {counts['hits'].get(kind, 0)}/{counts['hits'].get(kind, 0) + counts['misses'].get(kind, 0)}" for kind in kinds)
+    return f"{hits} of {total} tasks reused" + (f" ({detail})" if detail else "")
+
+
+def positive_gigabytes(text: str) -> float:
+    """An argparse type: a size in GB, a finite number > 0."""
+    value = float(text)
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number of GB > 0, got {text!r}")
+    return value
+
+
 def encoding(deliverable: dict) -> str:
     """A deliverable's encoding in words: its bitrate, or its bit depth."""
     if deliverable.get("bitrate_kbps"):
@@ -154,6 +189,17 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto (default): Ray when there is a cluster to run on (--address, $RAY_ADDRESS or one running here), else this process "
         "on threads; ray: Ray, starting a cluster on this machine when there is none; local: this process",
+    )
+    parser.add_argument(
+        "--cache",
+        default=None,
+        metavar="DIR",
+        help=f"keep each task's results in this folder and reuse those whose inputs did not change, so a revision renders only what it "
+        f"changed (default: ${CACHE_VARIABLE} if set, else no cache)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help=f"render everything from scratch, reading and writing no cache (even with ${CACHE_VARIABLE} set)")
+    parser.add_argument(
+        "--cache-limit-gb", type=positive_gigabytes, default=DEFAULT_LIMIT_BYTES / 1000**3, help="the most the cache folder may hold (default %(default)g GB); the least recently used results go first"
     )
     parser.add_argument("--json", action="store_true", help="print the render report as JSON on stdout")
 

@@ -78,6 +78,7 @@ from farm.storage import Location
 
 from . import tasks
 from .blocks import BlockSignal
+from .chunkcache import ChunkCache
 from .delivery import DeliverablePlan
 from .executor import Executor, choose_executor
 from .mastering import MasterPass
@@ -89,6 +90,7 @@ from .plan import (
 )
 from .spill import SpilledSignal
 from .strip import destinations
+from .taskcache import TaskCache
 from .writer import ChunkFeed, write_deliverable
 
 LOUDNESS_TOLERANCE_LU = 0.05
@@ -129,6 +131,7 @@ class _Tracker:
     total: int
     cancel: threading.Event | None = None
     on_tasks: Callable[[list[dict]], None] | None = None
+    task_cache: TaskCache | None = None
     audio_s_per_task: float = 0.0
     done: int = 0
     metas: list = dataclasses.field(default_factory=list)
@@ -154,6 +157,8 @@ class _Tracker:
     def finished(self, meta_refs: list, **tags) -> None:
         """Count the tasks behind ``meta_refs`` as done, their meta given ``tags`` (what only the renderer knows)."""
         metas = [{**meta, **tags} for meta in self.executor.get(meta_refs)]
+        if self.task_cache is not None:
+            self.task_cache.finished(meta_refs)
         self.metas.extend(metas)
         if self.on_tasks:
             self.on_tasks(metas)
@@ -184,8 +189,13 @@ def render(
     cancel: threading.Event | None = None,
     on_tasks: Callable[[list[dict]], None] | None = None,
     max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
+    cache: ChunkCache | None = None,
 ) -> dict:
     """Render ``session_path`` into ``out_dir``; return the render report (also written as report.json).
+
+    With a ``cache``, every task whose inputs are unchanged since a render
+    that used it is read back instead of run (:mod:`farm.engine.taskcache`),
+    and the report's ``cache`` counts hits and misses by task kind.
 
     Both may be local paths or storage URIs (:mod:`farm.storage`): workers
     read their stems' frame ranges from storage themselves; outputs for a URI
@@ -209,7 +219,7 @@ def render(
     started = time.perf_counter()
     loaded = load(session_path, max_duration_s=max_duration_s)
     plan = compile_plan(loaded, chunk_s)
-    return render_plan(loaded, plan, out_dir, executor=executor, progress=progress, window=window, cancel=cancel, on_tasks=on_tasks, started=started)
+    return render_plan(loaded, plan, out_dir, executor=executor, progress=progress, window=window, cancel=cancel, on_tasks=on_tasks, started=started, cache=cache)
 
 
 def render_plan(
@@ -224,6 +234,7 @@ def render_plan(
     on_tasks: Callable[[list[dict]], None] | None = None,
     started: float | None = None,
     executor_reason: str | None = None,
+    cache: ChunkCache | None = None,
 ) -> dict:
     """Render a compiled ``plan`` of ``loaded`` into ``out_dir`` (a path or a storage URI); see :func:`render`.
 
@@ -246,6 +257,7 @@ def render_plan(
                 on_tasks=on_tasks,
                 started=started,
                 executor_reason=executor_reason,
+                cache=cache,
             )
             for name in [item["path"] for item in report["deliverables"]] + ["report.json"]:
                 location.joinpath(name).upload_from(Path(staging) / name)
@@ -261,8 +273,18 @@ def render_plan(
         choice = choose_executor()
         executor, executor_reason = choice.build(), choice.reason
     try:
-        tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks)
-        report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
+        task_cache = TaskCache(cache, plan, executor) if cache is not None else None
+        tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks, task_cache=task_cache)
+        try:
+            report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
+        except BaseException:
+            if task_cache is not None:
+                task_cache.close(wait=False)
+            raise
+        if task_cache is not None:
+            tracker.begin("writing the cache")
+            task_cache.close()
+        report["cache"] = task_cache.report() if task_cache is not None else None
         report["executor_reason"] = executor_reason
         tracker.begin("finishing")
         tracker.report(1.0)
@@ -284,10 +306,27 @@ class _Run:
     workdir: Path
     tracker: _Tracker
     window: int
+    cache: TaskCache | None = None
 
-    def submit(self, task, *args, num_returns: int = 1):
-        """Run ``task(plan, *args)`` on the executor."""
-        return self.executor.submit(task, self.plan_ref, *args, num_returns=num_returns)
+    def submit(self, task, *args, num_returns: int = 1, reads: tuple[BlockSignal, int] | None = None):
+        """Run ``task(plan, *args)`` on the executor, or read its results from the cache.
+
+        ``reads``: the signal whose blocks are the last arguments, and how many (so the cache names them by the signal).
+        """
+        if self.cache is None:
+            return self.executor.submit(task, self.plan_ref, *args, num_returns=num_returns)
+        return self.cache.submit(task, self.plan_ref, args, num_returns, reads)
+
+    def put(self, value):
+        """Put ``value`` to the executor (named for the cache by its fingerprint)."""
+        return self.executor.put(value) if self.cache is None else self.cache.put(value)
+
+    def add_block(self, signal: BlockSignal, start: int, stop: int, ref) -> None:
+        """Add a task's block to ``signal`` (its key remembered for the cache)."""
+        if self.cache is None:
+            signal.add(start, stop, ref)
+        else:
+            self.cache.add_block(signal, start, stop, ref)
 
 
 def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir: Path, tracker: _Tracker, window: int) -> dict:
@@ -300,7 +339,7 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     match_chunks = len(plan.chunks(plan.timeline_frames)) + (loudness.match.spectrum is None) if loudness.match else 0
     tracker.total = len(mix_chunks) * mixing_tasks + master_passes * len(plan.chunks(plan.timeline_frames)) + delivery_tasks + match_chunks
     tracker.planned_master_passes = master_passes
-    run = _Run(plan, executor.put(plan), executor, workdir, tracker, window)
+    run = _Run(plan, executor.put(plan), executor, workdir, tracker, window, tracker.task_cache)
     reference = run.submit(tasks.match_reference, num_returns=2) if loudness.match and loudness.match.spectrum is None else None
     tracker.begin("mixing")
     mix_partials, mix, stems = _mix(run)
@@ -371,7 +410,7 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
         for facts, margin_db in zip(deliverables, margins_db):
             facts["limiter_ceiling_dbtp"] = loudness.ceiling_dbtp - margin_db
     written.update(zip((deliverable.index for deliverable in masters), deliverables))
-    nodes = Counter(meta["node"] for meta in tracker.metas)
+    nodes = Counter(meta["node"] for meta in tracker.metas if not meta.get("cached"))
     return {
         "session": plan.session_name,
         "sample_rate": plan.sample_rate,
@@ -445,7 +484,7 @@ def _mix(run: _Run) -> tuple[list[LoudnessPartial], SpilledSignal, dict[str, Blo
         def keep(results: list, targets: list[str], strip_taps, stem_names) -> None:
             taps.update(zip(strip_taps, results[len(targets) : len(targets) + len(strip_taps)]))
             for name, ref in zip(stem_names, results[len(targets) + len(strip_taps) :]):
-                stems[name].add(*tasks.timeline_span(start, stop, plan.strip(name).latency_out, plan.timeline_frames), ref)
+                run.add_block(stems[name], *tasks.timeline_span(start, stop, plan.strip(name).latency_out, plan.timeline_frames), ref)
 
         for node in plan.order:
             if node in groups:
@@ -463,7 +502,7 @@ def _mix(run: _Run) -> tuple[list[LoudnessPartial], SpilledSignal, dict[str, Blo
             strip = plan.strip(node)
             if strip.kind == "master":
                 block, partial, state, meta = run.submit(tasks.mix_chunk, start, stop, states[node], *inputs(strip), num_returns=4)
-                mix.add(*tasks.timeline_span(start, stop, plan.mix_latency, plan.timeline_frames), block)
+                run.add_block(mix, *tasks.timeline_span(start, stop, plan.mix_latency, plan.timeline_frames), block)
                 partial_refs.append(partial)
             else:
                 targets = destinations(strip)
@@ -510,7 +549,7 @@ def _match(run: _Run, mix: SpilledSignal, reference: list | None) -> tuple[Match
     for start, stop in plan.chunks(plan.timeline_frames):
         run.tracker.check_cancel([meta for _, meta in submitted[-window:]])
         starts, blocks = mix.covering(start, min(stop + frame_frames(rate), plan.timeline_frames))
-        submitted.append(run.submit(tasks.match_chunk, start, stop, starts, *blocks, num_returns=2))
+        submitted.append(run.submit(tasks.match_chunk, start, stop, starts, *blocks, num_returns=2, reads=(mix, len(blocks))))
         if len(submitted) > window:
             run.executor.wait([submitted[-window - 1][0]], 1)
     powers = FramePowers.concatenate(run.executor.get([powers for powers, _ in submitted]))
@@ -641,15 +680,15 @@ def _master_pass(run: _Run, mix: SpilledSignal, master_pass: MasterPass):
     if run.tracker.master_passes > run.tracker.planned_master_passes:
         run.tracker.extend(len(plan.chunks(plan.timeline_frames + master_pass.latency_frames)))
     run.tracker.begin(f"loudness pass {run.tracker.master_passes}" if plan.loudness.normalises else "mastering")
-    pass_ref = run.executor.put(master_pass)
+    pass_ref = run.put(master_pass)
     state, partials, states, metas, master_blocks = None, [], [], [], []
     master = _spilled_signal(run, "master")
     for start, stop in plan.chunks(plan.timeline_frames + master_pass.latency_frames):
         run.tracker.check_cancel(metas[-window:])
         carried = state if master_pass.preroll_frames is None else None
         mix_starts, mix_blocks = mix.covering(first_frame(start, master_pass.preroll_frames), stop)
-        block, partial, state, meta = run.submit(tasks.master_chunk, pass_ref, start, stop, carried, mix_starts, *mix_blocks, num_returns=4)
-        master.add(*tasks.timeline_span(start, stop, master_pass.latency_frames, plan.timeline_frames), block)
+        block, partial, state, meta = run.submit(tasks.master_chunk, pass_ref, start, stop, carried, mix_starts, *mix_blocks, num_returns=4, reads=(mix, len(mix_blocks)))
+        run.add_block(master, *tasks.timeline_span(start, stop, master_pass.latency_frames, plan.timeline_frames), block)
         partials.append(partial)
         states.append(state)
         metas.append(meta)
@@ -690,7 +729,7 @@ def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]])
         while len(submitted) < min(count, len(jobs)):
             deliverable, signal, trim_db, start, stop = jobs[len(submitted)]
             starts, blocks = signal.covering(*tasks.delivery_read_span(plan, deliverable, start, stop))
-            submitted.append(run.submit(tasks.deliver_chunk, deliverable.index, trim_db, start, stop, starts, *blocks, num_returns=3))
+            submitted.append(run.submit(tasks.deliver_chunk, deliverable.index, trim_db, start, stop, starts, *blocks, num_returns=3, reads=(signal, len(blocks))))
 
     lookahead = 2 * run.window
 

@@ -36,6 +36,7 @@ from farm.errors import (
 )
 
 if TYPE_CHECKING:
+    from farm.engine.chunkcache import ChunkCache
     from farm.engine.render import Progress
 
 log = logging.getLogger("mixfarm.driver")
@@ -72,8 +73,9 @@ class RenderDriver(Protocol):
         cancel: threading.Event | None = None,
         on_tasks: TasksDone | None = None,
         max_duration_s: float | None = None,
+        cache: ChunkCache | None = None,
     ) -> dict:
-        """Render ``session`` into ``out_dir``; returns the render report (see :func:`farm.engine.render.render`)."""
+        """Render ``session`` into ``out_dir``, reusing what ``cache`` holds; returns the render report (see :func:`farm.engine.render.render`)."""
 
     def cluster(self) -> dict:
         """The cluster's nodes and CPUs (total and busy)."""
@@ -90,6 +92,7 @@ def render_file(path: str, out_dir: str, **options) -> dict:
     from farm.storage import Location
 
     if is_album(read_document(Location.of(path))):
+        options.pop("cache", None)
         return render_album(path, out_dir, **options)
     return render(path, out_dir, **options)
 
@@ -111,10 +114,10 @@ class InProcessDriver:
     def start(self) -> None:
         self.executor = self._executor_factory()
 
-    def render(self, job_id, session, out_dir, *, progress=None, cancel=None, on_tasks=None, max_duration_s=None) -> dict:
+    def render(self, job_id, session, out_dir, *, progress=None, cancel=None, on_tasks=None, max_duration_s=None, cache=None) -> dict:
         try:
             return render_file(
-                session, out_dir, executor=self.executor, progress=progress, cancel=cancel, on_tasks=on_tasks, max_duration_s=max_duration_s
+                session, out_dir, executor=self.executor, progress=progress, cancel=cancel, on_tasks=on_tasks, max_duration_s=max_duration_s, cache=cache
             )
         except Exception as exc:  # noqa: BLE001 - every failure is translated for the scheduler
             raise render_failure(exc) from exc
@@ -220,13 +223,13 @@ class ProcessDriver:
         threading.Thread(target=self._read, args=(ours, process, self._generation), name="mixfarm-driver-reader", daemon=True).start()
         return ours
 
-    def render(self, job_id, session, out_dir, *, progress=None, cancel=None, on_tasks=None, max_duration_s=None) -> dict:
+    def render(self, job_id, session, out_dir, *, progress=None, cancel=None, on_tasks=None, max_duration_s=None, cache=None) -> dict:
         with self._lock:
             connection = self._ensure_running()
             pending = _Pending(progress, on_tasks, self._generation)
             self._pending[job_id] = pending
         try:
-            self._send(connection, ("render", job_id, session, out_dir, max_duration_s))
+            self._send(connection, ("render", job_id, session, out_dir, max_duration_s, cache))
             cancel_sent = False
             while not pending.done.wait(CANCEL_POLL_S):
                 if cancel is not None and cancel.is_set() and not cancel_sent:
@@ -363,7 +366,7 @@ def serve_renders(connection, executor_factory: Callable[[], Any]) -> None:
     executor.shutdown()
 
 
-def _render_one(executor, send: Callable[[tuple], None], cancel: threading.Event, job_id: str, session, out_dir, max_duration_s) -> None:
+def _render_one(executor, send: Callable[[tuple], None], cancel: threading.Event, job_id: str, session, out_dir, max_duration_s, cache) -> None:
     try:
         report = render_file(
             session,
@@ -373,6 +376,7 @@ def _render_one(executor, send: Callable[[tuple], None], cancel: threading.Event
             progress=lambda fraction, audio_s, stage: send(("progress", job_id, fraction, audio_s, stage)),
             cancel=cancel,
             on_tasks=lambda metas: send(("tasks", job_id, metas)),
+            cache=cache,
         )
         outcome = ("done", report)
     except RenderCancelled:

@@ -30,6 +30,7 @@ storage (:mod:`farm.queue.jobfiles`): ``bundle/`` holds the session and its stem
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -37,6 +38,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from farm.engine.chunkcache import DEFAULT_LIMIT_BYTES, ChunkCache
 from farm.errors import (
     DriverLost,
     IllegalTransition,
@@ -56,6 +58,8 @@ from .state import JobState
 from .tasklog import TaskLog, next_attempt
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from farm.engine.render import Progress
 
 PROGRESS_INTERVAL_S = 0.25
@@ -104,6 +108,8 @@ class Scheduler:
         on_tasks: Callable[[list[dict]], None] | None = None,
         max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
         poll_s: float = 0.1,
+        cache_root: Path | None = None,
+        cache_limit_bytes: int | None = None,
     ) -> None:
         self.store = store
         self.files = files
@@ -113,6 +119,8 @@ class Scheduler:
         self.on_tasks = on_tasks
         self.max_duration_s = max_duration_s
         self.poll_s = poll_s
+        self.cache_root = cache_root
+        self.cache_limit_bytes = cache_limit_bytes
         self._running: dict[str, tuple[threading.Thread, threading.Event]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -285,6 +293,7 @@ class Scheduler:
                 cancel=cancel,
                 on_tasks=usage.tasks_finished,
                 max_duration_s=self.max_duration_s,
+                cache=self._cache(job.studio),
             )
             report["usage"] = {"cpu_s": usage.cpu_s, "audio_s": report["duration_s"], "job_cpu_s": job.cpu_s + usage.cpu_s, "attempt": job.attempts}
             outputs = [{"name": item["path"], "format": item["format"], "bytes": item["bytes"]} for item in report["deliverables"]]
@@ -305,6 +314,12 @@ class Scheduler:
             if isinstance(exc, RenderError) and exc.failure:
                 usage.failure = {key: self._relative(job.id, value) if isinstance(value, str) else value for key, value in exc.failure.items()}
             return self._failed_attempt(job, exc)
+
+    def _cache(self, studio: str) -> ChunkCache | None:
+        """The studio's own render cache (a folder named by a hash of its name), or None when the farm keeps none."""
+        if self.cache_root is None:
+            return None
+        return ChunkCache(self.cache_root / hashlib.sha256(studio.encode()).hexdigest()[:32], self.cache_limit_bytes or DEFAULT_LIMIT_BYTES)
 
     def _progress_writer(self, job_id: str) -> Progress:
         """A progress callback that writes to the store at most every PROGRESS_INTERVAL_S; a store that refuses is skipped."""

@@ -35,7 +35,7 @@ class ScriptedDriver:
     def start(self) -> None:
         self.started = True
 
-    def render(self, job_id, session, out_dir, *, progress=None, cancel=None, on_tasks=None, max_duration_s=None) -> dict:
+    def render(self, job_id, session, out_dir, *, progress=None, cancel=None, on_tasks=None, max_duration_s=None, cache=None) -> dict:
         self.calls.append(job_id)
         return self.script(job_id, self.calls.count(job_id), progress, cancel)
 

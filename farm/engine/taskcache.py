@@ -1,0 +1,193 @@
+"""A render's use of the :class:`~farm.engine.chunkcache.ChunkCache`: each task's key, its results read back or stored.
+
+A task's key hashes what it reads of the plan (a track group's strips and
+their stems' contents, a bus's strip, the master's strip, a deliverable's
+plan; the plan's rate, length, chunk grid and mix latency), its plain
+arguments (frame ranges, trims) and the keys of the results it takes:
+every result a task returns is known by its task's key and its position,
+and a whole signal kept between stages (the mix, a master, a stem) by the
+keys of its blocks. So a change reaches exactly the tasks downstream of it.
+
+A task whose inputs cannot all be named (a value of a kind the fingerprint
+does not know) is run as it would be without a cache, and counted as
+neither a hit nor a miss.
+
+Results found are put to the executor as they were stored; a task that ran
+is stored once it has finished, by a thread of the render process, so the
+writing overlaps the render (at most :data:`MAX_PENDING_WRITES` wait, so the
+results held for it stay bounded). A write that fails (a full disk) is
+logged and the render goes on. A task's meta says ``"cached": True`` when
+its results were read back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from . import tasks
+from .blocks import BlockSignal
+from .chunkcache import ChunkCache
+from .fingerprint import fingerprint, stem_identity
+from .plan import RenderPlan
+
+PLAIN = (int, float, str, type(None))
+MAX_PENDING_WRITES = 16
+"""The most finished tasks whose results wait to be written; the render waits for a slot beyond that."""
+
+log = logging.getLogger("mixfarm.cache")
+
+
+class TaskCache:
+    """Keys, reads and writes of one render's tasks against ``cache``."""
+
+    def __init__(self, cache: ChunkCache, plan: RenderPlan, executor: Any) -> None:
+        self.cache = cache
+        self.plan = plan
+        self.executor = executor
+        self._globals = (plan.sample_rate, plan.timeline_frames, plan.chunk_frames, plan.mix_latency)
+        self._keys: dict[int, tuple[Any, str]] = {}  # id(ref) -> (the ref, kept alive so its id stays its own; its key)
+        self._pending: dict[int, tuple[str, list]] = {}  # id(meta ref) -> (key, the task's result refs) of a task that ran
+        self._signals: dict[int, list[str | None]] = {}  # id(signal) -> its blocks' keys, in order
+        self._stems: dict[str, str] = {}
+        self.hits: Counter = Counter()
+        self.misses: Counter = Counter()
+        self.write_errors = 0
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="mixfarm-cache")
+        self._slots = threading.BoundedSemaphore(MAX_PENDING_WRITES)
+
+    def submit(self, task: Callable[..., Any], plan_ref: Any, args: tuple, num_returns: int, reads: tuple[BlockSignal, int] | None):
+        """Submit ``task(plan, *args)``, or put its stored results; the refs as ``executor.submit`` gives them.
+
+        ``reads``: the signal whose blocks are the last arguments, and how many there are (they are named by the signal's key).
+        """
+        key = self._task_key(task, args, reads)
+        if key is None:
+            return self.executor.submit(task, plan_ref, *args, num_returns=num_returns)
+        kind = _KINDS[task]
+        stored = self.cache.get(key)
+        if stored is not None and len(stored) == num_returns:
+            self.hits[kind] += 1
+            meta = {**stored[-1], "cached": True, "seconds": 0.0, "started_at": time.time(), "node": "cache"}
+            refs = [self.executor.put_block(value) for value in (*stored[:-1], meta)]  # plain references, as a task's results are
+        else:
+            self.misses[kind] += 1
+            submitted = self.executor.submit(task, plan_ref, *args, num_returns=num_returns)
+            refs = [submitted] if num_returns == 1 else list(submitted)
+            self._pending[id(refs[-1])] = (key, refs)
+        for position, ref in enumerate(refs):
+            self._keys[id(ref)] = (ref, fingerprint(key, position))
+        return refs[0] if num_returns == 1 else refs
+
+    def put(self, value: Any) -> Any:
+        """``executor.put(value)``, its ref named by the value's fingerprint (or left unnamed when it has none)."""
+        ref = self.executor.put(value)
+        try:
+            self._keys[id(ref)] = (ref, fingerprint("value", value))
+        except TypeError:
+            pass
+        return ref
+
+    def add_block(self, signal: BlockSignal, start: int, stop: int, ref: Any) -> None:
+        """``signal.add(start, stop, ref)``, remembering the block's key for the signal's own."""
+        signal.add(start, stop, ref)
+        self._signals.setdefault(id(signal), []).append(self.key_of(ref))
+
+    def finished(self, meta_refs: list) -> None:
+        """Have the results of the tasks of ``meta_refs`` that ran (they have finished) written, waiting for a slot."""
+        for meta_ref in meta_refs:
+            entry = self._pending.pop(id(meta_ref), None)
+            if entry is not None:
+                self._slots.acquire()
+                self._writer.submit(self._store, *entry).add_done_callback(lambda _: self._slots.release())
+
+    def close(self, *, wait: bool = True) -> None:
+        """Finish the writes (``wait``), or drop those not begun (a render that failed or was cancelled)."""
+        self._writer.shutdown(wait=True, cancel_futures=not wait)
+
+    def _store(self, key: str, refs: list) -> None:
+        try:
+            self.cache.put(key, tuple(self.executor.get(refs)))
+        except OSError as exc:
+            self.write_errors += 1
+            if self.write_errors == 1:
+                log.warning("cache %s: a result could not be written (%s); the render goes on without storing it", self.cache.root, exc)
+
+    def key_of(self, ref: Any) -> str | None:
+        entry = self._keys.get(id(ref))
+        return entry[1] if entry is not None and entry[0] is ref else None
+
+    def signal_key(self, signal: BlockSignal) -> str | None:
+        """A key for the whole of ``signal``, from its blocks' keys (None if one has none)."""
+        keys = self._signals.get(id(signal))
+        if not keys or any(key is None for key in keys):
+            return None
+        return fingerprint("signal", keys, signal.starts, signal.stops)
+
+    def report(self) -> dict:
+        """Hits and misses by task kind, for the render report."""
+        return {"hits": dict(self.hits), "misses": dict(self.misses), "corrupt_entries": self.cache.corrupt, "write_errors": self.write_errors}
+
+    def _task_key(self, task: Callable[..., Any], args: tuple, reads: tuple[BlockSignal, int] | None) -> str | None:
+        scope = _SCOPES.get(task)
+        if scope is None:
+            return None
+        if reads is not None:
+            signal, blocks = reads
+            signal_key = self.signal_key(signal)
+            if signal_key is None:
+                return None
+            args = (*args[: len(args) - blocks], ("signal", signal_key))
+        try:
+            what, named_args = scope(self, args)
+            named = [self._arg_key(arg) for arg in named_args]
+            if any(key is None for key in named):
+                return None
+            return fingerprint(task.__name__, self._globals, what, named)
+        except TypeError:
+            return None
+
+    def _arg_key(self, arg: Any) -> Any:
+        if isinstance(arg, tuple) and len(arg) == 2 and arg[0] == "signal":
+            return arg
+        known = self.key_of(arg)
+        if known is not None:
+            return ("result", known)
+        if isinstance(arg, PLAIN) or (isinstance(arg, tuple) and all(isinstance(item, PLAIN) for item in arg)):
+            return ("value", arg)
+        return None
+
+    def _stem(self, path: str) -> str:
+        if path not in self._stems:
+            self._stems[path] = stem_identity(path)
+        return self._stems[path]
+
+    def _strip(self, name: str):
+        """A strip as its key sees it: its stems named by their content, not where this job's copy of them lies."""
+        strip = self.plan.strip(name)
+        return dataclasses.replace(strip, stems=tuple(dataclasses.replace(info, path=self._stem(info.path)) for info in strip.stems))
+
+
+_KINDS = {
+    tasks.tracks_chunk: "tracks",
+    tasks.bus_chunk: "bus",
+    tasks.mix_chunk: "mix",
+    tasks.match_chunk: "match",
+    tasks.master_chunk: "master",
+    tasks.deliver_chunk: "deliver",
+}
+
+_SCOPES: dict[Callable[..., Any], Callable[[TaskCache, tuple], tuple[Any, tuple]]] = {
+    tasks.tracks_chunk: lambda run, args: ([run._strip(name) for name in run.plan.group(args[0]).tracks], args),
+    tasks.bus_chunk: lambda run, args: (run._strip(args[0]), args),
+    tasks.mix_chunk: lambda run, args: (run._strip("master"), args),
+    tasks.match_chunk: lambda run, args: ((), args),
+    tasks.master_chunk: lambda run, args: ((), args),
+    tasks.deliver_chunk: lambda run, args: (run.plan.deliverables[args[0]], args[1:]),
+}
+"""What each task reads of the plan, and which of its arguments name its inputs (a deliverable by its plan, not its index)."""
