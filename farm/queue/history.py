@@ -94,7 +94,8 @@ class ClusterSampler:
         since = self._last_at if self._last_at is not None else at - SAMPLE_S
         with self._lock:
             per_node, self._finished = self._finished, Counter()
-            memory = {node: used for node, (seen_s, used) in self._memory.items() if now_s - seen_s <= MEMORY_FRESH_S}
+            self._memory = {node: seen for node, seen in self._memory.items() if now_s - seen[0] <= MEMORY_FRESH_S}
+            memory = {node: used for node, (_, used) in self._memory.items()}
         nodes = [node for node in facts.get("nodes", []) if node.get("alive", True)]
         studios = self.store.studios()
         with self.store.writing() as db:
