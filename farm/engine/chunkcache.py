@@ -56,6 +56,10 @@ class ChunkCache:
     def __reduce__(self):
         return (ChunkCache, (str(self.root), self.limit_bytes))
 
+    def contains(self, key: str) -> bool:
+        """Whether an entry is stored under ``key`` (not checked until it is read)."""
+        return self._path(key).is_file()
+
     def get(self, key: str) -> Any | None:
         """The results stored under ``key``, or None when there are none or they fail their checksum (then removed)."""
         path = self._path(key)

@@ -58,6 +58,7 @@ from farm.session import (
 )
 from farm.session.clips import ClipSpan
 
+from .chunkcache import ChunkCache
 from .delivery import DeliverablePlan, plan_deliverable
 from .groups import TrackGroup, group_tracks
 from .mastering import LoudnessPlan, plan_loudness
@@ -236,6 +237,10 @@ class RenderPlan:
         One plan per file to write, in the session's order of outputs, a
         stem output giving one per strip
         (:class:`~farm.engine.delivery.DeliverablePlan`).
+    track_cache
+        With a render cache, where track tasks keep each track's audio after
+        its effects, so a change after them (fader, pan, sends) does not run
+        the effects again (:mod:`farm.engine.prefader`); None without.
     """
 
     session_name: str
@@ -249,6 +254,7 @@ class RenderPlan:
     mix_latency: int
     loudness: LoudnessPlan
     deliverables: tuple[DeliverablePlan, ...]
+    track_cache: ChunkCache | None = None
 
     @property
     def render_frames(self) -> int:

@@ -273,10 +273,13 @@ def render_plan(
         choice = choose_executor()
         executor, executor_reason = choice.build(), choice.reason
     try:
+        if cache is not None:
+            plan = dataclasses.replace(plan, track_cache=cache)
         task_cache = TaskCache(cache, plan, executor) if cache is not None else None
-        tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks, task_cache=task_cache)
+        run_on = task_cache.executor if task_cache is not None else executor
+        tracker = _Tracker(run_on, progress, total=0, cancel=cancel, on_tasks=on_tasks, task_cache=task_cache)
         try:
-            report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
+            report = _render(loaded, plan, run_on, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
         except BaseException:
             if task_cache is not None:
                 task_cache.close(wait=False)
@@ -284,7 +287,7 @@ def render_plan(
         if task_cache is not None:
             tracker.begin("writing the cache")
             task_cache.close()
-        report["cache"] = task_cache.report() if task_cache is not None else None
+        report["cache"] = task_cache.report(tracker.metas) if task_cache is not None else None
         report["executor_reason"] = executor_reason
         tracker.begin("finishing")
         tracker.report(1.0)
@@ -371,7 +374,7 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
             lowered = f" (lowered {margin_db:.2f} dB for {', '.join(user.path for user in users)}, which went over the ceiling)" if margin_db else ""
             made[margin_db] = _master(run, mix, mix_report, master_pass, tolerance_lu, accept_lu, start_gain_db, lowered)
         files = [(masters[index], made[margins_db[index]][-1], trims_db[index]) for index in pending]
-        if deliverables[pending[0]] is not None:
+        if pending and deliverables[pending[0]] is not None:
             tracker.extend(sum(math.ceil(plan.timeline_frames / deliverable.grid_frames) for deliverable, _, _ in files))
         for index, facts in zip(pending, _deliver(run, files)):
             deliverables[index] = facts

@@ -37,7 +37,9 @@ from dsp.units import db_to_linear
 from farm.session import routes
 from farm.storage import stems
 
+from .chunkcache import ChunkCache
 from .plan import StripPlan
+from .prefader import STATE_KEY, cached_effects, keep_effects, prefader_key
 
 
 def initial_state(strip: StripPlan, sample_rate: int) -> dict:
@@ -207,27 +209,46 @@ def route(strip: StripPlan, audio: np.ndarray, start: int, sample_rate: int) -> 
 
 
 def render_strip_chunk(
-    strip: StripPlan, begin: int, start: int, stop: int, state: dict, feed_blocks: list[np.ndarray], key_blocks: list[np.ndarray], sample_rate: int
-) -> tuple[dict[str, np.ndarray], dict[bool, np.ndarray], np.ndarray, dict]:
+    strip: StripPlan,
+    begin: int,
+    start: int,
+    stop: int,
+    state: dict,
+    feed_blocks: list[np.ndarray],
+    key_blocks: list[np.ndarray],
+    sample_rate: int,
+    cache: ChunkCache | None = None,
+) -> tuple[dict[str, np.ndarray], dict[bool, np.ndarray], np.ndarray, dict, bool | None]:
     """Render frames ``[begin, stop)`` of a track or bus, for its chunk ``[start, stop)``.
 
     ``feed_blocks`` are a bus's, as :func:`sum_feeds` takes them;
-    ``key_blocks`` its keys' taps, likewise. Returns its outputs by
-    destination, its key taps by ``pre_fader`` (stereo), its own output (its
-    stem) and its new state.
+    ``key_blocks`` its keys' taps, likewise. A track's audio after its
+    effects is read from ``cache`` when there (:mod:`farm.engine.prefader`).
+    Returns its outputs by destination, its key taps by ``pre_fader``
+    (stereo), its own output (its stem), its new state, and whether its
+    effects' result came from the cache (None when it was not looked for).
     """
-    if strip.kind == "track":
-        lag = strip.input_latency
-        audio, feed_states = track_source(strip, begin - lag, stop - lag, sample_rate), state["feeds"]
-    else:
-        audio, feed_states = sum_feeds(strip, feed_blocks, state, begin, start, stop)
+    key = prefader_key(strip, begin, start, stop, state, sample_rate) if cache is not None else None
+    stored = cached_effects(cache, key)
     keys, key_states = strip_keys(strip, key_blocks, state, begin, start, stop)
-    if strip.spec.polarity_invert:
-        audio = invert_polarity(audio)
-    audio, fx_states = run_effects(strip, audio, state, begin, sample_rate, keys)
+    if stored is not None:
+        (audio, fx_states), feed_states = stored, state["feeds"]
+    else:
+        if strip.kind == "track":
+            lag = strip.input_latency
+            audio, feed_states = track_source(strip, begin - lag, stop - lag, sample_rate), state["feeds"]
+        else:
+            audio, feed_states = sum_feeds(strip, feed_blocks, state, begin, start, stop)
+        if strip.spec.polarity_invert:
+            audio = invert_polarity(audio)
+        audio, fx_states = run_effects(strip, audio, state, begin, sample_rate, keys)
+        keep_effects(cache, key, audio, fx_states)
     outputs, main = route(strip, audio, begin - strip.latency_out, sample_rate)
     taps = {pre_fader: (_stereo(audio) if pre_fader else main) for pre_fader in strip.taps}
-    return outputs, taps, main, {"fx": fx_states, "feeds": feed_states, "keys": key_states}
+    new_state = {"fx": fx_states, "feeds": feed_states, "keys": key_states}
+    if key is not None:
+        new_state[STATE_KEY] = key
+    return outputs, taps, main, new_state, (stored is not None) if key is not None else None
 
 
 def _stereo(audio: np.ndarray) -> np.ndarray:

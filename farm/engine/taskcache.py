@@ -12,7 +12,13 @@ A task whose inputs cannot all be named (a value of a kind the fingerprint
 does not know) is run as it would be without a cache, and counted as
 neither a hit nor a miss.
 
-Results found are put to the executor as they were stored; a task that ran
+A task found in the cache is not read at once: its results are
+:class:`LazyRef` placeholders, read (and put to the executor) only when a
+task that runs takes one or the render asks for its value
+(:class:`CachedExecutor`). So a revision reads only the stored results that
+feed what it recomputes: a loudness target change reads the mix, not the
+tracks that made it. An entry that turns out corrupted or gone when it is
+read has its task run then, counted as a miss. A task that ran
 is stored once it has finished, by a thread of the render process, so the
 writing overlaps the render (at most :data:`MAX_PENDING_WRITES` wait, so the
 results held for it stay bounded). A write that fails (a full disk) is
@@ -43,13 +49,80 @@ MAX_PENDING_WRITES = 16
 log = logging.getLogger("mixfarm.cache")
 
 
+class _Stored:
+    """A task found in the cache, read when one of its results is first needed (or run then, if its entry fails)."""
+
+    def __init__(self, owner: "TaskCache", key: str, kind: str, task: Callable[..., Any], plan_ref: Any, args: tuple, num_returns: int) -> None:
+        self.owner, self.key, self.kind = owner, key, kind
+        self.call = (task, plan_ref, args, num_returns)
+        self.refs: list | None = None
+        self.lock = threading.Lock()
+
+    def resolved(self, position: int) -> Any:
+        with self.lock:
+            if self.refs is None:
+                self.refs = self.owner._read_or_run(self)
+                self.call = None
+            return self.refs[position]
+
+
+class LazyRef:
+    """A result of a task found in the cache, standing for the executor's reference until someone needs it."""
+
+    __slots__ = ("stored", "position")
+
+    def __init__(self, stored: _Stored, position: int) -> None:
+        self.stored, self.position = stored, position
+
+    def resolved(self) -> Any:
+        """The executor's reference to the value (read from the cache now if it has not been)."""
+        return self.stored.resolved(self.position)
+
+
+def _resolve(value: Any) -> Any:
+    return value.resolved() if isinstance(value, LazyRef) else value
+
+
+class CachedExecutor:
+    """The render's executor with :class:`LazyRef` placeholders turned into real references wherever they are used."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def put(self, value: Any) -> Any:
+        return self.inner.put(value)
+
+    def put_block(self, block: Any) -> Any:
+        return self.inner.put_block(block)
+
+    def submit(self, task: Callable[..., Any], *args: Any, num_returns: int = 1) -> Any:
+        return self.inner.submit(task, *map(_resolve, args), num_returns=num_returns)
+
+    def get(self, refs: Any) -> Any:
+        return self.inner.get([_resolve(ref) for ref in refs] if isinstance(refs, list) else _resolve(refs))
+
+    def wait(self, refs: list, count: int) -> None:
+        self.inner.wait([_resolve(ref) for ref in refs], count)
+
+    def cancel(self, refs: list) -> None:
+        self.inner.cancel([ref for ref in refs if not isinstance(ref, LazyRef)])
+
+    def cluster(self) -> dict:
+        return self.inner.cluster()
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+
 class TaskCache:
-    """Keys, reads and writes of one render's tasks against ``cache``."""
+    """Keys, reads and writes of one render's tasks against ``cache``; :attr:`executor` is the executor the render uses."""
 
     def __init__(self, cache: ChunkCache, plan: RenderPlan, executor: Any) -> None:
         self.cache = cache
         self.plan = plan
-        self.executor = executor
+        self.inner = executor
+        self.executor = CachedExecutor(executor)
         self._globals = (plan.sample_rate, plan.timeline_frames, plan.chunk_frames, plan.mix_latency)
         self._keys: dict[int, tuple[Any, str]] = {}  # id(ref) -> (the ref, kept alive so its id stays its own; its key)
         self._pending: dict[int, tuple[str, list]] = {}  # id(meta ref) -> (key, the task's result refs) of a task that ran
@@ -58,6 +131,7 @@ class TaskCache:
         self.hits: Counter = Counter()
         self.misses: Counter = Counter()
         self.write_errors = 0
+        self._count_lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="mixfarm-cache")
         self._slots = threading.BoundedSemaphore(MAX_PENDING_WRITES)
 
@@ -70,19 +144,42 @@ class TaskCache:
         if key is None:
             return self.executor.submit(task, plan_ref, *args, num_returns=num_returns)
         kind = _KINDS[task]
-        stored = self.cache.get(key)
-        if stored is not None and len(stored) == num_returns:
+        if self.cache.contains(key):
             self.hits[kind] += 1
-            meta = {**stored[-1], "cached": True, "seconds": 0.0, "started_at": time.time(), "node": "cache"}
-            refs = [self.executor.put_block(value) for value in (*stored[:-1], meta)]  # plain references, as a task's results are
+            stored = _Stored(self, key, kind, task, plan_ref, args, num_returns)
+            meta = {"kind": kind, **_META_DETAILS[task](args), "cached": True, "seconds": 0.0, "started_at": time.time(), "node": "cache"}
+            refs = [LazyRef(stored, position) for position in range(num_returns - 1)] + [self.inner.put_block(meta)]
         else:
             self.misses[kind] += 1
-            submitted = self.executor.submit(task, plan_ref, *args, num_returns=num_returns)
-            refs = [submitted] if num_returns == 1 else list(submitted)
-            self._pending[id(refs[-1])] = (key, refs)
+            refs = self._run(key, task, plan_ref, args, num_returns)
         for position, ref in enumerate(refs):
             self._keys[id(ref)] = (ref, fingerprint(key, position))
         return refs[0] if num_returns == 1 else refs
+
+    def _run(self, key: str, task: Callable[..., Any], plan_ref: Any, args: tuple, num_returns: int) -> list:
+        """Submit the task (its results stored once it has finished); its refs as a list."""
+        submitted = self.executor.submit(task, plan_ref, *args, num_returns=num_returns)
+        refs = [submitted] if num_returns == 1 else list(submitted)
+        self._pending[id(refs[-1])] = (key, refs)
+        return refs
+
+    def _read_or_run(self, stored: _Stored) -> list:
+        """The real references of a task found in the cache: its entry put to the executor, or, if the entry fails, the task run now."""
+        task, plan_ref, args, num_returns = stored.call
+        values = self.cache.get(stored.key)
+        if values is not None and len(values) == num_returns:
+            return [self.inner.put_block(value) for value in values[:-1]]  # plain references, as a task's results are
+        with self._count_lock:
+            self.hits[stored.kind] -= 1
+            self.misses[stored.kind] += 1
+        refs = self.executor.submit(task, plan_ref, *args, num_returns=num_returns)
+        refs = [refs] if num_returns == 1 else list(refs)
+        self._writer.submit(self._store_when_done, stored.key, refs)
+        return refs[:-1]
+
+    def _store_when_done(self, key: str, refs: list) -> None:
+        self.inner.get(refs[-1:])
+        self._store(key, refs)
 
     def put(self, value: Any) -> Any:
         """``executor.put(value)``, its ref named by the value's fingerprint (or left unnamed when it has none)."""
@@ -112,7 +209,7 @@ class TaskCache:
 
     def _store(self, key: str, refs: list) -> None:
         try:
-            self.cache.put(key, tuple(self.executor.get(refs)))
+            self.cache.put(key, tuple(self.inner.get(refs)))
         except OSError as exc:
             self.write_errors += 1
             if self.write_errors == 1:
@@ -129,9 +226,18 @@ class TaskCache:
             return None
         return fingerprint("signal", keys, signal.starts, signal.stops)
 
-    def report(self) -> dict:
-        """Hits and misses by task kind, for the render report."""
-        return {"hits": dict(self.hits), "misses": dict(self.misses), "corrupt_entries": self.cache.corrupt, "write_errors": self.write_errors}
+    def report(self, metas: list[dict]) -> dict:
+        """Hits and misses by task kind, and of the track effects that ran within track tasks (``metas``: every task's), for the render report."""
+        effects = Counter()
+        for meta in metas:
+            effects.update(meta.get("effects_cache", {}))
+        return {
+            "hits": {kind: count for kind, count in self.hits.items() if count},
+            "misses": dict(self.misses),
+            "track_effects": {"hits": effects["hits"], "misses": effects["misses"]},
+            "corrupt_entries": self.cache.corrupt,
+            "write_errors": self.write_errors,
+        }
 
     def _task_key(self, task: Callable[..., Any], args: tuple, reads: tuple[BlockSignal, int] | None) -> str | None:
         scope = _SCOPES.get(task)
@@ -191,3 +297,13 @@ _SCOPES: dict[Callable[..., Any], Callable[[TaskCache, tuple], tuple[Any, tuple]
     tasks.deliver_chunk: lambda run, args: (run.plan.deliverables[args[0]], args[1:]),
 }
 """What each task reads of the plan, and which of its arguments name its inputs (a deliverable by its plan, not its index)."""
+
+_META_DETAILS: dict[Callable[..., Any], Callable[[tuple], dict]] = {
+    tasks.tracks_chunk: lambda args: {"strip": args[0]},
+    tasks.bus_chunk: lambda args: {"strip": args[0]},
+    tasks.mix_chunk: lambda args: {"strip": "master"},
+    tasks.match_chunk: lambda args: {},
+    tasks.master_chunk: lambda args: {},
+    tasks.deliver_chunk: lambda args: {},
+}
+"""What a cached task's meta says besides its kind (a task that runs says it in :mod:`farm.engine.tasks`)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 import soxr
@@ -105,11 +106,14 @@ def tracks_chunk(plan: RenderPlan, group_name: str, start: int, stop: int, state
     taps: dict[tuple[str, bool], np.ndarray] = {}
     stems: dict[str, np.ndarray] = {}
     new_states = []
+    reused = Counter()
     for name, state in zip(group.tracks, states or (None,) * len(group.tracks)):
         strip = plan.strip(name)
         begin = strip.first_frame(start)
         state = initial_state(strip, rate) if state is None else state
-        outputs, strip_taps, main, state = render_strip_chunk(strip, begin, start, stop, state, [], list(key_blocks), rate)
+        outputs, strip_taps, main, state, from_cache = render_strip_chunk(strip, begin, start, stop, state, [], list(key_blocks), rate, plan.track_cache)
+        if from_cache is not None:
+            reused["hits" if from_cache else "misses"] += 1
         for target, audio in outputs.items():
             if target in sums:
                 add_into(sums[target], audio[start - begin :])
@@ -121,7 +125,11 @@ def tracks_chunk(plan: RenderPlan, group_name: str, start: int, stop: int, state
         new_states.append(state)
     carried = tuple(new_states) if not group.time_parallel else None
     blocks = [sums[target] for target in group.destinations] + [taps[tap] for tap in group.taps] + [stems[name] for name in group.stems]
-    return (*blocks, carried, _meta("tracks", started, strip=group_name, tracks=list(group.tracks), start_frame=start, stop_frame=stop, sample_rate=plan.sample_rate))
+    return (
+        *blocks,
+        carried,
+        _meta("tracks", started, strip=group_name, tracks=list(group.tracks), start_frame=start, stop_frame=stop, sample_rate=plan.sample_rate, **({"effects_cache": dict(reused)} if reused else {})),
+    )
 
 
 def bus_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict | None, *blocks: np.ndarray):
@@ -137,7 +145,7 @@ def bus_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict | 
     begin = strip.first_frame(start)
     state = initial_state(strip, plan.sample_rate) if state is None else state
     feed_blocks, key_blocks = _split_inputs(strip, begin, start, blocks)
-    outputs, taps, main, state = render_strip_chunk(strip, begin, start, stop, state, feed_blocks, key_blocks, plan.sample_rate)
+    outputs, taps, main, state, _ = render_strip_chunk(strip, begin, start, stop, state, feed_blocks, key_blocks, plan.sample_rate)
     carried = None if strip.time_parallel else state
     results = [outputs[target][start - begin :] for target in destinations(strip)] + [taps[pre_fader][start - begin :] for pre_fader in strip.taps]
     if strip.stem:

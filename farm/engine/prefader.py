@@ -1,0 +1,69 @@
+"""A track's audio after its effects, kept in the render cache by what it depends on.
+
+A track group's task renders several tracks and sums their outputs, so a
+change to one track (its fader, say) runs the whole group again. With a
+render cache (:attr:`farm.engine.plan.RenderPlan.track_cache`) each member
+keeps its chunk's audio after its effects, and the effects' new state, under
+a key of what they depend on: its stems' contents, its clips, its polarity,
+its effects and their automation, the chunk's frames and the state it
+started from. A member whose key is found skips its effects; its fader,
+pan and sends (which come after) run as always, and the group sums in the
+same order, so the result is the same to the bit.
+
+A track listening to a sidechain is left out: its effects also hear
+another strip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .chunkcache import ChunkCache
+from .fingerprint import fingerprint, stem_identity
+from .plan import StripPlan
+
+STATE_KEY = "prefader"
+"""Where a track's carried state keeps the key of the chunk that made it, for the next chunk's key."""
+
+
+def prefader_key(strip: StripPlan, begin: int, start: int, stop: int, state: dict, sample_rate: int) -> str | None:
+    """The key of ``strip``'s audio after its effects over ``[begin, stop)`` from ``state``; None when it is not kept (a keyed track)."""
+    if strip.kind != "track" or strip.keys:
+        return None
+    try:
+        return fingerprint(
+            "prefader",
+            [stem_identity(info.path) for info in strip.stems],
+            strip.spans,
+            strip.input_latency,
+            strip.channels,
+            strip.spec.polarity_invert,
+            strip.effects,
+            strip.effect_envelopes,
+            sample_rate,
+            begin,
+            start,
+            stop,
+            state.get(STATE_KEY),
+        )
+    except TypeError:
+        return None
+
+
+def cached_effects(cache: ChunkCache | None, key: str | None) -> tuple[np.ndarray, Any] | None:
+    """The audio after the effects and the effects' state stored under ``key``, or None."""
+    if cache is None or key is None:
+        return None
+    return cache.get(key)
+
+
+def keep_effects(cache: ChunkCache | None, key: str | None, audio: np.ndarray, fx_states: Any) -> None:
+    """Store a member's audio after its effects and their state; a cache that cannot be written is passed over."""
+    if cache is None or key is None:
+        return
+    try:
+        cache.put(key, (audio, fx_states))
+    except OSError:
+        pass
