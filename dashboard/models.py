@@ -60,6 +60,8 @@ class TaskFailure(BaseModel):
     node: str = Field(description="the cluster node it ran on")
     host: str = Field(description="that node's host name")
     traceback: str = Field(description="the last lines of its traceback")
+    started_at: float | None = Field(None, description="Unix seconds it started")
+    seconds: float | None = Field(None, description="how long it ran before it failed")
 
 
 class AttemptRecord(BaseModel):
@@ -73,6 +75,51 @@ class AttemptRecord(BaseModel):
     audio_s: float = Field(description="seconds of audio it delivered")
     error: str | None
     failure: TaskFailure | None = Field(description="the task that failed it, when a task did")
+
+
+class TaskRecord(BaseModel):
+    """One render task that finished."""
+
+    kind: str = Field(description="reference, tracks, bus, mix, match, master or deliver")
+    stage: str = Field(description="prepare, mix, match, loudness or deliver")
+    node: str = Field(description="the cluster node it ran on")
+    started_at: float = Field(description="Unix seconds")
+    seconds: float = Field(description="how long it ran")
+    strip: str | None = Field(description="the track group or bus it rendered (master for the mix bus)")
+    start_frame: int | None = Field(description="its chunk's first frame, at the render's sample rate")
+    stop_frame: int | None = Field(description="the frame after its chunk's last")
+    loudness_pass: int | None = Field(description="the loudness stage's pass it belongs to, counted over the render from 1")
+    output: str | None = Field(description="the deliverable a deliver task wrote a chunk of")
+
+
+class StageSpan(BaseModel):
+    """A stage of an attempt (each loudness pass apart): from its first task's start to its last task's end."""
+
+    stage: str
+    loudness_pass: int | None
+    started_at: float = Field(description="Unix seconds")
+    ended_at: float = Field(description="Unix seconds")
+    seconds: float
+    tasks: int
+
+
+class TaskTimeline(BaseModel):
+    """One attempt at a job: its tasks on the cluster's nodes over time, its stages, and the task that failed it."""
+
+    job_id: str
+    attempt: int = Field(description="the attempt's number, from 1, in the order of attempt_history")
+    attempts: int = Field(description="the job's attempts so far, the one running included")
+    outcome: str = Field(description="as in attempt_history, or running")
+    started_at: float | None = Field(description="Unix seconds")
+    ended_at: float | None = Field(description="Unix seconds; null while it runs")
+    error: str | None
+    failure: TaskFailure | None = Field(description="the task that failed it, when a task did")
+    sample_rate: int | None = Field(description="the render's sample rate in Hz, for the chunks' frames")
+    finished: int = Field(description="tasks that finished, whether listed or not")
+    capped: bool = Field(description="true when more tasks finished than an attempt keeps (max_tasks): the first ones are listed")
+    max_tasks: int = Field(description="the most tasks an attempt keeps")
+    stages: list[StageSpan]
+    tasks: list[TaskRecord] = Field(description="first started first")
 
 
 class WebhookDelivery(BaseModel):
@@ -211,6 +258,48 @@ class Node(BaseModel):
     address: str | None = None
     alive: bool
     cpus: int | float
+    cpus_busy: int | float | None = Field(None, description="CPUs held by tasks on it; null where unknown")
+
+
+class ClusterSample(BaseModel):
+    """The farm at one moment (a mean over the sample's span; finished is a sum)."""
+
+    at: float = Field(description="Unix seconds the sample's span starts")
+    queued: float = Field(description="the caller's jobs waiting in the queue")
+    running: float = Field(description="the caller's jobs rendering")
+    finished: int = Field(description="the caller's jobs that ended during the span")
+    cpus: float
+    cpus_busy: float
+
+
+class NodeSample(BaseModel):
+    """One node at one moment."""
+
+    at: float = Field(description="Unix seconds the sample's span starts")
+    cpus: float
+    cpus_busy: float | None = Field(description="CPUs held by tasks (each render task holds one, so also its tasks running); null where unknown")
+    memory_used_bytes: float | None = Field(description="memory in use, as its tasks last reported it; null while it ran none")
+    tasks_finished: int = Field(description="tasks that finished on it during the span")
+
+
+class NodeHistory(BaseModel):
+    """One node's samples."""
+
+    id: str
+    short_id: str = Field(description="the id's first 8 characters, as the dashboard shows it")
+    address: str | None
+    samples: list[NodeSample]
+
+
+class ClusterHistory(BaseModel):
+    """The service's own samples of the farm over the last hour, day or week, oldest first."""
+
+    window: str = Field(description="hour, day or week")
+    resolution_s: int = Field(description="seconds each sample spans: 5 for the hour, 60 for the day, 900 for the week")
+    from_: float = Field(alias="from", description="Unix seconds")
+    to: float = Field(description="Unix seconds")
+    samples: list[ClusterSample]
+    nodes: list[NodeHistory]
 
 
 class Cluster(BaseModel):

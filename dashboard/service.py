@@ -18,6 +18,7 @@ from farm.engine.executor import RayExecutor
 from farm.errors import SessionError
 from farm.queue.bundle import check_bundle, unpack_bundle
 from farm.queue.driver import ProcessDriver, RenderDriver
+from farm.queue.history import ClusterSampler
 from farm.queue.jobfiles import JobFiles
 from farm.queue.jobstore import Job, JobStore
 from farm.queue.retention import RetentionCollector
@@ -46,6 +47,7 @@ class Service:
     metrics: FarmMetrics
     webhooks: WebhookSender
     retention: RetentionCollector
+    sampler: ClusterSampler
     _reserved: dict[str, int] = dataclasses.field(default_factory=dict)
     _submitting: dict[str, int] = dataclasses.field(default_factory=dict)
     _quota_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
@@ -66,13 +68,18 @@ class Service:
         events = EventBroker()
         scheduler_box: list[Scheduler] = []
         metrics = FarmMetrics(store, lambda: scheduler_box[0].cluster())
+        sampler = ClusterSampler(store, lambda: scheduler_box[0].cluster())
+
+        def tasks_finished(metas: list[dict]) -> None:
+            metrics.tasks_finished(metas)
+            sampler.tasks_finished(metas)
         scheduler = Scheduler(
             store,
             files,
             driver or ProcessDriver(functools.partial(RayExecutor, settings.address)),
             max_running=settings.max_running,
             max_attempts=settings.max_attempts,
-            on_tasks=metrics.tasks_finished,
+            on_tasks=tasks_finished,
             max_duration_s=settings.max_duration_s,
             cache_root=Path(settings.data_dir) / "cache" if settings.cache_limit_bytes else None,
             cache_limit_bytes=settings.cache_limit_bytes,
@@ -80,19 +87,21 @@ class Service:
         scheduler_box.append(scheduler)
         webhooks = WebhookSender(store, settings.studios)
         retention = RetentionCollector(store, files, settings.studios, uploads=Path(settings.data_dir) / "uploads")
-        service = cls(settings, files, store, scheduler, events, metrics, webhooks, retention)
+        service = cls(settings, files, store, scheduler, events, metrics, webhooks, retention, sampler)
         store.subscribe(metrics.job_changed)
         store.subscribe(lambda job, previous: events.publish("job", service.public_fields(job, with_report=False), job.studio))
         return service
 
     def start(self) -> None:
-        """Start rendering, delivering webhooks and removing expired jobs' files."""
+        """Start rendering, delivering webhooks, removing expired jobs' files and sampling the cluster's history."""
         self.scheduler.start()
         self.webhooks.start()
         self.retention.start()
+        self.sampler.start()
 
     def stop(self) -> None:
         """Stop rendering (running jobs are queued again) and the rest, and close the store."""
+        self.sampler.stop()
         self.retention.stop()
         self.scheduler.stop()
         self.webhooks.stop()
@@ -202,12 +211,13 @@ class Service:
             fields.pop("report")
         else:
             fields["import_report"] = self.files.import_report(job.id)
-            fields["attempt_history"] = [self._public_attempt(job, record) for record in attempts(self.store, job.id)]
+            fields["attempt_history"] = [self.public_attempt(job, record) for record in attempts(self.store, job.id)]
             fields["webhooks"] = deliveries(self.store, job.id)
         fields["error"] = self.job_error(job)
         return fields
 
-    def _public_attempt(self, job: Job, record: dict) -> dict:
+    def public_attempt(self, job: Job, record: dict) -> dict:
+        """An attempt record (:func:`farm.queue.usage.attempts`) with its error and traceback without the server's paths."""
         folders = (self.files.bundle(job.id), self.files.out(job.id))
         if record["error"]:
             record["error"] = self.public_text(record["error"], *folders)

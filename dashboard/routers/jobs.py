@@ -31,8 +31,10 @@ from dashboard.models import (
     JobPage,
     Report,
     SessionProblems,
+    TaskTimeline,
     refusal,
 )
+from dashboard.timeline import NoSuchAttempt, attempt_timeline
 from dashboard.views import MAX_OFFSET, job_view
 from farm.errors import (
     BundleError,
@@ -47,6 +49,8 @@ from farm.queue.state import JobState
 
 JOB_ID_CHARS = 16
 MAX_NAME_CHARS = 200
+MAX_ATTEMPT = 10**6
+"""The highest attempt number a request may name."""
 
 NOT_FOUND = refusal(404, "no such job of the caller's studio")
 CONFLICT = refusal(409, "the job is in a state that does not allow it")
@@ -207,3 +211,17 @@ def get_report(job: OwnedJobDep):
     if job.report is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job.id!r} has no report yet (it is {job.state.value})")
     return job.report
+
+
+@router.get("/{job_id}/tasks", response_model=TaskTimeline, responses=refusal(404, "no such job, or it has no such attempt"))
+def get_tasks(
+    job: OwnedJobDep,
+    service: ServiceDep,
+    attempt: int | None = Query(None, ge=1, le=MAX_ATTEMPT, description="the attempt's number, from 1 as in attempt_history (default: the latest)"),
+):
+    """One attempt's task timeline: every task that finished (where and when it ran, for how long, its stage, strip
+    and chunk), each stage's span, and the task that failed the attempt with the tail of its traceback."""
+    try:
+        return attempt_timeline(service, job, attempt)
+    except NoSuchAttempt as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None

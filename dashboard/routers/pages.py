@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
@@ -23,11 +24,14 @@ from fastapi.templating import Jinja2Templates
 
 from dashboard import analysis, mastering
 from dashboard.auth import TOKEN_COOKIE, authenticate, require_studio, studio_for_token
+from dashboard.cluster_charts import history_charts
 from dashboard.deps import ServiceDep, StoreDep, StudioDep, may_see, visible_studio
 from dashboard.listing import JobFilterDep, listed, scoped
 from dashboard.models import QueueSummary
 from dashboard.service import Service
+from dashboard.timeline import job_timelines
 from dashboard.views import MAX_OFFSET, cluster_facts, job_view
+from farm.queue.history import history
 from farm.queue.jobstore import Job, JobStore
 from farm.queue.listing import MAX_SEARCH_CHARS, SORTS, JobFilter
 from farm.queue.state import JobState
@@ -278,17 +282,20 @@ def job_page(request: Request, service: ServiceDep, job_id: str):
             "match_chart": mastering.match_chart(curves) if curves else None,
             "songs": songs,
             "sequence": mastering.sequence_chart(songs, report.get("duration_s", 0.0)) if songs else None,
+            "tasks": job_timelines(service, job),
         }
 
     return render_page(request, service, "job.html", build)
 
 
 @router.get("/cluster", response_class=HTMLResponse)
-def cluster_page(request: Request, service: ServiceDep):
-    """The cluster's nodes and load, and the studio's throughput per minute over the last hour."""
+def cluster_page(request: Request, service: ServiceDep, window: Literal["hour", "day", "week"] = Query("hour")):
+    """The cluster's nodes and load, the studio's throughput per minute over the last hour, and the farm's history
+    over the last ``window``."""
 
     def build(studio: str) -> dict:
         now_s = time.time()
+        samples = history(service.store, window, studio if service.settings.auth_required else None, now_s)
         rows = studio_finished_since(service, studio, now_s - THROUGHPUT_MINUTES * 60)
         per_minute = analysis.throughput(rows, now_s, THROUGHPUT_MINUTES)
         start_s = now_s - THROUGHPUT_MINUTES * 60
@@ -305,6 +312,8 @@ def cluster_page(request: Request, service: ServiceDep):
             "audio_chart": analysis.bar_chart([per_minute["audio_s"]], audio_titles),
             "jobs_chart": analysis.bar_chart([per_minute["succeeded"], per_minute["failed"], per_minute["cancelled"]], job_titles, whole=True),
             "axis": [{"x": 800 * k / 4, "label": f"−{THROUGHPUT_MINUTES - k * THROUGHPUT_MINUTES // 4} min" if k < 4 else "now"} for k in range(5)],
+            "history": samples,
+            "charts": history_charts(samples, format_bytes),
         }
 
     return render_page(request, service, "cluster.html", build)

@@ -1,16 +1,19 @@
-"""/healthz, /metrics, /api/cluster and /favicon.ico."""
+"""/healthz, /metrics, /api/cluster, /api/cluster/history and /favicon.ico."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from dashboard.assets import static_url
 from dashboard.auth import presented_token, token_matches, unauthorized
 from dashboard.deps import ServiceDep, StoreDep, StudioDep
-from dashboard.models import UNAUTHORIZED, Cluster, refusal
+from dashboard.models import UNAUTHORIZED, Cluster, ClusterHistory, refusal
 from dashboard.views import cluster_facts
+from farm.queue.history import history
 
 router = APIRouter(tags=["system"])
 
@@ -52,3 +55,10 @@ def cluster(service: ServiceDep, studio: StudioDep):
     """The cluster's nodes and CPUs (total and busy), how many jobs the farm may run at once, and how many of
     the caller's jobs are running (other studios' jobs are not counted)."""
     return cluster_facts(service, studio)
+
+
+@router.get("/api/cluster/history", response_model=ClusterHistory, response_model_by_alias=True, responses=UNAUTHORIZED)
+def cluster_history(service: ServiceDep, studio: StudioDep, window: Literal["hour", "day", "week"] = Query("hour", description="hour, day or week")):
+    """The service's samples of the farm (CPUs; the caller's jobs queued, running and finished) and of each node (CPUs
+    busy, memory in use, tasks finished) over the last hour (every 5 s), day (every minute) or week (every 15 minutes)."""
+    return history(service.store, window, studio if service.settings.auth_required else None)

@@ -110,18 +110,21 @@ def _without_token_notice(record: logging.LogRecord) -> bool:
 def run_task(task: Callable[..., Any], *args: Any) -> Any:
     """Run ``task(*args)``; an exception other than farm's becomes a RenderError naming the task (transient when its cause is).
 
-    A RenderError carries the task's facts as ``failure`` (:func:`farm.engine.failures.task_failure`).
+    A RenderError carries the task's facts as ``failure`` (:func:`farm.engine.failures.task_failure`), with
+    when it started (``started_at``, Unix seconds) and how long it ran (``seconds``).
     """
+    started_at = time.time()
     try:
         return task(*args)
     except RenderError as exc:
         if exc.failure is None:
-            exc.failure = task_failure(task, args, exc)
+            exc.failure = {**task_failure(task, args, exc), "started_at": started_at, "seconds": time.time() - started_at}
         raise
     except FarmError:
         raise
     except Exception as exc:
-        raise RenderError(f"task {task.__name__} failed: {exc}", transient=is_transient(exc), failure=task_failure(task, args, exc)) from exc
+        failure = {**task_failure(task, args, exc), "started_at": started_at, "seconds": time.time() - started_at}
+        raise RenderError(f"task {task.__name__} failed: {exc}", transient=is_transient(exc), failure=failure) from exc
 
 
 def available_cpus() -> int:
@@ -241,7 +244,7 @@ class LocalExecutor:
 
     def cluster(self) -> dict:
         """Nodes and CPUs: this process, with one CPU per worker thread."""
-        return {"nodes": [{"id": "local", "alive": True, "cpus": self.workers}], "cpus": self.workers, "cpus_busy": 0}
+        return {"nodes": [{"id": "local", "alive": True, "cpus": self.workers, "cpus_busy": 0}], "cpus": self.workers, "cpus_busy": 0}
 
 
 def _settle(future: Future, task: Callable[..., Any], args: tuple) -> None:
@@ -400,14 +403,26 @@ class RayExecutor:
         self._ray.shutdown()
 
     def cluster(self) -> dict:
-        """The cluster's nodes (id, address, alive, CPUs) and its CPUs in total and busy."""
-        nodes = [
-            {"id": node["NodeID"], "address": node.get("NodeManagerAddress"), "alive": bool(node.get("Alive")), "cpus": node.get("Resources", {}).get("CPU", 0)}
-            for node in self._ray.nodes()
-        ]
+        """The cluster's nodes (id, address, alive, CPUs, CPUs busy: each render task holds one) and its CPUs in total and busy."""
+        available = _available_cpus_per_node()
+        nodes = []
+        for node in self._ray.nodes():
+            cpus = node.get("Resources", {}).get("CPU", 0)
+            busy = max(cpus - available[node["NodeID"]], 0) if node["NodeID"] in available else None
+            nodes.append({"id": node["NodeID"], "address": node.get("NodeManagerAddress"), "alive": bool(node.get("Alive")), "cpus": cpus, "cpus_busy": busy})
         total = self._ray.cluster_resources().get("CPU", 0)
         available = self._ray.available_resources().get("CPU", 0)
         return {"nodes": nodes, "cpus": total, "cpus_busy": max(total - available, 0)}
+
+
+def _available_cpus_per_node() -> dict[str, float]:
+    """Each live Ray node's CPUs not held by a task, by node id; empty where Ray cannot tell (it keeps this call private)."""
+    try:
+        from ray._private.state import available_resources_per_node
+
+        return {node_id: resources.get("CPU", 0) for node_id, resources in available_resources_per_node().items()}
+    except Exception:  # noqa: BLE001 - a missing per-node figure must not cost the cluster's facts
+        return {}
 
 
 class _CpuWatch:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 """Part of every key: raised whenever a change to the engine changes what a task computes, so no result of an older engine is reused."""
 HASH_CHUNK_BYTES = 1 << 20
 

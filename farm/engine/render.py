@@ -154,8 +154,9 @@ class _Tracker:
             self.executor.cancel(in_flight)
             raise RenderCancelled("the render was cancelled")
 
-    def finished(self, meta_refs: list) -> None:
-        metas = self.executor.get(meta_refs)
+    def finished(self, meta_refs: list, **tags) -> None:
+        """Count the tasks behind ``meta_refs`` as done, their meta given ``tags`` (what only the renderer knows)."""
+        metas = [{**meta, **tags} for meta in self.executor.get(meta_refs)]
         if self.task_cache is not None:
             self.task_cache.finished(meta_refs)
         self.metas.extend(metas)
@@ -210,7 +211,9 @@ def render(
         ``cancel`` was set; the tasks in flight are cancelled.
 
     ``progress`` is called as work finishes; ``on_tasks`` with the ``meta``
-    dicts (kind, node, seconds) of each batch of finished tasks. A session
+    dicts (:mod:`farm.engine.tasks`) of each batch of finished tasks, a
+    loudness stage's chunks numbered by their pass over the render
+    (``loudness_pass``, from 1). A session
     longer than ``max_duration_s`` seconds (None: no limit) is invalid.
     """
     started = time.perf_counter()
@@ -700,7 +703,7 @@ def _master_pass(run: _Run, mix: SpilledSignal, master_pass: MasterPass):
     master.spill()
     limiter_states = [chunk_state["limiter"] for chunk_state in run.executor.get(states)]
     reduction = max(max_gain_reduction_db(limiter_state) for limiter_state in limiter_states) if master_pass.limiter else None
-    run.tracker.finished(metas)
+    run.tracker.finished(metas, loudness_pass=run.tracker.master_passes)
     return report, reduction, master
 
 

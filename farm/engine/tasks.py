@@ -2,9 +2,12 @@
 
 The renderer hands these functions to an executor (``executor.submit(bus_chunk,
 ...)``), so every call site names the task it runs. Every task returns its
-results followed by a small ``meta`` dict (``kind``, ``node``, ``seconds``,
-``started_at`` in Unix seconds, and ``strip`` for a track group's or a bus's
-chunk) so the renderer can report where work ran. Tasks read their stems from
+results followed by a small ``meta`` dict so the renderer can report where
+work ran: ``kind``, ``stage`` (:data:`STAGES`), ``node``, ``seconds``,
+``started_at`` in Unix seconds, ``memory_used_bytes`` of its node (None where
+unknown), ``strip`` for a strip's chunk, the chunk's frames ``start_frame``
+and ``stop_frame`` at the plan's ``sample_rate``, and ``output`` for a
+deliverable's chunk. Tasks read their stems from
 storage themselves; everything else they take and return as arguments and
 results: a chunk of audio, the blocks of the mix or master that cover a range
 (:mod:`farm.engine.blocks`), a strip's state. No task touches a folder that
@@ -63,9 +66,27 @@ def _node() -> str:
     return "local"
 
 
+STAGES = {"reference": "prepare", "tracks": "mix", "bus": "mix", "mix": "mix", "match": "match", "master": "loudness", "deliver": "deliver"}
+"""The render stage each kind of task belongs to: prepare (the matching reference's analysis), mix, match (the mix's
+analysis), loudness (the passes of the loudness stage, which the renderer numbers) and deliver."""
+
+MEMINFO = "/proc/meminfo"
+
+
+def node_memory_used_bytes() -> int | None:
+    """Bytes of this machine's memory in use (total less available, as Linux counts them); None where that is unknown."""
+    try:
+        with open(MEMINFO) as handle:
+            fields = dict(line.split(":", 1) for line in handle)
+        return (int(fields["MemTotal"].split()[0]) - int(fields["MemAvailable"].split()[0])) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def _meta(kind: str, started: float, **details) -> dict:
     seconds = time.perf_counter() - started
-    return {"kind": kind, "node": _node(), "seconds": seconds, "started_at": time.time() - seconds, **details}
+    facts = {"kind": kind, "stage": STAGES[kind], "node": _node(), "seconds": seconds, "started_at": time.time() - seconds}
+    return {**facts, "memory_used_bytes": node_memory_used_bytes(), **details}
 
 
 def tracks_chunk(plan: RenderPlan, group_name: str, start: int, stop: int, states: tuple | None, *key_blocks: np.ndarray):
@@ -104,7 +125,11 @@ def tracks_chunk(plan: RenderPlan, group_name: str, start: int, stop: int, state
         new_states.append(state)
     carried = tuple(new_states) if not group.time_parallel else None
     blocks = [sums[target] for target in group.destinations] + [taps[tap] for tap in group.taps] + [stems[name] for name in group.stems]
-    return (*blocks, carried, _meta("tracks", started, strip=group_name, tracks=list(group.tracks), **({"effects_cache": dict(reused)} if reused else {})))
+    return (
+        *blocks,
+        carried,
+        _meta("tracks", started, strip=group_name, tracks=list(group.tracks), start_frame=start, stop_frame=stop, sample_rate=plan.sample_rate, **({"effects_cache": dict(reused)} if reused else {})),
+    )
 
 
 def bus_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict | None, *blocks: np.ndarray):
@@ -125,7 +150,7 @@ def bus_chunk(plan: RenderPlan, name: str, start: int, stop: int, state: dict | 
     results = [outputs[target][start - begin :] for target in destinations(strip)] + [taps[pre_fader][start - begin :] for pre_fader in strip.taps]
     if strip.stem:
         results.append(_on_stem_timeline(plan, strip.latency_out, main[start - begin :], start, stop))
-    return (*results, carried, _meta("bus", started, strip=name))
+    return (*results, carried, _meta("bus", started, strip=name, start_frame=start, stop_frame=stop, sample_rate=plan.sample_rate))
 
 
 def _split_inputs(strip, begin: int, start: int, blocks: tuple[np.ndarray, ...]) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -166,7 +191,7 @@ def mix_chunk(plan: RenderPlan, start: int, stop: int, state: dict | None, *bloc
     meter = LoudnessMeter(rate, 2, MIX_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
     meter.process(kept)
     new_state = None if strip.time_parallel else {"fx": fx_states, "feeds": feed_states, "keys": key_states, "meter": meter.state()}
-    return kept[lo - first :], meter.partial(), new_state, _meta("mix", started, strip="master")
+    return kept[lo - first :], meter.partial(), new_state, _meta("mix", started, strip="master", start_frame=start, stop_frame=stop, sample_rate=plan.sample_rate)
 
 
 REFERENCE_BLOCK_S = 30.0
@@ -177,7 +202,7 @@ def match_reference(plan: RenderPlan):
     """The long-term spectrum of the session's matching reference (:func:`reference_spectrum`), and meta."""
     started = time.perf_counter()
     match = plan.loudness.match
-    return reference_spectrum(match.reference, match.written, plan.sample_rate), _meta("match", started)
+    return reference_spectrum(match.reference, match.written, plan.sample_rate), _meta("reference", started)
 
 
 def reference_spectrum(location: str, written: str, sample_rate: int) -> Spectrum:
@@ -211,7 +236,7 @@ def match_chunk(plan: RenderPlan, start: int, stop: int, mix_starts: tuple[int, 
     started = time.perf_counter()
     rate = plan.sample_rate
     audio = assemble(mix_starts, mix_blocks, start, min(stop + frame_frames(rate), plan.timeline_frames))
-    return frame_powers(audio, rate, start, analysis_frame_starts(start, stop, rate)), _meta("match", started)
+    return frame_powers(audio, rate, start, analysis_frame_starts(start, stop, rate)), _meta("match", started, start_frame=start, stop_frame=stop, sample_rate=plan.sample_rate)
 
 
 def master_chunk(plan: RenderPlan, master_pass: MasterPass, start: int, stop: int, state: dict | None, mix_starts: tuple[int, ...], *mix_blocks: np.ndarray):
@@ -249,7 +274,7 @@ def master_chunk(plan: RenderPlan, master_pass: MasterPass, start: int, stop: in
     meter = LoudnessMeter(rate, 2, MASTER_TRUE_PEAK_OVERSAMPLING, start_frame=lo, preroll_frames=lo - first, state=state["meter"])
     meter.process(kept)
     new_state = {"match": match_state, "limiter": limiter_state, "meter": None if preroll is not None else meter.state()}
-    return kept[lo - first :], meter.partial(), new_state, _meta("master", started)
+    return kept[lo - first :], meter.partial(), new_state, _meta("master", started, start_frame=start, stop_frame=stop, sample_rate=plan.sample_rate)
 
 
 def _on_timeline(audio: np.ndarray, begin: int, start: int, stop: int, latency: int, timeline_frames: int):
@@ -306,10 +331,10 @@ def deliver_chunk(plan: RenderPlan, index: int, trim_db: float, start: int, stop
         block, _ = quantiser.process(block, {**quantiser.init_state(2), "frame": np.array(metered_from, dtype=np.int64)})
     samples = _as_written(block[out_start - metered_from :], deliverable)
     if deliverable.shaped or deliverable.lossy:
-        return samples, None, _meta("deliver", started)
+        return samples, None, _meta("deliver", started, output=deliverable.path, start_frame=start, stop_frame=stop, sample_rate=plan.sample_rate)
     meter = LoudnessMeter(out_rate, 2, deliverable.true_peak_oversampling, start_frame=out_start, preroll_frames=out_start - metered_from)
     meter.process(block)
-    return samples, meter.partial(), _meta("deliver", started)
+    return samples, meter.partial(), _meta("deliver", started, output=deliverable.path, start_frame=start, stop_frame=stop, sample_rate=plan.sample_rate)
 
 
 def delivery_read_span(plan: RenderPlan, deliverable: DeliverablePlan, start: int, stop: int) -> tuple[int, int]:

@@ -90,6 +90,55 @@ CREATE TABLE IF NOT EXISTS webhooks (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (delivered_at, gave_up_at, next_at);
+CREATE TABLE IF NOT EXISTS attempt_tasks (
+    job_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    node TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    seconds REAL NOT NULL,
+    strip TEXT,
+    start_frame INTEGER,
+    stop_frame INTEGER,
+    loudness_pass INTEGER,
+    output TEXT
+);
+CREATE INDEX IF NOT EXISTS attempt_tasks_job ON attempt_tasks (job_id, attempt);
+CREATE TABLE IF NOT EXISTS attempt_task_counts (
+    job_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    finished INTEGER NOT NULL,
+    sample_rate INTEGER,
+    PRIMARY KEY (job_id, attempt)
+);
+CREATE TABLE IF NOT EXISTS cluster_samples (
+    resolution_s INTEGER NOT NULL,
+    at REAL NOT NULL,
+    cpus REAL NOT NULL,
+    cpus_busy REAL NOT NULL,
+    PRIMARY KEY (resolution_s, at)
+);
+CREATE TABLE IF NOT EXISTS studio_samples (
+    resolution_s INTEGER NOT NULL,
+    at REAL NOT NULL,
+    studio TEXT NOT NULL,
+    queued REAL NOT NULL,
+    running REAL NOT NULL,
+    finished INTEGER NOT NULL,
+    PRIMARY KEY (resolution_s, at, studio)
+);
+CREATE TABLE IF NOT EXISTS node_samples (
+    resolution_s INTEGER NOT NULL,
+    at REAL NOT NULL,
+    node_id TEXT NOT NULL,
+    address TEXT,
+    cpus REAL NOT NULL,
+    cpus_busy REAL,
+    memory_used_bytes REAL,
+    tasks_finished INTEGER NOT NULL,
+    PRIMARY KEY (resolution_s, at, node_id)
+);
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, priority DESC, seq);
 CREATE INDEX IF NOT EXISTS jobs_studio ON jobs (studio, seq);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at);
@@ -524,7 +573,7 @@ class JobStore:
         return self._studios
 
     def studios(self) -> list[str]:
-        """Every studio with jobs in the store, in name order."""
+        """Every studio with jobs in the store, by name (one seek of the studio index each)."""
         with self._lock:
             return [row[0] for row in self._db.execute(_STUDIOS)]
 

@@ -3,8 +3,9 @@
 A job that succeeded, failed or was cancelled longer ago than its studio's
 retention (:class:`farm.queue.studios.StudioPolicy`) loses its folder in
 storage (bundle, outputs and any work folder a render left), local or
-object storage alike. Its record stays in the store with its report, its
-attempts and its usage; ``purged_at`` says when the files went, downloads
+object storage alike, and its task log (:mod:`farm.queue.tasklog`) goes
+with them. Its record stays in the store with its report, its attempts and
+its usage; ``purged_at`` says when the files went, downloads
 of its outputs answer 410 from then on, and it can no longer be retried.
 Upload folders that an interrupted upload left are removed after a day.
 
@@ -27,6 +28,7 @@ from .jobfiles import JobFiles
 from .jobstore import JobStore
 from .state import FINAL_STATES
 from .studios import StudioPolicies
+from .tasklog import forget
 
 INTERVAL_S = 3600.0
 STALE_UPLOAD_S = 86400.0
@@ -85,6 +87,7 @@ def collect(store: JobStore, files: JobFiles, policies: StudioPolicies, now_s: f
             done.errors[job_id] = str(exc)
             log.error("retention: %s", exc)
             continue
+        forget(store, job_id)
         done.purged.append(job_id)
         done.bundle_bytes += bundle_bytes
     if uploads is not None and uploads.is_dir():

@@ -55,6 +55,7 @@ from .jobfiles import JobFiles, job_folder
 from .jobsongs import fetch_job_songs
 from .jobstore import Attempt, Job, JobStore
 from .state import JobState
+from .tasklog import TaskLog, next_attempt
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -256,7 +257,7 @@ class Scheduler:
 
     def _run(self, job: Job, cancel: threading.Event) -> None:
         try:
-            usage = _Usage(self.on_tasks)
+            usage = _Usage(self.on_tasks, self._task_log(job))
             target, fields = self._render(job, cancel, usage)
             self._settle(job, target, fields, usage)
         finally:
@@ -264,6 +265,14 @@ class Scheduler:
                 if self._running.get(job.id, (None,))[0] is threading.current_thread():
                     del self._running[job.id]
             self.wake()
+
+    def _task_log(self, job: Job) -> TaskLog | None:
+        """The task log of the attempt at ``job`` now starting; None if the store cannot say its number (nothing is logged then)."""
+        try:
+            return TaskLog(self.store, job.id, next_attempt(self.store, job.id))
+        except sqlite3.Error as exc:
+            log.warning("job %s: its tasks are not logged: %s", job.id, exc)
+            return None
 
     def _render(self, job: Job, cancel: threading.Event, usage: "_Usage") -> tuple[JobState | None, dict]:
         """Render the job; returns the state it moves to and the fields to store (None: the store already moved it).
@@ -383,16 +392,19 @@ def _utc(unix_s: float) -> str:
 
 class _Usage:
     """What one attempt at a job used: the seconds its tasks ran (CPU seconds: a task holds one CPU), the audio it
-    delivered, and the facts of the task that failed it; finished tasks' meta also go on to ``forward``."""
+    delivered, and the facts of the task that failed it; finished tasks' meta also go to ``task_log`` and on to ``forward``."""
 
-    def __init__(self, forward: Callable[[list[dict]], None] | None) -> None:
+    def __init__(self, forward: Callable[[list[dict]], None] | None, task_log: TaskLog | None = None) -> None:
         self.forward = forward
+        self.task_log = task_log
         self.cpu_s = 0.0
         self.audio_s = 0.0
         self.failure: dict | None = None
 
     def tasks_finished(self, metas: list[dict]) -> None:
         self.cpu_s += sum(meta["seconds"] for meta in metas)
+        if self.task_log:
+            self.task_log.record(metas)
         if self.forward:
             self.forward(metas)
 

@@ -62,7 +62,9 @@ def test_every_json_route_under_api_describes_its_answer(app):
         ("/api/jobs/{job_id}/retry", "post"),
         ("/api/jobs/{job_id}/report", "get"),
         ("/api/jobs/bulk", "post"),
+        ("/api/jobs/{job_id}/tasks", "get"),
         ("/api/cluster", "get"),
+        ("/api/cluster/history", "get"),
         ("/api/usage", "get"),
     }
     for path, method, _ in operations:
@@ -110,11 +112,13 @@ def test_actual_answers_validate_against_the_document_and_the_models(app):
         ("/api/jobs", "get"): call(app, "GET", "/api/jobs"),
         ("/api/jobs/{job_id}", "get"): call(app, "GET", f"/api/jobs/{done.id}"),
         ("/api/jobs/{job_id}/report", "get"): call(app, "GET", f"/api/jobs/{done.id}/report"),
+        ("/api/jobs/{job_id}/tasks", "get"): call(app, "GET", f"/api/jobs/{done.id}/tasks?attempt=1"),
         ("/api/jobs/{job_id}/cancel", "post"): call(app, "POST", f"/api/jobs/{queued}/cancel"),
         ("/api/jobs/{job_id}/retry", "post"): call(app, "POST", f"/api/jobs/{queued}/retry"),
         ("/api/jobs/{job_id}", "patch"): call(app, "PATCH", f"/api/jobs/{queued}", json={"priority": 3}),
         ("/api/jobs/bulk", "post"): call(app, "POST", "/api/jobs/bulk", json={"action": "priority", "ids": [queued, done.id, "nope"], "priority": 4}),
         ("/api/cluster", "get"): call(app, "GET", "/api/cluster"),
+        ("/api/cluster/history", "get"): call(app, "GET", "/api/cluster/history"),
         ("/api/usage", "get"): call(app, "GET", "/api/usage"),
     }
     assert {key for key in answers} == {(path, method) for path, method, _ in json_operations(document)}
@@ -132,6 +136,8 @@ def test_actual_answers_validate_against_the_document_and_the_models(app):
     assert all("report" not in item for item in listing["jobs"]) and listing["total"] == 2
     assert Cluster.model_validate(answers[("/api/cluster", "get")].json())
     assert answers[("/api/jobs/{job_id}/retry", "post")].json()["state"] == "queued"
+    tasks = answers[("/api/jobs/{job_id}/tasks", "get")].json()
+    assert (tasks["attempt"], tasks["outcome"], tasks["failure"]["strip"]) == (1, "requeued", "drums")
 
 
 def test_an_invalid_session_answer_matches_its_description(app):

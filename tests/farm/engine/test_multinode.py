@@ -206,6 +206,18 @@ def test_a_render_spreads_over_the_worker_nodes_shares_no_folder_with_them_and_n
     assert_nulls(read_master(tmp_path / "out", report), reference)
 
 
+def test_the_cluster_reports_the_cpus_busy_on_each_node_while_a_render_runs(cluster, executor, session, tmp_path):
+    ensure_workers(cluster)
+    path, _ = session
+    seen: list[dict] = []
+    render(path, tmp_path / "out", chunk_s=CHUNK_S, executor=executor, on_tasks=lambda metas: seen.append(executor.cluster()))
+    workers = {node.node_id for node in cluster.worker_nodes}
+    alive = [node for facts in seen for node in facts["nodes"] if node["alive"]]
+    assert alive and all(node["cpus_busy"] is not None and 0 <= node["cpus_busy"] <= node["cpus"] for node in alive), alive
+    assert any(sum(node["cpus_busy"] for node in facts["nodes"] if node["id"] in workers) > 0 for facts in seen), "no worker was ever seen busy"
+    assert all(node["cpus_busy"] == 0 for node in alive if node["id"] not in workers), "the head has no CPUs to be busy"
+
+
 def test_a_worker_node_killed_mid_render_loses_nothing(cluster, executor, session, tmp_path):
     ensure_workers(cluster)
     path, reference = session
