@@ -35,7 +35,9 @@
    by the excess, and only that file is written again from it; the lossy
    files that overshoot in one round share one master, lowered by the most
    any of them needs (and :data:`LOSSY_CEILING_STEP_DB` more); at most
-   :data:`MAX_CORRECTIONS` times. The other files keep theirs.
+   :data:`MAX_CORRECTIONS` times. The other files keep theirs. Meanwhile
+   this process writes a copy of the mix bus from the work folder
+   (:mod:`farm.engine.mixcopy`), for listening beside the master.
 
 Tasks take and return their audio (stems aside, which they read from
 storage), so the nodes of a cluster share no folder. Outputs are written into
@@ -81,6 +83,7 @@ from .blocks import BlockSignal
 from .delivery import DeliverablePlan
 from .executor import Executor, choose_executor
 from .mastering import MasterPass
+from .mixcopy import mix_copy_name, write_mix_copy
 from .plan import (
     DEFAULT_CHUNK_S,
     RenderPlan,
@@ -205,12 +208,15 @@ def render_plan(
     on_tasks: Callable[[list[dict]], None] | None = None,
     started: float | None = None,
     executor_reason: str | None = None,
+    keep_mix: bool = True,
 ) -> dict:
     """Render a compiled ``plan`` of ``loaded`` into ``out_dir`` (a path or a storage URI); see :func:`render`.
 
     ``started`` (a :func:`time.perf_counter` reading) is when the render
     began, for the report's wall time and realtime factor; default now.
     ``executor_reason`` says in the report why the render ran on its executor.
+    With ``keep_mix`` a copy of the mix bus is kept beside the deliverables
+    (:mod:`farm.engine.mixcopy`) and named in the report's ``mix``.
     """
     started = time.perf_counter() if started is None else started
     location = Location.of(out_dir)
@@ -227,8 +233,9 @@ def render_plan(
                 on_tasks=on_tasks,
                 started=started,
                 executor_reason=executor_reason,
+                keep_mix=keep_mix,
             )
-            for name in [item["path"] for item in report["deliverables"]] + ["report.json"]:
+            for name in _published(report) + ["report.json"]:
                 location.joinpath(name).upload_from(Path(staging) / name)
         return report
     out_dir = location.local_path
@@ -243,7 +250,7 @@ def render_plan(
         executor, executor_reason = choice.build(), choice.reason
     try:
         tracker = _Tracker(executor, progress, total=0, cancel=cancel, on_tasks=on_tasks)
-        report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
+        report = _render(loaded, plan, executor, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])), keep_mix)
         report["executor_reason"] = executor_reason
         tracker.report(1.0)
         report["wall_s"] = time.perf_counter() - started
@@ -270,7 +277,7 @@ class _Run:
         return self.executor.submit(task, self.plan_ref, *args, num_returns=num_returns)
 
 
-def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir: Path, tracker: _Tracker, window: int) -> dict:
+def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir: Path, tracker: _Tracker, window: int, keep_mix: bool) -> dict:
     mix_chunks = plan.chunks()
     loudness = plan.loudness
     master_passes = 2 if loudness.normalises else 1
@@ -284,12 +291,45 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     mix_partials, mix, stems = _mix(run)
     mix_report = LoudnessPartial.merge(mix_partials).report()
     match_eq, match_report = _match(run, mix, reference) if loudness.match else (None, None)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mixfarm-mix-copy") as copying:
+        mix_copy = None
+        if keep_mix:
+            copy_path = workdir / "out" / mix_copy_name([deliverable.path for deliverable in plan.deliverables])
+            mix_copy = copying.submit(write_mix_copy, mix, copy_path, plan.sample_rate, plan.timeline_frames)
+        report = _master_and_deliver(run, loudness, mix, mix_report, match_eq, match_report, stems)
+        report["mix"] = mix_copy.result() if mix_copy else None
+    mix.close()
+    nodes = Counter(meta["node"] for meta in tracker.metas)
+    return {
+        "session": plan.session_name,
+        "sample_rate": plan.sample_rate,
+        "duration_s": plan.timeline_frames / plan.sample_rate,
+        "chunk_s": plan.chunk_frames / plan.sample_rate,
+        "chunks": len(mix_chunks),
+        "target": {"integrated_lufs": loudness.target_lufs, "true_peak_dbtp": loudness.ceiling_dbtp} if loudness.normalises else None,
+        "input": mix_report.to_dict(),
+        **report,
+        "match": match_report,
+        "latency_compensation_samples": plan.mix_latency,
+        "time_chunking": _time_chunking(plan),
+        "executor": executor.name,
+        "tasks": len(tracker.metas),
+        "tasks_by_kind": dict(Counter(meta["kind"] for meta in tracker.metas)),
+        "nodes": dict(nodes),
+        "first_task_started_at": min(meta["started_at"] for meta in tracker.metas),
+    }
+
+
+def _master_and_deliver(run: _Run, loudness, mix: SpilledSignal, mix_report, match_eq: MatchEq | None, match_report: dict | None, stems: dict) -> dict:
+    """Stages 2 and 3: the stems delivered, then the masters made and the files delivered from them, corrected
+    until every file lands; returns the report's facts of them (output, gain, passes, limiter, deliverables)."""
+    plan = run.plan
     first_gain_db = None
     if loudness.lands_target and match_report and math.isfinite(mix_report.integrated_lufs):
         first_gain_db = loudness.target_lufs - mix_report.integrated_lufs - match_report["loudness_change_db"]
     stem_plans = [deliverable for deliverable in plan.deliverables if deliverable.strip is not None]
     written = dict(zip((deliverable.index for deliverable in stem_plans), _deliver(run, [(stem, stems[stem.strip], 0.0) for stem in stem_plans])))
-    del stems
+    stems.clear()
 
     masters = [deliverable for deliverable in plan.deliverables if deliverable.strip is None]
     made: dict[float, tuple] = {}  # limiter ceiling margin (dB) -> (gain_db, report, max GR dB, passes, the master made under it)
@@ -340,36 +380,19 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
 
     main_margin_db = margins_db[0] if masters else 0.0
     gain_db, master_report, reduction_db, passes, _ = made[main_margin_db]
-    mix.close()
     for mastered in made.values():
         mastered[-1].close()
     if loudness.normalises:
         for facts, margin_db in zip(deliverables, margins_db):
             facts["limiter_ceiling_dbtp"] = loudness.ceiling_dbtp - margin_db
     written.update(zip((deliverable.index for deliverable in masters), deliverables))
-    nodes = Counter(meta["node"] for meta in tracker.metas)
     return {
-        "session": plan.session_name,
-        "sample_rate": plan.sample_rate,
-        "duration_s": plan.timeline_frames / plan.sample_rate,
-        "chunk_s": plan.chunk_frames / plan.sample_rate,
-        "chunks": len(mix_chunks),
-        "target": {"integrated_lufs": loudness.target_lufs, "true_peak_dbtp": loudness.ceiling_dbtp} if loudness.normalises else None,
-        "input": mix_report.to_dict(),
         "output": master_report.to_dict(),
         "gain_db": gain_db,
         "loudness_passes": passes,
         "limiter_ceiling_dbtp": (loudness.ceiling_dbtp - main_margin_db) if loudness.normalises else None,
         "limiter_max_gain_reduction_db": reduction_db,
-        "match": match_report,
-        "latency_compensation_samples": plan.mix_latency,
-        "time_chunking": _time_chunking(plan),
         "deliverables": [written[index] for index in sorted(written)],
-        "executor": executor.name,
-        "tasks": len(tracker.metas),
-        "tasks_by_kind": dict(Counter(meta["kind"] for meta in tracker.metas)),
-        "nodes": dict(nodes),
-        "first_task_started_at": min(meta["started_at"] for meta in tracker.metas),
     }
 
 
@@ -693,12 +716,17 @@ def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]])
     return [item if deliverable.strip is None else {**item, "stem": deliverable.strip} for (deliverable, _, _), item in zip(writing, facts)]
 
 
+def _published(report: dict) -> list[str]:
+    """The files a render made besides report.json: its deliverables, then the copy of its mix bus when it kept one."""
+    return [item["path"] for item in report["deliverables"]] + ([report["mix"]["path"]] if report.get("mix") else [])
+
+
 def _publish(workdir: Path, out_dir: Path, report: dict) -> None:
     """Move finished outputs into place, then write report.json."""
-    for item in report["deliverables"]:
-        target = out_dir / item["path"]
+    for name in _published(report):
+        target = out_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(workdir / "out" / item["path"], target)
+        os.replace(workdir / "out" / name, target)
     partial = out_dir / ".report.json.partial"
     partial.write_text(json.dumps(report, indent=2, allow_nan=False))
     os.replace(partial, out_dir / "report.json")
