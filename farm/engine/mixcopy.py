@@ -27,6 +27,8 @@ MIX_COPY_NAME = "mix-bus.flac"
 MIX_COPY_BIT_DEPTH = 24
 MIX_CHANNELS = 2
 """The mix bus is stereo."""
+FLAC_COMPRESSION_LEVEL = 0.0
+"""libsndfile's fastest FLAC setting: a quarter less encoding time than its default for about 3 % more bytes."""
 READ_FRAMES = 1 << 18
 """How many frames of the mix are read, converted and written at a time."""
 _STEPS = 2 ** (MIX_COPY_BIT_DEPTH - 1)
@@ -47,7 +49,7 @@ def write_mix_copy(mix: SpilledSignal, path: Path, sample_rate: int, frames: int
     """
     clipped = 0
     path.parent.mkdir(parents=True, exist_ok=True)
-    with writing_into(path.parent), audio_io.open_for_writing(path, sample_rate, MIX_CHANNELS, "flac", "PCM_24") as handle:
+    with writing_into(path.parent), audio_io.open_for_writing(path, sample_rate, MIX_CHANNELS, "flac", "PCM_24", FLAC_COMPRESSION_LEVEL) as handle:
         for start in range(0, frames, READ_FRAMES):
             steps = np.round(mix.read(start, min(start + READ_FRAMES, frames), MIX_CHANNELS) * _STEPS)
             over = (steps > _STEPS - 1) | (steps < -_STEPS)
