@@ -6,6 +6,8 @@ import math
 
 BROWSER_FORMATS = frozenset({"wav", "flac", "mp3", "opus", "aac"})
 """The deliverable formats a browser's audio element plays (AIFF it does not)."""
+MAX_AB_STEMS = 8
+"""The most stems among the A/B choices: every choice streams and decodes at once while it plays."""
 
 
 def matching_gain_db(report: dict) -> float | None:
@@ -24,7 +26,8 @@ def gain_method(gain_db: float) -> str:
 
 def ab_choices(report: dict | None, urls: dict[str, str], mix_url: str | None) -> list[dict]:
     """The A/B choices of a succeeded render: the first master deliverable a browser plays, the mix bus (at the
-    master's loudness) when the render kept a copy of it, and every stem a browser plays.
+    master's loudness) when the render kept a copy of it, and the first file of each of the first :data:`MAX_AB_STEMS`
+    stems a browser plays (the others have their players in the deliverables table).
 
     Each has ``key``, ``label``, ``url``, ``gain_db`` (what it plays with) and ``note`` (how, in words).
     Fewer than two choices make no A/B: then the list is empty.
@@ -43,7 +46,7 @@ def ab_choices(report: dict | None, urls: dict[str, str], mix_url: str | None) -
         else:
             note = f"The mix plays {gain_db:+.1f} dB through {gain_method(gain_db)}, at the master's loudness ({report['output']['integrated_lufs']:.1f} LUFS)."
         choices.append({"key": "mix", "label": "Mix", "url": mix_url, "gain_db": gain_db or 0.0, "note": note})
-    for item in playable:
-        if "stem" in item:
-            choices.append({"key": f"stem:{item['stem']}", "label": f"Stem {item['stem']}", "url": urls[item["path"]], "gain_db": 0.0, "note": f"The {item['stem']} stem plays as delivered."})
+    stems = {item["stem"]: item for item in reversed(playable) if "stem" in item}
+    for item in list(reversed(stems.values()))[:MAX_AB_STEMS]:
+        choices.append({"key": f"stem:{item['stem']}", "label": f"Stem {item['stem']}", "url": urls[item["path"]], "gain_db": 0.0, "note": f"The {item['stem']} stem plays as delivered."})
     return choices if len(choices) > 1 else []

@@ -78,6 +78,9 @@ def test_ab_offers_the_master_the_mix_at_its_loudness_and_the_stems_a_browser_pl
     louder_mix = {**report, "input": {"integrated_lufs": -12.0}}
     assert "-2.0 dB through the audio element's volume" in listening.ab_choices(louder_mix, urls, "/mix")[1]["note"]
     assert listening.ab_choices({**report, "deliverables": report["deliverables"][:2]}, urls, None) == []
+    stems = [{"path": f"stems/{index}.{kind}", "format": kind, "stem": f"s{index}"} for index in range(12) for kind in ("wav", "mp3")]
+    many = listening.ab_choices({**report, "deliverables": stems}, {item["path"]: item["path"] for item in stems}, "/mix")
+    assert [choice["url"] for choice in many] == ["/mix"] + [f"stems/{index}.wav" for index in range(listening.MAX_AB_STEMS)]
 
 
 @pytest.mark.parametrize(
