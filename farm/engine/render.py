@@ -35,9 +35,9 @@
    by the excess, and only that file is written again from it; the lossy
    files that overshoot in one round share one master, lowered by the most
    any of them needs (and :data:`LOSSY_CEILING_STEP_DB` more); at most
-   :data:`MAX_CORRECTIONS` times. The other files keep theirs. Meanwhile
-   this process writes a copy of the mix bus from the work folder
-   (:mod:`farm.engine.mixcopy`), for listening beside the master.
+   :data:`MAX_CORRECTIONS` times. The other files keep theirs. While the
+   first files are written, this process also writes a copy of the mix bus
+   from the work folder (:mod:`farm.engine.mixcopy`), for listening.
 
 Tasks take and return their audio (stems aside, which they read from
 storage), so the nodes of a cluster share no folder. Outputs are written into
@@ -291,51 +291,21 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     mix_partials, mix, stems = _mix(run)
     mix_report = LoudnessPartial.merge(mix_partials).report()
     match_eq, match_report = _match(run, mix, reference) if loudness.match else (None, None)
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mixfarm-mix-copy") as copying:
-        mix_copy = None
-        if keep_mix:
-            copy_path = workdir / "out" / mix_copy_name([deliverable.path for deliverable in plan.deliverables])
-            mix_copy = copying.submit(write_mix_copy, mix, copy_path, plan.sample_rate, plan.timeline_frames)
-        report = _master_and_deliver(run, loudness, mix, mix_report, match_eq, match_report, stems)
-        report["mix"] = mix_copy.result() if mix_copy else None
-    mix.close()
-    nodes = Counter(meta["node"] for meta in tracker.metas)
-    return {
-        "session": plan.session_name,
-        "sample_rate": plan.sample_rate,
-        "duration_s": plan.timeline_frames / plan.sample_rate,
-        "chunk_s": plan.chunk_frames / plan.sample_rate,
-        "chunks": len(mix_chunks),
-        "target": {"integrated_lufs": loudness.target_lufs, "true_peak_dbtp": loudness.ceiling_dbtp} if loudness.normalises else None,
-        "input": mix_report.to_dict(),
-        **report,
-        "match": match_report,
-        "latency_compensation_samples": plan.mix_latency,
-        "time_chunking": _time_chunking(plan),
-        "executor": executor.name,
-        "tasks": len(tracker.metas),
-        "tasks_by_kind": dict(Counter(meta["kind"] for meta in tracker.metas)),
-        "nodes": dict(nodes),
-        "first_task_started_at": min(meta["started_at"] for meta in tracker.metas),
-    }
-
-
-def _master_and_deliver(run: _Run, loudness, mix: SpilledSignal, mix_report, match_eq: MatchEq | None, match_report: dict | None, stems: dict) -> dict:
-    """Stages 2 and 3: the stems delivered, then the masters made and the files delivered from them, corrected
-    until every file lands; returns the report's facts of them (output, gain, passes, limiter, deliverables)."""
-    plan = run.plan
     first_gain_db = None
     if loudness.lands_target and match_report and math.isfinite(mix_report.integrated_lufs):
         first_gain_db = loudness.target_lufs - mix_report.integrated_lufs - match_report["loudness_change_db"]
     stem_plans = [deliverable for deliverable in plan.deliverables if deliverable.strip is not None]
     written = dict(zip((deliverable.index for deliverable in stem_plans), _deliver(run, [(stem, stems[stem.strip], 0.0) for stem in stem_plans])))
-    stems.clear()
+    del stems
 
     masters = [deliverable for deliverable in plan.deliverables if deliverable.strip is None]
     made: dict[float, tuple] = {}  # limiter ceiling margin (dB) -> (gain_db, report, max GR dB, passes, the master made under it)
     margins_db, trims_db = [0.0] * len(masters), [0.0] * len(masters)
     deliverables: list[dict | None] = [None] * len(masters)
     pending = list(range(len(masters)))
+    mix_copy: list[dict] = []
+    copy_path = workdir / "out" / mix_copy_name([deliverable.path for deliverable in plan.deliverables])
+    write_copy = (lambda: mix_copy.append(write_mix_copy(mix, copy_path, plan.sample_rate, plan.timeline_frames))) if keep_mix else None
     for _ in range(MAX_CORRECTIONS + 1):
         needed = set(margins_db) or {0.0}
         for margin_db in set(made) - needed:
@@ -350,8 +320,9 @@ def _master_and_deliver(run: _Run, loudness, mix: SpilledSignal, mix_report, mat
             lowered = f" (lowered {margin_db:.2f} dB for {', '.join(user.path for user in users)}, which went over the ceiling)" if margin_db else ""
             made[margin_db] = _master(run, mix, mix_report, master_pass, tolerance_lu, accept_lu, start_gain_db, lowered)
         files = [(masters[index], made[margins_db[index]][-1], trims_db[index]) for index in pending]
-        for index, facts in zip(pending, _deliver(run, files)):
+        for index, facts in zip(pending, _deliver(run, files, alongside=write_copy)):
             deliverables[index] = facts
+        write_copy = None
         if not loudness.normalises:
             break
         pending, lossy_margins_db = [], {}
@@ -380,19 +351,37 @@ def _master_and_deliver(run: _Run, loudness, mix: SpilledSignal, mix_report, mat
 
     main_margin_db = margins_db[0] if masters else 0.0
     gain_db, master_report, reduction_db, passes, _ = made[main_margin_db]
+    mix.close()
     for mastered in made.values():
         mastered[-1].close()
     if loudness.normalises:
         for facts, margin_db in zip(deliverables, margins_db):
             facts["limiter_ceiling_dbtp"] = loudness.ceiling_dbtp - margin_db
     written.update(zip((deliverable.index for deliverable in masters), deliverables))
+    nodes = Counter(meta["node"] for meta in tracker.metas)
     return {
+        "session": plan.session_name,
+        "sample_rate": plan.sample_rate,
+        "duration_s": plan.timeline_frames / plan.sample_rate,
+        "chunk_s": plan.chunk_frames / plan.sample_rate,
+        "chunks": len(mix_chunks),
+        "target": {"integrated_lufs": loudness.target_lufs, "true_peak_dbtp": loudness.ceiling_dbtp} if loudness.normalises else None,
+        "input": mix_report.to_dict(),
         "output": master_report.to_dict(),
         "gain_db": gain_db,
         "loudness_passes": passes,
         "limiter_ceiling_dbtp": (loudness.ceiling_dbtp - main_margin_db) if loudness.normalises else None,
         "limiter_max_gain_reduction_db": reduction_db,
+        "match": match_report,
+        "latency_compensation_samples": plan.mix_latency,
+        "time_chunking": _time_chunking(plan),
         "deliverables": [written[index] for index in sorted(written)],
+        "mix": mix_copy[0] if mix_copy else None,
+        "executor": executor.name,
+        "tasks": len(tracker.metas),
+        "tasks_by_kind": dict(Counter(meta["kind"] for meta in tracker.metas)),
+        "nodes": dict(nodes),
+        "first_task_started_at": min(meta["started_at"] for meta in tracker.metas),
     }
 
 
@@ -659,14 +648,16 @@ def _master_pass(run: _Run, mix: SpilledSignal, master_pass: MasterPass):
     return report, reduction, master
 
 
-def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]]) -> list[dict]:
+def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]], alongside: Callable[[], None] | None = None) -> list[dict]:
     """Stage 3: each file ``(deliverable, the signal it is made from, trim dB)`` in time chunks; returns their facts in order.
 
     The chunks of all files run ahead of the writing by up to twice the
     window; this process writes each file from its chunks in order
     (:func:`farm.engine.writer.write_deliverable`), each file in a thread
     of its own fed through a short queue, so one file's encoding, decoding
-    and metering go on while the next file's chunks arrive.
+    and metering go on while the next file's chunks arrive. ``alongside``,
+    if given, runs in a thread of its own meanwhile; its error is raised as
+    a file's is.
     """
     plan = run.plan
     run.tracker.check_cancel([])
@@ -697,7 +688,8 @@ def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]])
             yield chunk
 
     writing, taken = [], 0
-    with concurrent.futures.ThreadPoolExecutor(min(len(files), MAX_WRITER_THREADS) or 1, thread_name_prefix="mixfarm-writer") as pool:
+    with concurrent.futures.ThreadPoolExecutor((min(len(files), MAX_WRITER_THREADS) or 1) + (alongside is not None), thread_name_prefix="mixfarm-writer") as pool:
+        beside = pool.submit(alongside) if alongside else None
         try:
             for deliverable, _, trim_db in files:
                 count = len(range(0, plan.timeline_frames, deliverable.grid_frames))
@@ -709,6 +701,8 @@ def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]])
                 feed.close(written)
                 taken += count
             facts = [written.result() for _, _, written in writing]
+            if beside is not None:
+                beside.result()
         except BaseException:
             for _, feed, _ in writing:
                 feed.abort()
