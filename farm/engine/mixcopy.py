@@ -2,13 +2,13 @@
 
 The mix is what the loudness stage starts from, so hearing it beside the
 master (at the master's loudness) shows what mastering did. It is written
-by the process that runs the render, from the mix's file in the work folder,
-in a thread of its own while the executor delivers, and is no deliverable:
-the report names it under ``mix``. Each sample is rounded to the nearest
-24-bit step, with no dither (so the file depends on the mix alone, which
-is bit-identical however the render was chunked), and clipped at full scale:
-a mix bus may run over 0 dBFS, which a fixed-point file cannot hold; the
-report counts the clipped samples.
+by the process that runs the render, from the mix's file in the work
+folder, in a thread of its own while the first master files are delivered,
+and is no deliverable: the report names it under ``mix``. Each sample is
+rounded to the nearest 24-bit step, with no dither (so the file depends on
+the mix alone, which is bit-identical however the render was chunked), and
+clipped at full scale: a mix bus may run over 0 dBFS, which a fixed-point
+file cannot hold; the report counts the clipped samples.
 """
 
 from __future__ import annotations
