@@ -1,25 +1,33 @@
 """What the dashboard draws, and the SVG geometry it draws it with.
 
 * A job's first output, analysed once after success and cached as
-  ``analysis.json`` in the job's folder: min/max peaks per pixel column
-  (the waveform) and the momentary (400 ms) and short-term (3 s) loudness
-  series of BS.1770 / EBU R128 (loudness over time).
+  ``analysis.json`` in the job's folder: per channel, min/max sample peaks
+  and the true peak (4x oversampled) per pixel column (the waveform, with
+  the columns over the ceiling marked), the momentary (400 ms) and
+  short-term (3 s) loudness series of BS.1770 / EBU R128 (loudness over
+  time), and the long-term spectrum (:mod:`dsp.matching`'s, of the mid
+  signal); and the same spectrum of the mix bus's copy and of the matching
+  reference, when there are such.
 * The farm's throughput over the last hour, per minute.
 * Chart geometry for both, in SVG user units; the templates only place it.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import math
 import os
 import time
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from dsp import io as audio_io
+from dsp import truepeak
 from dsp.loudness import LoudnessMeter, segment_frames
+from dsp.matching import analyse_blocks, long_term_spectrum
 from farm.queue.jobfiles import job_folder
 from farm.queue.jobstore import Job
 from farm.queue.state import JobState
@@ -28,7 +36,7 @@ from farm.storage import Location
 log = logging.getLogger("mixfarm.dashboard")
 
 ANALYSIS_FILE = "analysis.json"
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 WAVEFORM_COLUMNS = 800
 READ_BLOCK_FRAMES = 65536
 MOMENTARY_SEGMENTS = 4
@@ -36,34 +44,58 @@ SHORT_TERM_SEGMENTS = 30
 LOUDNESS_GRID_LU = 6.0
 LOUDNESS_FLOOR_LUFS = -72.0
 MIN_LOUDNESS_SPAN_LU = 24.0
+TRUE_PEAK_OVERSAMPLING = 4
+SPECTRUM_FLOOR_DB = -100.0
+SPECTRUM_GRID_DB = 12.0
+SPECTRUM_SPAN_DB = 72.0
+"""The most dB the spectrum chart spans below its top line."""
+SPECTRUM_TICKS_HZ = (31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
 TIME_STEPS_S = (0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 MAX_TIME_TICKS = 10
 
 
 def analyse_file(location: Location, columns: int = WAVEFORM_COLUMNS) -> dict:
-    """Waveform peaks and loudness series of the audio file at ``location``, read block by block.
+    """Waveform peaks, loudness series and long-term spectrum of the audio file at ``location``, read block by block.
 
-    ``peaks_min[c]`` / ``peaks_max[c]`` are the lowest and highest sample over
-    all channels in column ``c`` of ``min(columns, frames)`` equal spans.
+    ``peaks_min[ch][c]`` / ``peaks_max[ch][c]`` are the lowest and highest
+    sample of channel ``ch`` in column ``c`` of ``min(columns, frames)`` equal
+    spans, ``true_peaks[ch][c]`` its largest oversampled magnitude there
+    (linear; the interpolator's delay of a few frames is not taken back).
     ``momentary_lufs[k]`` is the window ending at ``momentary_start_s + k * step_s``,
     likewise ``short_term_lufs``; ``None`` where the window is silent (-inf),
     and both are empty for more than 5 channels (BS.1770 weights 5 at most).
+    ``spectrum``: :func:`spectrum_of`'s, None for a silent file or one of more than two channels.
     """
     with location.open() as handle, audio_io.open_audio(handle, name=str(location)) as audio:
         frames, rate, channels = audio.frames, audio.samplerate, audio.channels
         columns = max(1, min(columns, frames))
-        low, high = np.full(columns, np.inf), np.full(columns, -np.inf)
+        low, high, over = (np.full((channels, columns), fill) for fill in (np.inf, -np.inf, 0.0))
         meter = LoudnessMeter(rate, channels) if channels <= 5 else None
         start = 0
-        for block in audio.blocks(READ_BLOCK_FRAMES, dtype="float64", always_2d=True):
-            column = np.minimum(np.arange(start, start + block.shape[0]) * columns // max(frames, 1), columns - 1)
-            firsts = np.concatenate(([0], np.flatnonzero(np.diff(column)) + 1))
-            index = column[firsts]
-            low[index] = np.minimum(low[index], np.minimum.reduceat(block.min(axis=1), firsts))
-            high[index] = np.maximum(high[index], np.maximum.reduceat(block.max(axis=1), firsts))
-            if meter is not None:
-                meter.process(block)
-            start += block.shape[0]
+
+        def measured() -> Iterator[np.ndarray]:
+            """The file's blocks, each measured on its way (peaks per column, loudness)."""
+            nonlocal start
+            history = np.zeros((truepeak.history_frames(TRUE_PEAK_OVERSAMPLING), channels))
+            for block in audio.blocks(READ_BLOCK_FRAMES, dtype="float64", always_2d=True):
+                column = np.minimum(np.arange(start, start + block.shape[0]) * columns // max(frames, 1), columns - 1)
+                firsts = np.concatenate(([0], np.flatnonzero(np.diff(column)) + 1))
+                index = column[firsts]
+                peaks, history = truepeak.oversampled_peaks(block, history, TRUE_PEAK_OVERSAMPLING, rate)
+                for channel in range(channels):
+                    low[channel, index] = np.minimum(low[channel, index], np.minimum.reduceat(block[:, channel], firsts))
+                    high[channel, index] = np.maximum(high[channel, index], np.maximum.reduceat(block[:, channel], firsts))
+                    over[channel, index] = np.maximum(over[channel, index], np.maximum.reduceat(peaks[:, channel], firsts))
+                if meter is not None:
+                    meter.process(block)
+                start += block.shape[0]
+                yield block
+
+        if channels <= 2:
+            spectrum = _spectrum((np.repeat(block, 2 // channels, axis=1) for block in measured()), rate)
+        else:
+            spectrum = None
+            collections.deque(measured(), maxlen=0)
     loudness = meter.report() if meter is not None and start else None
     step_s = segment_frames(rate) / rate
     return {
@@ -72,24 +104,46 @@ def analyse_file(location: Location, columns: int = WAVEFORM_COLUMNS) -> dict:
         "duration_s": frames / rate,
         "sample_rate": rate,
         "channels": channels,
-        "peaks_min": _rounded(low if start else np.zeros(0), 4),
-        "peaks_max": _rounded(high if start else np.zeros(0), 4),
+        "peaks_min": [_rounded(values if start else np.zeros(0), 4) for values in low],
+        "peaks_max": [_rounded(values if start else np.zeros(0), 4) for values in high],
+        "true_peaks": [_rounded(values if start else np.zeros(0), 4) for values in over],
         "step_s": step_s,
         "momentary_start_s": MOMENTARY_SEGMENTS * step_s,
         "momentary_lufs": _rounded(loudness.momentary_lufs, 2) if loudness else [],
         "short_term_start_s": SHORT_TERM_SEGMENTS * step_s,
         "short_term_lufs": _rounded(loudness.short_term_lufs, 2) if loudness else [],
+        "spectrum": spectrum if start else None,
     }
+
+
+def spectrum_of(location: Location) -> dict | None:
+    """The long-term spectrum of the file at ``location``: ``centres_hz`` and ``mid_db`` per band (12 a
+    octave); None for a silent file or one of more than two channels."""
+    with location.open() as handle, audio_io.open_audio(handle, name=str(location)) as audio:
+        if audio.channels > 2:
+            return None
+        rate, duplicate = audio.samplerate, 2 // audio.channels
+        return _spectrum((np.repeat(block, duplicate, axis=1) for block in audio.blocks(READ_BLOCK_FRAMES, dtype="float64", always_2d=True)), rate)
+
+
+def _spectrum(stereo_blocks: Iterable[np.ndarray], rate: int) -> dict | None:
+    spectrum = long_term_spectrum(analyse_blocks(stereo_blocks, rate), rate)
+    if spectrum is None:
+        return None
+    return {"centres_hz": _rounded(spectrum.centres_hz, 1), "mid_db": _rounded(np.maximum(spectrum.mid_db, SPECTRUM_FLOOR_DB), 2)}
 
 
 def _rounded(values: np.ndarray, digits: int) -> list[float | None]:
     return [round(float(value), digits) if math.isfinite(value) else None for value in values]
 
 
-def job_analysis(data_dir: str | os.PathLike, job: Job, output: Location | None) -> dict | None:
+def job_analysis(data_dir: str | os.PathLike, job: Job, output: Location | None, compared: dict[str, Location | None] | None = None) -> dict | None:
     """The cached analysis of a succeeded ``job``'s first output (``output``), made on first call.
 
-    The cache lies in the job's folder under the local ``data_dir``, wherever the outputs are stored.
+    ``compared`` names further files (the mix bus's copy, the matching
+    reference) whose long-term spectra go under ``compared_spectra`` (None
+    for one that is missing or unreadable). The cache lies in the job's
+    folder under the local ``data_dir``, wherever the outputs are stored.
 
     None when the job has not succeeded, or there is no cache and the file is
     gone or unreadable: the page then shows what else there is.
@@ -110,6 +164,7 @@ def job_analysis(data_dir: str | os.PathLike, job: Job, output: Location | None)
     except (OSError, RuntimeError, ValueError) as exc:
         log.warning("job %s: cannot analyse %s: %s", job.id, output, exc)
         return None
+    analysis["compared_spectra"] = {name: _spectrum_or_none(job, location) for name, location in (compared or {}).items()}
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         partial = cache.with_name(f".{ANALYSIS_FILE}.{os.getpid()}.partial")
@@ -118,6 +173,17 @@ def job_analysis(data_dir: str | os.PathLike, job: Job, output: Location | None)
     except OSError as exc:
         log.warning("job %s: cannot cache the analysis: %s", job.id, exc)
     return analysis
+
+
+def _spectrum_or_none(job: Job, location: Location | None) -> dict | None:
+    """:func:`spectrum_of` the file at ``location``; None when there is none, or it cannot be read (logged)."""
+    if location is None:
+        return None
+    try:
+        return spectrum_of(location)
+    except (OSError, RuntimeError, ValueError) as exc:
+        log.warning("job %s: cannot analyse %s: %s", job.id, location, exc)
+        return None
 
 
 def time_ticks(duration_s: float, width: float) -> list[dict]:
@@ -137,20 +203,81 @@ def time_label(seconds: float, duration_s: float) -> str:
     return f"{minutes}:{rest:02d}"
 
 
-def waveform_chart(analysis: dict, width: float = 800, height: float = 140) -> dict:
-    """An outline path of the peaks (max edge left to right, min edge back) and the time ticks."""
-    highs, lows = analysis["peaks_max"], analysis["peaks_min"]
-    columns = len(highs)
-    if not columns:
-        return {"width": width, "height": height, "path": "", "ticks": []}
-    x_step = width / columns
+def waveform_chart(analysis: dict, ceiling_dbtp: float | None, width: float = 800, lane_height: float = 100, gap: float = 14) -> dict:
+    """One lane per channel: an outline path of its peaks (max edge left to right, min edge back), the
+    ceiling's lines at ±its level, the runs of columns whose true peak goes over it, and the time ticks."""
+    columns = len(analysis["peaks_max"][0]) if analysis["peaks_max"] else 0
+    names = ["L", "R"] if analysis["channels"] == 2 else [str(index + 1) for index in range(analysis["channels"])]
+    ceiling = 10 ** (ceiling_dbtp / 20) if ceiling_dbtp is not None else None
+    x_step = width / max(columns, 1)
+    lanes = []
+    for channel, (highs, lows, true_peaks) in enumerate(zip(analysis["peaks_max"], analysis["peaks_min"], analysis["true_peaks"])):
+        top_y = channel * (lane_height + gap)
 
-    def y(value: float | None) -> float:
-        return round(height / 2 * (1 - max(-1.0, min(1.0, value or 0.0))), 2)
+        def y(value: float | None, top_y: float = top_y) -> float:
+            return round(top_y + lane_height / 2 * (1 - max(-1.0, min(1.0, value or 0.0))), 2)
 
-    top = [f"{round(c * x_step, 2)},{y(highs[c])}" for c in range(columns)]
-    bottom = [f"{round(c * x_step, 2)},{y(lows[c])}" for c in reversed(range(columns))]
-    return {"width": width, "height": height, "path": "M" + " L".join(top + bottom) + " Z", "ticks": time_ticks(analysis["duration_s"], width)}
+        outline = [f"{round(c * x_step, 2)},{y(highs[c])}" for c in range(columns)] + [f"{round(c * x_step, 2)},{y(lows[c])}" for c in reversed(range(columns))]
+        overs = _runs([ceiling is not None and (peak or 0.0) > ceiling for peak in true_peaks])
+        lanes.append(
+            {
+                "name": names[channel],
+                "top": top_y,
+                "middle": y(0.0),
+                "bottom": top_y + lane_height,
+                "path": "M" + " L".join(outline) + " Z" if columns else "",
+                "ceiling_y": (y(ceiling), y(-ceiling)) if ceiling is not None else None,
+                "overs": [{"x": round(first * x_step, 2), "width": round(max(count * x_step, 1.0), 2)} for first, count in overs],
+                "over_columns": sum(count for _, count in overs),
+            }
+        )
+    height = len(lanes) * (lane_height + gap) - gap
+    return {"width": width, "height": height, "lanes": lanes, "ceiling_dbtp": ceiling_dbtp, "ticks": time_ticks(analysis["duration_s"], width) if columns else []}
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """(first index, length) of each run of true values in ``flags``."""
+    runs: list[tuple[int, int]] = []
+    for index, flag in enumerate(flags):
+        if not flag:
+            continue
+        if runs and runs[-1][0] + runs[-1][1] == index:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((index, 1))
+    return runs
+
+
+def spectrum_chart(spectra: dict[str, dict | None], width: float = 800, height: float = 200) -> dict | None:
+    """Paths of the long-term spectra ``spectra`` (name -> :func:`spectrum_of`'s, or None, left out) over a
+    logarithmic frequency axis from 20 Hz to 20 kHz, dB grid lines and frequency ticks; None with none to draw."""
+    drawn = {name: spectrum for name, spectrum in spectra.items() if spectrum}
+    if not drawn:
+        return None
+    values = [value for spectrum in drawn.values() for value in spectrum["mid_db"] if value is not None]
+    top = SPECTRUM_GRID_DB * math.ceil(max(values) / SPECTRUM_GRID_DB)
+    bottom = max(top - SPECTRUM_SPAN_DB, SPECTRUM_GRID_DB * math.floor(min(values) / SPECTRUM_GRID_DB))
+    bottom = min(bottom, top - SPECTRUM_GRID_DB)
+    low_hz, high_hz = 20.0, 20000.0
+
+    def x(freq_hz: float) -> float:
+        return round(math.log(freq_hz / low_hz) / math.log(high_hz / low_hz) * width, 2)
+
+    def y(level_db: float) -> float:
+        return round((top - max(bottom, min(top, level_db))) / (top - bottom) * height, 2)
+
+    lines = []
+    for name, spectrum in drawn.items():
+        points = [(freq_hz, level_db) for freq_hz, level_db in zip(spectrum["centres_hz"], spectrum["mid_db"]) if level_db is not None and low_hz <= freq_hz <= high_hz]
+        lines.append({"name": name, "path": "M" + " L".join(f"{x(freq_hz)},{y(level_db)}" for freq_hz, level_db in points)})
+    steps = int((top - bottom) / SPECTRUM_GRID_DB + 1e-9)
+    return {
+        "width": width,
+        "height": height,
+        "lines": lines,
+        "grid": [{"y": y(top - k * SPECTRUM_GRID_DB), "label": f"{top - k * SPECTRUM_GRID_DB:g}"} for k in range(steps + 1)],
+        "ticks": [{"x": x(freq_hz), "label": f"{freq_hz / 1000:g}k" if freq_hz >= 1000 else f"{freq_hz:g}"} for freq_hz in SPECTRUM_TICKS_HZ],
+    }
 
 
 def loudness_chart(analysis: dict, target_lufs: float | None, width: float = 800, height: float = 200) -> dict:

@@ -39,10 +39,11 @@ SMALL_BODY_BYTES = 64 * 1024
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-"""The dashboard loads its one script and stylesheet from here and nothing else; no inline script or style."""
+"""The dashboard loads its scripts and stylesheets from here and nothing else, no inline script or style; the job
+page's players stream the job's files from here."""
 DOCS_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

@@ -198,10 +198,17 @@ class Service:
         return folder
 
     def output_location(self, job: Job, name: str) -> Location | None:
-        """Where a succeeded job's deliverable ``name`` is stored (it may have gone since), or None if it has none such."""
-        if job.state is not JobState.SUCCEEDED or name not in {item["name"] for item in job.outputs}:
+        """Where a succeeded job's deliverable ``name``, or the copy of its mix bus, is stored (it may have gone
+        since), or None if it has none such."""
+        if job.state is not JobState.SUCCEEDED or name not in self.output_names(job):
             return None
         return self.files.output(job.id, name)
+
+    @staticmethod
+    def output_names(job: Job) -> list[str]:
+        """The names of a job's files: its deliverables, then the copy of its mix bus when the render kept one."""
+        mix = (job.report or {}).get("mix") if isinstance(job.report, dict) else None
+        return [item["name"] for item in job.outputs] + ([mix["path"]] if mix else [])
 
     def public_fields(self, job: Job, with_report: bool = True) -> dict:
         """What the API, pages and events show of a job: its fields (the render report and the import report

@@ -177,15 +177,19 @@ def write(
     return info(path)
 
 
-def open_for_writing(path: str | os.PathLike, sample_rate: int, channels: int, format: str, subtype: str) -> soundfile.SoundFile:
+def open_for_writing(
+    path: str | os.PathLike, sample_rate: int, channels: int, format: str, subtype: str, compression_level: float | None = None
+) -> soundfile.SoundFile:
     """A new audio file at ``path``, open for writing, whose bytes depend only on the samples written.
 
     libsndfile gives float WAV and AIFF files a PEAK chunk stamped with the
     wall-clock second the file was written in; it is left out, so a render
     makes the same file whenever (and wherever) it runs. ``format`` is e.g.
-    "wav", ``subtype`` libsndfile's, e.g. "FLOAT".
+    "wav", ``subtype`` libsndfile's, e.g. "FLOAT". ``compression_level``
+    (FLAC: 0 fastest to 1 smallest) is libsndfile's default when None.
     """
-    handle = soundfile.SoundFile(str(path), "w", sample_rate, channels, subtype=subtype, format=format.upper())
+    options = {} if compression_level is None else {"compression_level": compression_level}
+    handle = soundfile.SoundFile(str(path), "w", sample_rate, channels, subtype=subtype, format=format.upper(), **options)
     soundfile._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, soundfile._ffi.NULL, soundfile._snd.SF_FALSE)
     return handle
 

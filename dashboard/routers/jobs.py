@@ -14,8 +14,9 @@ from fastapi import (
     UploadFile,
     status,
 )
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
+from dashboard.archive import ArchiveTooLarge, checked_files, zip_stream
 from dashboard.bulk import apply, priority_refusal
 from dashboard.deps import OwnedJobDep, ServiceDep, StoreDep, StudioDep, visible_studio
 from dashboard.downloads import file_response
@@ -183,13 +184,17 @@ def retry_job(job: OwnedJobDep, request: Request, service: ServiceDep):
     response_class=FileResponse,
     responses={
         200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, "description": "the file, as an attachment"},
+        206: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}, "description": "the byte range the Range header asked for"},
+        **refusal(400, "a Range header that is no byte range"),
+        416: {"description": "a Range that starts past the end of the file (Content-Range: bytes */size)"},
         **refusal(404, "no such job, or it has no such output"),
         **refusal(410, "the output has gone from storage"),
         **refusal(503, "the storage cannot be read"),
     },
 )
-def download_output(job: OwnedJobDep, name: str, service: ServiceDep):
-    """Download one deliverable of a succeeded job (410 if it has gone from storage since, 503 if storage fails)."""
+def download_output(job: OwnedJobDep, name: str, service: ServiceDep, request: Request):
+    """Download one deliverable of a succeeded job, or the byte range a Range header asks for (206; 416 past its end);
+    410 if it has gone from storage since, 503 if storage fails."""
     location = service.output_location(job, name)
     if location is not None and job.purged_at is not None:
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(job.purged_at))
@@ -197,12 +202,43 @@ def download_output(job: OwnedJobDep, name: str, service: ServiceDep):
     if location is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job.id!r} has no output {name!r}" + ("" if job.state is JobState.SUCCEEDED else f" (it is {job.state.value})"))
     try:
-        return file_response(location)
+        return file_response(location, request.headers.get("range"), request.headers.get("if-range"))
     except FileNotFoundError:
         raise HTTPException(status.HTTP_410_GONE, f"job {job.id!r}: output {name!r} is no longer in storage") from None
     except Exception as exc:  # noqa: BLE001 - whatever the storage backend raises, the answer is the same
         reason = service.public_text(f"{type(exc).__name__}: {exc}", service.files.out(job.id))
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"job {job.id!r}: output {name!r} cannot be read from storage ({reason})") from None
+
+
+@router.get(
+    "/{job_id}/archive",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}, "description": "every file of the job and report.json, as one zip"},
+        **refusal(404, "no such job, or it has no files (it has not succeeded)"),
+        **refusal(410, "a file has gone from storage"),
+        **refusal(413, "the files are too many or too large for one archive"),
+        **refusal(503, "the storage cannot be read"),
+    },
+)
+def download_archive(job: OwnedJobDep, service: ServiceDep):
+    """Download all of a succeeded job's files (its deliverables, the copy of its mix bus) and report.json as one zip,
+    made as it is sent; audio goes in stored, as it is."""
+    if job.state is not JobState.SUCCEEDED:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job.id!r} has no files (it is {job.state.value})")
+    if job.purged_at is not None:
+        raise HTTPException(status.HTTP_410_GONE, f"job {job.id!r}: its files were removed by the retention policy; its record and report are kept")
+    try:
+        files = checked_files([(name, service.output_location(job, name)) for name in service.output_names(job)])
+    except ArchiveTooLarge as exc:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"job {job.id!r}: {exc}; download its files one by one") from None
+    except FileNotFoundError as exc:
+        raise HTTPException(status.HTTP_410_GONE, f"job {job.id!r}: {exc.args[0]!r} is no longer in storage") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the storage backend raises, the answer is the same
+        reason = service.public_text(f"{type(exc).__name__}: {exc}", service.files.out(job.id))
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"job {job.id!r}: its files cannot be read from storage ({reason})") from None
+    headers = {"Content-Disposition": f'attachment; filename="mixfarm-{job.id}.zip"'}
+    return StreamingResponse(zip_stream(files, job.report), media_type="application/zip", headers=headers)
 
 
 @router.get("/{job_id}/report", response_model=Report, responses=refusal(404, "no such job, or it has no report yet"))

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from dashboard import analysis, mastering
+from dashboard import analysis, listening, mastering, platforms
 from dashboard.auth import TOKEN_COOKIE, authenticate, require_studio, studio_for_token
 from dashboard.cluster_charts import history_charts
 from dashboard.deps import ServiceDep, StoreDep, StudioDep, may_see, visible_studio
@@ -30,11 +30,12 @@ from dashboard.listing import JobFilterDep, listed, scoped
 from dashboard.models import QueueSummary
 from dashboard.service import Service
 from dashboard.timeline import job_timelines
-from dashboard.views import MAX_OFFSET, cluster_facts, job_view
+from dashboard.views import MAX_OFFSET, cluster_facts, job_view, output_url
 from farm.queue.history import history
 from farm.queue.jobstore import Job, JobStore
 from farm.queue.listing import MAX_SEARCH_CHARS, SORTS, JobFilter
 from farm.queue.state import JobState
+from farm.storage import Location
 
 router = APIRouter(include_in_schema=False)
 
@@ -252,8 +253,8 @@ def queue_summary(service: ServiceDep, store: StoreDep, studio: StudioDep, listi
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, service: ServiceDep, job_id: str):
-    """One job: state, error, progress, times, the loudness report, downloads, waveform and loudness plots, and
-    what the import of a DAW project could not translate."""
+    """One job: state, error, progress, times, the loudness report, downloads with players and pass/fail badges, A/B
+    listening, waveform and loudness plots, and what the import of a DAW project could not translate."""
 
     def build(studio: str) -> dict:
         job = service.store.get(job_id)
@@ -262,10 +263,14 @@ def job_page(request: Request, service: ServiceDep, job_id: str):
         report = job.report if isinstance(job.report, dict) else None
         urls = {item["name"]: item["url"] for item in job_view(service, job, request)["outputs"]}
         first_output = service.output_location(job, job.outputs[0]["name"]) if job.outputs else None
-        facts = analysis.job_analysis(service.settings.data_dir, job, first_output)
+        mix = (report or {}).get("mix") if job.state is JobState.SUCCEEDED else None
+        compared = {"mix": service.output_location(job, mix["path"]) if mix else None, "reference": reference_location(service, job)}
+        facts = analysis.job_analysis(service.settings.data_dir, job, first_output, compared)
         target = (report or {}).get("target") or {}
         curves = mastering.match_curves(report) if report else {}
         songs = (report or {}).get("songs") or []
+        mix_url = output_url(request, job.id, mix["path"]) if mix else None
+        deliverables = [{**item, "url": urls.get(item.get("path"))} for item in (report or {}).get("deliverables", [])]
         return {
             "page_name": "job",
             "job": job,
@@ -273,10 +278,15 @@ def job_page(request: Request, service: ServiceDep, job_id: str):
             "timing": job_timing(job, time.time()),
             "report": report,
             "target": target,
-            "deliverables": [{**item, "url": urls.get(item.get("path"))} for item in (report or {}).get("deliverables", [])],
+            "deliverables": [{**item, "badges": platforms.badges(item, report.get("target"))} for item in deliverables],
+            "mix": {**mix, "url": mix_url} if mix else None,
+            "ab": listening.ab_choices(report, urls, mix_url),
+            "playable": listening.BROWSER_FORMATS,
+            "platform_columns": platforms.columns(target),
             "outputs": [{**item, "url": urls[item["name"]]} for item in job.outputs],
             "analysis": facts,
-            "waveform": analysis.waveform_chart(facts) if facts else None,
+            "waveform": analysis.waveform_chart(facts, target.get("true_peak_dbtp")) if facts else None,
+            "spectrum": analysis.spectrum_chart({"master": facts["spectrum"], **facts["compared_spectra"]}) if facts else None,
             "loudness": analysis.loudness_chart(facts, target.get("integrated_lufs")) if facts else None,
             "imported": service.files.import_report(job.id),
             "match_chart": mastering.match_chart(curves) if curves else None,
@@ -286,6 +296,18 @@ def job_page(request: Request, service: ServiceDep, job_id: str):
         }
 
     return render_page(request, service, "job.html", build)
+
+
+def reference_location(service: Service, job: Job) -> Location | None:
+    """Where the reference a job's master was matched to lies in its bundle; None without matching, or when the
+    session named it by a path that leaves the bundle."""
+    match = (job.report or {}).get("match") if isinstance(job.report, dict) else None
+    if not match or not isinstance(match.get("reference"), str):
+        return None
+    try:
+        return service.files.bundle(job.id).resolve_inside(match["reference"])
+    except ValueError:
+        return None
 
 
 @router.get("/cluster", response_class=HTMLResponse)

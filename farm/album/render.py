@@ -236,7 +236,7 @@ class _AlbumRun:
                 dataclasses.replace(item, tags=dataclasses.replace(item.tags, track_number=track.index, track_total=total)) for item in plan.deliverables
             )
             plan = dataclasses.replace(plan, deliverables=deliverables)
-        return render_plan(loaded, plan, self.workdir / folder, executor=self.executor, cancel=self.stop, on_tasks=self.on_tasks)
+        return render_plan(loaded, plan, self.workdir / folder, executor=self.executor, cancel=self.stop, on_tasks=self.on_tasks, keep_mix=False)
 
     def _mix(self, song: LoadedSong) -> Path:
         """Stage 1: a session song rendered without its loudness stage and matching; a finished mix as it is."""

@@ -35,7 +35,9 @@
    by the excess, and only that file is written again from it; the lossy
    files that overshoot in one round share one master, lowered by the most
    any of them needs (and :data:`LOSSY_CEILING_STEP_DB` more); at most
-   :data:`MAX_CORRECTIONS` times. The other files keep theirs.
+   :data:`MAX_CORRECTIONS` times. The other files keep theirs. While the
+   first files are written, this process also writes a copy of the mix bus
+   from the work folder (:mod:`farm.engine.mixcopy`), for listening.
 
 Tasks take and return their audio (stems aside, which they read from
 storage), so the nodes of a cluster share no folder. Outputs are written into
@@ -82,6 +84,7 @@ from .chunkcache import ChunkCache
 from .delivery import DeliverablePlan
 from .executor import Executor, choose_executor
 from .mastering import MasterPass
+from .mixcopy import mix_copy_name, write_mix_copy
 from .plan import (
     DEFAULT_CHUNK_S,
     RenderPlan,
@@ -235,12 +238,15 @@ def render_plan(
     started: float | None = None,
     executor_reason: str | None = None,
     cache: ChunkCache | None = None,
+    keep_mix: bool = True,
 ) -> dict:
     """Render a compiled ``plan`` of ``loaded`` into ``out_dir`` (a path or a storage URI); see :func:`render`.
 
     ``started`` (a :func:`time.perf_counter` reading) is when the render
     began, for the report's wall time and realtime factor; default now.
     ``executor_reason`` says in the report why the render ran on its executor.
+    With ``keep_mix`` a copy of the mix bus is kept beside the deliverables
+    (:mod:`farm.engine.mixcopy`) and named in the report's ``mix``.
     """
     started = time.perf_counter() if started is None else started
     location = Location.of(out_dir)
@@ -258,8 +264,9 @@ def render_plan(
                 started=started,
                 executor_reason=executor_reason,
                 cache=cache,
+                keep_mix=keep_mix,
             )
-            for name in [item["path"] for item in report["deliverables"]] + ["report.json"]:
+            for name in _published(report) + ["report.json"]:
                 location.joinpath(name).upload_from(Path(staging) / name)
         return report
     out_dir = location.local_path
@@ -279,7 +286,7 @@ def render_plan(
         run_on = task_cache.executor if task_cache is not None else executor
         tracker = _Tracker(run_on, progress, total=0, cancel=cancel, on_tasks=on_tasks, task_cache=task_cache)
         try:
-            report = _render(loaded, plan, run_on, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])))
+            report = _render(loaded, plan, run_on, workdir, tracker, window or max(2, int(executor.cluster()["cpus"])), keep_mix)
         except BaseException:
             if task_cache is not None:
                 task_cache.close(wait=False)
@@ -332,7 +339,7 @@ class _Run:
             self.cache.add_block(signal, start, stop, ref)
 
 
-def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir: Path, tracker: _Tracker, window: int) -> dict:
+def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir: Path, tracker: _Tracker, window: int, keep_mix: bool) -> dict:
     mix_chunks = plan.chunks()
     loudness = plan.loudness
     master_passes = 2 if loudness.normalises else 1
@@ -360,6 +367,9 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
     margins_db, trims_db = [0.0] * len(masters), [0.0] * len(masters)
     deliverables: list[dict | None] = [None] * len(masters)
     pending = list(range(len(masters)))
+    mix_copy: list[dict] = []
+    copy_path = workdir / "out" / mix_copy_name([deliverable.path for deliverable in plan.deliverables])
+    write_copy = (lambda: mix_copy.append(write_mix_copy(mix, copy_path, plan.sample_rate, plan.timeline_frames))) if keep_mix else None
     for _ in range(MAX_CORRECTIONS + 1):
         needed = set(margins_db) or {0.0}
         for margin_db in set(made) - needed:
@@ -376,8 +386,9 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
         files = [(masters[index], made[margins_db[index]][-1], trims_db[index]) for index in pending]
         if pending and deliverables[pending[0]] is not None:
             tracker.extend(sum(math.ceil(plan.timeline_frames / deliverable.grid_frames) for deliverable, _, _ in files))
-        for index, facts in zip(pending, _deliver(run, files)):
+        for index, facts in zip(pending, _deliver(run, files, alongside=write_copy)):
             deliverables[index] = facts
+        write_copy = None
         if not loudness.normalises:
             break
         pending, lossy_margins_db = [], {}
@@ -431,6 +442,7 @@ def _render(loaded: LoadedSession, plan: RenderPlan, executor: Executor, workdir
         "latency_compensation_samples": plan.mix_latency,
         "time_chunking": _time_chunking(plan),
         "deliverables": [written[index] for index in sorted(written)],
+        "mix": mix_copy[0] if mix_copy else None,
         "executor": executor.name,
         "tasks": len(tracker.metas),
         "tasks_by_kind": dict(Counter(meta["kind"] for meta in tracker.metas)),
@@ -707,14 +719,16 @@ def _master_pass(run: _Run, mix: SpilledSignal, master_pass: MasterPass):
     return report, reduction, master
 
 
-def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]]) -> list[dict]:
+def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]], alongside: Callable[[], None] | None = None) -> list[dict]:
     """Stage 3: each file ``(deliverable, the signal it is made from, trim dB)`` in time chunks; returns their facts in order.
 
     The chunks of all files run ahead of the writing by up to twice the
     window; this process writes each file from its chunks in order
     (:func:`farm.engine.writer.write_deliverable`), each file in a thread
     of its own fed through a short queue, so one file's encoding, decoding
-    and metering go on while the next file's chunks arrive.
+    and metering go on while the next file's chunks arrive. ``alongside``,
+    if given, runs in a thread of its own meanwhile; its error is raised as
+    a file's is.
     """
     plan = run.plan
     run.tracker.check_cancel([])
@@ -748,7 +762,8 @@ def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]])
             yield chunk
 
     writing, taken = [], 0
-    with concurrent.futures.ThreadPoolExecutor(min(len(files), MAX_WRITER_THREADS) or 1, thread_name_prefix="mixfarm-writer") as pool:
+    with concurrent.futures.ThreadPoolExecutor((min(len(files), MAX_WRITER_THREADS) or 1) + (alongside is not None), thread_name_prefix="mixfarm-writer") as pool:
+        beside = pool.submit(alongside) if alongside else None
         try:
             for deliverable, _, trim_db in files:
                 count = len(range(0, plan.timeline_frames, deliverable.grid_frames))
@@ -760,6 +775,8 @@ def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]])
                 feed.close(written)
                 taken += count
             facts = [written.result() for _, _, written in writing]
+            if beside is not None:
+                beside.result()
         except BaseException:
             for _, feed, _ in writing:
                 feed.abort()
@@ -767,12 +784,17 @@ def _deliver(run: _Run, files: list[tuple[DeliverablePlan, BlockSignal, float]])
     return [item if deliverable.strip is None else {**item, "stem": deliverable.strip} for (deliverable, _, _), item in zip(writing, facts)]
 
 
+def _published(report: dict) -> list[str]:
+    """The files a render made besides report.json: its deliverables, then the copy of its mix bus when it kept one."""
+    return [item["path"] for item in report["deliverables"]] + ([report["mix"]["path"]] if report.get("mix") else [])
+
+
 def _publish(workdir: Path, out_dir: Path, report: dict) -> None:
     """Move finished outputs into place, then write report.json."""
-    for item in report["deliverables"]:
-        target = out_dir / item["path"]
+    for name in _published(report):
+        target = out_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(workdir / "out" / item["path"], target)
+        os.replace(workdir / "out" / name, target)
     partial = out_dir / ".report.json.partial"
     partial.write_text(json.dumps(report, indent=2, allow_nan=False))
     os.replace(partial, out_dir / "report.json")

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .blocks import BLOCK_DTYPE, BlockSignal
+from .blocks import BLOCK_DTYPE, BlockSignal, assemble
 from .diskspace import writing_into
 
 
@@ -78,6 +78,21 @@ class SpilledSignal(BlockSignal):
         indices = self.overlapping(start, stop)
         return tuple(self.starts[indices.start : indices.stop]), [self._ref(index) for index in indices]
 
+    def read(self, start: int, stop: int, channels: int) -> np.ndarray:
+        """Frames ``[start, stop)`` read from the file, as float64 (frames, ``channels``); those no block covers are silence.
+
+        Only spilled blocks can be read: raises ValueError for a range that reaches one that is not.
+        """
+        indices = self.overlapping(start, stop)
+        if indices.stop > self.spilled:
+            raise ValueError(f"frames [{start}, {stop}): block {indices.stop - 1} is not spilled yet")
+        return assemble(tuple(self.starts[indices.start : indices.stop]), [self._block(index) for index in indices], start, stop, channels)
+
+    def _block(self, index: int) -> np.ndarray:
+        """Block ``index``, read from the file."""
+        frames, channels = self._shapes[index]
+        return np.fromfile(self._path, dtype=BLOCK_DTYPE, count=frames * channels, offset=self._offsets[index]).reshape(frames, channels)
+
     def _ref(self, index: int) -> Any:
         """A reference to block ``index``: the task's own until it is spilled, then one put back from the file."""
         if self.refs[index] is not None:
@@ -85,9 +100,7 @@ class SpilledSignal(BlockSignal):
         if index in self._put:
             self._put.move_to_end(index)
             return self._put[index]
-        frames, channels = self._shapes[index]
-        block = np.fromfile(self._path, dtype=BLOCK_DTYPE, count=frames * channels, offset=self._offsets[index]).reshape(frames, channels)
-        self._put[index] = ref = self._executor.put_block(block)
+        self._put[index] = ref = self._executor.put_block(self._block(index))
         while len(self._put) > self._kept:
             self._put.popitem(last=False)
         return ref

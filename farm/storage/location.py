@@ -173,6 +173,13 @@ class Location:
             while chunk := handle.read(chunk_bytes):
                 yield chunk
 
+    def read_range_chunks(self, start: int, stop: int, chunk_bytes: int) -> Iterator[bytes]:
+        """Bytes ``[start, stop)`` of the file in pieces of at most ``chunk_bytes`` bytes, each asked of storage
+        as a range of its own (an object store sends only those bytes, with no read-ahead)."""
+        filesystem, path = self._filesystem()
+        for first in range(start, stop, chunk_bytes):
+            yield filesystem.cat_file(path, start=first, end=min(first + chunk_bytes, stop))
+
     def remove(self) -> None:
         """Delete the file, or the folder with everything below it; nothing here is fine."""
         filesystem, path = self._filesystem()

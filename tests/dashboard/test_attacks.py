@@ -328,7 +328,7 @@ def test_the_cookie_is_secure_when_served_over_https_through_a_trusted_proxy(fre
     assert "Secure" in cookie_of(response)
 
 
-PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 
 @pytest.mark.parametrize(

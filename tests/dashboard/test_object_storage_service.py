@@ -93,6 +93,7 @@ def test_a_job_reads_its_bundle_from_and_writes_its_outputs_to_the_bucket(room_j
         "bundle/stems/tone.wav",
         "out/cd/master.flac",
         "out/master.wav",
+        "out/mix-bus.flac",
         "out/report.json",
     ]
     assert not (service.data_dir / "jobs" / room_job["id"] / "bundle").exists()
@@ -139,7 +140,7 @@ def test_a_retried_job_renders_again_into_a_cleared_output_folder(api, s3):
     assert api.post(f"/api/jobs/{waiting['id']}/retry").json()["state"] == "queued"
     job = wait_for_state(api, waiting["id"], {"succeeded", "failed", "cancelled"})
     assert job["state"] == "succeeded", job["error"]
-    assert keys(s3.client, f"{PREFIX}/jobs/{waiting['id']}/out/") == ["cd/master.flac", "master.wav", "report.json"]
+    assert keys(s3.client, f"{PREFIX}/jobs/{waiting['id']}/out/") == ["cd/master.flac", "master.wav", "mix-bus.flac", "report.json"]
     assert keys(s3.client, f"{PREFIX}/jobs/{blocker['id']}/out/") == []
 
 

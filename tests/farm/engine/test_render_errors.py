@@ -51,7 +51,7 @@ def test_a_failed_render_keeps_earlier_results_and_adds_no_partial_files(tmp_pat
     with pytest.raises(RenderError):
         render(session, tmp_path / "out", chunk_s=1.0, executor=LocalExecutor())
     assert {name: (tmp_path / "out" / name).read_bytes() for name in finished_files(tmp_path / "out")} == before
-    assert sorted(before) == ["master.wav", "report.json"]
+    assert sorted(before) == ["master.wav", "mix-bus.flac", "report.json"]
 
 
 def test_a_silent_mix_cannot_be_normalised(tmp_path):

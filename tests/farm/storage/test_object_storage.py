@@ -51,10 +51,10 @@ def test_session_in_object_storage_renders_there_like_a_local_one(s3, tmp_path):
     local = render(session, tmp_path / "local", chunk_s=0.7, executor=LocalExecutor())
     remote = render(f"s3://{BUCKET}/sessions/song/session.yaml", f"s3://{BUCKET}/renders/song", chunk_s=0.7, executor=LocalExecutor())
     listed = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="renders/song/")["Contents"])
-    assert listed == ["renders/song/cd/master.flac", "renders/song/master.wav", "renders/song/report.json"]
-    for item in local["deliverables"]:
-        s3.download_file(BUCKET, f"renders/song/{item['path']}", str(tmp_path / "fetched"))
-        assert (tmp_path / "fetched").read_bytes() == (tmp_path / "local" / item["path"]).read_bytes()
+    assert listed == ["renders/song/cd/master.flac", "renders/song/master.wav", "renders/song/mix-bus.flac", "renders/song/report.json"]
+    for path in [item["path"] for item in local["deliverables"]] + [local["mix"]["path"]]:
+        s3.download_file(BUCKET, f"renders/song/{path}", str(tmp_path / "fetched"))
+        assert (tmp_path / "fetched").read_bytes() == (tmp_path / "local" / path).read_bytes()
     assert remote["deliverables"] == local["deliverables"]
 
 
