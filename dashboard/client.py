@@ -38,8 +38,10 @@ class Client:
         """Zip a session file or folder and queue it, to wait for the jobs ``after``; returns the job.
 
         ``progress`` is told ``("packing", 0, 0)`` before the zip is made and ``("uploading", bytes sent, bytes in
-        all)`` as the upload goes.
+        all)`` as the upload goes. The token is checked first with a request of no body: the service refuses an
+        upload with a bad token before reading it, so a client still sending would see only a closed connection.
         """
+        self.jobs(limit=1)
         fields = {"priority": str(priority)}
         if name:
             fields["name"] = name
@@ -115,6 +117,8 @@ class Client:
             raise ServiceError(f"{self.server}: {exc.code} {payload.get('detail', exc.reason)}") from None
         except urllib.error.URLError as exc:
             raise ServiceError(f"{self.server}: cannot connect ({exc.reason})") from None
+        except OSError as exc:
+            raise ServiceError(f"{self.server}: the connection failed while sending ({exc})") from None
 
 
 Progress = Callable[[str, int, int], None]
