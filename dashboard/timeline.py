@@ -10,6 +10,7 @@ duration, and the failed task marked.
 
 from __future__ import annotations
 
+from farm.engine.taskcache import CACHE_NODE
 from farm.queue.history import node_addresses, short_id
 from farm.queue.jobstore import Job
 from farm.queue.state import JobState
@@ -20,6 +21,7 @@ from .analysis import time_ticks
 from .service import Service
 
 STAGE_ORDER = ("prepare", "mix", "match", "loudness", "deliver")
+
 WIDTH = 800
 STAGE_ROW = 16
 LANE_HEAD = 16
@@ -206,7 +208,9 @@ def timeline_chart(service: Service, timeline: dict) -> dict:
         lanes.append(
             {
                 "node": node,
-                "label": f"{short_id(node)}{f' · {address}' if address else ''} · {len(by_node[node])} task(s)",
+                "label": f"reused from the render cache · {len(by_node[node])} task(s)"
+                if node == CACHE_NODE
+                else f"{short_id(node)}{f' · {address}' if address else ''} · {len(by_node[node])} task(s)",
                 "y": top,
                 "height": LANE_HEAD + rows * TASK_ROW,
                 "bars": bars,

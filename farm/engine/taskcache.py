@@ -43,6 +43,8 @@ from .fingerprint import fingerprint, stem_identity
 from .plan import RenderPlan
 
 PLAIN = (int, float, str, type(None))
+CACHE_NODE = "cache"
+"""The node a task read back from the cache is said to have run on."""
 MAX_PENDING_WRITES = 16
 """The most finished tasks whose results wait to be written; the render waits for a slot beyond that."""
 
@@ -147,7 +149,7 @@ class TaskCache:
         if self.cache.contains(key):
             self.hits[kind] += 1
             stored = _Stored(self, key, kind, task, plan_ref, args, num_returns)
-            meta = {"kind": kind, **_META_DETAILS[task](args), "cached": True, "seconds": 0.0, "started_at": time.time(), "node": "cache"}
+            meta = self._cached_meta(task, kind, args)
             refs = [LazyRef(stored, position) for position in range(num_returns - 1)] + [self.inner.put_block(meta)]
         else:
             self.misses[kind] += 1
@@ -155,6 +157,11 @@ class TaskCache:
         for position, ref in enumerate(refs):
             self._keys[id(ref)] = (ref, fingerprint(key, position))
         return refs[0] if num_returns == 1 else refs
+
+    def _cached_meta(self, task: Callable[..., Any], kind: str, args: tuple) -> dict:
+        """The meta of a task read back from the cache, as the task would have made it: it ran nowhere, in no time, now."""
+        details = _META_DETAILS[task](self.plan, args)
+        return {"kind": kind, "stage": tasks.STAGES[kind], "node": CACHE_NODE, "seconds": 0.0, "started_at": time.time(), "cached": True, "sample_rate": self.plan.sample_rate, **details}
 
     def _run(self, key: str, task: Callable[..., Any], plan_ref: Any, args: tuple, num_returns: int) -> list:
         """Submit the task (its results stored once it has finished); its refs as a list."""
@@ -298,12 +305,12 @@ _SCOPES: dict[Callable[..., Any], Callable[[TaskCache, tuple], tuple[Any, tuple]
 }
 """What each task reads of the plan, and which of its arguments name its inputs (a deliverable by its plan, not its index)."""
 
-_META_DETAILS: dict[Callable[..., Any], Callable[[tuple], dict]] = {
-    tasks.tracks_chunk: lambda args: {"strip": args[0]},
-    tasks.bus_chunk: lambda args: {"strip": args[0]},
-    tasks.mix_chunk: lambda args: {"strip": "master"},
-    tasks.match_chunk: lambda args: {},
-    tasks.master_chunk: lambda args: {},
-    tasks.deliver_chunk: lambda args: {},
+_META_DETAILS: dict[Callable[..., Any], Callable[[RenderPlan, tuple], dict]] = {
+    tasks.tracks_chunk: lambda plan, args: {"strip": args[0], "tracks": list(plan.group(args[0]).tracks), "start_frame": args[1], "stop_frame": args[2]},
+    tasks.bus_chunk: lambda plan, args: {"strip": args[0], "start_frame": args[1], "stop_frame": args[2]},
+    tasks.mix_chunk: lambda plan, args: {"strip": "master", "start_frame": args[0], "stop_frame": args[1]},
+    tasks.match_chunk: lambda plan, args: {"start_frame": args[0], "stop_frame": args[1]},
+    tasks.master_chunk: lambda plan, args: {"start_frame": args[1], "stop_frame": args[2]},
+    tasks.deliver_chunk: lambda plan, args: {"output": plan.deliverables[args[0]].path, "start_frame": args[2], "stop_frame": args[3]},
 }
-"""What a cached task's meta says besides its kind (a task that runs says it in :mod:`farm.engine.tasks`)."""
+"""What a cached task's meta says besides its kind, from its arguments, as :mod:`farm.engine.tasks` says it of a task that ran."""

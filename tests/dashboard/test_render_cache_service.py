@@ -24,13 +24,13 @@ def service(tmp_path_factory):
 
 
 def rendered(service, headers, bundle: bytes) -> dict:
-    """Submit ``bundle`` as the studio of ``headers``, wait for it, return its report's cache counts."""
+    """Submit ``bundle`` as the studio of ``headers``, wait for it, return its report's cache counts (and its ``job_id``)."""
     with httpx.Client(base_url=service.url, headers=headers, timeout=30) as client:
         created = client.post("/api/jobs", files={"bundle": ("b.zip", bundle)})
         assert created.status_code == 201, created.text
         job = wait_for_state(client, created.json()["id"], {"succeeded", "failed"})
         assert job["state"] == "succeeded", job["error"]
-        return client.get(f"/api/jobs/{job['id']}/report").json()["cache"]
+        return {**client.get(f"/api/jobs/{job['id']}/report").json()["cache"], "job_id": job["id"]}
 
 
 def test_each_studio_reuses_only_its_own_renders(service):
@@ -41,5 +41,11 @@ def test_each_studio_reuses_only_its_own_renders(service):
     assert other_studio["hits"] == {}, "the same session from another studio finds nothing of alpha's"
     again = rendered(service, ALPHA, bundle)
     assert again["misses"] == {} and again["hits"] == first["misses"]
+    reused = sum(again["hits"].values())
+    with httpx.Client(base_url=service.url, headers=ALPHA, timeout=30) as client:
+        tasks = client.get(f"/api/jobs/{again['job_id']}/tasks").json()["tasks"]
+        page = client.get(f"/jobs/{again['job_id']}").text
+    assert sum(task["node"] == "cache" for task in tasks) == reused, "the task view shows each reused chunk"
+    assert f"{reused} of {reused} tasks reused" in page and "reused from the render cache" in page
     folders = sorted(path.name for path in (service.data_dir / "cache").iterdir())
     assert len(folders) == 2 and "alpha" not in folders and "beta" not in folders
