@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 from tests.helpers.service import ServiceProcess
 
 
@@ -22,3 +23,22 @@ def start_service(tmp_path):
     yield start
     for service in started:
         service.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, for a module's browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page in a fresh browser context at a desktop size."""
+    context = browser.new_context(viewport=DESKTOP)
+    yield context.new_page()
+    context.close()

@@ -1,10 +1,10 @@
 """The dashboard in a real (headless) Chromium against a real ``mixfarm serve`` process."""
 
-import os
 
 import httpx
 import pytest
 
+from tests.helpers.browser import needs_chromium
 from tests.helpers.service import (
     MASTERED,
     ServiceProcess,
@@ -12,11 +12,9 @@ from tests.helpers.service import (
     wait_for_state,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 RENDER_TIMEOUT_MS = 120_000
 
-pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"no Chromium at {CHROMIUM} to drive the dashboard with")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -27,21 +25,6 @@ def service(tmp_path_factory):
     process.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context.new_page()
-    context.close()
 
 
 SLOW = {

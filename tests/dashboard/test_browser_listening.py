@@ -1,10 +1,10 @@
 """Listening on the job page in a real (headless) Chromium against a real ``mixfarm serve``: a deliverable plays, A/B switches."""
 
-import os
 
 import httpx
 import pytest
 
+from tests.helpers.browser import needs_chromium
 from tests.helpers.service import (
     MASTERED,
     ServiceProcess,
@@ -12,22 +12,12 @@ from tests.helpers.service import (
     wait_for_state,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 PLAY_TIMEOUT_MS = 60_000
 PLAYED_PAST = "([selector, seconds]) => document.querySelector(selector).currentTime > seconds"
 """A condition on the page: the player ``selector`` has played past ``seconds``."""
 OUTPUTS = {"outputs": [{"path": "master.wav", "bit_depth": 24}, {"path": "stems/{name}.wav", "stems": "tracks", "bit_depth": 24}]}
 
-pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"no Chromium at {CHROMIUM} to drive the dashboard with")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +38,6 @@ def job(service):
     return finished
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

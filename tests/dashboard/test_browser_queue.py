@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import zipfile
 
 import pytest
 import yaml
 
 from farm.queue.state import JobState
+from tests.helpers.browser import needs_chromium
 from tests.helpers.held import held_jobs
 from tests.helpers.service import ServiceProcess, session_bundle
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 RENDER_TIMEOUT_MS = 120_000
 PAGE_SIZE = 25
 
-pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"no Chromium at {CHROMIUM} to drive the dashboard with")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -30,21 +28,6 @@ def service(tmp_path_factory):
     process.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context.new_page()
-    context.close()
 
 
 def test_the_page_count_follows_jobs_that_arrive_while_the_queue_is_open(start_service, page):

@@ -1,7 +1,6 @@
 """The task timeline of a job and the cluster's history in a real (headless) Chromium against a real ``mixfarm serve``."""
 
 import io
-import os
 import time
 import zipfile
 
@@ -11,15 +10,14 @@ import pytest
 import soundfile
 import yaml
 
+from tests.helpers.browser import needs_chromium
 from tests.helpers.service import MASTERED, ServiceProcess, long_bundle, wait_for_state
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 RENDER_TIMEOUT_S = 180.0
 SAMPLE_TIMEOUT_S = 60.0
 RATE = 48000
 
-pytestmark = pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=f"no Chromium at {CHROMIUM} to drive the dashboard with")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +34,6 @@ def api(service):
         yield client
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context.new_page()
-    context.close()
 
 
 def flac_bundle(seconds: float, extra: dict | None = None) -> bytes:

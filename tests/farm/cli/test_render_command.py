@@ -22,3 +22,11 @@ def test_a_render_on_a_ray_cluster_it_starts_prints_no_token_notice(tmp_path):
     assert "executor: ray" in result.stdout
     assert "master.wav  (wav, 24-bit, 48000 Hz)" in result.stdout
     assert "Token authentication" not in result.stderr, result.stderr
+
+
+def test_a_mistyped_session_path_is_refused_before_any_cluster_starts(tmp_path):
+    missing = tmp_path / "sesion.yaml"
+    probe = f"import sys; from farm.cli import main; status = main(['render', {str(missing)!r}]); print(status, 'ray' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["1", "False"], result.stdout + result.stderr
+    assert f"{missing}: 1 problem" in result.stderr and "no such file" in result.stderr
