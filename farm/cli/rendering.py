@@ -88,6 +88,8 @@ def render_and_print(session_path: str, out_dir: str, args: argparse.Namespace, 
     print(f"  master: {loudness:.2f} LUFS, true peak {output['true_peak_dbtp']:.2f} dBTP" if loudness is not None else "  master: silent")
     for item in report["deliverables"]:
         print(f"  {out_dir.rstrip('/')}/{item['path']}  ({item['format']}, {encoding(item)}, {item['sample_rate']} Hz)")
+    if report.get("mix"):
+        print(f"  {out_dir.rstrip('/')}/{report['mix']['path']}  (the mix bus before mastering, for listening)")
     print(f"  {out_dir.rstrip('/')}/report.json")
     return report
 

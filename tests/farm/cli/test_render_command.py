@@ -21,6 +21,7 @@ def test_a_render_on_a_ray_cluster_it_starts_prints_no_token_notice(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "executor: ray" in result.stdout
     assert "master.wav  (wav, 24-bit, 48000 Hz)" in result.stdout
+    assert "mix-bus.flac  (the mix bus before mastering, for listening)" in result.stdout
     assert "Token authentication" not in result.stderr, result.stderr
 
 
