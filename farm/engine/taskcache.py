@@ -32,7 +32,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -45,6 +45,10 @@ from .plan import RenderPlan
 PLAIN = (int, float, str, type(None))
 CACHE_NODE = "cache"
 """The node a task read back from the cache is said to have run on."""
+MAX_NAMED_REFS = 4096
+"""How many results the render remembers the keys of, the most recent first: a task takes the results of its own
+chunk and the one before, so this spans a hundred chunks of a big mix while the references it holds stay bounded
+(a result whose key was forgotten makes the task that takes it uncached, never wrong)."""
 MAX_PENDING_WRITES = 16
 """The most finished tasks whose results wait to be written; the render waits for a slot beyond that."""
 
@@ -126,7 +130,7 @@ class TaskCache:
         self.inner = executor
         self.executor = CachedExecutor(executor)
         self._globals = (plan.sample_rate, plan.timeline_frames, plan.chunk_frames, plan.mix_latency)
-        self._keys: dict[int, tuple[Any, str]] = {}  # id(ref) -> (the ref, kept alive so its id stays its own; its key)
+        self._keys: OrderedDict[int, tuple[Any, str]] = OrderedDict()  # id(ref) -> (the ref, kept alive so its id stays its own; its key)
         self._pending: dict[int, tuple[str, list]] = {}  # id(meta ref) -> (key, the task's result refs) of a task that ran
         self._signals: dict[int, list[str | None]] = {}  # id(signal) -> its blocks' keys, in order
         self._stems: dict[str, str] = {}
@@ -155,8 +159,14 @@ class TaskCache:
             self.misses[kind] += 1
             refs = self._run(key, task, plan_ref, args, num_returns)
         for position, ref in enumerate(refs):
-            self._keys[id(ref)] = (ref, fingerprint(key, position))
+            self._name(ref, fingerprint(key, position))
         return refs[0] if num_returns == 1 else refs
+
+    def _name(self, ref: Any, key: str) -> None:
+        """Remember ``ref``'s key, forgetting the oldest beyond :data:`MAX_NAMED_REFS` (and letting go of their references)."""
+        self._keys[id(ref)] = (ref, key)
+        while len(self._keys) > MAX_NAMED_REFS:
+            self._keys.popitem(last=False)
 
     def _cached_meta(self, task: Callable[..., Any], kind: str, args: tuple) -> dict:
         """The meta of a task read back from the cache, as the task would have made it: it ran nowhere, in no time, now."""
@@ -192,7 +202,7 @@ class TaskCache:
         """``executor.put(value)``, its ref named by the value's fingerprint (or left unnamed when it has none)."""
         ref = self.executor.put(value)
         try:
-            self._keys[id(ref)] = (ref, fingerprint("value", value))
+            self._name(ref, fingerprint("value", value))
         except TypeError:
             pass
         return ref

@@ -1,6 +1,7 @@
 """Revisions through the render cache: bit-identical to a render from scratch, and only what a change reaches runs again."""
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -139,3 +140,13 @@ def test_a_bad_key_or_limit_is_refused(tmp_path):
         ChunkCache(tmp_path).get("../escape")
     with pytest.raises(ValueError, match="cache limit: must be > 0 bytes"):
         ChunkCache(tmp_path, limit_bytes=0)
+
+
+def test_a_render_that_forgets_older_results_keys_reuses_less_but_stays_exact(tmp_path, stems, first, monkeypatch):
+    from farm.engine import taskcache
+
+    monkeypatch.setattr(taskcache, "MAX_NAMED_REFS", 2)
+    counts = revise(tmp_path, first, song(stems))
+    report = json.loads((tmp_path / "cached" / "report.json").read_text())
+    assert counts["hits"]["tracks"] > 0, "a task whose inputs' keys are kept is still found"
+    assert sum(counts["hits"].values()) < report["tasks"], "tasks whose inputs' keys were forgotten ran, uncached"
