@@ -36,6 +36,14 @@ def _default_policy(args: argparse.Namespace) -> StudioPolicy:
     )
 
 
+def _cache_gigabytes(text: str) -> float:
+    """An argparse type: a studio's render cache size in GB, a finite number >= 0 (0: no cache)."""
+    value = float(text)
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number of GB >= 0 (0: no cache), got {text!r}")
+    return value
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -132,7 +140,7 @@ def register(commands: Commands) -> None:
     )
     serve.add_argument(
         "--cache-limit-gb",
-        type=float,
+        type=_cache_gigabytes,
         default=0,
         help="give each studio a render cache of this size under --data/cache, so a revision renders only what it changed; "
         "no studio reads another's (default 0: no cache)",

@@ -49,3 +49,12 @@ def test_each_studio_reuses_only_its_own_renders(service):
     assert f"{reused} of {reused} tasks reused" in page and "reused from the render cache" in page
     folders = sorted(path.name for path in (service.data_dir / "cache").iterdir())
     assert len(folders) == 2 and "alpha" not in folders and "beta" not in folders
+
+
+@pytest.mark.parametrize("value", ["-1", "inf", "nan"])
+def test_a_cache_size_that_is_no_size_is_refused_at_start(value):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "farm.cli", "serve", "--cache-limit-gb", value], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--cache-limit-gb: must be a finite number of GB >= 0" in result.stderr, result.stderr
