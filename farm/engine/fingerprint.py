@@ -100,8 +100,7 @@ def stem_identity(location: str) -> str:
             with _identities_lock:
                 _identities[memo] = known
         return known
-    filesystem, path = where._filesystem()
-    info = filesystem.info(path)
+    info = where.info()
     tag = next((info[name] for name in ("ETag", "etag", "md5Hash", "md5", "crc32c") if info.get(name)), None)
     if tag is not None:
         return fingerprint("stored", str(location), str(tag), info.get("size"), str(info.get("LastModified") or info.get("mtime") or ""))

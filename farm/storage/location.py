@@ -152,12 +152,19 @@ class Location:
 
     def size(self) -> int:
         """The file's size in bytes, asked of storage now (no cached listing). Raises FileNotFoundError if there is none."""
+        return int(self.info()["size"])
+
+    def info(self) -> dict:
+        """What storage says of the file now (fsspec's info: ``size``, and an ETag or checksum where the store keeps one).
+
+        Raises FileNotFoundError if there is none.
+        """
         filesystem, path = self._filesystem()
         filesystem.invalidate_cache(path)
         info = filesystem.info(path)
         if info["type"] != "file":
             raise FileNotFoundError(str(self))
-        return int(info["size"])
+        return info
 
     def is_file(self) -> bool:
         """True if a file is here now."""
