@@ -142,7 +142,7 @@ def register(commands: Commands) -> None:
         "--cache-limit-gb",
         type=_cache_gigabytes,
         default=0,
-        help="give each studio a render cache of this size under --data/cache, so a revision renders only what it changed; "
+        help="give each studio a render cache of this size under cache/ in --storage (else --data), so a revision renders only what it changed; "
         "no studio reads another's (default 0: no cache)",
     )
     serve.add_argument(

@@ -44,7 +44,8 @@ class Settings:
     ``trusted_proxies`` are the addresses whose ``X-Forwarded-Proto`` and
     ``X-Forwarded-For`` headers are believed (None: nobody's).
     ``cache_limit_bytes``, when set, gives each studio a render cache of
-    that size under ``data_dir/cache`` (:mod:`farm.engine.chunkcache`).
+    that size under ``cache`` in the storage root, so every node of a cluster
+    reaches it when that is object storage (:mod:`farm.engine.chunkcache`).
     """
 
     data_dir: Path = Path("mixfarm-data")

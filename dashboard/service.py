@@ -81,7 +81,7 @@ class Service:
             max_attempts=settings.max_attempts,
             on_tasks=tasks_finished,
             max_duration_s=settings.max_duration_s,
-            cache_root=Path(settings.data_dir) / "cache" if settings.cache_limit_bytes else None,
+            cache_root=Location.of(settings.storage_root).joinpath("cache") if settings.cache_limit_bytes else None,
             cache_limit_bytes=settings.cache_limit_bytes,
         )
         scheduler_box.append(scheduler)

@@ -137,17 +137,17 @@ def ending_line(bar: ProgressBar | None):
 
 
 def render_cache(args: argparse.Namespace) -> ChunkCache | None:
-    """The cache a render uses: ``--cache``, else ``$MIXFARM_CACHE``; None with ``--no-cache`` or neither."""
-    folder = args.cache or os.environ.get(CACHE_VARIABLE)
-    if args.no_cache or not folder:
+    """The cache a render uses: ``--cache`` (a folder or a storage URI), else ``$MIXFARM_CACHE``; None with ``--no-cache`` or neither."""
+    where = args.cache or os.environ.get(CACHE_VARIABLE)
+    if args.no_cache or not where:
         return None
-    if "://" in folder:
-        raise ValueError(f"--cache: {folder}: must be a folder on this machine (object storage is not supported for the cache yet)")
-    return ChunkCache(folder, round(args.cache_limit_gb * 1000**3))
+    return ChunkCache(where, round(args.cache_limit_gb * 1000**3))
 
 
 def cache_summary(counts: dict) -> str:
-    """``12 of 80 tasks reused (tracks 10/60, mix 2/6)``: hits of all cached task kinds."""
+    """``12 of 80 tasks reused (tracks 10/60, mix 2/6)``: hits of all cached task kinds; or why the cache was not used."""
+    if "error" in counts:
+        return f"not used: {counts['error']}"
     kinds = sorted(set(counts["hits"]) | set(counts["misses"]))
     hits = sum(counts["hits"].values())
     total = hits + sum(counts["misses"].values())
@@ -195,13 +195,13 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache",
         default=None,
-        metavar="DIR",
-        help=f"keep each task's results in this folder and reuse those whose inputs did not change, so a revision renders only what it "
-        f"changed (default: ${CACHE_VARIABLE} if set, else no cache)",
+        metavar="DIR|URI",
+        help=f"keep each task's results in this folder, or in object storage (s3://bucket/prefix: every node of a cluster reaches it), and "
+        f"reuse those whose inputs did not change, so a revision renders only what it changed (default: ${CACHE_VARIABLE} if set, else no cache)",
     )
     parser.add_argument("--no-cache", action="store_true", help=f"render everything from scratch, reading and writing no cache (even with ${CACHE_VARIABLE} set)")
     parser.add_argument(
-        "--cache-limit-gb", type=positive_gigabytes, default=DEFAULT_LIMIT_BYTES / 1000**3, help="the most the cache folder may hold (default %(default)g GB); the least recently used results go first"
+        "--cache-limit-gb", type=positive_gigabytes, default=DEFAULT_LIMIT_BYTES / 1000**3, help="the most the cache may hold (default %(default)g GB); the least recently used results go first"
     )
     parser.add_argument("--json", action="store_true", help="print the render report as JSON on stdout")
 

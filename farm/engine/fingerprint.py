@@ -82,9 +82,12 @@ def _write(digest, value: Any) -> None:
 def stem_identity(location: str) -> str:
     """A stem's identity: the hash of its bytes, kept per process while its size and modification time stay the same.
 
-    A local file is read once per change; a URI is named by what its
-    storage says of it (ETag or checksum, size, modification time) when it
-    says enough, else read as a local file is.
+    A local file is read once per change. A URI is named by what its
+    storage says of it: an MD5 of its content (an S3 ETag, which is one for
+    an object written in one request, or one made of its parts' MD5s for a
+    multipart upload; a GCS ``md5Hash``) names it wherever it lies, so two
+    copies of one stem are one input; another tag names it with its address
+    and modification time; with none, it is read as a local file is.
     """
     from farm.storage import Location
 
@@ -101,10 +104,22 @@ def stem_identity(location: str) -> str:
                 _identities[memo] = known
         return known
     info = where.info()
-    tag = next((info[name] for name in ("ETag", "etag", "md5Hash", "md5", "crc32c") if info.get(name)), None)
+    digest = _content_md5(info)
+    if digest is not None:
+        return fingerprint("md5", digest, info.get("size"))
+    tag = next((info[name] for name in ("ETag", "etag", "crc32c") if info.get(name)), None)
     if tag is not None:
         return fingerprint("stored", str(location), str(tag), info.get("size"), str(info.get("LastModified") or info.get("mtime") or ""))
     return _content_hash(where.open())
+
+
+def _content_md5(info: dict) -> str | None:
+    """The MD5 of a stored object's content that its storage's listing gives (an S3 ETag of one, a GCS md5Hash), or None."""
+    etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
+    whole, _, parts = etag.partition("-")
+    if len(whole) == 32 and all(char in "0123456789abcdef" for char in whole.lower()) and (not parts or parts.isdigit()):
+        return etag
+    return info.get("md5Hash") or info.get("md5") or None
 
 
 def _content_hash(handle) -> str:

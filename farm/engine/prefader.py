@@ -53,10 +53,13 @@ def prefader_key(strip: StripPlan, begin: int, start: int, stop: int, state: dic
 
 
 def cached_effects(cache: ChunkCache | None, key: str | None) -> tuple[np.ndarray, Any] | None:
-    """The audio after the effects and the effects' state stored under ``key``, or None."""
+    """The audio after the effects and the effects' state stored under ``key``, or None (also when the cache cannot be read)."""
     if cache is None or key is None:
         return None
-    return cache.get(key)
+    try:
+        return cache.get(key)
+    except OSError:
+        return None
 
 
 def keep_effects(cache: ChunkCache | None, key: str | None, audio: np.ndarray, fx_states: Any) -> None:

@@ -93,7 +93,7 @@ from .plan import (
 )
 from .spill import SpilledSignal
 from .strip import destinations
-from .taskcache import TaskCache
+from .taskcache import TaskCache, unreachable
 from .writer import ChunkFeed, write_deliverable
 
 LOUDNESS_TOLERANCE_LU = 0.05
@@ -280,6 +280,9 @@ def render_plan(
         choice = choose_executor()
         executor, executor_reason = choice.build(), choice.reason
     try:
+        cache_problem = unreachable(cache) if cache is not None else None
+        if cache_problem is not None:
+            cache = None
         if cache is not None:
             plan = dataclasses.replace(plan, track_cache=cache)
         task_cache = TaskCache(cache, plan, executor) if cache is not None else None
@@ -294,7 +297,7 @@ def render_plan(
         if task_cache is not None:
             tracker.begin("writing the cache")
             task_cache.close()
-        report["cache"] = task_cache.report(tracker.metas) if task_cache is not None else None
+        report["cache"] = task_cache.report(tracker.metas) if task_cache is not None else ({"error": cache_problem} if cache_problem else None)
         report["executor_reason"] = executor_reason
         tracker.begin("finishing")
         tracker.report(1.0)

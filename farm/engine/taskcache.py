@@ -21,9 +21,15 @@ tracks that made it. An entry that turns out corrupted or gone when it is
 read has its task run then, counted as a miss. A task that ran
 is stored once it has finished, by a thread of the render process, so the
 writing overlaps the render (at most :data:`MAX_PENDING_WRITES` wait, so the
-results held for it stay bounded). A write that fails (a full disk) is
-logged and the render goes on. A task's meta says ``"cached": True`` when
-its results were read back.
+results held for it stay bounded). The cache is held to its limit
+(:meth:`~farm.engine.chunkcache.ChunkCache.trim`) each time the render has
+written :data:`TRIM_SHARE` of it, and when the render ends.
+
+The cache never fails a render: one that cannot be reached when the render
+starts is not used (:func:`unreachable` says why, and the report with it); a
+read that fails makes its task run; a write that fails (a full disk) is
+logged, counted, and the render goes on. A task's meta says
+``"cached": True`` when its results were read back.
 """
 
 from __future__ import annotations
@@ -51,6 +57,10 @@ chunk and the one before, so this spans a hundred chunks of a big mix while the 
 (a result whose key was forgotten makes the task that takes it uncached, never wrong)."""
 MAX_PENDING_WRITES = 16
 """The most finished tasks whose results wait to be written; the render waits for a slot beyond that."""
+TRIM_SHARE = 0.05
+"""A render holds the cache to its limit each time it has written this share of it (and when it ends)."""
+PROBE_KEY = "0" * 64
+"""A key no task has, asked for to learn whether the cache can be reached."""
 
 log = logging.getLogger("mixfarm.cache")
 
@@ -137,6 +147,8 @@ class TaskCache:
         self.hits: Counter = Counter()
         self.misses: Counter = Counter()
         self.write_errors = 0
+        self.read_errors = 0
+        self._unchecked_bytes = 0
         self._count_lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="mixfarm-cache")
         self._slots = threading.BoundedSemaphore(MAX_PENDING_WRITES)
@@ -183,7 +195,14 @@ class TaskCache:
     def _read_or_run(self, stored: _Stored) -> list:
         """The real references of a task found in the cache: its entry put to the executor, or, if the entry fails, the task run now."""
         task, plan_ref, args, num_returns = stored.call
-        values = self.cache.get(stored.key)
+        try:
+            values = self.cache.get(stored.key)
+        except OSError as exc:
+            values = None
+            with self._count_lock:
+                self.read_errors += 1
+                if self.read_errors == 1:
+                    log.warning("cache %s: a result could not be read (%s); its task runs instead", self.cache, exc)
         if values is not None and len(values) == num_returns:
             return [self.inner.put_block(value) for value in values[:-1]]  # plain references, as a task's results are
         with self._count_lock:
@@ -223,14 +242,25 @@ class TaskCache:
     def close(self, *, wait: bool = True) -> None:
         """Finish the writes (``wait``), or drop those not begun (a render that failed or was cancelled)."""
         self._writer.shutdown(wait=True, cancel_futures=not wait)
+        self._trim()
 
     def _store(self, key: str, refs: list) -> None:
         try:
-            self.cache.put(key, tuple(self.inner.get(refs)))
+            self._unchecked_bytes += self.cache.put(key, tuple(self.inner.get(refs)))
         except OSError as exc:
             self.write_errors += 1
             if self.write_errors == 1:
-                log.warning("cache %s: a result could not be written (%s); the render goes on without storing it", self.cache.root, exc)
+                log.warning("cache %s: a result could not be written (%s); the render goes on without storing it", self.cache, exc)
+            return
+        if self._unchecked_bytes >= TRIM_SHARE * self.cache.limit_bytes:
+            self._trim()
+
+    def _trim(self) -> None:
+        self._unchecked_bytes = 0
+        try:
+            self.cache.trim()
+        except OSError as exc:
+            log.warning("cache %s: could not be held to its limit (%s)", self.cache, exc)
 
     def key_of(self, ref: Any) -> str | None:
         entry = self._keys.get(id(ref))
@@ -253,6 +283,7 @@ class TaskCache:
             "misses": dict(self.misses),
             "track_effects": {"hits": effects["hits"], "misses": effects["misses"]},
             "corrupt_entries": self.cache.corrupt,
+            "read_errors": self.read_errors,
             "write_errors": self.write_errors,
         }
 
@@ -294,6 +325,17 @@ class TaskCache:
         """A strip as its key sees it: its stems named by their content, not where this job's copy of them lies."""
         strip = self.plan.strip(name)
         return dataclasses.replace(strip, stems=tuple(dataclasses.replace(info, path=self._stem(info.path)) for info in strip.stems))
+
+
+def unreachable(cache: ChunkCache) -> str | None:
+    """Why ``cache`` cannot be used now (it cannot be read: a missing bucket, refused credentials), logged; None when it can."""
+    try:
+        cache.contains(PROBE_KEY)
+    except OSError as exc:
+        problem = f"{cache}: cannot be read ({exc})"
+        log.warning("render cache not used: %s", problem)
+        return problem
+    return None
 
 
 _KINDS = {

@@ -58,7 +58,6 @@ from .state import JobState
 from .tasklog import TaskLog, next_attempt
 
 if TYPE_CHECKING:
-    from pathlib import Path
 
     from farm.engine.render import Progress
 
@@ -108,7 +107,7 @@ class Scheduler:
         on_tasks: Callable[[list[dict]], None] | None = None,
         max_duration_s: float | None = DEFAULT_MAX_DURATION_S,
         poll_s: float = 0.1,
-        cache_root: Path | None = None,
+        cache_root: Location | None = None,
         cache_limit_bytes: int | None = None,
     ) -> None:
         self.store = store
@@ -319,7 +318,7 @@ class Scheduler:
         """The studio's own render cache (a folder named by a hash of its name), or None when the farm keeps none."""
         if self.cache_root is None:
             return None
-        return ChunkCache(self.cache_root / hashlib.sha256(studio.encode()).hexdigest()[:32], self.cache_limit_bytes or DEFAULT_LIMIT_BYTES)
+        return ChunkCache(self.cache_root.joinpath(hashlib.sha256(studio.encode()).hexdigest()[:32]), self.cache_limit_bytes or DEFAULT_LIMIT_BYTES)
 
     def _progress_writer(self, job_id: str) -> Progress:
         """A progress callback that writes to the store at most every PROGRESS_INTERVAL_S; a store that refuses is skipped."""

@@ -66,7 +66,7 @@ def keys(client, prefix: str) -> list[str]:
 def service(s3, tmp_path_factory):
     # A Ray cluster of its own (not one another process started on this machine): its workers get the AWS_* variables.
     environment = {**s3.environment, "RAY_ADDRESS": "local"}
-    service = ServiceProcess(tmp_path_factory.mktemp("s3-service") / "data", environment, ("--storage", f"s3://{BUCKET}/{PREFIX}", "--max-running", "1"))
+    service = ServiceProcess(tmp_path_factory.mktemp("s3-service") / "data", environment, ("--storage", f"s3://{BUCKET}/{PREFIX}", "--max-running", "1", "--cache-limit-gb", "1"))
     yield service
     service.stop()
 
@@ -98,6 +98,22 @@ def test_a_job_reads_its_bundle_from_and_writes_its_outputs_to_the_bucket(room_j
     ]
     assert not (service.data_dir / "jobs" / room_job["id"] / "bundle").exists()
     assert (service.data_dir / "jobs.sqlite3").is_file()
+
+
+def test_the_studios_render_cache_lies_in_the_bucket_and_a_second_render_reuses_it(api, s3, service):
+    bundle = room_bundle()  # once: a float WAV's PEAK chunk holds the time it was written, so each call's stems are new bytes
+    jobs = []
+    for name in ("cached once", "cached twice"):
+        created = api.post("/api/jobs", files={"bundle": ("room.zip", bundle)}, data={"name": name})
+        jobs.append(wait_for_state(api, created.json()["id"], {"succeeded", "failed", "cancelled"}))
+        assert jobs[-1]["state"] == "succeeded", jobs[-1]["error"]
+    first, second = (api.get(f"/api/jobs/{job['id']}/report").json()["cache"] for job in jobs)
+    assert second["misses"] == {} and sum(second["hits"].values()) == sum(first["hits"].values()) + sum(first["misses"].values()) > 0
+    stored = keys(s3.client, f"{PREFIX}/cache/")
+    assert len({key.split("/")[0] for key in stored}) == 1 and stored, "one studio's cache, in the bucket"
+    assert not (service.data_dir / "cache").exists()
+    for one, two in zip(*(sorted(job["outputs"], key=lambda item: item["name"]) for job in jobs)):
+        assert api.get(one["url"]).content == api.get(two["url"]).content
 
 
 def test_downloads_stream_from_the_bucket_and_equal_a_local_render(room_job, api, tmp_path):

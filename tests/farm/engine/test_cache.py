@@ -131,6 +131,7 @@ def test_eviction_keeps_the_cache_under_its_limit_dropping_the_least_recently_us
     assert cache.get(keys[0]) is not None  # used again: keys[1] is now the least recently used
     for key in keys[2:]:
         cache.put(key, (block,))
+        cache.trim()
         assert cache.size_bytes() <= 50_000
     assert cache.get(keys[-1]) is not None and cache.get(keys[1]) is None
 
