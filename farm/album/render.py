@@ -41,9 +41,11 @@ from pathlib import Path
 
 from dsp.matching import Spectrum
 from farm.engine import tasks
+from farm.engine.chunkcache import ChunkCache
 from farm.engine.executor import Executor, choose_executor
 from farm.engine.plan import DEFAULT_CHUNK_S, compile_plan
 from farm.engine.render import Progress, render_plan
+from farm.engine.taskcache import combined
 from farm.errors import FarmError, RenderCancelled, RenderError
 from farm.session import DEFAULT_MAX_DURATION_S, LoadedSession, Output, validate
 from farm.session.metadata import Metadata
@@ -74,6 +76,7 @@ def render_album(
     loaded: LoadedAlbum | None = None,
     started: float | None = None,
     executor_reason: str | None = None,
+    cache: ChunkCache | None = None,
 ) -> dict:
     """Render the album file ``album_path`` into ``out_dir``; return its report (also written as report.json).
 
@@ -81,6 +84,8 @@ def render_album(
     folder first, and outputs for a URI are rendered into a local folder and
     uploaded, ``report.json`` last. ``on_tasks`` is called with the meta of
     each batch of finished tasks, as :func:`farm.engine.render.render` does.
+    With ``cache`` every stage reuses what an earlier render of it left
+    there (:mod:`farm.engine.chunkcache`); the report's ``cache`` sums them.
 
     Raises SessionError for an invalid album (nothing is written),
     RenderError when a song fails (naming it), RenderCancelled when
@@ -88,7 +93,7 @@ def render_album(
     """
     started = time.perf_counter() if started is None else started
     source, target = Location.of(album_path), Location.of(out_dir)
-    options = dict(chunk_s=chunk_s, executor=executor, progress=progress, cancel=cancel, max_duration_s=max_duration_s, on_tasks=on_tasks)
+    options = dict(chunk_s=chunk_s, executor=executor, progress=progress, cancel=cancel, max_duration_s=max_duration_s, on_tasks=on_tasks, cache=cache)
     if source.is_remote or target.is_remote:
         with tempfile.TemporaryDirectory(prefix="mixfarm-album-") as staging:
             local_album, local_out = source, Path(staging) / "out"
@@ -117,8 +122,9 @@ def render_album(
     if cancel is not None:
         threading.Thread(target=_forward, args=(cancel, stop, finished), name="album-cancel", daemon=True).start()
     try:
-        run = _AlbumRun(loaded, executor, workdir, chunk_s, stop, on_tasks, _AlbumProgress(progress, len(loaded.songs)))
+        run = _AlbumRun(loaded, executor, workdir, chunk_s, stop, on_tasks, _AlbumProgress(progress, len(loaded.songs)), cache)
         report = run.render()
+        report["cache"] = combined(run.cache_reports) if cache is not None else None
         report["executor"], report["executor_reason"] = executor.name, executor_reason
         report["wall_s"] = time.perf_counter() - started
         report["realtime_factor"] = report["duration_s"] / report["wall_s"]
@@ -178,6 +184,9 @@ class _AlbumRun:
     """Set when the album is cancelled or a song failed: every song's render stops."""
     on_tasks: Callable[[list[dict]], None] | None
     progress: _AlbumProgress
+    cache: ChunkCache | None = None
+    cache_reports: list[dict | None] = dataclasses.field(default_factory=list)
+    """Each stage render's cache counts."""
     files: dict[str, Path] = dataclasses.field(default_factory=dict)
     """Each file of the album (its path in the output folder) -> where it was made."""
     reference: Spectrum | None = None
@@ -236,7 +245,9 @@ class _AlbumRun:
                 dataclasses.replace(item, tags=dataclasses.replace(item.tags, track_number=track.index, track_total=total)) for item in plan.deliverables
             )
             plan = dataclasses.replace(plan, deliverables=deliverables)
-        return render_plan(loaded, plan, self.workdir / folder, executor=self.executor, cancel=self.stop, on_tasks=self.on_tasks, keep_mix=False)
+        report = render_plan(loaded, plan, self.workdir / folder, executor=self.executor, cancel=self.stop, on_tasks=self.on_tasks, keep_mix=False, cache=self.cache)
+        self.cache_reports.append(report["cache"])
+        return report
 
     def _mix(self, song: LoadedSong) -> Path:
         """Stage 1: a session song rendered without its loudness stage and matching; a finished mix as it is."""

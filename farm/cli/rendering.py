@@ -105,7 +105,15 @@ def render_album_and_print(album_path: str, out_dir: str, args: argparse.Namespa
     choice = choose_executor(args.executor, args.address)
     with ending_line(bar):
         report = render_album(
-            album_path, out_dir, chunk_s=args.chunk_s, executor=choice.build(), progress=bar, loaded=loaded, started=started, executor_reason=choice.reason
+            album_path,
+            out_dir,
+            chunk_s=args.chunk_s,
+            executor=choice.build(),
+            progress=bar,
+            loaded=loaded,
+            started=started,
+            executor_reason=choice.reason,
+            cache=render_cache(args),
         )
     if bar:
         bar.finish(report["wall_s"], report["realtime_factor"])
@@ -115,6 +123,8 @@ def render_album_and_print(album_path: str, out_dir: str, args: argparse.Namespa
         return report
     print(f"rendered album {report['album']!r}: {report['duration_s']:.1f} s in {report['wall_s']:.1f} s ({report['realtime_factor']:.1f}x realtime)")
     print(f"  executor: {report['executor']} ({report['executor_reason']})")
+    if report["cache"] is not None:
+        print(f"  cache: {cache_summary(report['cache'])}")
     for song in report["songs"]:
         level = "silent" if song["integrated_lufs"] is None else f"{song['integrated_lufs']:.2f} LUFS, true peak {song['true_peak_dbtp']:.2f} dBTP"
         print(f"  {song['index']:2d}. {song['title']}  at {song['start_s']:.2f} s, {song['duration_s']:.1f} s: {level}")

@@ -322,9 +322,31 @@ class TaskCache:
         return self._stems[path]
 
     def _strip(self, name: str):
-        """A strip as its key sees it: its stems named by their content, not where this job's copy of them lies."""
+        """A strip as its key sees it: its stems named by their content, not by where this job's copy of them lies
+        (neither in its plan nor in its spec's ``file`` and clips: an album's stages read files from a work folder of their own)."""
         strip = self.plan.strip(name)
-        return dataclasses.replace(strip, stems=tuple(dataclasses.replace(info, path=self._stem(info.path)) for info in strip.stems))
+        spec = strip.spec
+        if getattr(spec, "file", None) is not None or getattr(spec, "clips", None):
+            clips = [clip.model_copy(update={"file": ""}) for clip in spec.clips] if spec.clips else None
+            spec = spec.model_copy(update={"file": None, "clips": clips})
+        return dataclasses.replace(strip, spec=spec, stems=tuple(dataclasses.replace(info, path=self._stem(info.path)) for info in strip.stems))
+
+
+def combined(reports: list[dict | None]) -> dict | None:
+    """The cache counts of several renders (an album's stages) as one; the first error when a render could not use it."""
+    used = [report for report in reports if report is not None]
+    if not used:
+        return None
+    failed = next((report for report in used if "error" in report), None)
+    if failed is not None:
+        return failed
+    total: dict = {"hits": Counter(), "misses": Counter(), "track_effects": Counter(), "corrupt_entries": 0, "read_errors": 0, "write_errors": 0}
+    for report in used:
+        for part in ("hits", "misses", "track_effects"):
+            total[part].update(report[part])
+        for count in ("corrupt_entries", "read_errors", "write_errors"):
+            total[count] += report[count]
+    return {**total, "hits": dict(total["hits"]), "misses": dict(total["misses"]), "track_effects": {"hits": total["track_effects"]["hits"], "misses": total["track_effects"]["misses"]}}
 
 
 def unreachable(cache: ChunkCache) -> str | None:

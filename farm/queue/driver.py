@@ -92,7 +92,6 @@ def render_file(path: str, out_dir: str, **options) -> dict:
     from farm.storage import Location
 
     if is_album(read_document(Location.of(path))):
-        options.pop("cache", None)
         return render_album(path, out_dir, **options)
     return render(path, out_dir, **options)
 
