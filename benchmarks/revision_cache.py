@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
 import sys
 import tempfile
@@ -71,17 +72,21 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=4.0)
     parser.add_argument("--chunk-s", type=float, default=10.0)
     parser.add_argument("--folder", default=None, help="where to write the session and cache (default: a temporary folder, removed after)")
+    parser.add_argument(
+        "--cache-dir", default=None, help="where the cache lies (default: in --folder); /dev/shm measures the engine apart from the disk's write speed"
+    )
     args = parser.parse_args()
     retain_freed_memory()
     folder = Path(args.folder) if args.folder else Path(tempfile.mkdtemp(prefix="mixfarm-revision-"))
+    cache_dir = Path(args.cache_dir) / f"mixfarm-revision-cache-{os.getpid()}" if args.cache_dir else folder / "cache"
     try:
         session, _ = build_session(folder / "song", Size(args.tracks, args.minutes))
         warm, _ = build_session(folder / "warm", Size(2, 0.1))
         render(warm, folder / "warm-out", executor=LocalExecutor())
         fader = revised(session, "fader.yaml", lambda doc: doc["tracks"][0].update(gain_db=doc["tracks"][0]["gain_db"] - 1.0))
         target = revised(fader, "target.yaml", lambda doc: doc["master"]["loudness"].update(target_lufs=doc["master"]["loudness"]["target_lufs"] - 2.0))
-        cache = ChunkCache(folder / "cache")
-        print(f"{args.tracks} tracks x {args.minutes:g} min, chunks of {args.chunk_s:g} s, {LocalExecutor().cluster()['cpus']:g} CPUs")
+        cache = ChunkCache(cache_dir)
+        print(f"{args.tracks} tracks x {args.minutes:g} min, chunks of {args.chunk_s:g} s, {LocalExecutor().cluster()['cpus']:g} CPUs, cache in {cache_dir}")
         print(f"{'render':10s} {'wall s':>8s} {'of first':>9s} {'reused':>16s} {'cache MB':>9s}  {'no-cache s':>10s}  identical")
         first_s, report = rendered(session, folder / "first", cache, args.chunk_s)
         print(f"{'first':10s} {first_s:8.2f} {'100 %':>9s} {hit_rate(report):>16s} {cache.size_bytes() / 1e6:9.0f}")
@@ -93,6 +98,8 @@ def main() -> int:
         scratch_s, _ = rendered(session, folder / "scratch", None, args.chunk_s)
         print(f"{'no cache':10s} {scratch_s:8.2f} {100 * scratch_s / first_s:8.1f} %  (the first render without a cache: the cost of writing it is first - this)")
     finally:
+        if args.cache_dir:
+            shutil.rmtree(cache_dir, ignore_errors=True)
         if not args.folder:
             shutil.rmtree(folder, ignore_errors=True)
     return 0

@@ -1,8 +1,9 @@
 """Where the render cache's entries lie: a folder on this machine, or object storage that every node reaches.
 
 Both kinds keep an entry as one file (object) named by its key,
-``<root>/<key[:2]>/<key>``, and answer the same questions: its bytes, that
-it was used now, what is stored with its size and last use, and removal.
+``<root>/<key[:2]>/<key>``, and answer the same questions: its bytes (in a
+bytearray, so arrays made over them are writable), that it was used now,
+what is stored with its size and last use, and removal.
 
 * :class:`FolderEntries`: a write goes to a temporary name and is renamed
   into place, so a reader never sees half an entry; a use renews the
@@ -54,11 +55,14 @@ class FolderEntries:
     def has(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def read(self, key: str) -> bytes | None:
+    def read(self, key: str) -> bytearray | None:
         try:
-            return self._path(key).read_bytes()
+            with open(self._path(key), "rb") as handle:
+                data = bytearray(os.fstat(handle.fileno()).st_size)
+                read = handle.readinto(data)
         except FileNotFoundError:
             return None
+        return data if read == len(data) else data[:read]
 
     def write(self, key: str, parts: Iterable[bytes]) -> None:
         path = self._path(key)
@@ -84,18 +88,18 @@ class FolderEntries:
             _unlink(self._path(key))
 
     def listing(self) -> list[Entry]:
-        if not self.root.is_dir():
-            return []
         found = []
-        for folder in self.root.iterdir():
-            if not (folder.is_dir() and len(folder.name) == 2):
-                continue
-            for path in folder.iterdir():
-                if path.name.startswith("."):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(self.root) as folders:
+            for folder in folders:
+                if len(folder.name) != 2 or not folder.is_dir():
                     continue
-                with contextlib.suppress(FileNotFoundError):
-                    facts = path.stat()
-                    found.append(Entry(path.name, facts.st_size, facts.st_mtime_ns))
+                with contextlib.suppress(FileNotFoundError), os.scandir(folder.path) as files:
+                    for item in files:
+                        if item.name.startswith("."):
+                            continue
+                        with contextlib.suppress(FileNotFoundError):
+                            facts = item.stat()
+                            found.append(Entry(item.name, facts.st_size, facts.st_mtime_ns))
         return found
 
     def _path(self, key: str) -> Path:
@@ -121,9 +125,9 @@ class ObjectEntries:
                 self._known = known
         return key in known
 
-    def read(self, key: str) -> bytes | None:
+    def read(self, key: str) -> bytearray | None:
         try:
-            return self.filesystem.cat_file(self._path(key))
+            return bytearray(self.filesystem.cat_file(self._path(key)))
         except FileNotFoundError:
             self._forget([key])
             return None

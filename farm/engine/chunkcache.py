@@ -9,10 +9,13 @@ other task's result is read back, bit for bit as it was made.
 
 The entries lie in a folder on this machine or in object storage
 (:mod:`farm.engine.cacheentries`). An entry is a magic line, the SHA-256
-digest of the payload (SHA-256 because processors hash it in hardware),
-then the payload (the results, pickled). A read checks the digest: a
-truncated or corrupted entry is deleted and counts as a miss, so it is made
-again and never used. The cache is held to ``limit_bytes`` by
+digest of the rest (SHA-256 because processors hash it in hardware), then
+the results pickled with their arrays' memory out of band (pickle protocol
+5): a table of sizes, the pickle, and each array's bytes, aligned to
+:data:`ALIGN_BYTES`. So neither a write nor a read copies the audio through
+the pickle: a read makes the arrays over the very bytes it read. A read
+checks the digest: a truncated or corrupted entry is deleted and counts as
+a miss, so it is made again and never used. The cache is held to ``limit_bytes`` by
 :meth:`ChunkCache.trim`, which a render calls as it writes and when it
 ends: the least recently used entries go until it holds at most
 :data:`EVICT_TO` of the limit.
@@ -26,14 +29,17 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import struct
 from typing import Any
 
 from farm.storage.location import Location
 
 from .cacheentries import entries_at
 
-MAGIC = b"mixfarm-cache/1\n"
+MAGIC = b"mixfarm-cache/2\n"
 DIGEST_BYTES = 32
+ALIGN_BYTES = 64
+"""Where in an entry each array's bytes start: a multiple of this from the start of the entry."""
 EVICT_TO = 0.9
 """An eviction removes entries until the cache holds at most this share of its limit."""
 DEFAULT_LIMIT_BYTES = 20 * 1000**3
@@ -68,19 +74,19 @@ class ChunkCache:
         data = self.entries.read(_checked_key(key))
         if data is None:
             return None
-        payload = _payload(memoryview(data))
-        if payload is None:
+        results = _decoded(memoryview(data))
+        if results is _BAD:
             self.corrupt += 1
             self.entries.remove([key])
             return None
         self.entries.touch(key)
-        return pickle.loads(payload)
+        return results
 
     def put(self, key: str, results: Any) -> int:
         """Store ``results`` under ``key`` (replacing what is there); the bytes written."""
-        payload = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-        self.entries.write(_checked_key(key), (MAGIC, hashlib.sha256(payload).digest(), payload))
-        return len(MAGIC) + DIGEST_BYTES + len(payload)
+        parts = _encoded(results)
+        self.entries.write(_checked_key(key), parts)
+        return sum(len(memoryview(part).cast("B")) for part in parts)
 
     def trim(self) -> int:
         """Evict (:meth:`evict`) if the entries take more than the limit; what they take after, in bytes."""
@@ -115,12 +121,45 @@ def _checked_key(key: str) -> str:
     return key
 
 
-def _payload(data: memoryview) -> memoryview | None:
-    """The payload of an entry's bytes, or None when its magic or digest is wrong (corrupted, or cut short)."""
+_BAD = object()
+_SIZE = struct.Struct("<Q")
+
+
+def _encoded(results: Any) -> list:
+    """An entry's parts: magic, digest, then the table of sizes (arrays, pickle, each array), the pickle and the arrays' bytes, aligned."""
+    arrays: list[memoryview] = []
+    pickled = pickle.dumps(results, protocol=5, buffer_callback=lambda buffer: arrays.append(buffer.raw()))
+    table = _SIZE.pack(len(arrays)) + _SIZE.pack(len(pickled)) + b"".join(_SIZE.pack(array.nbytes) for array in arrays)
+    body = [table, pickled]
+    offset = len(MAGIC) + DIGEST_BYTES + len(table) + len(pickled)
+    for array in arrays:
+        body += [bytes(-offset % ALIGN_BYTES), array]
+        offset += -offset % ALIGN_BYTES + array.nbytes
+    digest = hashlib.sha256()
+    for part in body:
+        digest.update(part)
+    return [MAGIC, digest.digest(), *body]
+
+
+def _decoded(data: memoryview) -> Any:
+    """The results an entry's bytes hold, their arrays over ``data``; :data:`_BAD` when the magic, digest or sizes are wrong."""
     head = len(MAGIC) + DIGEST_BYTES
-    if len(data) < head or data[: len(MAGIC)] != MAGIC:
-        return None
-    payload = data[head:]
-    if hashlib.sha256(payload).digest() != data[len(MAGIC) : head]:
-        return None
-    return payload
+    if len(data) < head + 2 * _SIZE.size or data[: len(MAGIC)] != MAGIC:
+        return _BAD
+    if hashlib.sha256(data[head:]).digest() != data[len(MAGIC) : head]:
+        return _BAD
+    count, pickled_bytes = _SIZE.unpack_from(data, head)[0], _SIZE.unpack_from(data, head + _SIZE.size)[0]
+    offset = head + (2 + count) * _SIZE.size
+    if offset > len(data):
+        return _BAD
+    sizes = [_SIZE.unpack_from(data, head + (2 + index) * _SIZE.size)[0] for index in range(count)]
+    pickled = data[offset : offset + pickled_bytes]
+    offset += pickled_bytes
+    arrays = []
+    for size in sizes:
+        offset += -offset % ALIGN_BYTES
+        arrays.append(data[offset : offset + size])
+        offset += size
+    if offset != len(data):
+        return _BAD
+    return pickle.loads(pickled, buffers=arrays)

@@ -17,16 +17,22 @@ import math
 import os
 import struct
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .chunkcache import ChunkCache
 
 ENGINE_VERSION = "2"
 """Part of every key: raised whenever a change to the engine changes what a task computes, so no result of an older engine is reused."""
 HASH_CHUNK_BYTES = 1 << 20
+MAX_REMEMBERED_STEMS = 10_000
+"""How many local stems' identities a process keeps (the most recently used)."""
 
-_identities: dict[tuple, str] = {}
+_identities: OrderedDict[tuple, str] = OrderedDict()
 _identities_lock = threading.Lock()
 
 
@@ -79,15 +85,19 @@ def _write(digest, value: Any) -> None:
         raise TypeError(f"cannot fingerprint a {type(value).__name__}")
 
 
-def stem_identity(location: str) -> str:
-    """A stem's identity: the hash of its bytes, kept per process while its size and modification time stay the same.
+def stem_identity(location: str, cache: ChunkCache | None = None) -> str:
+    """A stem's identity: for a local file the SHA-256 hash of its bytes, read once while its size and modification time stay the same.
 
-    A local file is read once per change. A URI is named by what its
-    storage says of it: an MD5 of its content (an S3 ETag, which is one for
-    an object written in one request, or one made of its parts' MD5s for a
-    multipart upload; a GCS ``md5Hash``) names it wherever it lies, so two
-    copies of one stem are one input; another tag names it with its address
-    and modification time; with none, it is read as a local file is.
+    A process keeps the identities of the last :data:`MAX_REMEMBERED_STEMS`
+    local files; with ``cache`` the identity is also kept there, under a key
+    of the file's path, device, inode, size and modification time (in ns),
+    so the next render (another process, a revision) does not read the file
+    again. A URI is named by what its storage says of it: an MD5 of its
+    content (an S3 ETag, which is one for an object written in one request,
+    or one made of its parts' MD5s for a multipart upload; a GCS
+    ``md5Hash``) names it wherever it lies, so two copies of one stem are one
+    input; another tag names it with its address and modification time; with
+    none, it is read as a local file is.
     """
     from farm.storage import Location
 
@@ -95,13 +105,20 @@ def stem_identity(location: str) -> str:
     if where.is_local:
         path = where.local_path
         facts = os.stat(path)
-        memo = (str(path), facts.st_size, facts.st_mtime_ns)
+        memo = (str(path), facts.st_dev, facts.st_ino, facts.st_size, facts.st_mtime_ns)
         with _identities_lock:
             known = _identities.get(memo)
+            if known is not None:
+                _identities.move_to_end(memo)
+                return known
+        known = _stored_identity(cache, memo)
         if known is None:
             known = _content_hash(open(path, "rb"))
-            with _identities_lock:
-                _identities[memo] = known
+            _keep_identity(cache, memo, known)
+        with _identities_lock:
+            _identities[memo] = known
+            while len(_identities) > MAX_REMEMBERED_STEMS:
+                _identities.popitem(last=False)
         return known
     info = where.info()
     digest = _content_md5(info)
@@ -111,6 +128,26 @@ def stem_identity(location: str) -> str:
     if tag is not None:
         return fingerprint("stored", str(location), str(tag), info.get("size"), str(info.get("LastModified") or info.get("mtime") or ""))
     return _content_hash(where.open())
+
+
+def _stored_identity(cache: ChunkCache | None, memo: tuple) -> str | None:
+    """The identity ``cache`` holds for the file of ``memo`` (its path, device, inode, size and modification time), or None."""
+    if cache is None:
+        return None
+    key = fingerprint("stem file", memo)
+    try:
+        known = cache.get(key)
+    except OSError:
+        return None
+    return known if isinstance(known, str) else None
+
+
+def _keep_identity(cache: ChunkCache | None, memo: tuple, identity: str) -> None:
+    if cache is not None:
+        try:
+            cache.put(fingerprint("stem file", memo), identity)
+        except OSError:
+            pass
 
 
 def _content_md5(info: dict) -> str | None:

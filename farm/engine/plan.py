@@ -58,10 +58,10 @@ from farm.session import (
 )
 from farm.session.clips import ClipSpan
 
-from .chunkcache import ChunkCache
 from .delivery import DeliverablePlan, plan_deliverable
 from .groups import TrackGroup, group_tracks
 from .mastering import LoudnessPlan, plan_loudness
+from .prefader import TrackCache
 from .preroll import chain_preroll_frames, first_frame, meter_preroll_frames
 from .tagging import file_tags
 
@@ -239,8 +239,9 @@ class RenderPlan:
         (:class:`~farm.engine.delivery.DeliverablePlan`).
     track_cache
         With a render cache, where track tasks keep each track's audio after
-        its effects, so a change after them (fader, pan, sends) does not run
-        the effects again (:mod:`farm.engine.prefader`); None without.
+        its effects, and its stems' identities, so a change after them
+        (fader, pan, sends) does not run the effects again
+        (:mod:`farm.engine.prefader`); None without.
     """
 
     session_name: str
@@ -254,7 +255,7 @@ class RenderPlan:
     mix_latency: int
     loudness: LoudnessPlan
     deliverables: tuple[DeliverablePlan, ...]
-    track_cache: ChunkCache | None = None
+    track_cache: TrackCache | None = None
 
     @property
     def render_frames(self) -> int:

@@ -16,26 +16,39 @@ another strip.
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .chunkcache import ChunkCache
-from .fingerprint import fingerprint, stem_identity
-from .plan import StripPlan
+from .fingerprint import fingerprint
+
+if TYPE_CHECKING:
+    from .chunkcache import ChunkCache
+    from .plan import StripPlan
 
 STATE_KEY = "prefader"
 """Where a track's carried state keeps the key of the chunk that made it, for the next chunk's key."""
 
 
-def prefader_key(strip: StripPlan, begin: int, start: int, stop: int, state: dict, sample_rate: int) -> str | None:
-    """The key of ``strip``'s audio after its effects over ``[begin, stop)`` from ``state``; None when it is not kept (a keyed track)."""
-    if strip.kind != "track" or strip.keys:
+@dataclasses.dataclass(frozen=True)
+class TrackCache:
+    """What track tasks keep their members' audio after the effects with: the render's cache, and the identity of every
+    stem the plan reads (its path -> :func:`~farm.engine.fingerprint.stem_identity`), found once by the render."""
+
+    entries: ChunkCache
+    stems: dict[str, str]
+
+
+def prefader_key(strip: StripPlan, begin: int, start: int, stop: int, state: dict, sample_rate: int, stems: dict[str, str]) -> str | None:
+    """The key of ``strip``'s audio after its effects over ``[begin, stop)`` from ``state`` (``stems``: each stem's identity);
+    None when it is not kept (a keyed track, or a stem of unknown identity)."""
+    if strip.kind != "track" or strip.keys or any(info.path not in stems for info in strip.stems):
         return None
     try:
         return fingerprint(
             "prefader",
-            [stem_identity(info.path) for info in strip.stems],
+            [stems[info.path] for info in strip.stems],
             strip.spans,
             strip.input_latency,
             strip.channels,

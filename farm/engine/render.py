@@ -91,6 +91,7 @@ from .plan import (
     compile_plan,
     first_frame,
 )
+from .prefader import TrackCache
 from .spill import SpilledSignal
 from .strip import destinations
 from .taskcache import TaskCache, unreachable
@@ -283,9 +284,9 @@ def render_plan(
         cache_problem = unreachable(cache) if cache is not None else None
         if cache_problem is not None:
             cache = None
-        if cache is not None:
-            plan = dataclasses.replace(plan, track_cache=cache)
         task_cache = TaskCache(cache, plan, executor) if cache is not None else None
+        if task_cache is not None:
+            plan = task_cache.plan = dataclasses.replace(plan, track_cache=TrackCache(cache, task_cache.stem_identities()))
         run_on = task_cache.executor if task_cache is not None else executor
         tracker = _Tracker(run_on, progress, total=0, cancel=cancel, on_tasks=on_tasks, task_cache=task_cache)
         try:

@@ -37,9 +37,8 @@ from dsp.units import db_to_linear
 from farm.session import routes
 from farm.storage import stems
 
-from .chunkcache import ChunkCache
 from .plan import StripPlan
-from .prefader import STATE_KEY, cached_effects, keep_effects, prefader_key
+from .prefader import STATE_KEY, TrackCache, cached_effects, keep_effects, prefader_key
 
 
 def initial_state(strip: StripPlan, sample_rate: int) -> dict:
@@ -217,7 +216,7 @@ def render_strip_chunk(
     feed_blocks: list[np.ndarray],
     key_blocks: list[np.ndarray],
     sample_rate: int,
-    cache: ChunkCache | None = None,
+    cache: TrackCache | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[bool, np.ndarray], np.ndarray, dict, bool | None]:
     """Render frames ``[begin, stop)`` of a track or bus, for its chunk ``[start, stop)``.
 
@@ -228,8 +227,8 @@ def render_strip_chunk(
     (stereo), its own output (its stem), its new state, and whether its
     effects' result came from the cache (None when it was not looked for).
     """
-    key = prefader_key(strip, begin, start, stop, state, sample_rate) if cache is not None else None
-    stored = cached_effects(cache, key)
+    key = prefader_key(strip, begin, start, stop, state, sample_rate, cache.stems) if cache is not None else None
+    stored = cached_effects(cache.entries if cache is not None else None, key)
     keys, key_states = strip_keys(strip, key_blocks, state, begin, start, stop)
     if stored is not None:
         (audio, fx_states), feed_states = stored, state["feeds"]
@@ -242,7 +241,7 @@ def render_strip_chunk(
         if strip.spec.polarity_invert:
             audio = invert_polarity(audio)
         audio, fx_states = run_effects(strip, audio, state, begin, sample_rate, keys)
-        keep_effects(cache, key, audio, fx_states)
+        keep_effects(cache.entries if cache is not None else None, key, audio, fx_states)
     outputs, main = route(strip, audio, begin - strip.latency_out, sample_rate)
     taps = {pre_fader: (_stereo(audio) if pre_fader else main) for pre_fader in strip.taps}
     new_state = {"fx": fx_states, "feeds": feed_states, "keys": key_states}

@@ -55,6 +55,8 @@ MAX_NAMED_REFS = 4096
 """How many results the render remembers the keys of, the most recent first: a task takes the results of its own
 chunk and the one before, so this spans a hundred chunks of a big mix while the references it holds stay bounded
 (a result whose key was forgotten makes the task that takes it uncached, never wrong)."""
+READERS = 4
+"""How many stored results a render reads at once for a task that takes several."""
 MAX_PENDING_WRITES = 16
 """The most finished tasks whose results wait to be written; the render waits for a slot beyond that."""
 TRIM_SHARE = 0.05
@@ -95,16 +97,28 @@ class LazyRef:
         return self.stored.resolved(self.position)
 
 
+_reading = threading.local()
+
+
+def _mark_reader() -> None:
+    """A reader thread resolves the arguments of a task it must run (its entry failed) one by one, never waiting on its own pool."""
+    _reading.active = True
+
+
 def _resolve(value: Any) -> Any:
     return value.resolved() if isinstance(value, LazyRef) else value
 
 
 class CachedExecutor:
-    """The render's executor with :class:`LazyRef` placeholders turned into real references wherever they are used."""
+    """The render's executor with :class:`LazyRef` placeholders turned into real references wherever they are used.
+
+    A task that takes several stored results has them read at once, by :data:`READERS` threads.
+    """
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.name = inner.name
+        self.readers = ThreadPoolExecutor(READERS, thread_name_prefix="mixfarm-cache-read", initializer=_mark_reader)
 
     def put(self, value: Any) -> Any:
         return self.inner.put(value)
@@ -113,6 +127,9 @@ class CachedExecutor:
         return self.inner.put_block(block)
 
     def submit(self, task: Callable[..., Any], *args: Any, num_returns: int = 1) -> Any:
+        unread = [arg for arg in args if isinstance(arg, LazyRef) and arg.stored.refs is None]
+        if len(unread) > 1 and not getattr(_reading, "active", False):
+            list(self.readers.map(LazyRef.resolved, unread))
         return self.inner.submit(task, *map(_resolve, args), num_returns=num_returns)
 
     def get(self, refs: Any) -> Any:
@@ -242,7 +259,9 @@ class TaskCache:
     def close(self, *, wait: bool = True) -> None:
         """Finish the writes (``wait``), or drop those not begun (a render that failed or was cancelled)."""
         self._writer.shutdown(wait=True, cancel_futures=not wait)
-        self._trim()
+        self.executor.readers.shutdown(wait=True)
+        if self._unchecked_bytes:
+            self._trim()
 
     def _store(self, key: str, refs: list) -> None:
         try:
@@ -316,9 +335,16 @@ class TaskCache:
             return ("value", arg)
         return None
 
+    def stem_identities(self) -> dict[str, str]:
+        """Every stem the plan reads, by its path: its identity (:func:`~farm.engine.fingerprint.stem_identity`, kept in the cache)."""
+        for strip in self.plan.strips:
+            for info in strip.stems:
+                self._stem(info.path)
+        return dict(self._stems)
+
     def _stem(self, path: str) -> str:
         if path not in self._stems:
-            self._stems[path] = stem_identity(path)
+            self._stems[path] = stem_identity(path, self.cache)
         return self._stems[path]
 
     def _strip(self, name: str):

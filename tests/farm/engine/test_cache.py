@@ -151,3 +151,17 @@ def test_a_render_that_forgets_older_results_keys_reuses_less_but_stays_exact(tm
     report = json.loads((tmp_path / "cached" / "report.json").read_text())
     assert counts["hits"]["tracks"] > 0, "a task whose inputs' keys are kept is still found"
     assert sum(counts["hits"].values()) < report["tasks"], "tasks whose inputs' keys were forgotten ran, uncached"
+
+
+def test_a_later_render_knows_its_stems_from_the_cache_and_reads_only_a_changed_one(tmp_path, stems, first, monkeypatch):
+    from farm.engine import fingerprint
+
+    original, hashed = fingerprint._content_hash, []
+    monkeypatch.setattr(fingerprint, "_content_hash", lambda handle: hashed.append(handle.name) or original(handle))
+    fingerprint._identities.clear()  # as in a new process: a revision from the command line
+    assert revise(tmp_path, ChunkCache(tmp_path / "cache"), song(stems))["misses"] == {}
+    assert hashed == [], "every stem's identity was read from the cache, none of them hashed again"
+    soundfile.write(tmp_path / stems[2], tone(97.0, 4.0, 0.2), RATE, subtype="FLOAT")
+    fingerprint._identities.clear()
+    counts = render_with(tmp_path, song(stems), "changed", ChunkCache(tmp_path / "cache"))["cache"]
+    assert [name.rsplit("/", 1)[1] for name in hashed] == ["t2.wav"] and counts["misses"]["tracks"] == 4
