@@ -2,7 +2,9 @@
 
 Both kinds keep an entry as one file (object) named by its key,
 ``<root>/<key[:2]>/<key>``, and answer the same questions: its bytes (in a
-bytearray, so arrays made over them are writable), that it was used now,
+writable array of uint8, made without zeroing it first, so the arrays made
+over them are writable and the read itself runs while other threads hold
+the interpreter), that it was used now,
 what is stored with its size and last use, and removal.
 
 * :class:`FolderEntries`: a write goes to a temporary name and is renamed
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import fsspec
+import numpy as np
 
 from farm.storage.location import Location
 
@@ -55,14 +58,14 @@ class FolderEntries:
     def has(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def read(self, key: str) -> bytearray | None:
+    def read(self, key: str) -> np.ndarray | None:
         try:
             with open(self._path(key), "rb") as handle:
-                data = bytearray(os.fstat(handle.fileno()).st_size)
+                data = np.empty(os.fstat(handle.fileno()).st_size, dtype=np.uint8)
                 read = handle.readinto(data)
         except FileNotFoundError:
             return None
-        return data if read == len(data) else data[:read]
+        return data[:read]
 
     def write(self, key: str, parts: Iterable[bytes]) -> None:
         path = self._path(key)
@@ -125,9 +128,9 @@ class ObjectEntries:
                 self._known = known
         return key in known
 
-    def read(self, key: str) -> bytearray | None:
+    def read(self, key: str) -> np.ndarray | None:
         try:
-            return bytearray(self.filesystem.cat_file(self._path(key)))
+            return np.frombuffer(self.filesystem.cat_file(self._path(key)), dtype=np.uint8).copy()
         except FileNotFoundError:
             self._forget([key])
             return None

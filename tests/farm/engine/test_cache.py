@@ -165,3 +165,23 @@ def test_a_later_render_knows_its_stems_from_the_cache_and_reads_only_a_changed_
     fingerprint._identities.clear()
     counts = render_with(tmp_path, song(stems), "changed", ChunkCache(tmp_path / "cache"))["cache"]
     assert [name.rsplit("/", 1)[1] for name in hashed] == ["t2.wav"] and counts["misses"]["tracks"] == 4
+
+
+def test_every_deliverable_kind_through_the_cache_is_the_file_a_render_from_scratch_writes(tmp_path, stems):
+    kinds = [
+        {"path": "master.wav", "bit_depth": 16, "dither": "shaped"},
+        {"path": "master.aiff"},
+        {"path": "master.flac", "format": "flac"},
+        {"path": "master.mp3", "format": "mp3", "bitrate_kbps": 192},
+        {"path": "master.opus", "format": "opus", "bitrate_kbps": 128},
+        {"path": "master.m4a", "format": "aac", "bitrate_kbps": 192},
+        {"path": "stems/{name}.wav", "stems": "all", "bit_depth": "32f"},
+    ]
+    cache = ChunkCache(tmp_path / "cache")
+    render_with(tmp_path, song(stems, outputs=kinds), "first", cache)
+    counts = revise(tmp_path, cache, song(stems, bus_threshold_db=-26.0, outputs=kinds))
+    assert counts["hits"]["tracks"] > 0 and "tracks" not in counts["misses"] and counts["misses"]["deliver"] > 0, "the tracks' stems come from the cache"
+    written = {path.relative_to(tmp_path / "cached").as_posix(): path.read_bytes() for path in (tmp_path / "cached").rglob("*") if path.is_file() and path.name != "report.json"}
+    fresh = {path.relative_to(tmp_path / "fresh").as_posix(): path.read_bytes() for path in (tmp_path / "fresh").rglob("*") if path.is_file() and path.name != "report.json"}
+    assert written.keys() == fresh.keys() and len(written) >= 6 + TRACKS
+    assert [name for name in written if written[name] != fresh[name]] == []
