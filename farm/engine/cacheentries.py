@@ -23,7 +23,6 @@ what is stored with its size and last use, and removal.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import threading
 import time
@@ -161,7 +160,10 @@ class ObjectEntries:
             self.filesystem.rm(paths)
 
     def listing(self) -> list[Entry]:
-        """What is stored; the markers a later one supersedes are deleted on the way."""
+        """What is stored; the markers a later one supersedes are deleted on the way.
+
+        An entry without a marker (its writer stopped between the entry and the marker) counts as never used: it goes first.
+        """
         found = self._listed(self.base, detail=True)
         prefix = self.base + "/"
         marker_prefix = f"{prefix}{USED_FOLDER}/"
@@ -175,7 +177,7 @@ class ObjectEntries:
                 continue
             folder, _, key = path[len(prefix) :].partition("/") if path.startswith(prefix) else ("", "", "")
             if len(folder) == 2 and key.startswith(folder) and "/" not in key:
-                entries.append((key, int(info["size"]), _modified_ns(info)))
+                entries.append((key, int(info["size"])))
         for paths in markers.values():
             paths.sort(key=lambda path: int(path.rsplit("/", 1)[1]))
         superseded = [path for paths in markers.values() for path in paths[:-1]]
@@ -184,7 +186,7 @@ class ObjectEntries:
                 self.filesystem.rm(superseded)
         with self._lock:
             self._markers = {key: paths[-1:] for key, paths in markers.items()}
-        return [Entry(key, size, int(markers[key][-1].rsplit("/", 1)[1]) if key in markers else modified_ns) for key, size, modified_ns in entries]
+        return [Entry(key, size, int(markers[key][-1].rsplit("/", 1)[1]) if key in markers else 0) for key, size in entries]
 
     def _listed(self, folder: str, detail: bool = False):
         """Every object below ``folder``, asked of storage now (paths, or paths to their info with ``detail``).
@@ -209,20 +211,6 @@ class ObjectEntries:
 def entries_at(root: Location) -> FolderEntries | ObjectEntries:
     """The entries kept at ``root``: a local folder, or object storage for a URI."""
     return FolderEntries(root.local_path) if root.is_local else ObjectEntries(root)
-
-
-def _modified_ns(info: dict) -> int:
-    """When an fsspec listing says an object was last written, in ns since the epoch (0 if it does not say)."""
-    for field in ("LastModified", "mtime", "updated", "created"):
-        value = info.get(field)
-        if isinstance(value, datetime.datetime):
-            return int(value.timestamp() * 1e9)
-        if isinstance(value, (int, float)):
-            return int(value * 1e9)
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                return int(datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1e9)
-    return 0
 
 
 _last_stamp_ns = 0

@@ -86,24 +86,15 @@ class ChunkCache:
         """Store ``results`` under ``key`` (replacing what is there); the bytes written."""
         parts = _encoded(results)
         self.entries.write(_checked_key(key), parts)
-        return sum(len(memoryview(part).cast("B")) for part in parts)
+        return sum(memoryview(part).nbytes for part in parts)
 
     def trim(self) -> int:
-        """Evict (:meth:`evict`) if the entries take more than the limit; what they take after, in bytes."""
+        """If the entries take more than the limit, remove the least recently used until they take at most
+        :data:`EVICT_TO` of it; what they take after, in bytes."""
         listing = self.entries.listing()
         total = sum(entry.size_bytes for entry in listing)
-        return self._evict(listing) if total > self.limit_bytes else total
-
-    def evict(self) -> int:
-        """Remove the least recently used entries until the cache holds at most :data:`EVICT_TO` of its limit; what it holds after."""
-        return self._evict(self.entries.listing())
-
-    def size_bytes(self) -> int:
-        """What the entries take now, in bytes."""
-        return sum(entry.size_bytes for entry in self.entries.listing())
-
-    def _evict(self, listing: list) -> int:
-        total = sum(entry.size_bytes for entry in listing)
+        if total <= self.limit_bytes:
+            return total
         goal = EVICT_TO * self.limit_bytes
         doomed = []
         for entry in sorted(listing, key=lambda entry: entry.used_ns):
@@ -113,6 +104,10 @@ class ChunkCache:
             total -= entry.size_bytes
         self.entries.remove(doomed)
         return total
+
+    def size_bytes(self) -> int:
+        """What the entries take now, in bytes."""
+        return sum(entry.size_bytes for entry in self.entries.listing())
 
 
 def _checked_key(key: str) -> str:

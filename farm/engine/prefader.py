@@ -65,21 +65,21 @@ def prefader_key(strip: StripPlan, begin: int, start: int, stop: int, state: dic
         return None
 
 
-def cached_effects(cache: ChunkCache | None, key: str | None) -> tuple[np.ndarray, Any] | None:
+def cached_effects(cache: TrackCache | None, key: str | None) -> tuple[np.ndarray, Any] | None:
     """The audio after the effects and the effects' state stored under ``key``, or None (also when the cache cannot be read)."""
     if cache is None or key is None:
         return None
     try:
-        return cache.get(key)
+        return cache.entries.get(key)
     except OSError:
         return None
 
 
-def keep_effects(cache: ChunkCache | None, key: str | None, audio: np.ndarray, fx_states: Any) -> None:
+def keep_effects(cache: TrackCache | None, key: str | None, audio: np.ndarray, fx_states: Any) -> None:
     """Store a member's audio after its effects and their state; a cache that cannot be written is passed over."""
     if cache is None or key is None:
         return
     try:
-        cache.put(key, (audio, fx_states))
+        cache.entries.put(key, (audio, fx_states))
     except OSError:
         pass

@@ -91,7 +91,6 @@ from .plan import (
     compile_plan,
     first_frame,
 )
-from .prefader import TrackCache
 from .spill import SpilledSignal
 from .strip import destinations
 from .taskcache import TaskCache, unreachable
@@ -286,7 +285,7 @@ def render_plan(
             cache = None
         task_cache = TaskCache(cache, plan, executor) if cache is not None else None
         if task_cache is not None:
-            plan = task_cache.plan = dataclasses.replace(plan, track_cache=TrackCache(cache, task_cache.stem_identities()))
+            plan = task_cache.plan
         run_on = task_cache.executor if task_cache is not None else executor
         tracker = _Tracker(run_on, progress, total=0, cancel=cancel, on_tasks=on_tasks, task_cache=task_cache)
         try:

@@ -228,7 +228,7 @@ def render_strip_chunk(
     effects' result came from the cache (None when it was not looked for).
     """
     key = prefader_key(strip, begin, start, stop, state, sample_rate, cache.stems) if cache is not None else None
-    stored = cached_effects(cache.entries if cache is not None else None, key)
+    stored = cached_effects(cache, key)
     keys, key_states = strip_keys(strip, key_blocks, state, begin, start, stop)
     if stored is not None:
         (audio, fx_states), feed_states = stored, state["feeds"]
@@ -241,7 +241,7 @@ def render_strip_chunk(
         if strip.spec.polarity_invert:
             audio = invert_polarity(audio)
         audio, fx_states = run_effects(strip, audio, state, begin, sample_rate, keys)
-        keep_effects(cache.entries if cache is not None else None, key, audio, fx_states)
+        keep_effects(cache, key, audio, fx_states)
     outputs, main = route(strip, audio, begin - strip.latency_out, sample_rate)
     taps = {pre_fader: (_stereo(audio) if pre_fader else main) for pre_fader in strip.taps}
     new_state = {"fx": fx_states, "feeds": feed_states, "keys": key_states}

@@ -47,6 +47,7 @@ from .blocks import BlockSignal
 from .chunkcache import ChunkCache
 from .fingerprint import fingerprint, stem_identity
 from .plan import RenderPlan
+from .prefader import TrackCache
 
 PLAIN = (int, float, str, type(None))
 CACHE_NODE = "cache"
@@ -149,7 +150,8 @@ class CachedExecutor:
 
 
 class TaskCache:
-    """Keys, reads and writes of one render's tasks against ``cache``; :attr:`executor` is the executor the render uses."""
+    """Keys, reads and writes of one render's tasks against ``cache``; :attr:`executor` is the executor the render uses, and
+    :attr:`plan` the plan it renders: ``plan`` with its :class:`~farm.engine.prefader.TrackCache` (every stem's identity, found now)."""
 
     def __init__(self, cache: ChunkCache, plan: RenderPlan, executor: Any) -> None:
         self.cache = cache
@@ -169,6 +171,7 @@ class TaskCache:
         self._count_lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="mixfarm-cache")
         self._slots = threading.BoundedSemaphore(MAX_PENDING_WRITES)
+        self.plan = dataclasses.replace(plan, track_cache=TrackCache(cache, self._stem_identities()))
 
     def submit(self, task: Callable[..., Any], plan_ref: Any, args: tuple, num_returns: int, reads: tuple[BlockSignal, int] | None):
         """Submit ``task(plan, *args)``, or put its stored results; the refs as ``executor.submit`` gives them.
@@ -335,7 +338,7 @@ class TaskCache:
             return ("value", arg)
         return None
 
-    def stem_identities(self) -> dict[str, str]:
+    def _stem_identities(self) -> dict[str, str]:
         """Every stem the plan reads, by its path: its identity (:func:`~farm.engine.fingerprint.stem_identity`, kept in the cache)."""
         for strip in self.plan.strips:
             for info in strip.stems:
