@@ -38,7 +38,6 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 import numpy as np
-import scipy.sparse
 
 from .convolution import Convolution
 from .effect import Effect, State
@@ -105,6 +104,8 @@ def band_weights(sample_rate: float) -> np.ndarray:
             position = centre / spacing
             low = int(position)
             weights[row, low], weights[row, low + 1] = 1.0 - (position - low), position - low
+    import scipy.sparse  # a tenth of a second to import; only reference matching needs it
+
     weights /= weights.sum(axis=1, keepdims=True)
     return scipy.sparse.csr_array(weights)
 

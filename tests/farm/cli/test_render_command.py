@@ -1,8 +1,11 @@
-"""``mixfarm render`` in a terminal's words: no notice from Ray the user cannot act on, bit depths named as bits."""
+"""``mixfarm render`` in a terminal's words: no notice from Ray the user cannot act on, bit depths named as bits, the exit status and whole files."""
 
+import json
 import os
 import subprocess
 import sys
+
+import soundfile
 
 from tests.helpers.sessions import tone, write_session, write_stem
 
@@ -31,3 +34,19 @@ def test_a_mistyped_session_path_is_refused_before_any_cluster_starts(tmp_path):
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["1", "False"], result.stdout + result.stderr
     assert f"{missing}: 1 problem" in result.stderr and "no such file" in result.stderr
+
+
+def test_the_command_exits_with_its_status_and_leaves_its_files_whole(tmp_path):
+    stem = write_stem(tmp_path, "a.wav", tone(220.0, 2.0))
+    session = write_session(tmp_path, {"tracks": [{"name": "a", "file": stem}], "outputs": [{"path": "master.wav", "bit_depth": 24}]})
+    out = tmp_path / "out"
+    rendered = subprocess.run(
+        [sys.executable, "-m", "farm.cli", "render", str(session), "-o", str(out), "--executor", "local", "--json"], capture_output=True, text=True, timeout=300
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    report = json.loads(rendered.stdout)
+    assert json.loads((out / "report.json").read_text())["output"] == report["output"]
+    audio, rate = soundfile.read(out / "master.wav")
+    assert rate == 48000 and audio.shape[0] >= 2 * 48000
+    missing = subprocess.run([sys.executable, "-m", "farm.cli", "render", str(tmp_path / "none.yaml")], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "none.yaml" in missing.stderr
