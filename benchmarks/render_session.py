@@ -14,7 +14,9 @@ compressor, and every track's send feeds a ``verb`` bus running ``reverb``
 
 Warm mode (the default). mixfarm renders each session on one warm local Ray
 cluster (started once; a small warm-up render first loads numba's caches into
-the workers). Meanwhile a background thread samples the memory of this process
+the workers, and each session is rendered once, untimed, before its timed
+renders, so the workers have loaded the code of its own effects, as the
+in-process path's first render does). Meanwhile a background thread samples the memory of this process
 and all its descendants (the Ray driver, GCS, raylet, workers) from /proc, RSS
 every 50 ms, PSS and Ray's object store usage every 0.5 s; the peaks are
 reported. RSS counts a page once per process that maps it (the object store's
@@ -711,9 +713,15 @@ def render_mixfarm(session_path: Path, out_dir: Path, executor: RayExecutor, chu
 
 
 def measure_mixfarm(size: Size, folder: Path, executor: RayExecutor, args: argparse.Namespace) -> dict:
-    """Build one session and render it ``args.repeats`` times on the warm Ray cluster; return its row's mixfarm figures."""
+    """Build one session, render it once untimed and then ``args.repeats`` times on the warm Ray cluster; return its row's mixfarm figures.
+
+    The untimed render loads the numba code of the session's own effects
+    into the workers, as the in-process path's first render does.
+    """
     status(f"{size.label}: writing stems")
     session_path, specs = build_session(folder, size)
+    status(f"{size.label}: Ray warm-up render")
+    render(session_path, folder / "mixfarm-warm-up", chunk_s=args.chunk_s, executor=executor)
     runs = []
     for repeat in range(args.repeats):
         status(f"{size.label}: Ray render {repeat + 1} of {args.repeats}")
