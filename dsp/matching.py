@@ -91,6 +91,8 @@ def band_weights(sample_rate: float) -> np.ndarray:
     Each band's sum runs over its own few bins in a fixed order, so a frame's
     band powers are the same however many frames are summed at once.
     """
+    import scipy.sparse  # a tenth of a second to import; only reference matching needs it
+
     frames = frame_frames(sample_rate)
     bins_hz = np.fft.rfftfreq(frames, 1.0 / sample_rate)
     centres = band_centres_hz(sample_rate)
@@ -104,8 +106,6 @@ def band_weights(sample_rate: float) -> np.ndarray:
             position = centre / spacing
             low = int(position)
             weights[row, low], weights[row, low + 1] = 1.0 - (position - low), position - low
-    import scipy.sparse  # a tenth of a second to import; only reference matching needs it
-
     weights /= weights.sum(axis=1, keepdims=True)
     return scipy.sparse.csr_array(weights)
 

@@ -75,8 +75,8 @@ def run() -> None:
     runs: the modules imported by then live as long as the process, so the
     collector need not walk them again. And once when it returns: the
     interpreter's last full collection at exit would otherwise walk every
-    object the command made, about half a second after a render, only to
-    hand memory back that the process is about to give up anyway.
+    object the command made (about half a second after a render) to free
+    memory that the operating system takes back at exit anyway.
     Finalizers registered with :mod:`atexit` and :class:`weakref.finalize`
     still run.
     """
@@ -84,4 +84,3 @@ def run() -> None:
     status = main()
     gc.freeze()
     sys.exit(status)
-
