@@ -18,8 +18,8 @@ the workers, and each session is rendered once, untimed, before its timed
 renders, so the workers have loaded the code of its own effects, as the
 in-process path's first render does). Meanwhile a background thread samples
 the memory of this process and all its descendants (the Ray driver, GCS,
-raylet, workers) from /proc, RSS every 50 ms, PSS and Ray's object store usage every 0.5 s; the peaks are
-reported. RSS counts a page once per process that maps it (the object store's
+raylet, workers) from /proc, RSS every 50 ms, PSS and Ray's object store
+usage every 0.5 s; the peaks are reported. RSS counts a page once per process that maps it (the object store's
 pages in every worker that reads them); PSS splits shared pages between those
 processes and is the fairer sum. CPU seconds (user + system, of every process
 in the tree, less the sampler's own) are printed beside wall seconds: on a
