@@ -16,21 +16,21 @@ Warm mode (the default). mixfarm renders each session on one warm local Ray
 cluster (started once; a small warm-up render first loads numba's caches into
 the workers, and each session is rendered once, untimed, before its timed
 renders, so the workers have loaded the code of its own effects, as the
-in-process path's first render does). Meanwhile a background thread samples
-the memory of this process and all its descendants (the Ray driver, GCS,
-raylet, workers) from /proc, RSS every 50 ms, PSS and Ray's object store
-usage every 0.5 s; the peaks are reported. RSS counts a page once per process that maps it (the object store's
-pages in every worker that reads them); PSS splits shared pages between those
-processes and is the fairer sum. CPU seconds (user + system, of every process
-in the tree, less the sampler's own) are printed beside wall seconds: on a
-shared machine they move less with other load. ``local s`` and ``local CPU s``
-are the same render in process with ``LocalExecutor`` (no Ray; one thread
-per CPU; CPU seconds of that process). They and the pedalboard peer run in a
-new process of their own (started after every Ray render, with the Ray
-cluster stopped), as ``mixfarm render`` runs: no Ray loaded, the malloc
-settings the command makes, numba's caches loaded by one render first. In
-the Ray driver's own process the same renders cost about 20 % more CPU,
-mostly page faults, which is not what a user's render pays.
+in-process path's first render does). Meanwhile a background thread samples the
+memory of this process and all its descendants (the Ray driver, GCS, raylet,
+workers) from /proc, RSS every 50 ms, PSS and Ray's object store usage every
+0.5 s; the peaks are reported. RSS counts a page once per process that maps it
+(the object store's pages in every worker that reads them); PSS splits shared
+pages between those processes and is the fairer sum. CPU seconds (user +
+system, of every process in the tree, less the sampler's own) are printed
+beside wall seconds: on a shared machine they move less with other load.
+``local s`` and ``local CPU s`` are the same render in process with
+``LocalExecutor`` (no Ray; one thread per CPU; CPU seconds of that process).
+They and the pedalboard peer run in a new process of their own (started after
+every Ray render, with the Ray cluster stopped), as ``mixfarm render`` runs: no
+Ray loaded, the malloc settings the command makes, numba's caches loaded by one
+render first. In the Ray driver's own process the same renders cost about 20 %
+more CPU, mostly page faults, which is not what a user's render pays.
 
 ffmpeg renders the same session with the equivalent filtergraph: per track
 highpass, equalizer, asoftclip (type tanh with its threshold at ``1 / g``,
