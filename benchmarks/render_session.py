@@ -129,6 +129,7 @@ from dsp.pan import balance_gains, constant_power_gains
 from dsp.reverb import line_lengths
 from farm.engine.allocator import retain_freed_memory
 from farm.engine.executor import LocalExecutor, RayExecutor
+from farm.engine.plan import DEFAULT_CHUNK_S
 from farm.engine.render import render
 
 RATE = 48000
@@ -870,7 +871,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--memory-check", action="store_true", help=f"render {MEMORY_CHECK.replace(',', ' and ')} instead and compare their peak memory")
     parser.add_argument("--cold", action="store_true", help="time `mixfarm render` as a new process (the default executor, then --executor ray) beside ffmpeg")
-    parser.add_argument("--chunk-s", type=float, default=10.0, help="mixfarm's time chunk in seconds (default 10)")
+    parser.add_argument("--chunk-s", type=float, default=DEFAULT_CHUNK_S, help=f"mixfarm's time chunk in seconds (default {DEFAULT_CHUNK_S:g}, the engine's)")
     parser.add_argument(
         "--repeats", type=int, default=None, help="renders per session and renderer; walls are medians, memory the highest peak (default 1; 3 with --memory-check)"
     )

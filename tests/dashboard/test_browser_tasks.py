@@ -10,6 +10,7 @@ import pytest
 import soundfile
 import yaml
 
+from farm.engine.plan import DEFAULT_CHUNK_S
 from tests.helpers.browser import needs_chromium
 from tests.helpers.service import MASTERED, ServiceProcess, long_bundle, wait_for_state
 
@@ -36,8 +37,12 @@ def api(service):
 
 
 
+THREE_CHUNKS_S = 2.5 * DEFAULT_CHUNK_S
+"""A session this long renders in three chunks of the default length, the last one half a chunk."""
+
+
 def flac_bundle(seconds: float, extra: dict | None = None) -> bytes:
-    """A one-track session whose stem is a FLAC ``seconds`` long (three 10 s chunks for 25 s)."""
+    """A one-track session whose stem is a FLAC ``seconds`` long."""
     t = np.arange(int(seconds * RATE)) / RATE
     stem = io.BytesIO()
     soundfile.write(stem, (0.3 * np.sin(2 * np.pi * 220.0 * t))[:, None], RATE, format="FLAC", subtype="PCM_24")
@@ -67,7 +72,7 @@ def nodes(api: httpx.Client) -> dict[str, str | None]:
 
 
 def test_the_timeline_of_a_finished_job_shows_its_stages_on_its_nodes(service, api, page, tmp_path):
-    job_id = submit(api, flac_bundle(25.0, MASTERED), "finished")
+    job_id = submit(api, flac_bundle(THREE_CHUNKS_S, MASTERED), "finished")
     assert wait_for_state(api, job_id, {"succeeded", "failed", "cancelled"}, RENDER_TIMEOUT_S)["state"] == "succeeded"
     timeline = api.get(f"/api/jobs/{job_id}/tasks").json()
     assert timeline["finished"] == len(timeline["tasks"]) > 0
@@ -99,7 +104,7 @@ def test_the_timeline_of_a_finished_job_shows_its_stages_on_its_nodes(service, a
     assert color == "rgb(31, 138, 76)", "the deliver stage has its own colour from timeline.css"
     titles = attempt.locator("rect.task.stage-mix title").all_text_contents()
     assert sum(title.startswith("tracks · track group 1 · chunk ") for title in titles) == 3, titles
-    assert any(title.startswith("tracks · track group 1 · chunk 20.0–25.0 s: ") for title in titles), titles
+    assert any(title.startswith(f"tracks · track group 1 · chunk {2 * DEFAULT_CHUNK_S:.1f}–{THREE_CHUNKS_S:.1f} s: ") for title in titles), titles
     page.screenshot(path=str(tmp_path / "tasks-succeeded.png"), full_page=True)
 
 
@@ -107,15 +112,15 @@ def test_the_timeline_of_a_failed_job_marks_the_failed_task_its_strip_chunk_and_
     busy = submit(api, long_bundle(900.0), "busy")
     try:
         wait_for_state(api, busy, {"running"})
-        job_id = submit(api, flac_bundle(25.0), "breaks")
+        job_id = submit(api, flac_bundle(THREE_CHUNKS_S), "breaks")
         stem = service.data_dir / "jobs" / job_id / "bundle" / "stems" / "tone.flac"
-        stem.write_bytes(stem.read_bytes()[: stem.stat().st_size * 3 // 5])  # its header still counts 25 s; the last chunks' frames are gone
+        stem.write_bytes(stem.read_bytes()[: stem.stat().st_size * 3 // 5])  # its header still counts the whole length; the last chunks' frames are gone
     finally:
         api.post(f"/api/jobs/{busy}/cancel")
     failed = wait_for_state(api, job_id, {"succeeded", "failed", "cancelled"}, RENDER_TIMEOUT_S)
     assert failed["state"] == "failed", failed
     failure = failed["attempt_history"][-1]["failure"]
-    assert failure["task"] == "tracks" and failure["chunk"]["start_s"] >= 10.0
+    assert failure["task"] == "tracks" and failure["chunk"]["start_s"] >= DEFAULT_CHUNK_S
 
     page.goto(f"{service.url}/jobs/{job_id}")
     attempt = page.locator('section.tasks details.attempt[data-outcome="failed"]')

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from farm.engine.executor import LocalExecutor
+from farm.engine.plan import DEFAULT_CHUNK_S
 from farm.queue.driver import InProcessDriver
 from farm.queue.jobfiles import JobFiles
 from farm.queue.jobstore import Attempt, JobStore
@@ -18,6 +19,9 @@ from tests.farm.queue.test_scheduler import wait_final
 from tests.helpers.sessions import tone, write_session, write_stem
 
 RATE = 48000
+SECONDS = 2.5 * DEFAULT_CHUNK_S
+"""A session this long renders in three chunks of the default length, the last one half a chunk."""
+CHUNK = int(DEFAULT_CHUNK_S * RATE)
 
 
 def queued_job(tmp_path, store: JobStore, files: JobFiles, seconds: float, master: dict | None = None, stem_name: str = "tone.wav"):
@@ -44,7 +48,7 @@ def run_jobs(store: JobStore, files: JobFiles, *job_ids: str) -> list:
 
 def test_a_render_logs_every_task_with_its_stage_node_chunk_and_loudness_pass(tmp_path):
     store, files = JobStore(tmp_path / "data" / "jobs.sqlite3"), JobFiles(tmp_path / "data")
-    job = queued_job(tmp_path, store, files, 25.0, {"tail_s": 0.0, "loudness": {"preset": "spotify"}})
+    job = queued_job(tmp_path, store, files, SECONDS, {"tail_s": 0.0, "loudness": {"preset": "spotify"}})
     (done,) = run_jobs(store, files, job.id)
     assert done.state is JobState.SUCCEEDED, done.error
 
@@ -54,7 +58,7 @@ def test_a_render_logs_every_task_with_its_stage_node_chunk_and_loudness_pass(tm
     assert {task["stage"] for task in tasks} == {"mix", "loudness", "deliver"}
     assert {task["node"] for task in tasks} == {"local"}
     chunks = sorted((task["start_frame"], task["stop_frame"]) for task in tasks if task["kind"] == "bus")
-    assert chunks == [(0, 10 * RATE), (10 * RATE, 20 * RATE), (20 * RATE, 25 * RATE)]
+    assert chunks == [(0, CHUNK), (CHUNK, 2 * CHUNK), (2 * CHUNK, int(SECONDS * RATE))]
     assert {task["strip"] for task in tasks if task["kind"] == "bus"} == {"music"}
     passes = {task["loudness_pass"] for task in tasks if task["stage"] == "loudness"}
     assert passes == set(range(1, done.report["loudness_passes"] + 1)) and len(passes) >= 1
@@ -68,9 +72,9 @@ def test_a_render_logs_every_task_with_its_stage_node_chunk_and_loudness_pass(tm
 
 def test_a_failed_attempt_keeps_the_tasks_before_it_and_the_failed_task_with_its_start(tmp_path):
     store, files = JobStore(tmp_path / "data" / "jobs.sqlite3"), JobFiles(tmp_path / "data")
-    job = queued_job(tmp_path, store, files, 25.0, stem_name="tone.flac")
+    job = queued_job(tmp_path, store, files, SECONDS, stem_name="tone.flac")
     stem = files.bundle(job.id).joinpath("stems", "tone.flac").local_path
-    stem.write_bytes(stem.read_bytes()[: stem.stat().st_size * 3 // 5])  # its header still counts 25 s; the last chunk's frames are gone
+    stem.write_bytes(stem.read_bytes()[: stem.stat().st_size * 3 // 5])  # its header still counts the whole length; the last chunk's frames are gone
 
     (failed,) = run_jobs(store, files, job.id)
     assert failed.state is JobState.FAILED, failed.error
