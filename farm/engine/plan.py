@@ -72,7 +72,7 @@ Every chunk of a time-parallel strip re-renders its pre-roll (about 2 s for a
 track's EQ and compressor, 3 to 4 s for a reverb bus or the master's sum), and
 every task costs the same to schedule and to pass results through whatever
 the executor moves them with, so longer chunks render a song in fewer CPU
-seconds: 20 s chunks take about 10 % less CPU in process and 15 % less on Ray
+seconds: 20 s chunks take about 6 % less CPU in process and 12 % less on Ray
 than 10 s chunks for a 17-track minute (benchmarks/render_session.py). Shorter
 chunks spread one song over more CPUs at once (``--chunk-s 10`` or less, for a
 short song on a big cluster)."""
