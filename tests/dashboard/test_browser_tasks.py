@@ -13,6 +13,7 @@ import yaml
 from farm.engine.plan import DEFAULT_CHUNK_S
 from tests.helpers.browser import needs_chromium
 from tests.helpers.service import MASTERED, ServiceProcess, long_bundle, wait_for_state
+from tests.helpers.sessions import THREE_CHUNKS_S
 
 RENDER_TIMEOUT_S = 180.0
 SAMPLE_TIMEOUT_S = 60.0
@@ -33,12 +34,6 @@ def service(tmp_path_factory):
 def api(service):
     with httpx.Client(base_url=service.url, timeout=30) as client:
         yield client
-
-
-
-
-THREE_CHUNKS_S = 2.5 * DEFAULT_CHUNK_S
-"""A session this long renders in three chunks of the default length, the last one half a chunk."""
 
 
 def flac_bundle(seconds: float, extra: dict | None = None) -> bytes:

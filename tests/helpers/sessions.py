@@ -9,9 +9,12 @@ import soundfile
 import yaml
 
 from farm.engine.executor import LocalExecutor
+from farm.engine.plan import DEFAULT_CHUNK_S
 from farm.engine.render import render
 
 RATE = 48000
+THREE_CHUNKS_S = 2.5 * DEFAULT_CHUNK_S
+"""A session this long renders in three chunks of the default length, the last one half a chunk."""
 
 
 def write_stem(folder: Path, name: str, audio: np.ndarray, rate: int = RATE, subtype: str = "FLOAT") -> str:

@@ -16,11 +16,9 @@ from farm.queue.studios import StudioPolicies, StudioPolicy
 from farm.queue.tasklog import TaskLog, attempt_tasks, next_attempt
 from farm.queue.usage import attempts
 from tests.farm.queue.test_scheduler import wait_final
-from tests.helpers.sessions import tone, write_session, write_stem
+from tests.helpers.sessions import THREE_CHUNKS_S, tone, write_session, write_stem
 
 RATE = 48000
-SECONDS = 2.5 * DEFAULT_CHUNK_S
-"""A session this long renders in three chunks of the default length, the last one half a chunk."""
 CHUNK = int(DEFAULT_CHUNK_S * RATE)
 
 
@@ -48,7 +46,7 @@ def run_jobs(store: JobStore, files: JobFiles, *job_ids: str) -> list:
 
 def test_a_render_logs_every_task_with_its_stage_node_chunk_and_loudness_pass(tmp_path):
     store, files = JobStore(tmp_path / "data" / "jobs.sqlite3"), JobFiles(tmp_path / "data")
-    job = queued_job(tmp_path, store, files, SECONDS, {"tail_s": 0.0, "loudness": {"preset": "spotify"}})
+    job = queued_job(tmp_path, store, files, THREE_CHUNKS_S, {"tail_s": 0.0, "loudness": {"preset": "spotify"}})
     (done,) = run_jobs(store, files, job.id)
     assert done.state is JobState.SUCCEEDED, done.error
 
@@ -58,7 +56,7 @@ def test_a_render_logs_every_task_with_its_stage_node_chunk_and_loudness_pass(tm
     assert {task["stage"] for task in tasks} == {"mix", "loudness", "deliver"}
     assert {task["node"] for task in tasks} == {"local"}
     chunks = sorted((task["start_frame"], task["stop_frame"]) for task in tasks if task["kind"] == "bus")
-    assert chunks == [(0, CHUNK), (CHUNK, 2 * CHUNK), (2 * CHUNK, int(SECONDS * RATE))]
+    assert chunks == [(0, CHUNK), (CHUNK, 2 * CHUNK), (2 * CHUNK, int(THREE_CHUNKS_S * RATE))]
     assert {task["strip"] for task in tasks if task["kind"] == "bus"} == {"music"}
     passes = {task["loudness_pass"] for task in tasks if task["stage"] == "loudness"}
     assert passes == set(range(1, done.report["loudness_passes"] + 1)) and len(passes) >= 1
@@ -72,7 +70,7 @@ def test_a_render_logs_every_task_with_its_stage_node_chunk_and_loudness_pass(tm
 
 def test_a_failed_attempt_keeps_the_tasks_before_it_and_the_failed_task_with_its_start(tmp_path):
     store, files = JobStore(tmp_path / "data" / "jobs.sqlite3"), JobFiles(tmp_path / "data")
-    job = queued_job(tmp_path, store, files, SECONDS, stem_name="tone.flac")
+    job = queued_job(tmp_path, store, files, THREE_CHUNKS_S, stem_name="tone.flac")
     stem = files.bundle(job.id).joinpath("stems", "tone.flac").local_path
     stem.write_bytes(stem.read_bytes()[: stem.stat().st_size * 3 // 5])  # its header still counts the whole length; the last chunk's frames are gone
 
